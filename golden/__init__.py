@@ -1,0 +1,1 @@
+"""numpy fixed-point golden model: the bit-exact semantics of DESIGN §3."""

@@ -1,0 +1,1 @@
+"""Amaranth HDL accelerator: PE arrays, patch buffers, BN/ReLU, FC, buffers, sequencer."""

@@ -1,0 +1,58 @@
+"""``rrm``: the one command-line entry point.
+
+Each subcommand lives in its own module under :mod:`rrm.commands` and provides
+``NAME`` (the subcommand), ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``. Adding a module adds a subcommand.
+
+Bad input (:class:`~rrm.errors.UserError`, which includes spec errors) prints one
+line ``rrm <command>: error: ...`` and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__, commands
+from .errors import UserError
+
+
+def command_modules():
+    """The subcommand modules, sorted by name."""
+    found = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if not info.name.startswith("_"):
+            found.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
+    return sorted(found, key=lambda module: module.NAME)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rrm",
+        description="rr-mobilenet: analyse, train, export, run and verify a pruned fixed-point "
+                    "MobileNet-v1 and its FPGA accelerator.")
+    parser.add_argument("--version", action="version", version=f"rrm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in command_modules():
+        child = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(child)
+        child.set_defaults(_run=module.run, _parser=child)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        args._parser.exit(2, f"{args._parser.prog}: error: {exc}\n")
+    except KeyboardInterrupt:
+        print(f"{args._parser.prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

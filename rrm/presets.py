@@ -1,0 +1,57 @@
+"""Named specs: ``tiny`` (CI-sized), ``mobilenet-v1`` (unpruned), ``rr-mobilenet`` (paper).
+
+``tiny`` is chosen so that a whole inference simulates in RTL in seconds: a
+32x32 single-channel input (the embedded 8x8 digits data set, resized), width
+0.25 (conv1 has 8 channels, the last blocks 256), 10 classes, 2 PEs x 8 lanes.
+It is pruned like the paper, at the same ratios (288/512, 576/1024, 768/1024),
+so that every stage exercises pruned shapes. See docs/spec.md.
+"""
+
+from __future__ import annotations
+
+from .errors import SpecError
+from .spec import HardwareSpec, NetworkSpec, QuantSpec, Spec
+
+
+def _paper_pruning(network: NetworkSpec) -> dict[str, int]:
+    """The paper's Table 2 pruning ratios applied to a (scaled) MobileNet-v1."""
+    kept = {}
+    for index in range(7, 13):
+        kept[f"dsc{index}"] = network.scaled(512) * 288 // 512
+    kept["dsc13"] = network.scaled(1024) * 576 // 1024
+    kept["dsc14"] = network.scaled(1024) * 768 // 1024
+    return kept
+
+
+def _tiny() -> Spec:
+    base = NetworkSpec(name="tiny", input_size=32, input_channels=1, num_classes=10,
+                       width_multiplier=0.25)
+    network = NetworkSpec(name="tiny", input_size=32, input_channels=1, num_classes=10,
+                          width_multiplier=0.25, pruned_channels=_paper_pruning(base))
+    hardware = HardwareSpec(pe_count=2, lanes=8, clock_mhz=150.0, device="xczu3eg")
+    return Spec(network=network, quant=QuantSpec(), hardware=hardware, preset="tiny")
+
+
+def _mobilenet_v1() -> Spec:
+    return Spec(network=NetworkSpec(name="mobilenet-v1"), quant=QuantSpec(),
+                hardware=HardwareSpec(), preset="mobilenet-v1")
+
+
+def _rr_mobilenet() -> Spec:
+    network = NetworkSpec(name="rr-mobilenet", pruned_channels=_paper_pruning(NetworkSpec()))
+    return Spec(network=network, quant=QuantSpec(), hardware=HardwareSpec(), preset="rr-mobilenet")
+
+
+PRESETS = {
+    "tiny": _tiny,
+    "mobilenet-v1": _mobilenet_v1,
+    "rr-mobilenet": _rr_mobilenet,
+}
+
+
+def load_preset(name: str) -> Spec:
+    """The preset's Spec; an unknown name raises SpecError listing the presets."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise SpecError("preset", f"unknown preset {name!r} (allowed: {', '.join(PRESETS)})") from None

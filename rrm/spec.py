@@ -1,0 +1,370 @@
+"""The spec: network, quantization and hardware config, the one source of truth.
+
+A :class:`Spec` is three frozen dataclasses (:class:`NetworkSpec`,
+:class:`QuantSpec`, :class:`HardwareSpec`). Every field is validated when the
+object is built; a bad value raises :class:`~rrm.errors.SpecError` whose message
+names the field (dotted path, e.g. ``network.width_multiplier``) and the allowed
+values. ``Spec.to_dict``/``Spec.from_dict`` (and the JSON variants) round-trip
+exactly; ``from_dict`` rejects missing and unknown (misspelled) fields.
+
+The layer list that every stage walks is derived from the spec by
+:meth:`Spec.layers` (see :mod:`rrm.layers`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SpecError
+
+#: MobileNet-v1's depthwise-separable blocks as (output channels, stride), before
+#: the width multiplier. They are numbered DSC2..DSC14, conv1 being layer 1, as in
+#: the paper's Table 2.
+MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
+    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
+)
+FIRST_DSC_INDEX = 2
+
+#: Devices known to the on-chip-memory analysis (see scripts/devices.py).
+KNOWN_DEVICES = ("xczu3eg", "xczu7ev", "xczu9eg")
+
+
+def dsc_name(index: int) -> str:
+    """Name of the depthwise-separable block number ``index`` (2..14): ``dsc7``."""
+    return f"dsc{index}"
+
+
+def _check_int(path: str, value: Any, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(path, f"must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise SpecError(path, f"{value} is out of range (allowed: {allowed})")
+
+
+def _check_number(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(path, f"must be a number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """MobileNet-v1 topology.
+
+    Members
+    -------
+    name : str
+        Free-form network name, carried into artifacts and reports.
+    input_size : int
+        Input height = width in pixels (8..1024).
+    input_channels : int
+        Image channels (1..16): 3 for RGB, 1 for grey-scale.
+    num_classes : int
+        Classifier outputs (2..100000).
+    width_multiplier : float
+        MobileNet's alpha, in (0, 4]; every base channel count is scaled by it
+        and rounded to the nearest integer (at least 1).
+    conv1_channels : int
+        Base output channels of the first 3x3 stride-2 convolution (32).
+    blocks : tuple of (int, int)
+        Base (output channels, stride) of the depthwise-separable blocks,
+        numbered from DSC2; defaults to MobileNet-v1's thirteen.
+    pruned_channels : dict of str to int
+        Output channels kept after kernel-level pruning, by block name
+        (``"dsc7": 288``). Absent blocks are unpruned. The next block's
+        depthwise and pointwise inputs shrink with them.
+    """
+
+    name: str = "mobilenet-v1"
+    input_size: int = 224
+    input_channels: int = 3
+    num_classes: int = 1000
+    width_multiplier: float = 1.0
+    conv1_channels: int = 32
+    blocks: tuple[tuple[int, int], ...] = MOBILENET_V1_BLOCKS
+    pruned_channels: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError("network.name", "must be a non-empty string")
+        _check_int("network.input_size", self.input_size, 8, 1024)
+        _check_int("network.input_channels", self.input_channels, 1, 16)
+        _check_int("network.num_classes", self.num_classes, 2, 100_000)
+        alpha = _check_number("network.width_multiplier", self.width_multiplier)
+        if not 0.0 < alpha <= 4.0:
+            raise SpecError("network.width_multiplier",
+                            f"{self.width_multiplier} is out of range (allowed: 0 < value <= 4)")
+        _check_int("network.conv1_channels", self.conv1_channels, 1, 4096)
+        blocks = tuple(tuple(b) for b in self.blocks)
+        object.__setattr__(self, "blocks", blocks)
+        if not blocks:
+            raise SpecError("network.blocks", "must list at least one depthwise-separable block")
+        for i, block in enumerate(blocks):
+            path = f"network.blocks[{i}]"
+            if len(block) != 2:
+                raise SpecError(path, f"must be [channels, stride], got {list(block)!r}")
+            _check_int(path + ".channels", block[0], 1, 16384)
+            if block[1] not in (1, 2):
+                raise SpecError(path + ".stride", f"{block[1]!r} is not allowed (allowed: 1, 2)")
+        if not isinstance(self.pruned_channels, dict):
+            raise SpecError("network.pruned_channels", "must be a mapping of block name to channels")
+        names = [dsc_name(FIRST_DSC_INDEX + i) for i in range(len(blocks))]
+        for key, kept in self.pruned_channels.items():
+            path = f"network.pruned_channels.{key}"
+            if key not in names:
+                raise SpecError(path, f"no such block (allowed: {names[0]}..{names[-1]})")
+            full = self.scaled(blocks[names.index(key)][0])
+            _check_int(path, kept, 1, full)
+        # A stride-2 layer on a 1x1 map is allowed (output 1x1); nothing else to check.
+
+    def scaled(self, base_channels: int) -> int:
+        """Channels after the width multiplier: round(base * alpha), at least 1."""
+        return max(1, int(round(base_channels * self.width_multiplier)))
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """Fixed-point formats (DESIGN §3). Every width is configurable.
+
+    Members
+    -------
+    weight_bits, weight_frac : int
+        Signed weights, ``weight_frac`` fractional bits (Q2.6: 8, 6).
+    act_bits, act_frac : int
+        Unsigned activations after ReLU (Q2.2: 4, 2).
+    input_bits, input_frac : int
+        Image input: uint8 pixel p becomes ``p - 2**(input_bits-1)``, signed,
+        with ``input_frac`` fractional bits (8, 7).
+    clip_min, clip_max : float
+        Range trained weights are clipped to (-1, 1).
+    bn_mult_bits, bn_bias_bits : int
+        Signed widths of the folded BN multiplier m_c and bias b_c (16, 32).
+    fc_bias_bits : int
+        Signed width of the FC bias (32).
+    """
+
+    weight_bits: int = 8
+    weight_frac: int = 6
+    act_bits: int = 4
+    act_frac: int = 2
+    input_bits: int = 8
+    input_frac: int = 7
+    clip_min: float = -1.0
+    clip_max: float = 1.0
+    bn_mult_bits: int = 16
+    bn_bias_bits: int = 32
+    fc_bias_bits: int = 32
+
+    def __post_init__(self):
+        _check_int("quant.weight_bits", self.weight_bits, 2, 16)
+        _check_int("quant.weight_frac", self.weight_frac, 0, self.weight_bits - 1)
+        _check_int("quant.act_bits", self.act_bits, 1, 16)
+        _check_int("quant.act_frac", self.act_frac, 0, self.act_bits)
+        _check_int("quant.input_bits", self.input_bits, 2, 16)
+        _check_int("quant.input_frac", self.input_frac, 0, self.input_bits - 1)
+        lo = _check_number("quant.clip_min", self.clip_min)
+        hi = _check_number("quant.clip_max", self.clip_max)
+        if not lo < hi:
+            raise SpecError("quant.clip_max", f"{hi} must be greater than clip_min ({lo})")
+        wmax = (2 ** (self.weight_bits - 1) - 1) / 2 ** self.weight_frac
+        wmin = -(2 ** (self.weight_bits - 1)) / 2 ** self.weight_frac
+        if lo < wmin or hi > wmax + 1 / 2 ** self.weight_frac:
+            raise SpecError("quant.clip_min",
+                            f"clip range [{lo}, {hi}] does not fit Q{self.weight_bits - self.weight_frac}"
+                            f".{self.weight_frac} weights (allowed: [{wmin}, {wmax}])")
+        _check_int("quant.bn_mult_bits", self.bn_mult_bits, 2, 32)
+        _check_int("quant.bn_bias_bits", self.bn_bias_bits, 2, 48)
+        _check_int("quant.fc_bias_bits", self.fc_bias_bits, 2, 48)
+
+    @property
+    def weight_int_range(self) -> tuple[int, int]:
+        """Integer range of exported weights: the clip range on the Q grid."""
+        scale = 2 ** self.weight_frac
+        lo = max(-(2 ** (self.weight_bits - 1)), int(round(self.clip_min * scale)))
+        hi = min(2 ** (self.weight_bits - 1) - 1, int(round(self.clip_max * scale)))
+        return lo, hi
+
+    @property
+    def act_max(self) -> int:
+        """Largest activation integer: 2**act_bits - 1."""
+        return 2 ** self.act_bits - 1
+
+
+@dataclass(frozen=True)
+class LayerTiling:
+    """Loop tiling of one layer (paper §3, Table 2).
+
+    ``ti`` x ``tj`` spatial tiles of the output map run on different PEs at once,
+    ``tn`` input channels and ``tm`` output channels are processed per pass.
+    """
+
+    ti: int
+    tj: int
+    tn: int
+    tm: int
+
+    def check(self, path: str) -> None:
+        for name in ("ti", "tj", "tn", "tm"):
+            _check_int(f"{path}.{name}", getattr(self, name), 1, 1 << 16)
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    """Accelerator configuration.
+
+    Members
+    -------
+    pe_count : int
+        PEs in each of the DW and Conv modules (9 in the paper).
+    lanes : int
+        Lanes per PE: channels (DW) or output channels (Conv) in parallel (32).
+    kernel : int
+        Depthwise / conv1 kernel size (3).
+    clock_mhz : float
+        Target clock (150 MHz in the paper).
+    device : str
+        Target FPGA, one of :data:`KNOWN_DEVICES`.
+    fm_buffers : int
+        Feature-map buffers on chip, the paper's alpha in Eq. 8/10: 2 for the
+        ping-pong P/Q pair.
+    fm_on_chip : float
+        Fraction of the largest feature map held on chip, the paper's beta
+        (1.0: every feature map stays on chip, Eq. 11).
+    tiling : dict of str to LayerTiling
+        Per-layer tiling overrides; layers not named use the rule in
+        :func:`rrm.layers.auto_tiling`.
+    """
+
+    pe_count: int = 9
+    lanes: int = 32
+    kernel: int = 3
+    clock_mhz: float = 150.0
+    device: str = "xczu9eg"
+    fm_buffers: int = 2
+    fm_on_chip: float = 1.0
+    tiling: dict[str, LayerTiling] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_int("hardware.pe_count", self.pe_count, 1, 64)
+        _check_int("hardware.lanes", self.lanes, 1, 256)
+        if self.kernel not in (1, 3, 5, 7):
+            raise SpecError("hardware.kernel", f"{self.kernel!r} is not allowed (allowed: 1, 3, 5, 7)")
+        clock = _check_number("hardware.clock_mhz", self.clock_mhz)
+        if not 1.0 <= clock <= 1000.0:
+            raise SpecError("hardware.clock_mhz", f"{clock} is out of range (allowed: 1..1000)")
+        if self.device not in KNOWN_DEVICES:
+            raise SpecError("hardware.device",
+                            f"unknown device {self.device!r} (allowed: {', '.join(KNOWN_DEVICES)})")
+        _check_int("hardware.fm_buffers", self.fm_buffers, 1, 4)
+        beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
+        if not 0.0 < beta <= 1.0:
+            raise SpecError("hardware.fm_on_chip", f"{beta} is out of range (allowed: 0 < value <= 1)")
+        if not isinstance(self.tiling, dict):
+            raise SpecError("hardware.tiling", "must be a mapping of layer name to {ti, tj, tn, tm}")
+        for name, tiling in self.tiling.items():
+            if not isinstance(tiling, LayerTiling):
+                raise SpecError(f"hardware.tiling.{name}", "must be {ti, tj, tn, tm}")
+            tiling.check(f"hardware.tiling.{name}")
+
+    @property
+    def macs_per_cycle(self) -> int:
+        """MACs the Conv module's lanes can do per cycle: pe_count * lanes."""
+        return self.pe_count * self.lanes
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Network + quantization + hardware: everything a stage needs to know."""
+
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    quant: QuantSpec = field(default_factory=QuantSpec)
+    hardware: HardwareSpec = field(default_factory=HardwareSpec)
+    preset: str | None = None
+
+    def __post_init__(self):
+        for name, cls in (("network", NetworkSpec), ("quant", QuantSpec), ("hardware", HardwareSpec)):
+            if not isinstance(getattr(self, name), cls):
+                raise SpecError(name, f"must be a {cls.__name__}")
+        from .layers import build_layers  # late import: layers needs Spec's parts
+        build_layers(self)  # validates tiling names and the topology as a whole
+
+    def layers(self):
+        """The layer list every stage walks: conv1, dscN.dw, dscN.pw, ..., pool, fc."""
+        from .layers import build_layers
+        return build_layers(self)
+
+    def layer(self, name: str):
+        """One layer by name; raises SpecError naming the allowed names."""
+        for layer in self.layers():
+            if layer.name == name:
+                return layer
+        raise SpecError("layer", f"no layer named {name!r} (allowed: "
+                        + ", ".join(l.name for l in self.layers()) + ")")
+
+    # --- serialisation ---------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict; :meth:`from_dict` gives back an equal Spec."""
+        out = dataclasses.asdict(self)
+        out["network"]["blocks"] = [list(b) for b in self.network.blocks]
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Spec":
+        """Build a Spec from a dict; every field must be present and spelled right."""
+        _expect_fields("spec", data, cls, optional={"preset"})
+        hardware = dict(data["hardware"]) if isinstance(data["hardware"], dict) else data["hardware"]
+        _expect_fields("hardware", hardware, HardwareSpec)
+        tiling = {}
+        if not isinstance(hardware["tiling"], dict):
+            raise SpecError("hardware.tiling", "must be a mapping of layer name to {ti, tj, tn, tm}")
+        for name, value in hardware["tiling"].items():
+            _expect_fields(f"hardware.tiling.{name}", value, LayerTiling)
+            tiling[name] = LayerTiling(**value)
+        hardware["tiling"] = tiling
+        _expect_fields("network", data["network"], NetworkSpec)
+        _expect_fields("quant", data["quant"], QuantSpec)
+        network = dict(data["network"])
+        if not isinstance(network["blocks"], (list, tuple)):
+            raise SpecError("network.blocks", "must be a list of [channels, stride]")
+        network["blocks"] = tuple(tuple(b) if isinstance(b, (list, tuple)) else (b,)
+                                  for b in network["blocks"])
+        return cls(network=NetworkSpec(**network), quant=QuantSpec(**data["quant"]),
+                   hardware=HardwareSpec(**hardware), preset=data.get("preset"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Spec":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("spec", f"not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes) -> "Spec":
+        """A copy with top-level parts replaced (``spec.replace(hardware=...)``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _expect_fields(path: str, data: Any, cls, optional: set[str] = frozenset()) -> None:
+    """Check that ``data`` is a dict with exactly ``cls``'s fields."""
+    if not isinstance(data, dict):
+        raise SpecError(path, f"must be an object with fields {sorted(f.name for f in dataclasses.fields(cls))}")
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise SpecError(f"{path}.{key}" if path != "spec" else key,
+                            f"unknown field{hint} (allowed: {', '.join(allowed)})")
+    for key in allowed:
+        if key not in data and key not in optional:
+            raise SpecError(f"{path}.{key}" if path != "spec" else key, "missing field")

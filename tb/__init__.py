@@ -1,0 +1,1 @@
+"""cocotb testbenches, run in Verilator through cocotb's Python runner under pytest."""
