@@ -1,0 +1,147 @@
+"""Random, valid network parameters whose activations use the whole 0..act_max range.
+
+Tests, benchmarks and full-size RTL runs need artifacts without training. Random
+weights alone are not enough: with a badly chosen BN every activation would be 0
+or saturated after a layer or two, and a bit-exact comparison would prove little.
+So the BN of each layer is *calibrated*: a few random images run through the
+integer network (a small numpy forward pass, the numerics of DESIGN §3), and each
+output channel gets a multiplier/bias that maps its accumulator's mean to a
+random point in the middle of the activation range and about +-2 standard
+deviations to the range's ends (a few channels get a negative multiplier, as a
+negative BN gamma would give). The per-layer shift is the largest that keeps
+every multiplier and bias inside its signed width, so the multipliers use their
+full precision.
+
+Numpy only, deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .spec import Spec
+
+#: Accumulator samples per channel that the calibration aims for.
+_SAMPLES_PER_CHANNEL = 256
+#: Upper bound on the MACs spent on calibration (keeps 224x224 networks at a few seconds).
+_MAC_BUDGET = 2_000_000_000
+_MAX_SHIFT = 62
+
+
+def _pad(x: np.ndarray, pad: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
+
+
+def _windows(x: np.ndarray, layer):
+    """Yield (i, j, strided input slice) for each kernel tap of a conv/dw layer."""
+    xp = _pad(x, layer.kernel // 2)
+    s = layer.stride
+    for i in range(layer.kernel):
+        for j in range(layer.kernel):
+            yield i, j, xp[:, i:i + s * (layer.out_h - 1) + 1:s, j:j + s * (layer.out_w - 1) + 1:s, :]
+
+
+def layer_accumulator(x: np.ndarray, weight: np.ndarray, layer) -> np.ndarray:
+    """Exact integer accumulator of a conv/dw/pw layer on channels-last ``x`` (float64 BLAS)."""
+    xf = x.astype(np.float64)
+    wf = weight.astype(np.float64)
+    if layer.kind == "pw":
+        acc = xf @ wf.T
+    elif layer.kind == "conv":
+        acc = np.zeros(x.shape[:1] + (layer.out_h, layer.out_w, layer.out_channels))
+        for i, j, window in _windows(xf, layer):
+            acc += window @ wf[:, :, i, j].T
+    elif layer.kind == "dw":
+        acc = np.zeros(x.shape[:1] + (layer.out_h, layer.out_w, layer.out_channels))
+        for i, j, window in _windows(xf, layer):
+            acc += window * wf[:, i, j]
+    else:
+        raise ValueError(f"layer {layer.name} of kind {layer.kind!r} has no accumulator")
+    return np.rint(acc).astype(np.int64)
+
+
+def requantize(acc: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int, act_max: int) -> np.ndarray:
+    """DESIGN §3: clamp((acc*m + b + r) >> s, 0, act_max) with r = 2**(s-1) (0 for s = 0)."""
+    rounding = (1 << (shift - 1)) if shift > 0 else 0
+    y = (acc * mult + bias + rounding) >> shift
+    return np.clip(y, 0, act_max)
+
+
+def _calibrated_bn(acc: np.ndarray, rng: np.random.Generator, act_max: int,
+                   mult_bits: int, bias_bits: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-channel (mult, bias) and a layer shift that spread ``acc`` over 0..act_max."""
+    flat = acc.reshape(-1, acc.shape[-1]).astype(np.float64)
+    mean = flat.mean(axis=0)
+    std = np.maximum(flat.std(axis=0), 1.0)
+    channels = flat.shape[1]
+    centre = rng.uniform(0.35, 0.65, channels) * act_max
+    gain = rng.uniform(0.2, 0.3, channels) * act_max
+    sign = np.where(rng.random(channels) < 0.125, -1.0, 1.0)
+    slope = sign * gain / std
+    offset = centre - slope * mean
+    mhi = (1 << (mult_bits - 1)) - 1
+    bhi = (1 << (bias_bits - 1)) - 1
+    shift = _MAX_SHIFT
+    biggest_slope = float(np.abs(slope).max())
+    biggest_offset = float(np.abs(offset).max()) + 1.0
+    shift = min(shift, math.floor(math.log2(mhi / biggest_slope)) if biggest_slope > 0 else shift)
+    shift = min(shift, math.floor(math.log2(bhi / biggest_offset)))
+    shift = max(shift, 0)
+    mult = np.clip(np.rint(slope * 2.0 ** shift), -mhi, mhi).astype(np.int64)
+    mult[mult == 0] = np.where(sign[mult == 0] < 0, -1, 1)
+    bias = np.clip(np.rint(offset * 2.0 ** shift), -bhi, bhi).astype(np.int64)
+    return mult, bias, int(shift)
+
+
+def calibration_images(spec: Spec) -> int:
+    """How many random images the calibration runs: enough samples, bounded cost."""
+    layers = [l for l in spec.layers() if l.kind in ("conv", "dw", "pw")]
+    smallest_map = min(l.out_h * l.out_w for l in layers)
+    macs = sum(l.macs for l in spec.layers())
+    wanted = math.ceil(_SAMPLES_PER_CHANNEL / smallest_map)
+    affordable = max(1, _MAC_BUDGET // max(1, macs))
+    return int(max(1, min(wanted, affordable, 256)))
+
+
+def random_params(spec: Spec, seed: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Random integer parameters for ``spec`` with calibrated BN; deterministic per ``seed``.
+
+    Returns (params by artifact key, calibration info for the provenance).
+    """
+    rng = np.random.default_rng(seed)
+    quant, network = spec.quant, spec.network
+    wlo, whi = quant.weight_int_range
+    images = calibration_images(spec)
+    pixels = rng.integers(0, 1 << quant.input_bits,
+                          (images, network.input_size, network.input_size, network.input_channels))
+    x = pixels.astype(np.int64) - (1 << (quant.input_bits - 1))
+    params: dict[str, np.ndarray] = {}
+    for layer in spec.layers():
+        name = layer.name
+        if layer.kind in ("conv", "dw", "pw"):
+            weight = rng.integers(wlo, whi + 1, layer.weight_shape, dtype=np.int64)
+            acc = layer_accumulator(x, weight, layer)
+            mult, bias, shift = _calibrated_bn(acc, rng, quant.act_max, quant.bn_mult_bits, quant.bn_bias_bits)
+            params[f"{name}.weight"] = weight
+            params[f"{name}.bn_mult"] = mult
+            params[f"{name}.bn_bias"] = bias
+            params[f"{name}.shift"] = np.array(shift, dtype=np.int64)
+            x = requantize(acc, mult, bias, shift, quant.act_max)
+        elif layer.kind == "pool":
+            x = x.sum(axis=(1, 2))
+        elif layer.kind == "fc":
+            weight = rng.integers(wlo, whi + 1, layer.weight_shape, dtype=np.int64)
+            # Centre the logits: remove the common offset that every channel's mean
+            # contributes, so that the predicted class varies from image to image.
+            level = float(x.mean())
+            centred = (x - level) @ weight.T
+            spread = max(1.0, float(centred.std()))
+            flo = -(1 << (quant.fc_bias_bits - 1))
+            fhi = (1 << (quant.fc_bias_bits - 1)) - 1
+            bias = -level * weight.sum(axis=1) + rng.normal(0.0, 0.25 * spread, layer.out_channels)
+            bias = np.clip(np.rint(bias), flo, fhi)
+            params[f"{name}.weight"] = weight
+            params[f"{name}.bias"] = bias.astype(np.int64)
+    return params, {"images": images, "pixels": "uniform random", "seed": int(seed)}
