@@ -1,0 +1,127 @@
+"""Spec: presets, validation messages that name the field, JSON round trip."""
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from rrm.errors import SpecError
+from rrm.presets import PRESETS, load_preset
+from rrm.spec import HardwareSpec, LayerTiling, NetworkSpec, QuantSpec, Spec
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_json_round_trip(name):
+    spec = load_preset(name)
+    again = Spec.from_json(spec.to_json())
+    assert again == spec
+    assert again.layers() == spec.layers()
+
+
+def test_rr_mobilenet_is_table_2():
+    spec = load_preset("rr-mobilenet")
+    kept = {layer.name: layer.out_channels for layer in spec.layers() if layer.kind == "pw"}
+    assert [kept[f"dsc{i}.pw"] for i in range(7, 13)] == [288] * 6
+    assert kept["dsc13.pw"] == 576 and kept["dsc14.pw"] == 768
+    # The next block's DW and PW inputs shrink with the pruned outputs.
+    assert spec.layer("dsc14.dw").in_channels == 576
+    assert spec.layer("dsc14.pw").in_channels == 576
+    assert spec.layer("fc").in_channels == 768
+    hw, q = spec.hardware, spec.quant
+    assert (hw.pe_count, hw.lanes, hw.clock_mhz, hw.device) == (9, 32, 150.0, "xczu9eg")
+    assert (q.weight_bits, q.weight_frac, q.act_bits, q.act_frac) == (8, 6, 4, 2)
+    assert q.weight_int_range == (-64, 64)
+
+
+def test_tiny_is_small():
+    spec = load_preset("tiny")
+    assert spec.network.input_size == 32 and spec.network.num_classes == 10
+    assert (spec.hardware.pe_count, spec.hardware.lanes) == (2, 8)
+    assert sum(layer.macs for layer in spec.layers()) < 1_000_000
+
+
+def test_layer_shapes_follow_padding_rule():
+    # 224 -> 112 (conv1), then stride-2 blocks halve: 56, 28, 14, 7.
+    spec = load_preset("mobilenet-v1")
+    sizes = [(l.name, l.out_h) for l in spec.layers() if l.kind == "dw" and l.stride == 2]
+    assert sizes == [("dsc3.dw", 56), ("dsc5.dw", 28), ("dsc7.dw", 14), ("dsc13.dw", 7)]
+    odd = Spec(network=NetworkSpec(input_size=33))
+    assert odd.layer("conv1").out_h == 17  # (33 + 2 - 3) // 2 + 1
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: NetworkSpec(width_multiplier=0), "network.width_multiplier"),
+    (lambda: NetworkSpec(width_multiplier=-0.5), "network.width_multiplier"),
+    (lambda: NetworkSpec(input_size=4), "network.input_size"),
+    (lambda: NetworkSpec(num_classes=1), "network.num_classes"),
+    (lambda: NetworkSpec(pruned_channels={"dsc7": 600}), "network.pruned_channels.dsc7"),
+    (lambda: NetworkSpec(pruned_channels={"dsc7": 0}), "network.pruned_channels.dsc7"),
+    (lambda: NetworkSpec(pruned_channels={"dsc99": 8}), "network.pruned_channels.dsc99"),
+    (lambda: NetworkSpec(blocks=((64, 3),)), "network.blocks[0].stride"),
+    (lambda: QuantSpec(weight_bits=0), "quant.weight_bits"),
+    (lambda: QuantSpec(act_bits=0), "quant.act_bits"),
+    (lambda: QuantSpec(weight_frac=8), "quant.weight_frac"),
+    (lambda: QuantSpec(clip_min=1.0, clip_max=-1.0), "quant.clip_max"),
+    (lambda: HardwareSpec(pe_count=0), "hardware.pe_count"),
+    (lambda: HardwareSpec(lanes=1000), "hardware.lanes"),
+    (lambda: HardwareSpec(device="xc7z020"), "hardware.device"),
+    (lambda: HardwareSpec(tiling={"conv1": LayerTiling(0, 1, 1, 1)}), "hardware.tiling.conv1.ti"),
+    (lambda: Spec(hardware=HardwareSpec(tiling={"nope": LayerTiling(1, 1, 1, 1)})), "hardware.tiling.nope"),
+])
+def test_bad_values_are_named(build, field):
+    with pytest.raises(SpecError) as info:
+        build()
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+def test_pruned_count_larger_than_layer_names_the_allowed_range():
+    with pytest.raises(SpecError, match=r"allowed: 1\.\.512"):
+        NetworkSpec(pruned_channels={"dsc8": 513})
+
+
+def test_misspelled_field_is_named_with_a_suggestion():
+    data = load_preset("tiny").to_dict()
+    data["network"]["widht_multiplier"] = data["network"].pop("width_multiplier")
+    with pytest.raises(SpecError) as info:
+        Spec.from_dict(data)
+    assert info.value.field == "network.widht_multiplier"
+    assert "did you mean 'width_multiplier'" in str(info.value)
+
+
+def test_missing_field_is_named():
+    data = load_preset("tiny").to_dict()
+    del data["quant"]["act_bits"]
+    with pytest.raises(SpecError, match="quant.act_bits.*missing"):
+        Spec.from_dict(data)
+
+
+def test_not_json():
+    with pytest.raises(SpecError, match="not valid JSON"):
+        Spec.from_json("{network:")
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(SpecError, match="allowed: tiny, mobilenet-v1, rr-mobilenet"):
+        load_preset("resnet")
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(8, 96), alpha=st.sampled_from([0.25, 0.5, 0.75, 1.0]),
+       classes=st.integers(2, 50), channels=st.integers(1, 4),
+       pe=st.integers(1, 9), lanes=st.sampled_from([1, 4, 8, 32]),
+       keep=st.floats(0.1, 1.0))
+def test_random_specs_round_trip(size, alpha, classes, channels, pe, lanes, keep):
+    base = NetworkSpec(input_size=size, width_multiplier=alpha, num_classes=classes,
+                       input_channels=channels)
+    pruned = {"dsc9": max(1, int(base.scaled(512) * keep))}
+    spec = Spec(network=dataclasses.replace(base, pruned_channels=pruned),
+                hardware=HardwareSpec(pe_count=pe, lanes=lanes))
+    text = spec.to_json()
+    assert Spec.from_json(text) == spec
+    assert json.loads(text)["network"]["pruned_channels"] == pruned
+    for layer in spec.layers():
+        assert layer.out_h >= 1 and layer.out_w >= 1
+        if layer.tiling is not None:
+            assert layer.tiling.tm <= pe * lanes
