@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except UserError as exc:
         args._parser.exit(2, f"{args._parser.prog}: error: {exc}\n")
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"{args._parser.prog}: interrupted", file=sys.stderr)
         return 130
