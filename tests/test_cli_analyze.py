@@ -88,3 +88,11 @@ def test_bad_spec_files(tmp_path, change, words):
 def test_missing_spec_file(tmp_path):
     code, _, err = rrm("analyze", "--spec", str(tmp_path / "none.json"))
     assert code == 2 and "does not exist" in err
+
+
+def test_installed_entry_point_lists_subcommands():
+    from pathlib import Path
+    exe = Path(sys.executable).parent / "rrm"
+    assert exe.exists(), "the rrm console script is not installed next to python"
+    done = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "analyze" in done.stdout
