@@ -1,0 +1,93 @@
+"""Conv PE: ``lanes`` output channels in parallel, fed one broadcast input value per cycle."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Shape, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .checks import check_int
+
+
+class ConvPE(wiring.Component):
+    """One Conv PE: ``acc[l] = sum_t value_t * weight_t[l]`` over a sequence of beats.
+
+    Each beat carries one input value, broadcast to every lane, and one weight
+    per lane (lane ``l`` is an output channel). A sequence ends with a beat whose
+    ``last`` is set; the sums of that sequence then leave on ``o`` and the next
+    beat starts a new sequence. Pointwise layers send the N input channels of one
+    pixel as one sequence, a K x K conv the K*K*N values of one window (see
+    :class:`~hw.patch_broadcast.PatchBroadcast`). Stall-all pipeline: the product
+    register, then the accumulator; everything advances when ``o`` is empty or
+    being read.
+
+    Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid``.
+    Throughput: one input value (``lanes`` MACs) per cycle; a sequence of L
+    beats gives one output every L cycles.
+
+    Parameters
+    ----------
+    lanes : int
+        Output channels in parallel (1..256).
+    value_shape : Shape
+        Shape of the broadcast value (``signed(8)`` covers the image and activations).
+    weight_width : int
+        Signed weight width.
+    acc_width : int
+        Signed accumulator width (``golden.bounds.accumulator_bits``).
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout))
+        ``value``: ``value_shape``; ``weight``: ``lanes`` x ``signed(weight_width)``;
+        ``last``: 1 on the last beat of a sequence.
+    o : Out(stream.Signature(ArrayLayout(signed(acc_width), lanes)))
+        One sum per lane, once per sequence.
+    """
+
+    latency = 2
+
+    def __init__(self, *, lanes: int, value_shape, weight_width: int, acc_width: int):
+        self.lanes = check_int("lanes", lanes, 1, 256)
+        self.value_shape = Shape.cast(value_shape)
+        self.weight_width = check_int("weight_width", weight_width, 2, 32)
+        self.acc_width = check_int("acc_width", acc_width, 2, 96)
+        self.in_layout = data.StructLayout({
+            "value": self.value_shape,
+            "weight": data.ArrayLayout(signed(weight_width), lanes),
+            "last": 1,
+        })
+        self.out_layout = data.ArrayLayout(signed(acc_width), lanes)
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout)),
+            "o": Out(stream.Signature(self.out_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        product_width = self.value_shape.width + self.weight_width + (0 if self.value_shape.signed else 1)
+
+        valid1, last1 = Signal(), Signal()
+        fresh = Signal(init=1)  # the next product starts a new sequence
+        with m.If(advance):
+            m.d.sync += [
+                valid1.eq(self.i.valid),
+                last1.eq(self.i.payload.last),
+                self.o.valid.eq(valid1 & last1),
+            ]
+            with m.If(valid1):
+                m.d.sync += fresh.eq(last1)
+        for lane in range(self.lanes):
+            product = Signal(signed(product_width), name=f"p{lane}")
+            acc = Signal(signed(self.acc_width), name=f"acc{lane}")
+            total = Signal(signed(self.acc_width), name=f"total{lane}")
+            m.d.comb += total.eq(Mux(fresh, 0, acc) + product)
+            with m.If(advance):
+                m.d.sync += product.eq(self.i.payload.value * self.i.payload.weight[lane])
+                with m.If(valid1):
+                    m.d.sync += acc.eq(total)
+                    with m.If(last1):
+                        m.d.sync += self.o.payload[lane].eq(total)
+        return m

@@ -1,0 +1,100 @@
+"""Depthwise PE: ``lanes`` channels in parallel, each a K x K window multiply-accumulate."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Shape, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .adder_tree import pipelined_sum, tree_depth
+from .checks import check_int, check_odd_kernel
+
+
+def window_layout(value_shape, kernel: int, lanes: int) -> data.ArrayLayout:
+    """A K x K window of ``lanes`` channels, indexed ``[i*K + j][lane]`` (row i, column j)."""
+    return data.ArrayLayout(data.ArrayLayout(value_shape, lanes), kernel * kernel)
+
+
+class DepthwisePE(wiring.Component):
+    """One depthwise PE: ``acc[l] = sum_{i,j} window[i*K+j][l] * weight[i*K+j][l]``.
+
+    Each lane is one channel; all lanes take a new K x K window (and its K x K
+    weights) every cycle. A stall-all pipeline: one register level of K*K
+    products per lane, then a pipelined adder tree of ``ceil(log2(K*K))``
+    levels; everything advances when ``o`` is empty or being read.
+
+    Latency: ``1 + ceil(log2(K*K))`` cycles (5 for K = 3) from the input
+    handshake to ``o.valid``.
+    Throughput: one window per lane per cycle.
+
+    Parameters
+    ----------
+    lanes : int
+        Channels in parallel (1..256).
+    kernel : int
+        K (odd).
+    value_shape : Shape
+        Shape of a window value (``unsigned(act_bits)`` for activations).
+    weight_width : int
+        Signed weight width.
+    acc_width : int
+        Signed accumulator width (``golden.bounds.accumulator_bits``).
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout))
+        ``window``: ``window_layout(value_shape, K, lanes)``;
+        ``weight``: the same with ``signed(weight_width)`` values.
+    o : Out(stream.Signature(ArrayLayout(signed(acc_width), lanes)))
+        One sum per lane.
+    """
+
+    def __init__(self, *, lanes: int, kernel: int, value_shape, weight_width: int, acc_width: int):
+        self.lanes = check_int("lanes", lanes, 1, 256)
+        self.kernel = check_odd_kernel("kernel", kernel)
+        self.value_shape = Shape.cast(value_shape)
+        self.weight_width = check_int("weight_width", weight_width, 2, 32)
+        self.acc_width = check_int("acc_width", acc_width, 2, 96)
+        self.latency = 1 + tree_depth(kernel * kernel)
+        self.in_layout = data.StructLayout({
+            "window": window_layout(self.value_shape, kernel, lanes),
+            "weight": window_layout(signed(weight_width), kernel, lanes),
+        })
+        self.out_layout = data.ArrayLayout(signed(acc_width), lanes)
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout)),
+            "o": Out(stream.Signature(self.out_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        taps = self.kernel * self.kernel
+        product_width = self.value_shape.width + self.weight_width + (0 if self.value_shape.signed else 1)
+
+        valids = [self.i.valid]
+        for level in range(self.latency - 1):
+            valid = Signal(name=f"valid{level + 1}")
+            with m.If(advance):
+                m.d.sync += valid.eq(valids[-1])
+            valids.append(valid)
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(valids[-1])
+
+        for lane in range(self.lanes):
+            products = []
+            for tap in range(taps):
+                product = Signal(signed(product_width), name=f"p{lane}_{tap}")
+                with m.If(advance):
+                    m.d.sync += product.eq(self.i.payload.window[tap][lane]
+                                           * self.i.payload.weight[tap][lane])
+                products.append(product)
+            if len(products) == 1:
+                # K = 1: the product register is the only stage.
+                m.d.comb += self.o.payload[lane].eq(products[0])
+                continue
+            total = pipelined_sum(m, products[:-1] + [products[-1]], self.acc_width, advance,
+                                  name=f"s{lane}")
+            m.d.comb += self.o.payload[lane].eq(total)
+        return m

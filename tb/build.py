@@ -1,0 +1,155 @@
+"""Build a hardware block's Verilog into a cached simulator build and run cocotb tests on it.
+
+:func:`build_design` converts the component of :func:`hw.blocks.build_block` to
+Verilog (``amaranth.back.verilog.convert``) and compiles it with cocotb's Python
+runner into ``build/sim/<block>-<key>/``. The key hashes everything the build
+depends on: block name, spec JSON, the hardware sources (``hw/*.py``), the
+simulator, its flags and the waveform setting, so an unchanged design is never
+rebuilt and a changed one never reuses a stale build. Concurrent pytest-xdist
+workers are safe: a build holds a file lock on ``<dir>.lock``, compiles into a
+temporary sibling directory and renames it into place only when complete.
+
+:func:`run_cocotb` runs a cocotb test module against a build; a failing cocotb
+test fails the calling pytest test (the runner's results file is checked).
+Waveforms: ``RRM_WAVES=1`` builds with FST tracing (a separate cache entry) and
+writes ``dump.fst`` into the test directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from rrm.spec import Spec
+from rrm.toolchain import setup_verilator
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_DIR = ROOT / "build" / "sim"
+TOPLEVEL = "top"
+TIMESCALE = ("1ns", "1ps")
+
+#: Verilator flags. Amaranth's Verilog is lint-clean under the waivers of
+#: scripts/verilog_gen.py (see there); the simulation build only needs
+#: -Wno-fatal so that a new lint warning is reported in the log but never stops a test.
+VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-O2")
+
+
+def waves_requested() -> bool:
+    """True when the environment asks for waveforms (RRM_WAVES=1)."""
+    return os.environ.get("RRM_WAVES", "0") not in ("", "0")
+
+
+@dataclass(frozen=True)
+class Design:
+    """A compiled design: where it lives and what building it cost."""
+
+    block: str
+    spec: Spec
+    simulator: str
+    build_dir: Path
+    build_seconds: float   # seconds the Verilog conversion + compile took (0 if cached)
+    cached: bool
+    waves: bool
+
+
+def hardware_sources_digest() -> str:
+    """Hash of every hw/*.py file: any edit to the hardware invalidates the cache."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "hw").glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def design_key(block: str, spec: Spec, simulator: str, waves: bool) -> str:
+    """Cache key of a build (16 hex digits)."""
+    text = json.dumps({
+        "block": block, "spec": spec.to_dict(), "simulator": simulator, "waves": waves,
+        "args": list(VERILATOR_BUILD_ARGS), "hw": hardware_sources_digest(),
+    }, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_verilog(block: str, spec: Spec, path: Path) -> Path:
+    """Convert block ``block`` of ``spec`` to Verilog at ``path`` (module ``top``)."""
+    from hw.blocks import build_block
+    component = build_block(block, spec)
+    path.write_text(verilog.convert(component, name=TOPLEVEL, emit_src=False))
+    return path
+
+
+def _build_args(simulator: str, waves: bool) -> list[str]:
+    if simulator != "verilator":
+        return []
+    return list(VERILATOR_BUILD_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
+
+
+def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design:
+    """Compile block ``block`` of ``spec`` for ``simulator``, reusing a cached build."""
+    from cocotb_tools.runner import get_runner
+    waves = waves_requested()
+    setup_verilator()
+    key = design_key(block, spec, simulator, waves)
+    final = SIM_DIR / f"{block}-{key}"
+    done = final / "build.json"
+    if done.is_file():
+        return Design(block, spec, simulator, final, 0.0, True, waves)
+    SIM_DIR.mkdir(parents=True, exist_ok=True)
+    with open(SIM_DIR / f"{block}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():  # another worker built it while we waited
+            return Design(block, spec, simulator, final, 0.0, True, waves)
+        start = time.monotonic()
+        staging = SIM_DIR / f".{block}-{key}.{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        source = write_verilog(block, spec, staging / f"{block}.v")
+        runner = get_runner(simulator)
+        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=staging, always=True,
+                     build_args=_build_args(simulator, waves), timescale=TIMESCALE, waves=waves,
+                     log_file=staging / "build.log")
+        seconds = time.monotonic() - start
+        (staging / "build.json").write_text(json.dumps(
+            {"block": block, "key": key, "simulator": simulator, "build_seconds": round(seconds, 2)}))
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        return Design(block, spec, simulator, final, seconds, False, waves)
+
+
+def run_cocotb(design: Design, test_module: str, test_dir: Path, config: dict | None = None,
+               seed: int = 1) -> float:
+    """Run the cocotb tests of ``test_module`` on ``design``; returns the run's wall seconds.
+
+    ``config`` (JSON-serialisable) reaches the test module as the environment
+    variable RRM_TB_CONFIG, together with the block name and spec (see
+    :func:`tb.harness.load_config`). A failing cocotb test raises AssertionError.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+    setup_verilator()
+    runner = get_runner(design.simulator)
+    payload = {"block": design.block, "spec": design.spec.to_dict(), **(config or {})}
+    test_dir.mkdir(parents=True, exist_ok=True)
+    results = test_dir / "results.xml"
+    start = time.monotonic()
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+                    build_dir=design.build_dir,
+                    test_dir=test_dir, seed=seed, waves=design.waves, timescale=TIMESCALE,
+                    extra_env={"RRM_TB_CONFIG": json.dumps(payload)}, results_xml=str(results),
+                    test_args=["--trace-file", str(test_dir / "dump.fst")] if design.waves else [])
+    except SystemExit as exc:  # the runner exits when a test failed
+        raise AssertionError(f"cocotb tests in {test_module} failed (exit {exc.code}); "
+                             f"see {test_dir}") from None
+    seconds = time.monotonic() - start
+    total, failed = get_results(results)
+    assert total > 0, f"no cocotb test ran from {test_module}"
+    assert failed == 0, f"{failed} of {total} cocotb tests failed in {test_module}; see {test_dir}"
+    return seconds

@@ -1,0 +1,66 @@
+"""Shared pieces of the cocotb test modules: the design under test's config, a stream run, timing checks."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from cocotb.triggers import RisingEdge
+
+from rrm.spec import Spec
+
+from .streams import StreamSink, StreamSource, never, random_pauses, start_clock_and_reset
+
+
+def load_config():
+    """(component, spec, config) of the design under test, from RRM_TB_CONFIG.
+
+    The component is rebuilt from the block name and spec exactly as it was
+    for the Verilog, so the test reads layouts and latency from the same object.
+    """
+    from hw.blocks import build_block
+    config = json.loads(os.environ["RRM_TB_CONFIG"])
+    spec = Spec.from_dict(config["spec"])
+    return build_block(config["block"], spec), spec, config
+
+
+def pause_pattern(kind: str, seed: int):
+    """``"none"``: never pause; ``"random"``: pause 30% of cycles (seeded)."""
+    return never() if kind == "none" else random_pauses(seed)
+
+
+async def run_streams(dut, inputs: dict, out_prefix: str, out_layout, out_count: int,
+                      gaps: str = "none", backpressure: str = "none", timeout_cycles: int = 100000,
+                      reset: bool = True):
+    """Send ``inputs`` ({prefix: (layout, beats)}) and collect ``out_count`` beats of ``out_prefix``.
+
+    ``gaps`` pauses the sources, ``backpressure`` the sink (see :func:`pause_pattern`).
+    Returns (sources by prefix, sink) with their handshake cycles recorded.
+    """
+    if reset:
+        await start_clock_and_reset(dut)
+    sources = {}
+    for index, (prefix, (layout, beats)) in enumerate(inputs.items()):
+        source = StreamSource(dut, prefix, layout, pause_pattern(gaps, 100 + index))
+        source.send(beats)
+        sources[prefix] = source
+    sink = StreamSink(dut, out_prefix, out_layout, pause_pattern(backpressure, 7))
+    await sink.wait_for(out_count, timeout_cycles)
+    await RisingEdge(dut.clk)
+    return sources, sink
+
+
+def check_latency(in_cycles: list[int], out_cycles: list[int], latency: int, group: int = 1) -> None:
+    """Output k leaves ``latency`` cycles after the handshake of input (k+1)*group - 1.
+
+    Valid only for runs without backpressure (the sink always ready).
+    """
+    for k, out_cycle in enumerate(out_cycles):
+        measured = out_cycle - in_cycles[(k + 1) * group - 1]
+        assert measured == latency, f"output {k}: latency {measured} cycles, documented {latency}"
+
+
+def check_back_to_back(cycles: list[int], what: str) -> None:
+    """Handshakes on consecutive cycles: throughput one beat per cycle."""
+    span = cycles[-1] - cycles[0] + 1
+    assert span == len(cycles), f"{what}: {len(cycles)} beats took {span} cycles, expected one per cycle"

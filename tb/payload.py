@@ -1,0 +1,57 @@
+"""Packing Python values into Amaranth stream payload bits and back (layouts, arrays, shapes).
+
+Amaranth flattens a payload of a ``lib.data`` layout into one vector port
+(``i__payload``); these helpers turn nested Python values (ints, lists for
+``ArrayLayout``, dicts for ``StructLayout``) into that integer and back,
+sign-extending signed fields.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Shape
+from amaranth.lib import data
+
+
+def width(shape) -> int:
+    """Bits of a shape or layout."""
+    if isinstance(shape, data.Layout):
+        return shape.size
+    return Shape.cast(shape).width
+
+
+def pack(shape, value) -> int:
+    """The payload bits of ``value`` (an int, a list or a dict, following ``shape``)."""
+    if isinstance(shape, data.ArrayLayout):
+        step = width(shape.elem_shape)
+        if len(value) != shape.length:
+            raise ValueError(f"array of {shape.length} expected, got {len(value)} values")
+        bits = 0
+        for index, item in enumerate(value):
+            bits |= pack(shape.elem_shape, item) << (index * step)
+        return bits
+    if isinstance(shape, data.StructLayout):
+        bits = 0
+        for name, field in shape:
+            bits |= pack(field.shape, value[name]) << field.offset
+        return bits
+    shape = Shape.cast(shape)
+    value = int(value)
+    lo, hi = (-(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1) if shape.signed \
+        else (0, (1 << shape.width) - 1)
+    if not lo <= value <= hi:
+        raise ValueError(f"{value} does not fit {shape}")
+    return value & ((1 << shape.width) - 1)
+
+
+def unpack(shape, bits: int):
+    """Nested Python value of payload ``bits`` (the inverse of :func:`pack`)."""
+    if isinstance(shape, data.ArrayLayout):
+        step = width(shape.elem_shape)
+        return [unpack(shape.elem_shape, bits >> (index * step)) for index in range(shape.length)]
+    if isinstance(shape, data.StructLayout):
+        return {name: unpack(field.shape, bits >> field.offset) for name, field in shape}
+    shape = Shape.cast(shape)
+    value = bits & ((1 << shape.width) - 1)
+    if shape.signed and value >> (shape.width - 1):
+        value -= 1 << shape.width
+    return value
