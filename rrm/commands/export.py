@@ -43,7 +43,7 @@ def run(args) -> int:
         path = save_artifact(args.out, spec, artifact.params, metrics={},
                              provenance=artifact.manifest["provenance"])
     else:
-        from sw.export_checkpoint import export_checkpoint
+        from sw.export import export_checkpoint
         path = export_checkpoint(args.checkpoint, args.out)
     print(f"wrote artifact {path}")
     return 0

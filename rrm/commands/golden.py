@@ -1,0 +1,131 @@
+"""``rrm golden``: run the numpy golden model on images, or benchmark it against torch.
+
+    rrm golden ARTIFACT IMAGES.npy --out LOGITS.npy [--trace DIR]
+    rrm golden --preset NAME --random-weights --bench [--images N]
+
+The first form writes int64 logits (N, classes), prints each image's predicted
+class and, with ``--trace``, writes one ``<layer>.npy`` per layer (int64) into DIR.
+The second times the golden model against torch's float32 forward of the same
+network; its last line is ``ratio_to_torch: X``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..specio import add_spec_arguments, spec_from_args
+
+NAME = "golden"
+HELP = "run the bit-exact numpy golden model on uint8 images (logits, per-layer trace), or --bench it"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("artifact", nargs="?", type=Path, metavar="ARTIFACT",
+                        help="export artifact directory (from `rrm export`)")
+    parser.add_argument("images", nargs="?", type=Path, metavar="IMAGES.npy",
+                        help="uint8 images, shape (N, H, W, C), channels-last")
+    parser.add_argument("--out", type=Path, default=None, metavar="LOGITS.npy",
+                        help="write the int64 logits (N, classes) here")
+    parser.add_argument("--trace", type=Path, default=None, metavar="DIR",
+                        help="write every layer's int64 output as DIR/<layer>.npy")
+    parser.add_argument("--batch", type=int, default=None, metavar="B",
+                        help="images per internal batch (default 16)")
+    bench = parser.add_argument_group("benchmark")
+    bench.add_argument("--bench", action="store_true",
+                       help="time the golden model against torch float32 on random images")
+    bench.add_argument("--random-weights", action="store_true",
+                       help="with --bench: random weights for the --preset/--spec network instead of ARTIFACT")
+    bench.add_argument("--images", dest="bench_images", type=int, default=8, metavar="N",
+                       help="random images per timed run (default 8)")
+    bench.add_argument("--repeat", type=int, default=3, metavar="R",
+                       help="timed runs; the best counts (default 3)")
+    bench.add_argument("--seed", type=int, default=0, help="seed for random weights and images (default 0)")
+    add_spec_arguments(parser, default="tiny")
+
+
+def load_images(path: Path) -> np.ndarray:
+    """An IMAGES.npy file as a numpy array (UserError if missing or not a plain .npy)."""
+    if not path.is_file():
+        raise UserError(f"images file {path} does not exist")
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path} cannot be read as a .npy array ({exc})") from None
+    if not isinstance(images, np.ndarray):
+        images.close()
+        raise UserError(f"{path} is an .npz archive; give a single .npy array of uint8 images")
+    return images
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} must be >= 1, got {value}")
+
+
+def run(args) -> int:
+    from golden import model
+
+    _positive("--batch", args.batch)
+    batch = args.batch or model.DEFAULT_BATCH
+    if args.bench:
+        return _run_bench(args, batch)
+    if args.random_weights:
+        raise UserError("--random-weights is for --bench; for images, write an artifact with "
+                        "`rrm export --random` and pass it as ARTIFACT")
+    if args.artifact is None or args.images is None:
+        raise UserError("give ARTIFACT and IMAGES.npy (or --bench)")
+    from ..artifact import load_artifact
+
+    artifact = load_artifact(args.artifact)
+    images = load_images(args.images)
+    logits, trace = model.run(artifact, images, trace=True, batch_size=batch) if args.trace \
+        else (model.run(artifact, images, batch_size=batch), None)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(args.out, logits)
+    if trace is not None:
+        args.trace.mkdir(parents=True, exist_ok=True)
+        for name, output in trace.items():
+            np.save(args.trace / f"{name}.npy", output)
+    for index, cls in enumerate(model.predict(logits)):
+        print(f"image {index}: class {int(cls)}")
+    if args.out is not None:
+        print(f"wrote logits {tuple(logits.shape)} to {args.out}")
+    if trace is not None:
+        print(f"wrote {len(trace)} layer outputs to {args.trace}")
+    return 0
+
+
+def _run_bench(args, batch: int) -> int:
+    from golden.bench import bench
+
+    _positive("--images", args.bench_images)
+    _positive("--repeat", args.repeat)
+    if args.random_weights:
+        if args.artifact is not None:
+            raise UserError("give either ARTIFACT or --random-weights, not both")
+        if args.seed < 0:
+            raise UserError(f"--seed must be >= 0, got {args.seed}")
+        from ..artifact import random_artifact
+        artifact = random_artifact(spec_from_args(args), args.seed)
+    elif args.artifact is not None:
+        from ..artifact import load_artifact
+        artifact = load_artifact(args.artifact)
+    else:
+        raise UserError("--bench needs ARTIFACT or --random-weights (with --preset/--spec)")
+    spec = artifact.spec
+    net = spec.network
+    macs = sum(layer.macs for layer in spec.layers())
+    print(f"network: {net.name} ({net.input_size}x{net.input_size}x{net.input_channels}, "
+          f"{net.num_classes} classes), {macs / 1e6:.1f} M MACs/image")
+    result = bench(artifact, images=args.bench_images, repeat=args.repeat, seed=args.seed, batch_size=batch)
+    print(f"images: {result.images} per run, golden batch {batch}, best of {args.repeat}, "
+          f"{result.threads} CPU thread(s)")
+    print(f"golden: {result.golden_s * 1e3:.2f} ms/image ({result.golden_s:.5f} s/image)")
+    print(f"torch float32: {result.torch_s * 1e3:.2f} ms/image ({result.torch_s:.5f} s/image)")
+    print(f"ratio_to_torch: {result.ratio:.3f}")
+    return 0

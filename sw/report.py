@@ -1,0 +1,92 @@
+"""The report a training run leaves: ``report.json`` (machine-readable) and ``report.md``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from rrm.spec import Spec
+
+from .model import unpruned
+
+
+def _pct(value) -> str:
+    return f"{100.0 * value:.2f} %" if isinstance(value, (int, float)) else "n/a"
+
+
+def _size(spec: Spec) -> dict:
+    layers = spec.layers()
+    return {"params": sum(l.params for l in layers), "macs": sum(l.macs for l in layers)}
+
+
+def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dict], model, data_dir,
+                 processes: int = 1, device: str = "cpu") -> dict:
+    """Write ``out/report.json`` and ``out/report.md``; return the report dict."""
+    full, pruned = _size(unpruned(spec)), _size(spec)
+    report = {
+        "network": spec.network.name,
+        "preset": spec.preset,
+        "data": str(data_dir) if data_dir else "embedded digits (scikit-learn load_digits, 20 % test split)",
+        "accuracy": {
+            "float_top1": summary.get("float_test_acc"),
+            "qat_top1": summary.get("qat_test_acc"),
+            "pruned_qat_top1": summary.get("pruned_qat_test_acc"),
+            "pruned_int_top1": summary.get("int_test_acc"),
+            "float_top5": summary.get("float_test_top5"),
+            "qat_top5": summary.get("qat_test_top5"),
+            "pruned_int_top5": summary.get("int_test_top5"),
+        },
+        "wall_time_s": summary.get("wall_time_s"),
+        "kept_channels": model.kept_channels(),
+        "unpruned": full,
+        "pruned": pruned,
+        "config": dataclasses.asdict(config),
+        "environment": {"processes": processes, "device": device, "torch": torch.__version__,
+                        "threads": torch.get_num_threads(), "cpus": len(os.sched_getaffinity(0))
+                        if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                        "python": platform.python_version()},
+        "epochs": len(history),
+    }
+    tmp = out / ".report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out / "report.json")
+
+    acc = report["accuracy"]
+    lines = [
+        f"# Training report: {spec.network.name}",
+        "",
+        f"Data: {report['data']}. {processes} process(es) on {device}, "
+        f"{report['environment']['threads']} thread(s), {report['environment']['cpus']} CPU(s) visible.",
+        "",
+        "| model | test top-1 | test top-5 |",
+        "|---|---|---|",
+        f"| float | {_pct(acc['float_top1'])} | {_pct(acc['float_top5'])} |",
+        f"| QAT (Algorithm 1), unpruned | {_pct(acc['qat_top1'])} | {_pct(acc['qat_top5'])} |",
+        f"| QAT, pruned and shrunk | {_pct(acc['pruned_qat_top1'])} | |",
+        f"| exported integer artifact (integer emulation) | {_pct(acc['pruned_int_top1'])} | "
+        f"{_pct(acc['pruned_int_top5'])} |",
+        "",
+        f"Wall time (train + prune + export, all sessions of this run): {report['wall_time_s']} s.",
+        "",
+        f"Parameters {full['params']} -> {pruned['params']}, MACs per image {full['macs']} -> {pruned['macs']} "
+        "after pruning.",
+        "",
+        "Kept output channels per block: "
+        + ", ".join(f"{block} {count}" for block, count in report["kept_channels"].items()) + ".",
+        "",
+        "Phases (epochs): " + ", ".join(f"{name} {epochs}" for name, epochs in config.phases())
+        + f"; batch {config.batch_size} per process, lr {config.lr}, seed {config.seed}"
+        + (f", at most {config.max_batches} batches per epoch" if config.max_batches else "") + ".",
+        "",
+        "Per-epoch metrics: metrics.jsonl. Artifact: artifact/ (see docs/artifact.md).",
+        "",
+    ]
+    tmp = out / ".report.md.tmp"
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, out / "report.md")
+    return report

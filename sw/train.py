@@ -1,0 +1,406 @@
+"""The training flow: float -> QAT -> iterative pruning with QAT re-training -> integer export.
+
+Phases, in order (each a number of epochs, each epoch checkpointed):
+
+``float``
+    The float network (ReLU, no quantization), weights clipped to [min, max].
+``qat``
+    The paper's Algorithm 1: input, weights and activations fake-quantized,
+    straight-through gradients, real-valued weights clipped after every step.
+``prune1`` .. ``pruneK``
+    At the start of step k every pruned block drops its output kernels with the
+    smallest L1 norm down to step k's target (:mod:`sw.pruning`), then QAT
+    training goes on.
+
+Then the masked model is physically shrunk to the spec's channel counts, BN is
+folded into integers and the artifact is written (``OUT/artifact``); the integer
+emulation (:mod:`sw.int_emulation`) measures its accuracy. ``OUT`` also gets
+``checkpoint.pt`` (resumable), ``metrics.jsonl`` (one JSON line per epoch),
+``report.json`` and ``report.md``.
+
+Multi-process (``torchrun``): each process trains on its shard of every epoch
+(DistributedSampler) with DistributedDataParallel (gloo on CPU, NCCL on GPU);
+evaluation is sharded and summed; only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from rrm.artifact import load_artifact
+from rrm.errors import UserError
+from rrm.spec import Spec
+
+from . import int_emulation
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .data import load_data
+from .export import export_model
+from .model import MobileNet, shrink, unpruned
+from .pruning import prune_step, pruning_done
+from .quant import clip_weights_
+from .report import write_report
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+ARTIFACT = "artifact"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run besides the spec and the data.
+
+    Defaults are tuned for the ``tiny`` preset on the embedded digits (a few
+    minutes on 2 CPU cores). ``batch_size`` is per process.
+    """
+
+    epochs: int = 30
+    qat_epochs: int = 10
+    prune_steps: int = 3
+    prune_epochs: int = 5
+    batch_size: int = 64
+    lr: float = 3e-3
+    qat_lr_scale: float = 0.3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    max_batches: int | None = None
+    workers: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "qat_epochs", "prune_epochs"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.prune_steps < 1:
+            raise UserError(f"--prune-steps must be >= 1, got {self.prune_steps}")
+        if self.batch_size < 1:
+            raise UserError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"--lr must be a positive number, got {self.lr}")
+        if self.max_batches is not None and self.max_batches < 1:
+            raise UserError(f"--max-batches must be >= 1, got {self.max_batches}")
+        if self.workers < 0:
+            raise UserError(f"--workers must be >= 0, got {self.workers}")
+        if self.seed < 0:
+            raise UserError(f"--seed must be >= 0, got {self.seed}")
+
+    def phases(self) -> list[tuple[str, int]]:
+        """(name, epochs) of every phase, in order."""
+        out = [("float", self.epochs), ("qat", self.qat_epochs)]
+        out += [(f"prune{k}", self.prune_epochs) for k in range(1, self.prune_steps + 1)]
+        return out
+
+
+@dataclass
+class Distributed:
+    """This process's place in a torchrun job (world 1 when run directly)."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, device: str = "auto") -> "Distributed":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        use_cuda = (device == "cuda") or (device == "auto" and torch.cuda.is_available())
+        if device == "cuda" and not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is available")
+        dev = torch.device("cuda", local) if use_cuda else torch.device("cpu")
+        if use_cuda:
+            torch.cuda.set_device(dev)
+        if world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+        return cls(rank=rank, world=world, device=dev)
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+    def sum(self, values: list[float]) -> list[float]:
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor.tolist()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def _lr(base: float, step: int, total: int) -> float:
+    """Cosine decay from ``base`` to base/100 over ``total`` steps."""
+    floor = base * 0.01
+    return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(1, total)))
+
+
+def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
+    """(top-1 correct, top-5 correct) counts; argmax ties go to the lowest index."""
+    top1 = int((logits.argmax(dim=1) == labels).sum())
+    k = min(5, logits.shape[1])
+    topk = logits.topk(k, dim=1).indices
+    top5 = int((topk == labels[:, None]).any(dim=1).sum())
+    return top1, top5
+
+
+@torch.no_grad()
+def evaluate(model, dataset, env: Distributed, batch_size: int) -> dict:
+    """Top-1/top-5 accuracy and loss over ``dataset``, sharded across processes."""
+    model.eval()
+    shard = Subset(dataset, range(env.rank, len(dataset), env.world))
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False)
+    loss = top1 = top5 = count = 0.0
+    for images, labels in loader:
+        images, labels = images.to(env.device), labels.to(env.device)
+        logits = model(images)
+        loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+        c1, c5 = topk_correct(logits, labels)
+        top1, top5, count = top1 + c1, top5 + c5, count + len(labels)
+    loss, top1, top5, count = env.sum([loss, top1, top5, count])
+    count = max(count, 1.0)
+    return {"top1": top1 / count, "top5": top5 / count, "loss": loss / count}
+
+
+def evaluate_artifact(artifact, dataset, batch_size: int = 256) -> dict:
+    """Top-1/top-5 of an exported artifact run by the integer emulation."""
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    top1 = top5 = count = 0
+    for images, labels in loader:
+        logits = torch.from_numpy(int_emulation.run(artifact, images.numpy()))
+        c1, c5 = topk_correct(logits, labels)
+        top1, top5, count = top1 + c1, top5 + c5, count + len(labels)
+    return {"top1": top1 / max(count, 1), "top5": top5 / max(count, 1)}
+
+
+class Trainer:
+    """One training run into ``out`` (see the module docstring for the phases)."""
+
+    def __init__(self, spec: Spec, config: TrainConfig, out: Path, data_dir: Path | None = None,
+                 resume: bool = False, device: str = "auto", progress: bool = True):
+        self.spec, self.config, self.out = spec, config, Path(out)
+        self.env = Distributed.from_env(device)
+        self.progress = progress and self.env.main
+        ckpt = self.out / CHECKPOINT
+        self.state = None
+        if resume:
+            if not ckpt.is_file():
+                raise UserError(f"--resume: {ckpt} does not exist (nothing to resume)")
+            self.state = load_checkpoint(ckpt)
+            if self.state["spec"] != spec.to_dict():
+                theirs = self.state["spec"].get("network", {}).get("name")
+                raise UserError(f"--resume: {ckpt} was written for another spec (network {theirs!r}); "
+                                f"give the same --preset/--spec as the interrupted run")
+            self.config = TrainConfig(**self.state["config"])
+        elif ckpt.exists():
+            raise UserError(f"{self.out} already holds a training run ({CHECKPOINT}); "
+                            f"use --resume to continue it or choose another --out")
+        self.data_dir = data_dir
+        self.train_set, self.test_set = load_data(spec, data_dir)
+
+    # --- helpers -------------------------------------------------------------
+
+    def _log(self, text: str) -> None:
+        if self.env.main:
+            tqdm.write(text)
+
+    def _loader(self, global_epoch: int) -> DataLoader:
+        sampler = DistributedSampler(self.train_set, num_replicas=self.env.world, rank=self.env.rank,
+                                     shuffle=True, seed=self.config.seed, drop_last=False)
+        sampler.set_epoch(global_epoch)
+        return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=sampler,
+                          num_workers=self.config.workers, drop_last=len(self.train_set) > self.config.batch_size)
+
+    def _steps_per_epoch(self) -> int:
+        shard = math.ceil(len(self.train_set) / self.env.world)
+        full = len(self.train_set) > self.config.batch_size
+        steps = shard // self.config.batch_size if full else math.ceil(shard / self.config.batch_size)
+        steps = max(1, steps)
+        return min(steps, self.config.max_batches) if self.config.max_batches else steps
+
+    def _write_metrics(self, history: list[dict]) -> None:
+        if self.env.main:
+            _atomic_write(self.out / METRICS, "".join(json.dumps(h, sort_keys=True) + "\n" for h in history))
+
+    # --- the run -------------------------------------------------------------
+
+    def run(self) -> dict:
+        config, env = self.config, self.env
+        start = time.monotonic()
+        if env.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        _seed_everything(config.seed)
+        if self.state is not None:
+            _, model = model_from_checkpoint(self.state)
+            history = list(self.state.get("history", []))
+            summary = dict(self.state.get("metrics", {}).get("summary", {}))
+            progress = dict(self.state["progress"])
+            elapsed_before = float(self.state.get("elapsed_s", 0.0))
+            self._log(f"resuming {self.out} at phase {progress['phase']}, "
+                      f"{progress['epochs_done']} epoch(s) done")
+        else:
+            model = MobileNet(unpruned(self.spec))
+            history, summary = [], {}
+            progress = {"phase": config.phases()[0][0], "phase_index": 0, "epochs_done": 0,
+                        "quantized": False, "finished": False}
+            elapsed_before = 0.0
+        model.to(env.device)
+        train_model = model
+        if env.world > 1:
+            train_model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
+
+        phases = config.phases()
+        steps = self._steps_per_epoch()
+        global_epoch = sum(e for _, e in phases[:progress["phase_index"]]) + progress["epochs_done"]
+        optimizer_state = self.state.get("optimizer") if self.state is not None else None
+        for index in range(progress["phase_index"], len(phases)):
+            name, epochs = phases[index]
+            first_epoch = progress["epochs_done"] if index == progress["phase_index"] else 0
+            model.quantized = name != "float"
+            if name.startswith("prune") and first_epoch == 0:
+                kept = prune_step(model, self.spec, int(name[5:]), config.prune_steps)
+                self._log(f"{name}: kept channels {kept}")
+            base_lr = config.lr * (1.0 if name == "float" else config.qat_lr_scale)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=base_lr, weight_decay=config.weight_decay)
+            if optimizer_state is not None and first_epoch > 0:
+                optimizer.load_state_dict(optimizer_state)
+            optimizer_state = None
+            for epoch in range(first_epoch, epochs):
+                tic = time.monotonic()
+                _seed_everything(config.seed * 100_003 + global_epoch)
+                train = self._train_epoch(train_model, model, optimizer, global_epoch, base_lr,
+                                          epoch * steps, epochs * steps, f"{name} {epoch + 1}/{epochs}")
+                test = evaluate(model, self.test_set, env, config.batch_size * 2)
+                record = {"phase": name, "epoch": epoch + 1, "global_epoch": global_epoch + 1,
+                          "lr": optimizer.param_groups[0]["lr"], "train_loss": train["loss"],
+                          "train_acc": train["top1"], "test_acc": test["top1"], "test_top5": test["top5"],
+                          "test_loss": test["loss"], "seconds": round(time.monotonic() - tic, 3)}
+                if name.startswith("prune"):
+                    record["kept_channels"] = model.kept_channels()
+                history.append(record)
+                global_epoch += 1
+                self._log(f"{name} epoch {epoch + 1}/{epochs}: loss {train['loss']:.4f} "
+                          f"train {train['top1']:.4f} test {test['top1']:.4f}")
+                progress = {"phase": name, "phase_index": index, "epochs_done": epoch + 1,
+                            "quantized": model.quantized, "finished": False}
+                self._checkpoint(model, optimizer, progress, history, summary,
+                                 elapsed_before + time.monotonic() - start)
+            if epochs == 0 or not history or history[-1]["phase"] != name:
+                test = evaluate(model, self.test_set, env, config.batch_size * 2)
+            else:
+                test = {"top1": history[-1]["test_acc"], "top5": history[-1]["test_top5"]}
+            if name in ("float", "qat"):
+                summary[f"{name}_test_acc"] = test["top1"]
+                summary[f"{name}_test_top5"] = test["top5"]
+            progress = {"phase": phases[index + 1][0] if index + 1 < len(phases) else "done",
+                        "phase_index": index + 1, "epochs_done": 0, "quantized": model.quantized,
+                        "finished": False}
+        if not pruning_done(model, self.spec):  # prune_steps phases always end at the targets
+            raise RuntimeError("pruning did not reach the spec's channel counts")
+        return self._finish(model, history, summary, progress, elapsed_before, start)
+
+    def _train_epoch(self, train_model, model, optimizer, global_epoch, base_lr, step0, total, label) -> dict:
+        train_model.train()
+        loader = self._loader(global_epoch)
+        steps = self._steps_per_epoch()
+        loss_sum = correct = count = 0.0
+        bar = tqdm(total=steps, desc=label, leave=False, disable=not self.progress, unit="batch")
+        for step, (images, labels) in enumerate(loader):
+            if step >= steps:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = _lr(base_lr, step0 + step, total)
+            images, labels = images.to(self.env.device), labels.to(self.env.device)
+            logits = train_model(images)
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            clip_weights_(model.weighted_modules(), self.spec.quant)
+            loss_sum += float(loss.detach()) * len(labels)
+            correct += int((logits.argmax(1) == labels).sum())
+            count += len(labels)
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        bar.close()
+        loss_sum, correct, count = self.env.sum([loss_sum, correct, count])
+        return {"loss": loss_sum / max(count, 1), "top1": correct / max(count, 1)}
+
+    def _checkpoint(self, model, optimizer, progress, history, summary, elapsed) -> None:
+        self._write_metrics(history)
+        if self.env.main:
+            save_checkpoint(self.out / CHECKPOINT, {
+                "spec": self.spec.to_dict(), "config": dataclasses.asdict(self.config),
+                "progress": progress, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                "history": history, "metrics": {"summary": summary}, "elapsed_s": elapsed,
+            })
+        self.env.barrier()
+
+    def _finish(self, model, history, summary, progress, elapsed_before, start) -> dict:
+        env = self.env
+        small = shrink(model, self.spec)
+        small.quantized = True
+        pruned = evaluate(small, self.test_set, env, self.config.batch_size * 2)
+        summary["pruned_qat_test_acc"] = pruned["top1"]
+        summary["pruned_qat_test_top5"] = pruned["top5"]
+        report = None
+        if env.main:
+            artifact_dir = self.out / ARTIFACT
+            provenance = {"source": "rrm train", "seed": self.config.seed, "config": dataclasses.asdict(self.config),
+                          "data": str(self.data_dir) if self.data_dir else "embedded digits (scikit-learn)",
+                          "torch": torch.__version__}
+            small.cpu()
+            export_model(small, self.spec, artifact_dir, metrics=summary, provenance=provenance)
+            integer = evaluate_artifact(load_artifact(artifact_dir), self.test_set)
+            summary["int_test_acc"] = integer["top1"]
+            summary["int_test_top5"] = integer["top5"]
+            elapsed = elapsed_before + time.monotonic() - start
+            summary["wall_time_s"] = round(elapsed, 2)
+            # The artifact's manifest carries the final metrics too.
+            export_model(small, self.spec, artifact_dir, metrics=summary, provenance=provenance)
+            progress = dict(progress, phase="done", finished=True)
+            save_checkpoint(self.out / CHECKPOINT, {
+                "spec": self.spec.to_dict(), "config": dataclasses.asdict(self.config), "progress": progress,
+                "model": model.state_dict(), "optimizer": None, "history": history,
+                "metrics": {"summary": summary}, "elapsed_s": elapsed,
+            })
+            report = write_report(self.out, self.spec, self.config, summary, history, model, self.data_dir,
+                                  processes=env.world, device=str(env.device))
+            self._log(f"float {summary.get('float_test_acc', float('nan')):.4f}  "
+                      f"qat {summary.get('qat_test_acc', float('nan')):.4f}  "
+                      f"pruned int {summary['int_test_acc']:.4f}  ({elapsed:.1f} s)  -> {artifact_dir}")
+        env.barrier()
+        return report or summary
+
+
+def train(spec: Spec, config: TrainConfig, out: Path, data_dir: Path | None = None, resume: bool = False,
+          device: str = "auto", progress: bool = True) -> dict:
+    """Run (or resume) a whole training flow; returns the report dict (rank 0) or the summary."""
+    return Trainer(spec, config, out, data_dir, resume, device, progress).run()
