@@ -1,0 +1,231 @@
+"""Fused, banded layer kernels: the fast path of the golden model.
+
+Each conv/dw/pw layer is computed band by band (one image, a few output rows at
+a time) so that the accumulator and the BN scratch stay in cache: the band's sums
+(float32/float64/int64 as :func:`golden.ops.exact_dtype` allows for the spec's
+bound), then BN + ReLU + requantize straight into the output. Bands run on a
+thread pool (numpy and BLAS release the GIL); BLAS is held to one thread meanwhile
+so that the pool's threads do not oversubscribe the CPUs.
+
+Outputs are float32 maps (0..act_max is exact) written into the interior of a
+zero-bordered buffer when the next layer pads, so that no layer copies its input
+just to pad it. :func:`golden.ops` is the reference these kernels are tested
+against (tests/test_golden_kernels.py).
+
+Requantization in float64 is exact while |acc*m + b + r| < 2**53:
+``floor(acc * (m*2**-s) + (b + r)*2**-s)`` then only scales exact integers by
+powers of two. Beyond that the band falls back to int64 (:func:`golden.ops.bn_requant`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import ops
+
+#: Output elements per band: accumulator (and its float64 BN scratch) stays in L2.
+BAND_ELEMENTS = 1 << 16
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A per-thread reusable uninitialised buffer (no allocation per band)."""
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    key = (name, np.dtype(dtype).str)
+    size = 1
+    for dim in shape:
+        size *= dim
+    buffer = buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[key] = np.empty(max(size, BAND_ELEMENTS), dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (respects taskset / cgroup affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Hold BLAS to one thread (our own pool parallelises); no-op without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@dataclass
+class Requant:
+    """One layer's BN + ReLU + requantize, with its constants prepared once.
+
+    ``scale = m * 2**-s`` and ``offset = (b + r) * 2**-s`` in float64 when
+    ``float_exact`` (the spec's accumulator bound keeps every value below 2**53).
+    """
+
+    mult: np.ndarray
+    bias: np.ndarray
+    shift: int
+    act_bits: int
+    float_exact: bool
+    scale: np.ndarray
+    offset: np.ndarray
+
+    @classmethod
+    def make(cls, mult, bias, shift: int, act_bits: int, acc_bound: int) -> "Requant":
+        mult, bias = np.asarray(mult, np.int64), np.asarray(bias, np.int64)
+        rnd = 2 ** (shift - 1) if shift > 0 else 0
+        bound = acc_bound * ops.max_abs(mult) + ops.max_abs(bias) + rnd
+        float_exact = bound < ops.FLOAT64_EXACT
+        if bound >= ops.INT64_LIMIT:
+            raise OverflowError(f"acc*m + b + r can reach {bound}, beyond int64")
+        factor = 2.0 ** -shift
+        return cls(mult, bias, shift, act_bits, float_exact,
+                   mult.astype(np.float64) * factor, (bias + rnd).astype(np.float64) * factor)
+
+    def tiled(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """scale and offset repeated ``width`` times, (width, C): with them a (rows,
+        width, C) band is one contiguous inner loop of width*C, not rows*width loops of C."""
+        tiles = self.__dict__.setdefault("_tiles", {})
+        if width not in tiles:
+            tiles[width] = (np.tile(self.scale, (width, 1)), np.tile(self.offset, (width, 1)))
+        return tiles[width]
+
+    def apply(self, acc: np.ndarray, out: np.ndarray) -> None:
+        """Requantize ``acc`` (rows, W, C) into ``out`` (same shape, any float dtype)."""
+        if not self.float_exact:
+            out[...] = ops.bn_requant(acc, self.mult, self.bias, self.shift, self.act_bits)
+            return
+        scale, offset = self.tiled(acc.shape[-2])
+        value = np.multiply(acc, scale, dtype=np.float64)
+        value += offset
+        np.floor(value, out=value)
+        np.clip(value, 0, 2 ** self.act_bits - 1, out=out)
+
+
+def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):
+    """A zero (N, H+2p, W+2p, C) buffer and its (N, H, W, C) interior view."""
+    buffer = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=dtype)
+    return buffer, buffer[:, pad:pad + h, pad:pad + w, :]
+
+
+def _bands(n: int, out_h: int, row_elements: int):
+    """(image, first row, end row) work items of about BAND_ELEMENTS outputs each."""
+    rows = max(1, min(out_h, BAND_ELEMENTS // max(1, row_elements)))
+    return [(i, r, min(r + rows, out_h)) for i in range(n) for r in range(0, out_h, rows)]
+
+
+class LayerRunner:
+    """Runs the bands of one layer on a shared thread pool."""
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or available_cpus()
+        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _map(self, function, items) -> None:
+        if self.pool is None:
+            for item in items:
+                function(item)
+        else:
+            for _ in self.pool.map(function, items):
+                pass
+
+    def conv(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
+             out: np.ndarray) -> None:
+        """Full K x K conv on padded input ``xp`` (im2col per band + matmul), into ``out``."""
+        n, oh, ow, m = out.shape
+        c, k = w.shape[1], w.shape[2]
+        wmat = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(k * k * c, m), dtype=dtype)
+
+        def band(item):
+            i, r0, r1 = item
+            rows = r1 - r0
+            cols = scratch("cols", (rows, ow, k, k, c), dtype)
+            for a in range(k):
+                for b in range(k):
+                    cols[:, :, a, b, :] = xp[i, r0 * stride + a:(r1 - 1) * stride + a + 1:stride,
+                                             b:b + stride * (ow - 1) + 1:stride, :]
+            acc = scratch("acc", (rows * ow, m), dtype)
+            np.matmul(cols.reshape(rows * ow, k * k * c), wmat, out=acc)
+            requant.apply(acc.reshape(rows, ow, m), out[i, r0:r1])
+
+        self._map(band, _bands(n, oh, ow * max(m, k * k * c)))
+
+    def depthwise(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
+                  out: np.ndarray) -> None:
+        """Depthwise K x K on padded input ``xp``: K*K shifted, scaled slices per band.
+
+        For stride S the input is first split into S*S phase planes (rows and
+        columns congruent mod S), so that every tap reads a stride-1 slice whose
+        (W, C) part is contiguous and runs as one inner loop with the tap's weights
+        tiled along W.
+        """
+        n, oh, ow, c = out.shape
+        k = w.shape[1]
+        taps = w.transpose(1, 2, 0).astype(dtype)  # (K, K, C)
+        tiled = np.ascontiguousarray(np.broadcast_to(taps[:, :, None, :], (k, k, ow, c)))
+        if stride == 1:
+            planes = {(0, 0): xp if xp.dtype == dtype else xp.astype(dtype)}
+        else:
+            planes = {(py, px): np.ascontiguousarray(xp[:, py::stride, px::stride, :], dtype=dtype)
+                      for py in range(min(stride, k)) for px in range(min(stride, k))}
+
+        def band(item):
+            i, r0, r1 = item
+            acc = scratch("acc", (r1 - r0, ow, c), dtype)
+            tmp = scratch("tmp", (r1 - r0, ow, c), dtype)
+            for a in range(k):
+                for b in range(k):
+                    plane = planes[(a % stride, b % stride)]
+                    dy, dx = a // stride, b // stride
+                    window = plane[i, r0 + dy:r1 + dy, dx:dx + ow, :]
+                    if a == 0 and b == 0:
+                        np.multiply(window, tiled[a, b], out=acc)
+                    else:
+                        np.multiply(window, tiled[a, b], out=tmp)
+                        acc += tmp
+            requant.apply(acc, out[i, r0:r1])
+
+        self._map(band, _bands(n, oh, ow * c))
+
+    def pointwise(self, x: np.ndarray, w: np.ndarray, dtype, requant: Requant,
+                  out: np.ndarray) -> None:
+        """1x1 conv: a (rows*W, C) x (C, M) matmul per band, into ``out``."""
+        n, h, wd, m = out.shape
+        c = w.shape[1]
+        wmat = np.ascontiguousarray(w.T, dtype=dtype)
+
+        def band(item):
+            i, r0, r1 = item
+            block = x[i, r0:r1]
+            if block.dtype != dtype or not block.flags.c_contiguous:
+                block = np.ascontiguousarray(block, dtype=dtype)
+            acc = scratch("acc", ((r1 - r0) * wd, m), dtype)
+            np.matmul(block.reshape(-1, c), wmat, out=acc)
+            requant.apply(acc.reshape(r1 - r0, wd, m), out[i, r0:r1])
+
+        self._map(band, _bands(n, h, wd * max(m, c)))

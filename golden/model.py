@@ -1,0 +1,156 @@
+"""The golden network runner: an artifact and uint8 images in, exact int64 logits out.
+
+``run(artifact, images_uint8, trace=False)`` walks ``spec.layers()``: the image is
+shifted to signed inputs, every conv/dw/pw layer sums exactly and requantizes with
+its BN (:func:`golden.ops.bn_requant`), the pool sums each channel over the map and
+the FC layer gives the logits. With ``trace=True`` it also returns every layer's
+output as int64: conv/dw/pw after requantization (N, H, W, C), ``"pool"`` (N, C),
+``"fc"`` (N, classes, the logits).
+
+Speed: the layers run as fused, banded kernels (:mod:`golden.kernels`) on a thread
+pool; sums run in float32 where the spec's accumulator bound
+(:func:`golden.bounds.accumulator_bound`) is below 2**24 (every layer of the
+paper's numerics), in float64 below 2**53, else int64; activations stay float32
+between layers (0..act_max is exact). Images are processed in batches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rrm.artifact import Artifact, load_artifact
+from rrm.errors import UserError
+from rrm.spec import Spec
+
+from . import bounds, kernels, ops
+
+#: Images per internal batch: large enough to feed BLAS, small enough for 224x224 maps.
+DEFAULT_BATCH = 16
+
+
+def check_images(spec: Spec, images: np.ndarray) -> np.ndarray:
+    """Validate a batch of images for ``spec``: uint8, (N, H, W, C), pixels in range."""
+    if not isinstance(images, np.ndarray):
+        raise UserError(f"images must be a numpy array, got {type(images).__name__}")
+    size, channels = spec.network.input_size, spec.network.input_channels
+    want = f"(N, {size}, {size}, {channels})"
+    if images.dtype != np.uint8:
+        raise UserError(f"images must be uint8 of shape {want}, got dtype {images.dtype}")
+    if images.ndim != 4 or images.shape[1:] != (size, size, channels):
+        raise UserError(f"images must have shape {want} (channels-last) for network "
+                        f"{spec.network.name!r}, got {images.shape}")
+    bits = spec.quant.input_bits
+    if bits < 8 and images.size and int(images.max()) >= 2 ** bits:
+        raise UserError(f"images hold pixel {int(images.max())}, beyond quant.input_bits={bits} "
+                        f"(allowed: 0..{2 ** bits - 1})")
+    return images
+
+
+def _as_artifact(artifact) -> Artifact:
+    if isinstance(artifact, Artifact):
+        return artifact
+    if isinstance(artifact, (str, os.PathLike)):
+        return load_artifact(Path(artifact))
+    raise UserError(f"expected an Artifact or an artifact directory, got {type(artifact).__name__}")
+
+
+def _plan(artifact: Artifact) -> dict[str, kernels.Requant]:
+    """Each conv/dw/pw layer's prepared requantization (UserError if it cannot fit int64)."""
+    spec = artifact.spec
+    plan = {}
+    for layer in spec.layers():
+        if layer.kind in ("conv", "dw", "pw"):
+            p = artifact.layer(layer.name)
+            try:
+                plan[layer.name] = kernels.Requant.make(
+                    p["bn_mult"], p["bn_bias"], p["shift"], spec.quant.act_bits,
+                    bounds.accumulator_bound(spec, layer.name))
+            except OverflowError as exc:
+                raise UserError(f"layer {layer.name}: acc*bn_mult + bn_bias + r does not fit "
+                                f"int64 ({exc})") from None
+    return plan
+
+
+def _pad_for(layer) -> int:
+    """Zero border a layer needs around its input: K//2 for conv and dw, else 0."""
+    return layer.kernel // 2 if layer.kind in ("conv", "dw") else 0
+
+
+def _run_batch(artifact: Artifact, plan: dict, runner: kernels.LayerRunner,
+               images: np.ndarray, want_trace: bool):
+    """Logits (and the trace, as int64 arrays) of one batch of validated images."""
+    spec = artifact.spec
+    layers = spec.layers()
+    trace: dict[str, np.ndarray] = {}
+    n = len(images)
+    xp, x = kernels.padded_buffer(n, *images.shape[1:], _pad_for(layers[0]))
+    np.subtract(images, 2 ** (spec.quant.input_bits - 1), out=x, dtype=np.float32)
+    logits = None
+    for index, layer in enumerate(layers):
+        name = layer.name
+        if layer.kind in ("conv", "dw", "pw"):
+            weight = artifact.layer(name)["weight"]
+            dtype = ops.exact_dtype(bounds.accumulator_bound(spec, name))
+            next_pad = _pad_for(layers[index + 1])
+            out_p, out = kernels.padded_buffer(n, layer.out_h, layer.out_w, layer.out_channels,
+                                               next_pad)
+            if layer.kind == "conv":
+                runner.conv(xp, weight, layer.stride, dtype, plan[name], out)
+            elif layer.kind == "dw":
+                runner.depthwise(xp, weight, layer.stride, dtype, plan[name], out)
+            else:
+                runner.pointwise(x, weight, dtype, plan[name], out)
+            xp, x = out_p, out
+            result = x
+        elif layer.kind == "pool":
+            x = ops.avgpool_sum(x)
+            result = x
+        elif layer.kind == "fc":
+            p = artifact.layer(name)
+            logits = ops.fc(x, p["weight"], p["bias"])
+            result = logits
+        else:
+            raise UserError(f"layer {name}: unknown kind {layer.kind!r}")
+        if want_trace:
+            trace[name] = result.astype(np.int64)
+    return logits, trace
+
+
+def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int = DEFAULT_BATCH,
+        threads: int | None = None):
+    """Run the network on uint8 images (N, H, W, C).
+
+    Returns int64 logits (N, classes), or ``(logits, trace)`` with ``trace`` a dict
+    layer name -> int64 output (conv/dw/pw: (N, H, W, C) after requant; ``pool``:
+    (N, C) sums; ``fc``: (N, classes), the logits). ``artifact`` is an
+    :class:`~rrm.artifact.Artifact` or an artifact directory. Bad images raise
+    :class:`~rrm.errors.UserError` naming the expected shape/dtype. ``threads``:
+    worker threads (default: the CPUs this process may use).
+    """
+    artifact = _as_artifact(artifact)
+    images = check_images(artifact.spec, images_uint8)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UserError(f"threads must be a positive integer, got {threads!r}")
+    plan = _plan(artifact)
+    logits_parts, trace_parts = [], []
+    with kernels.LayerRunner(threads) as runner, kernels.single_threaded_blas():
+        for start in range(0, max(len(images), 1), batch_size):
+            logits, layer_trace = _run_batch(artifact, plan, runner,
+                                             images[start:start + batch_size], trace)
+            logits_parts.append(logits)
+            trace_parts.append(layer_trace)
+    logits = np.concatenate(logits_parts)
+    if not trace:
+        return logits
+    merged = {name: np.concatenate([part[name] for part in trace_parts]) for name in trace_parts[0]}
+    return logits, merged
+
+
+def predict(logits: np.ndarray) -> np.ndarray:
+    """Predicted class per image: argmax over the logits, ties to the lowest index."""
+    return np.argmax(np.asarray(logits), axis=1)
