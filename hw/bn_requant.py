@@ -98,6 +98,9 @@ class BnRequant(wiring.Component):
         sums = [Signal(signed(self.sum_width), name=f"sum{l}") for l in range(lanes)]
         shift2 = Signal(range(self.max_shift + 1))
 
+        # r = 2**(s-1) for s > 0, else 0 (at most 2**(max_shift-1)).
+        rounding = Signal(unsigned(max(self.max_shift, 1)))
+        m.d.comb += rounding.eq(Mux(shift1 == 0, 0, Const(1, 1) << (shift1 - 1).as_unsigned()))
         with m.If(advance):
             m.d.sync += [
                 valid1.eq(self.i.valid),
@@ -106,7 +109,6 @@ class BnRequant(wiring.Component):
                 shift2.eq(shift1),
                 self.o.valid.eq(valid2),
             ]
-            rounding = Mux(shift1 == 0, 0, (Const(1, unsigned(self.max_shift + 1)) << shift1) >> 1)
             for lane in range(lanes):
                 m.d.sync += [
                     prods[lane].eq(payload.acc[lane] * payload.mult[lane]),

@@ -92,14 +92,13 @@ class FullyConnected(wiring.Component):
                 m.d.sync += first_pixel.eq(0)
                 with m.If(self.i.payload.last):
                     m.d.sync += [fc_phase.eq(1), first_pixel.eq(1)]
-            with m.Switch(in_group):
-                for group in range(groups):
-                    with m.Case(group):
-                        for lane in range(lanes):
-                            if group * lanes + lane >= self.channels:
-                                continue  # past the last channel: stays 0
-                            old = Mux(first_pixel, 0, pools[group][lane])
-                            m.d.sync += pools[group][lane].eq(old + self.i.payload.values[lane])
+            for group in range(groups):
+                with m.If(in_group == group):
+                    for lane in range(lanes):
+                        if group * lanes + lane >= self.channels:
+                            continue  # past the last channel: stays 0
+                        old = Mux(first_pixel, 0, pools[group][lane])
+                        m.d.sync += pools[group][lane].eq(old + self.i.payload.values[lane])
 
         # FC phase: a stall-all pipeline fed by w.
         advance = Signal()

@@ -1,9 +1,10 @@
 """Build a hardware block's Verilog into a cached simulator build and run cocotb tests on it.
 
-:func:`build_design` converts the component of :func:`hw.blocks.build_block` to
-Verilog (``amaranth.back.verilog.convert``) and compiles it with cocotb's Python
+:func:`build_design` writes a block's Verilog exactly as ``rrm verilog`` does
+(:func:`scripts.verilog_gen.write_block_verilog`) and compiles it with cocotb's Python
 runner into ``build/sim/<block>-<key>/``. The key hashes everything the build
-depends on: block name, spec JSON, the hardware sources (``hw/*.py``), the
+depends on: block name, spec JSON, the hardware sources (``hw/*.py`` and the
+Verilog writer), the
 simulator, its flags and the waveform setting, so an unchanged design is never
 rebuilt and a changed one never reuses a stale build. Concurrent pytest-xdist
 workers are safe: a build holds a file lock on ``<dir>.lock``, compiles into a
@@ -26,14 +27,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog
-
 from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
+from scripts.verilog_gen import module_name, write_block_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
-TOPLEVEL = "top"
 TIMESCALE = ("1ns", "1ps")
 
 #: Verilator flags. Amaranth's Verilog is lint-clean under the waivers of
@@ -61,9 +60,9 @@ class Design:
 
 
 def hardware_sources_digest() -> str:
-    """Hash of every hw/*.py file: any edit to the hardware invalidates the cache."""
+    """Hash of hw/*.py and the Verilog writer: any edit to the hardware invalidates the cache."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "hw").glob("*.py")):
+    for path in sorted((ROOT / "hw").glob("*.py")) + [ROOT / "scripts" / "verilog_gen.py"]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -78,12 +77,6 @@ def design_key(block: str, spec: Spec, simulator: str, waves: bool) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def write_verilog(block: str, spec: Spec, path: Path) -> Path:
-    """Convert block ``block`` of ``spec`` to Verilog at ``path`` (module ``top``)."""
-    from hw.blocks import build_block
-    component = build_block(block, spec)
-    path.write_text(verilog.convert(component, name=TOPLEVEL, emit_src=False))
-    return path
 
 
 def _build_args(simulator: str, waves: bool) -> list[str]:
@@ -111,9 +104,9 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design
         staging = SIM_DIR / f".{block}-{key}.{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        source = write_verilog(block, spec, staging / f"{block}.v")
+        source = write_block_verilog(block, spec, staging)
         runner = get_runner(simulator)
-        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=staging, always=True,
+        runner.build(sources=[source], hdl_toplevel=module_name(block), build_dir=staging, always=True,
                      build_args=_build_args(simulator, waves), timescale=TIMESCALE, waves=waves,
                      log_file=staging / "build.log")
         seconds = time.monotonic() - start
@@ -140,7 +133,7 @@ def run_cocotb(design: Design, test_module: str, test_dir: Path, config: dict | 
     results = test_dir / "results.xml"
     start = time.monotonic()
     try:
-        runner.test(test_module=test_module, hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+        runner.test(test_module=test_module, hdl_toplevel=module_name(design.block), hdl_toplevel_lang="verilog",
                     build_dir=design.build_dir,
                     test_dir=test_dir, seed=seed, waves=design.waves, timescale=TIMESCALE,
                     extra_env={"RRM_TB_CONFIG": json.dumps(payload)}, results_xml=str(results),

@@ -1,0 +1,72 @@
+"""Verilog of the hardware blocks: write a block's Verilog and lint it with Verilator.
+
+:func:`write_block_verilog` converts ``hw.blocks.build_block(name, spec)`` with
+``amaranth.back.verilog.convert`` into one file whose top module is
+``rrm_<block>`` (the testbenches simulate this same text). :func:`lint` runs ``verilator --lint-only -Wall`` with
+exactly the waivers of :data:`LINT_WAIVERS`, each of which is a property of
+the Verilog that Amaranth/Yosys emit, not of a design bug.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from rrm.errors import UserError
+from rrm.spec import Spec
+from rrm.toolchain import verilator_executable
+
+#: Verilator lint warnings switched off for Amaranth's Verilog, with the reason.
+LINT_WAIVERS = {
+    "DECLFILENAME": "Yosys names submodules by their hierarchy path (top.pe0), not by file; "
+                    "one file holds the whole block",
+    "UNUSEDSIGNAL": "Amaranth flattens payload layouts into vectors and Yosys keeps the wires of "
+                    "every field and slice, including bits no logic reads (e.g. the ready of PE 1..n "
+                    "in a lock-step array, the unused high bits of a product)",
+    "PROCASSINIT": "Amaranth gives every register its reset value as a declaration initializer "
+                   "(reg x = 0) and resets it again in the always block; this is how it models init=",
+    "WIDTHEXPAND": "Yosys emits operands at their own width and relies on Verilog's context-"
+                   "determined extension (e.g. $signed(a) + $signed(b) of different widths); "
+                   "Amaranth already computed exact result widths",
+    "WIDTHTRUNC": "Yosys emits '!x' for 'x == 0' on multi-bit x and assigns wide intermediate "
+                  "results to the narrower signals Amaranth sized; the truncation is intended",
+    "ASCRANGE": "A zero-width signal (a counter over one value, e.g. the channel counter of a "
+                "one-channel serializer) is emitted as [-1:0]",
+}
+
+def module_name(block: str) -> str:
+    """Verilog module name of a block's top level: ``rrm_<block>``."""
+    return f"rrm_{block}"
+
+
+def block_verilog(block: str, spec: Spec) -> str:
+    """Verilog text of block ``block`` for ``spec`` (top module :func:`module_name`)."""
+    from hw.blocks import build_block
+    return verilog.convert(build_block(block, spec), name=module_name(block), emit_src=False)
+
+
+def write_block_verilog(block: str, spec: Spec, out_dir: Path) -> Path:
+    """Write ``<out_dir>/<block>.v``; returns its path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{block}.v"
+    path.write_text(block_verilog(block, spec))
+    return path
+
+
+def lint_command(path: Path, top: str) -> list[str]:
+    """The Verilator lint command line for ``path`` with the documented waivers."""
+    return ([verilator_executable(), "--lint-only", "-Wall", "--top-module", top]
+            + [f"-Wno-{name}" for name in LINT_WAIVERS] + [str(path)])
+
+
+def lint(path: Path, top: str) -> str:
+    """Lint ``path``; returns Verilator's output, raises UserError if it reports anything."""
+    result = subprocess.run(lint_command(path, top), capture_output=True, text=True)
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0 or "%Warning" in output or "%Error" in output:
+        first = next((line for line in output.splitlines() if line.startswith("%")), output[:200])
+        raise UserError(f"verilator lint of {path} failed: {first}")
+    return output

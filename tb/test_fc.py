@@ -1,0 +1,17 @@
+"""FC module in RTL (pool sum + multipliers + adder tree) against golden ops."""
+
+import dataclasses
+
+from .specs import tiny
+
+
+def test_fc_tiny(run_block):
+    """The tiny preset: 192 channels on a 1x1 map, 8 lanes, 10 classes."""
+    run_block("fc", tiny(), "tb.cocotb_fc")
+
+
+def test_fc_partial_group_2x2_map(run_block):
+    """A 2x2 pooled map (64x64 input) and 7 lanes: the last channel group is partial."""
+    spec = tiny(lanes=7)
+    spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, input_size=64, num_classes=5))
+    run_block("fc", spec, "tb.cocotb_fc")
