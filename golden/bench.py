@@ -69,7 +69,7 @@ def _best_time(function, repeat: int) -> float:
 
 
 def bench(artifact: Artifact, images: int = 8, repeat: int = 3, seed: int = 0,
-          batch_size: int = model.DEFAULT_BATCH) -> BenchResult:
+          batch_size: int | None = None) -> BenchResult:
     """Time golden.model.run and torch's float32 forward on ``images`` random images."""
     import torch
 

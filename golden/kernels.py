@@ -1,7 +1,7 @@
 """Fused, banded layer kernels: the fast path of the golden model.
 
-Each conv/dw/pw layer is computed band by band (one image, a few output rows at
-a time) so that the accumulator and the BN scratch stay in cache: the band's sums
+Each conv/dw/pw layer is computed band by band (a few output rows of one image,
+or a few whole images when they are small) so that the accumulator and the BN scratch stay in cache: the band's sums
 (float32/float64/int64 as :func:`golden.ops.exact_dtype` allows for the spec's
 bound), then BN + ReLU + requantize straight into the output. Bands run on a
 thread pool (numpy and BLAS release the GIL); BLAS is held to one thread meanwhile
@@ -106,7 +106,7 @@ class Requant:
         return tiles[width]
 
     def apply(self, acc: np.ndarray, out: np.ndarray) -> None:
-        """Requantize ``acc`` (rows, W, C) into ``out`` (same shape, any float dtype)."""
+        """Requantize ``acc`` (..., W, C) into ``out`` (same shape, any float dtype)."""
         if not self.float_exact:
             out[...] = ops.bn_requant(acc, self.mult, self.bias, self.shift, self.act_bits)
             return
@@ -123,17 +123,27 @@ def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):
     return buffer, buffer[:, pad:pad + h, pad:pad + w, :]
 
 
-def _bands(n: int, out_h: int, row_elements: int):
-    """(image, first row, end row) work items of about BAND_ELEMENTS outputs each."""
-    rows = max(1, min(out_h, BAND_ELEMENTS // max(1, row_elements)))
-    return [(i, r, min(r + rows, out_h)) for i in range(n) for r in range(0, out_h, rows)]
+def _bands(n: int, out_h: int, row_elements: int, band_elements: int):
+    """Work items (first image, end image, first row, end row) of about ``band_elements``
+    outputs each: a few rows of one image, or several whole images when they are small."""
+    per_image = out_h * max(1, row_elements)
+    if per_image <= band_elements:
+        images = max(1, band_elements // per_image)
+        return [(i, min(i + images, n), 0, out_h) for i in range(0, n, images)]
+    rows = max(1, band_elements // max(1, row_elements))
+    return [(i, i + 1, r, min(r + rows, out_h)) for i in range(n) for r in range(0, out_h, rows)]
 
 
 class LayerRunner:
-    """Runs the bands of one layer on a shared thread pool."""
+    """Runs the bands of each layer on a shared thread pool.
 
-    def __init__(self, threads: int | None = None):
+    ``threads``: pool size (default: the CPUs this process may use; 1 runs inline).
+    ``band_elements``: outputs per band (default :data:`BAND_ELEMENTS`).
+    """
+
+    def __init__(self, threads: int | None = None, band_elements: int | None = None):
         self.threads = threads or available_cpus()
+        self.band_elements = band_elements or BAND_ELEMENTS
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def close(self) -> None:
@@ -162,18 +172,18 @@ class LayerRunner:
         wmat = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(k * k * c, m), dtype=dtype)
 
         def band(item):
-            i, r0, r1 = item
-            rows = r1 - r0
-            cols = scratch("cols", (rows, ow, k, k, c), dtype)
+            i0, i1, r0, r1 = item
+            pixels = (i1 - i0) * (r1 - r0) * ow
+            cols = scratch("cols", (i1 - i0, r1 - r0, ow, k, k, c), dtype)
             for a in range(k):
                 for b in range(k):
-                    cols[:, :, a, b, :] = xp[i, r0 * stride + a:(r1 - 1) * stride + a + 1:stride,
-                                             b:b + stride * (ow - 1) + 1:stride, :]
-            acc = scratch("acc", (rows * ow, m), dtype)
-            np.matmul(cols.reshape(rows * ow, k * k * c), wmat, out=acc)
-            requant.apply(acc.reshape(rows, ow, m), out[i, r0:r1])
+                    cols[:, :, :, a, b, :] = xp[i0:i1, r0 * stride + a:(r1 - 1) * stride + a + 1:stride,
+                                                b:b + stride * (ow - 1) + 1:stride, :]
+            acc = scratch("acc", (pixels, m), dtype)
+            np.matmul(cols.reshape(pixels, k * k * c), wmat, out=acc)
+            requant.apply(acc.reshape(i1 - i0, r1 - r0, ow, m), out[i0:i1, r0:r1])
 
-        self._map(band, _bands(n, oh, ow * max(m, k * k * c)))
+        self._map(band, _bands(n, oh, ow * max(m, k * k * c), self.band_elements))
 
     def depthwise(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
                   out: np.ndarray) -> None:
@@ -195,22 +205,22 @@ class LayerRunner:
                       for py in range(min(stride, k)) for px in range(min(stride, k))}
 
         def band(item):
-            i, r0, r1 = item
-            acc = scratch("acc", (r1 - r0, ow, c), dtype)
-            tmp = scratch("tmp", (r1 - r0, ow, c), dtype)
+            i0, i1, r0, r1 = item
+            acc = scratch("acc", (i1 - i0, r1 - r0, ow, c), dtype)
+            tmp = scratch("tmp", (i1 - i0, r1 - r0, ow, c), dtype)
             for a in range(k):
                 for b in range(k):
                     plane = planes[(a % stride, b % stride)]
                     dy, dx = a // stride, b // stride
-                    window = plane[i, r0 + dy:r1 + dy, dx:dx + ow, :]
+                    window = plane[i0:i1, r0 + dy:r1 + dy, dx:dx + ow, :]
                     if a == 0 and b == 0:
                         np.multiply(window, tiled[a, b], out=acc)
                     else:
                         np.multiply(window, tiled[a, b], out=tmp)
                         acc += tmp
-            requant.apply(acc, out[i, r0:r1])
+            requant.apply(acc, out[i0:i1, r0:r1])
 
-        self._map(band, _bands(n, oh, ow * c))
+        self._map(band, _bands(n, oh, ow * c, self.band_elements))
 
     def pointwise(self, x: np.ndarray, w: np.ndarray, dtype, requant: Requant,
                   out: np.ndarray) -> None:
@@ -220,12 +230,12 @@ class LayerRunner:
         wmat = np.ascontiguousarray(w.T, dtype=dtype)
 
         def band(item):
-            i, r0, r1 = item
-            block = x[i, r0:r1]
+            i0, i1, r0, r1 = item
+            block = x[i0:i1, r0:r1]
             if block.dtype != dtype or not block.flags.c_contiguous:
                 block = np.ascontiguousarray(block, dtype=dtype)
-            acc = scratch("acc", ((r1 - r0) * wd, m), dtype)
+            acc = scratch("acc", ((i1 - i0) * (r1 - r0) * wd, m), dtype)
             np.matmul(block.reshape(-1, c), wmat, out=acc)
-            requant.apply(acc.reshape(r1 - r0, wd, m), out[i, r0:r1])
+            requant.apply(acc.reshape(i1 - i0, r1 - r0, wd, m), out[i0:i1, r0:r1])
 
-        self._map(band, _bands(n, h, wd * max(m, c)))
+        self._map(band, _bands(n, h, wd * max(m, c), self.band_elements))

@@ -27,8 +27,16 @@ from rrm.spec import Spec
 
 from . import bounds, kernels, ops
 
-#: Images per internal batch: large enough to feed BLAS, small enough for 224x224 maps.
-DEFAULT_BATCH = 16
+#: Feature-map elements per internal batch (the largest layer output of all its images):
+#: large batches feed BLAS and amortise Python, this keeps 224x224 maps at ~32 MB.
+BATCH_ELEMENTS = 1 << 23
+MAX_BATCH = 512
+
+
+def auto_batch(spec: Spec) -> int:
+    """Images per internal batch for ``spec``: as many as BATCH_ELEMENTS allows (1..MAX_BATCH)."""
+    largest = max(layer.out_elements for layer in spec.layers())
+    return max(1, min(MAX_BATCH, BATCH_ELEMENTS // largest))
 
 
 def check_images(spec: Spec, images: np.ndarray) -> np.ndarray:
@@ -119,19 +127,22 @@ def _run_batch(artifact: Artifact, plan: dict, runner: kernels.LayerRunner,
     return logits, trace
 
 
-def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int = DEFAULT_BATCH,
+def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int | None = None,
         threads: int | None = None):
     """Run the network on uint8 images (N, H, W, C).
 
     Returns int64 logits (N, classes), or ``(logits, trace)`` with ``trace`` a dict
     layer name -> int64 output (conv/dw/pw: (N, H, W, C) after requant; ``pool``:
-    (N, C) sums; ``fc``: (N, classes), the logits). ``artifact`` is an
+    (N, C) sums; ``fc``: (N, classes), the logits). ``batch_size``: images per
+    internal batch (default :func:`auto_batch`). ``artifact`` is an
     :class:`~rrm.artifact.Artifact` or an artifact directory. Bad images raise
     :class:`~rrm.errors.UserError` naming the expected shape/dtype. ``threads``:
     worker threads (default: the CPUs this process may use).
     """
     artifact = _as_artifact(artifact)
     images = check_images(artifact.spec, images_uint8)
+    if batch_size is None:
+        batch_size = auto_batch(artifact.spec)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):

@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--trace", type=Path, default=None, metavar="DIR",
                         help="write every layer's int64 output as DIR/<layer>.npy")
     parser.add_argument("--batch", type=int, default=None, metavar="B",
-                        help="images per internal batch (default 16)")
+                        help="images per internal batch (default: as many as fit ~32 MB feature maps)")
     bench = parser.add_argument_group("benchmark")
     bench.add_argument("--bench", action="store_true",
                        help="time the golden model against torch float32 on random images")
@@ -70,7 +70,7 @@ def run(args) -> int:
     from golden import model
 
     _positive("--batch", args.batch)
-    batch = args.batch or model.DEFAULT_BATCH
+    batch = args.batch
     if args.bench:
         return _run_bench(args, batch)
     if args.random_weights:
@@ -100,7 +100,8 @@ def run(args) -> int:
     return 0
 
 
-def _run_bench(args, batch: int) -> int:
+def _run_bench(args, batch: int | None) -> int:
+    from golden import model
     from golden.bench import bench
 
     _positive("--images", args.bench_images)
@@ -123,7 +124,8 @@ def _run_bench(args, batch: int) -> int:
     print(f"network: {net.name} ({net.input_size}x{net.input_size}x{net.input_channels}, "
           f"{net.num_classes} classes), {macs / 1e6:.1f} M MACs/image")
     result = bench(artifact, images=args.bench_images, repeat=args.repeat, seed=args.seed, batch_size=batch)
-    print(f"images: {result.images} per run, golden batch {batch}, best of {args.repeat}, "
+    print(f"images: {result.images} per run, golden batch {batch or model.auto_batch(spec)}, "
+          f"best of {args.repeat}, "
           f"{result.threads} CPU thread(s)")
     print(f"golden: {result.golden_s * 1e3:.2f} ms/image ({result.golden_s:.5f} s/image)")
     print(f"torch float32: {result.torch_s * 1e3:.2f} ms/image ({result.torch_s:.5f} s/image)")

@@ -1,0 +1,111 @@
+"""golden.kernels (the fast, banded, threaded path) against golden.ops (the reference
+that tests/test_golden_ops.py checks against plain loops), on random small shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from golden import kernels, ops
+
+layer_cases = st.fixed_dictionaries({
+    "n": st.integers(1, 3), "h": st.integers(1, 9), "w": st.integers(1, 9),
+    "c": st.integers(1, 6), "m": st.integers(1, 6), "k": st.sampled_from([1, 3, 5, 7]),
+    "stride": st.integers(1, 3), "seed": st.integers(0, 2 ** 32 - 1),
+    "dtype": st.sampled_from([np.float32, np.float64, np.int64]),
+    "threads": st.sampled_from([1, 2]), "band": st.sampled_from([1, 7, 64, 1 << 16]),
+    "shift": st.integers(0, 40), "extreme": st.booleans(),
+})
+
+
+def prepare(d, signed_input):
+    """Input, BN constants and a Requant for one drawn case."""
+    rng = np.random.default_rng(d["seed"])
+    lo, hi = (-128, 127) if signed_input else (0, 15)
+    shape = (d["n"], d["h"], d["w"], d["c"])
+    x = np.full(shape, lo if signed_input else hi) if d["extreme"] else rng.integers(lo, hi + 1, shape)
+    wlo, whi = -64, 64
+    return rng, x, (wlo, whi)
+
+
+def bn_for(rng, channels, shift, acc_bound, extreme):
+    mult = (np.full(channels, -2 ** 15) if extreme
+            else rng.integers(-2 ** 15, 2 ** 15, channels))
+    bias = rng.integers(-2 ** 31, 2 ** 31, channels)
+    return mult, bias, kernels.Requant.make(mult, bias, shift, 4, acc_bound)
+
+
+def out_buffers(n, oh, ow, c, pad):
+    buf, out = kernels.padded_buffer(n, oh, ow, c, pad)
+    return buf, out
+
+
+def check(out, buf, pad, expected):
+    assert np.array_equal(out.astype(np.int64), expected)
+    if pad:  # the border stays zero: it is the next layer's padding
+        border = buf.copy()
+        border[:, pad:-pad, pad:-pad, :] = 0
+        assert not border.any()
+
+
+@settings(max_examples=50, deadline=None)
+@given(d=layer_cases)
+def test_banded_conv_equals_ops(d):
+    rng, x, (wlo, whi) = prepare(d, signed_input=True)
+    k, s = d["k"], d["stride"]
+    w = np.full((d["m"], d["c"], k, k), wlo) if d["extreme"] else rng.integers(wlo, whi + 1, (d["m"], d["c"], k, k))
+    acc = ops.conv2d(x, w, s)
+    mult, bias, requant = bn_for(rng, d["m"], d["shift"], d["c"] * k * k * 128 * 64, d["extreme"])
+    expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)
+    xp, _ = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2)
+    xp[:, k // 2:k // 2 + d["h"], k // 2:k // 2 + d["w"], :] = x
+    buf, out = out_buffers(d["n"], *acc.shape[1:3], d["m"], 1)
+    with kernels.LayerRunner(d["threads"], d["band"]) as runner:
+        runner.conv(xp, w, s, d["dtype"], requant, out)
+    check(out, buf, 1, expected)
+
+
+@settings(max_examples=50, deadline=None)
+@given(d=layer_cases)
+def test_banded_depthwise_equals_ops(d):
+    rng, x, (wlo, whi) = prepare(d, signed_input=False)
+    k, s = d["k"], d["stride"]
+    w = np.full((d["c"], k, k), whi) if d["extreme"] else rng.integers(wlo, whi + 1, (d["c"], k, k))
+    acc = ops.depthwise(x, w, s)
+    mult, bias, requant = bn_for(rng, d["c"], d["shift"], k * k * 15 * 64, d["extreme"])
+    expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)
+    xp, inner = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2)
+    inner[...] = x
+    buf, out = out_buffers(d["n"], *acc.shape[1:3], d["c"], 0)
+    with kernels.LayerRunner(d["threads"], d["band"]) as runner:
+        runner.depthwise(xp, w, s, d["dtype"], requant, out)
+    check(out, buf, 0, expected)
+
+
+@settings(max_examples=50, deadline=None)
+@given(d=layer_cases)
+def test_banded_pointwise_equals_ops(d):
+    rng, x, (wlo, whi) = prepare(d, signed_input=False)
+    w = np.full((d["m"], d["c"]), wlo) if d["extreme"] else rng.integers(wlo, whi + 1, (d["m"], d["c"]))
+    acc = ops.pointwise(x, w)
+    mult, bias, requant = bn_for(rng, d["m"], d["shift"], d["c"] * 15 * 64, d["extreme"])
+    expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)
+    buf, out = out_buffers(d["n"], d["h"], d["w"], d["m"], d["k"] // 2)
+    with kernels.LayerRunner(d["threads"], d["band"]) as runner:
+        runner.pointwise(x.astype(np.float32), w, d["dtype"], requant, out)
+    check(out, buf, d["k"] // 2, expected)
+
+
+def test_requant_falls_back_to_int64_beyond_float64():
+    """acc*m + b beyond 2**53: the int64 path, still equal to ops.bn_requant."""
+    acc = np.array([[[2 ** 31 - 1, -2 ** 31, 12345, 0]]], dtype=np.float64)
+    mult = np.array([2 ** 30, 2 ** 30 - 1, -2 ** 31, 5])
+    bias = np.array([2 ** 46, -2 ** 46, 7, 2 ** 47 - 1])
+    requant = kernels.Requant.make(mult, bias, 58, 8, 2 ** 31)
+    assert not requant.float_exact
+    out = np.zeros(acc.shape)
+    requant.apply(acc, out)
+    assert np.array_equal(out.astype(np.int64), ops.bn_requant(acc.astype(np.int64), mult, bias, 58, 8))
+    with pytest.raises(OverflowError):
+        kernels.Requant.make(mult, bias, 10, 8, 2 ** 40)
