@@ -31,7 +31,8 @@ def write_image_folder(root, classes=("cat", "dog", "fox"), per_class=(4, 2), mo
             for i in range(count):
                 w, h = sizes[i % len(sizes)]
                 bands = len(Image.new(mode, (1, 1)).getbands())
-                array = rng.integers(0, 60, (h, w, bands), dtype=np.uint8) + np.uint8(60 * index)
+                step = 190 // len(classes)
+                array = rng.integers(0, 60, (h, w, bands), dtype=np.uint8) + np.uint8(step * index)
                 image = Image.fromarray(array[..., 0] if bands == 1 else array, mode)
                 image.save(folder / f"{i}.{'jpg' if i % 2 else 'png'}")
     return root
