@@ -42,6 +42,7 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
             "pruned_int_top5": summary.get("int_test_top5"),
         },
         "wall_time_s": summary.get("wall_time_s"),
+        "cpu_time_s": summary.get("cpu_time_s"),
         "kept_channels": model.kept_channels(),
         "unpruned": full,
         "pruned": pruned,
@@ -71,7 +72,8 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
         f"| exported integer artifact (integer emulation) | {_pct(acc['pruned_int_top1'])} | "
         f"{_pct(acc['pruned_int_top5'])} |",
         "",
-        f"Wall time (train + prune + export, all sessions of this run): {report['wall_time_s']} s.",
+        f"Wall time (train + prune + export, all sessions of this run): {report['wall_time_s']} s "
+        f"(CPU time of the main process, all threads: {report['cpu_time_s']} s).",
         "",
         f"Parameters {full['params']} -> {pruned['params']}, MACs per image {full['macs']} -> {pruned['macs']} "
         "after pruning.",

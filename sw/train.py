@@ -252,6 +252,7 @@ class Trainer:
     def run(self) -> dict:
         config, env = self.config, self.env
         start = time.monotonic()
+        self.cpu_start = time.process_time()
         if env.main:
             self.out.mkdir(parents=True, exist_ok=True)
         _seed_everything(config.seed)
@@ -261,6 +262,7 @@ class Trainer:
             summary = dict(self.state.get("metrics", {}).get("summary", {}))
             progress = dict(self.state["progress"])
             elapsed_before = float(self.state.get("elapsed_s", 0.0))
+            self.cpu_before = float(self.state.get("cpu_s", 0.0))
             self._log(f"resuming {self.out} at phase {progress['phase']}, "
                       f"{progress['epochs_done']} epoch(s) done")
         else:
@@ -269,6 +271,7 @@ class Trainer:
             progress = {"phase": config.phases()[0][0], "phase_index": 0, "epochs_done": 0,
                         "quantized": False, "finished": False}
             elapsed_before = 0.0
+            self.cpu_before = 0.0
         model.to(env.device)
         train_model = model
         if env.world > 1:
@@ -360,8 +363,13 @@ class Trainer:
                 "progress": progress, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "history": history, "metrics": {"summary": summary}, "elapsed_s": elapsed,
+                "cpu_s": self._cpu_seconds(),
             })
         self.env.barrier()
+
+    def _cpu_seconds(self) -> float:
+        """CPU time of this process (all threads) over every session of the run."""
+        return self.cpu_before + time.process_time() - self.cpu_start
 
     def _finish(self, model, history, summary, progress, elapsed_before, start) -> dict:
         env = self.env
@@ -383,13 +391,14 @@ class Trainer:
             summary["int_test_top5"] = integer["top5"]
             elapsed = elapsed_before + time.monotonic() - start
             summary["wall_time_s"] = round(elapsed, 2)
+            summary["cpu_time_s"] = round(self._cpu_seconds(), 2)
             # The artifact's manifest carries the final metrics too.
             export_model(small, self.spec, artifact_dir, metrics=summary, provenance=provenance)
             progress = dict(progress, phase="done", finished=True)
             save_checkpoint(self.out / CHECKPOINT, {
                 "spec": self.spec.to_dict(), "config": dataclasses.asdict(self.config), "progress": progress,
                 "model": model.state_dict(), "optimizer": None, "history": history,
-                "metrics": {"summary": summary}, "elapsed_s": elapsed,
+                "metrics": {"summary": summary}, "elapsed_s": elapsed, "cpu_s": self._cpu_seconds(),
             })
             report = write_report(self.out, self.spec, self.config, summary, history, model, self.data_dir,
                                   processes=env.world, device=str(env.device))
