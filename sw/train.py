@@ -48,6 +48,7 @@ from rrm.spec import Spec
 
 from . import int_emulation
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .data import load_data
 from .export import export_model
 from .model import MobileNet, shrink, unpruned
@@ -58,50 +59,6 @@ from .report import write_report
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 ARTIFACT = "artifact"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a training run besides the spec and the data.
-
-    Defaults are tuned for the ``tiny`` preset on the embedded digits (a few
-    minutes on 2 CPU cores). ``batch_size`` is per process.
-    """
-
-    epochs: int = 30
-    qat_epochs: int = 10
-    prune_steps: int = 3
-    prune_epochs: int = 5
-    batch_size: int = 64
-    lr: float = 3e-3
-    qat_lr_scale: float = 0.3
-    weight_decay: float = 1e-4
-    seed: int = 0
-    max_batches: int | None = None
-    workers: int = 0
-
-    def __post_init__(self):
-        for name in ("epochs", "qat_epochs", "prune_epochs"):
-            if getattr(self, name) < 0:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if self.prune_steps < 1:
-            raise UserError(f"--prune-steps must be >= 1, got {self.prune_steps}")
-        if self.batch_size < 1:
-            raise UserError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UserError(f"--lr must be a positive number, got {self.lr}")
-        if self.max_batches is not None and self.max_batches < 1:
-            raise UserError(f"--max-batches must be >= 1, got {self.max_batches}")
-        if self.workers < 0:
-            raise UserError(f"--workers must be >= 0, got {self.workers}")
-        if self.seed < 0:
-            raise UserError(f"--seed must be >= 0, got {self.seed}")
-
-    def phases(self) -> list[tuple[str, int]]:
-        """(name, epochs) of every phase, in order."""
-        out = [("float", self.epochs), ("qat", self.qat_epochs)]
-        out += [(f"prune{k}", self.prune_epochs) for k in range(1, self.prune_steps + 1)]
-        return out
 
 
 @dataclass

@@ -12,7 +12,7 @@ HELP = "train (float -> QAT -> iterative pruning) and export the integer artifac
 
 
 def add_arguments(parser) -> None:
-    from sw.train import TrainConfig
+    from sw.config import TrainConfig
     defaults = TrainConfig()
     add_spec_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
@@ -44,7 +44,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import torch
 
-    from sw.train import TrainConfig, train
+    from sw.config import TrainConfig
+    from sw.train import train
     spec = spec_from_args(args)
     if args.threads is not None:
         if args.threads < 1:
