@@ -144,6 +144,7 @@ class LayerRunner:
     def __init__(self, threads: int | None = None, band_elements: int | None = None):
         self.threads = threads or available_cpus()
         self.band_elements = band_elements or BAND_ELEMENTS
+        self._buffers: dict = {}
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def close(self) -> None:
@@ -155,6 +156,24 @@ class LayerRunner:
 
     def __exit__(self, *exc):
         self.close()
+
+    def buffer(self, key, n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):
+        """A zero-bordered (N, H+2p, W+2p, C) buffer kept for ``key`` and its interior view.
+
+        Reused while the runner lives (no fresh pages to fault in per batch); only
+        the border is zeroed, the caller overwrites the whole interior.
+        """
+        full = (n, h + 2 * pad, w + 2 * pad, c)
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.shape != full or buffer.dtype != np.dtype(dtype):
+            buffer = np.empty(full, dtype=dtype)
+            if pad:
+                buffer[:, :pad] = 0
+                buffer[:, -pad:] = 0
+                buffer[:, :, :pad] = 0
+                buffer[:, :, -pad:] = 0
+            self._buffers[key] = buffer
+        return buffer, buffer[:, pad:pad + h, pad:pad + w, :]
 
     def _map(self, function, items) -> None:
         if self.pool is None:
@@ -198,11 +217,16 @@ class LayerRunner:
         k = w.shape[1]
         taps = w.transpose(1, 2, 0).astype(dtype)  # (K, K, C)
         tiled = np.ascontiguousarray(np.broadcast_to(taps[:, :, None, :], (k, k, ow, c)))
-        if stride == 1:
-            planes = {(0, 0): xp if xp.dtype == dtype else xp.astype(dtype)}
-        else:
-            planes = {(py, px): np.ascontiguousarray(xp[:, py::stride, px::stride, :], dtype=dtype)
-                      for py in range(min(stride, k)) for px in range(min(stride, k))}
+        planes = {}
+        for py in range(min(stride, k)):
+            for px in range(min(stride, k)):
+                phase = xp[:, py::stride, px::stride, :]
+                if stride == 1 and xp.dtype == dtype:
+                    planes[(py, px)] = phase
+                    continue
+                plane, _ = self.buffer(("plane", py, px), *phase.shape, 0, dtype)
+                np.copyto(plane, phase, casting="unsafe")  # exact: small integers
+                planes[(py, px)] = plane
 
         def band(item):
             i0, i1, r0, r1 = item

@@ -94,7 +94,7 @@ def _run_batch(artifact: Artifact, plan: dict, runner: kernels.LayerRunner,
     layers = spec.layers()
     trace: dict[str, np.ndarray] = {}
     n = len(images)
-    xp, x = kernels.padded_buffer(n, *images.shape[1:], _pad_for(layers[0]))
+    xp, x = runner.buffer("input", n, *images.shape[1:], _pad_for(layers[0]))
     np.subtract(images, 2 ** (spec.quant.input_bits - 1), out=x, dtype=np.float32)
     logits = None
     for index, layer in enumerate(layers):
@@ -103,8 +103,8 @@ def _run_batch(artifact: Artifact, plan: dict, runner: kernels.LayerRunner,
             weight = artifact.layer(name)["weight"]
             dtype = ops.exact_dtype(bounds.accumulator_bound(spec, name))
             next_pad = _pad_for(layers[index + 1])
-            out_p, out = kernels.padded_buffer(n, layer.out_h, layer.out_w, layer.out_channels,
-                                               next_pad)
+            out_p, out = runner.buffer(name, n, layer.out_h, layer.out_w, layer.out_channels,
+                                       next_pad)
             if layer.kind == "conv":
                 runner.conv(xp, weight, layer.stride, dtype, plan[name], out)
             elif layer.kind == "dw":
@@ -128,7 +128,7 @@ def _run_batch(artifact: Artifact, plan: dict, runner: kernels.LayerRunner,
 
 
 def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int | None = None,
-        threads: int | None = None):
+        threads: int | None = None, runner: kernels.LayerRunner | None = None):
     """Run the network on uint8 images (N, H, W, C).
 
     Returns int64 logits (N, classes), or ``(logits, trace)`` with ``trace`` a dict
@@ -137,7 +137,9 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
     internal batch (default :func:`auto_batch`). ``artifact`` is an
     :class:`~rrm.artifact.Artifact` or an artifact directory. Bad images raise
     :class:`~rrm.errors.UserError` naming the expected shape/dtype. ``threads``:
-    worker threads (default: the CPUs this process may use).
+    worker threads (default: the CPUs this process may use). ``runner``: a
+    :class:`~golden.kernels.LayerRunner` to reuse (its thread pool and buffers) across
+    calls, as a long regression does across batches; ``threads`` is then its own.
     """
     artifact = _as_artifact(artifact)
     images = check_images(artifact.spec, images_uint8)
@@ -149,12 +151,19 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
         raise UserError(f"threads must be a positive integer, got {threads!r}")
     plan = _plan(artifact)
     logits_parts, trace_parts = [], []
-    with kernels.LayerRunner(threads) as runner, kernels.single_threaded_blas():
-        for start in range(0, max(len(images), 1), batch_size):
-            logits, layer_trace = _run_batch(artifact, plan, runner,
-                                             images[start:start + batch_size], trace)
-            logits_parts.append(logits)
-            trace_parts.append(layer_trace)
+    own = runner is None
+    if own:
+        runner = kernels.LayerRunner(threads)
+    try:
+        with kernels.single_threaded_blas():
+            for start in range(0, max(len(images), 1), batch_size):
+                logits, layer_trace = _run_batch(artifact, plan, runner,
+                                                 images[start:start + batch_size], trace)
+                logits_parts.append(logits)
+                trace_parts.append(layer_trace)
+    finally:
+        if own:
+            runner.close()
     logits = np.concatenate(logits_parts)
     if not trace:
         return logits
