@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .build import SIM_DIR, build_design, run_cocotb
+from .build import SIM_DIR, build_design, run_cocotb, waves_requested
 
 
 def simulator() -> str:
@@ -31,7 +31,10 @@ def run_block(request, tmp_path):
 
     def run(block: str, spec, module: str, config: dict | None = None, seed: int = 1):
         design = build_design(block, spec, simulator())
-        seconds = run_cocotb(design, module, Path(tmp_path) / "sim", config, seed)
+        test_dir = Path(tmp_path) / "sim"
+        if waves_requested():  # keep waveforms where they can be found: build/sim/waves/<test>/
+            test_dir = SIM_DIR / "waves" / "".join(ch if ch.isalnum() else "_" for ch in request.node.name)
+        seconds = run_cocotb(design, module, test_dir, config, seed)
         record_timing(block, request.node.nodeid, design, seconds)
         return design
 
