@@ -41,11 +41,17 @@ def signed_bits(lo: int, hi: int) -> int:
 
 
 def _layer(spec: Spec, layer_name: str):
-    layer = spec.layer(layer_name)  # SpecError naming the allowed names
+    """The named layer and the whole layer list (built once per public call)."""
+    layers = spec.layers()
+    for layer in layers:
+        if layer.name == layer_name:
+            break
+    else:
+        spec.layer(layer_name)  # raises SpecError naming the allowed names
     if layer.kind == "pool":
         raise ValueError(f"layer {layer_name!r} is the pool (a plain sum, see pool_range); "
                          "accumulator bounds are for conv, dw, pw and fc layers")
-    return layer
+    return layer, layers
 
 
 def weight_range(spec: Spec) -> tuple[int, int]:
@@ -53,21 +59,28 @@ def weight_range(spec: Spec) -> tuple[int, int]:
     return spec.quant.weight_int_range
 
 
+def _pool_range(spec: Spec, layers) -> tuple[int, int]:
+    pool = next(layer for layer in layers if layer.kind == "pool")
+    return 0, spec.quant.act_max * pool.in_h * pool.in_w
+
+
 def pool_range(spec: Spec) -> tuple[int, int]:
     """Range of the pool sums: 0..act_max * H * W of the pooled map."""
-    pool = spec.layer("pool")
-    return 0, spec.quant.act_max * pool.in_h * pool.in_w
+    return _pool_range(spec, spec.layers())
+
+
+def _input_range(spec: Spec, layer, layers) -> tuple[int, int]:
+    if layer.name == layers[0].name:
+        half = 2 ** (spec.quant.input_bits - 1)
+        return -half, half - 1
+    if layer.kind == "fc":
+        return _pool_range(spec, layers)
+    return 0, spec.quant.act_max
 
 
 def input_range(spec: Spec, layer_name: str) -> tuple[int, int]:
     """Range [lo, hi] of a layer's input values (see the module docstring)."""
-    layer = _layer(spec, layer_name)
-    if layer.name == spec.layers()[0].name:
-        half = 2 ** (spec.quant.input_bits - 1)
-        return -half, half - 1
-    if layer.kind == "fc":
-        return pool_range(spec)
-    return 0, spec.quant.act_max
+    return _input_range(spec, *_layer(spec, layer_name))
 
 
 def _real_taps_1d(size: int, kernel: int, stride: int) -> int:
@@ -79,9 +92,7 @@ def _real_taps_1d(size: int, kernel: int, stride: int) -> int:
     return best
 
 
-def taps(spec: Spec, layer_name: str) -> int:
-    """Most products one output of the layer sums (padding excluded)."""
-    layer = _layer(spec, layer_name)
+def _taps(layer) -> int:
     if layer.kind in ("conv", "dw"):
         window = (_real_taps_1d(layer.in_h, layer.kernel, layer.stride)
                   * _real_taps_1d(layer.in_w, layer.kernel, layer.stride))
@@ -89,19 +100,28 @@ def taps(spec: Spec, layer_name: str) -> int:
     return layer.in_channels
 
 
-def product_range(spec: Spec, layer_name: str) -> tuple[int, int]:
-    """[pmin, pmax] of one product w * x of the layer."""
+def taps(spec: Spec, layer_name: str) -> int:
+    """Most products one output of the layer sums (padding excluded)."""
+    return _taps(_layer(spec, layer_name)[0])
+
+
+def _product_range(spec: Spec, layer, layers) -> tuple[int, int]:
     wlo, whi = weight_range(spec)
-    xlo, xhi = input_range(spec, layer_name)
+    xlo, xhi = _input_range(spec, layer, layers)
     corners = [w * x for w in (wlo, whi) for x in (xlo, xhi)]
     return min(corners), max(corners)
 
 
+def product_range(spec: Spec, layer_name: str) -> tuple[int, int]:
+    """[pmin, pmax] of one product w * x of the layer."""
+    return _product_range(spec, *_layer(spec, layer_name))
+
+
 def accumulator_range(spec: Spec, layer_name: str) -> tuple[int, int]:
     """Exact [lo, hi] of the layer's sum before BN; for fc, of the logit (bias included)."""
-    layer = _layer(spec, layer_name)
-    count = taps(spec, layer_name)
-    pmin, pmax = product_range(spec, layer_name)
+    layer, layers = _layer(spec, layer_name)
+    count = _taps(layer)
+    pmin, pmax = _product_range(spec, layer, layers)
     lo, hi = count * pmin, count * pmax
     if layer.kind == "fc":
         half = 2 ** (spec.quant.fc_bias_bits - 1)
@@ -121,7 +141,7 @@ def accumulator_bits(spec: Spec, layer_name: str) -> int:
 
 
 def _bn_layer(spec: Spec, layer_name: str):
-    layer = _layer(spec, layer_name)
+    layer, _ = _layer(spec, layer_name)
     if layer.kind == "fc":
         raise ValueError(f"layer {layer_name!r} has no BN (only conv, dw and pw layers do)")
     return layer

@@ -29,6 +29,8 @@ import numpy as np
 
 from . import ops
 
+#: Depthwise sums whose bound is at most this run in int16 (exact, twice float32's SIMD width).
+INT16_MAX = 2 ** 15 - 1
 #: Output elements per band: accumulator (and its float64 BN scratch) stays in L2.
 BAND_ELEMENTS = 1 << 16
 
@@ -106,15 +108,17 @@ class Requant:
         return tiles[width]
 
     def apply(self, acc: np.ndarray, out: np.ndarray) -> None:
-        """Requantize ``acc`` (..., W, C) into ``out`` (same shape, any float dtype)."""
+        """Requantize ``acc`` (..., W, C) into ``out`` (same shape; float or int16)."""
         if not self.float_exact:
             out[...] = ops.bn_requant(acc, self.mult, self.bias, self.shift, self.act_bits)
             return
         scale, offset = self.tiled(acc.shape[-2])
-        value = np.multiply(acc, scale, dtype=np.float64)
+        value = scratch("requant", acc.shape, np.float64)
+        np.copyto(value, acc)
+        value *= scale
         value += offset
-        np.floor(value, out=value)
-        np.clip(value, 0, 2 ** self.act_bits - 1, out=out)
+        np.clip(value, 0, 2 ** self.act_bits - 1, out=value)
+        np.floor(value, out=out, casting="unsafe")  # exact: integers 0..act_max
 
 
 def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):

@@ -17,12 +17,14 @@ between layers (0..act_max is exact). Images are processed in batches.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rrm.artifact import Artifact, load_artifact
 from rrm.errors import UserError
+from rrm.layers import Layer
 from rrm.spec import Spec
 
 from . import bounds, kernels, ops
@@ -65,21 +67,40 @@ def _as_artifact(artifact) -> Artifact:
     raise UserError(f"expected an Artifact or an artifact directory, got {type(artifact).__name__}")
 
 
-def _plan(artifact: Artifact) -> dict[str, kernels.Requant]:
-    """Each conv/dw/pw layer's prepared requantization (UserError if it cannot fit int64)."""
-    spec = artifact.spec
-    plan = {}
-    for layer in spec.layers():
-        if layer.kind in ("conv", "dw", "pw"):
-            p = artifact.layer(layer.name)
-            try:
-                plan[layer.name] = kernels.Requant.make(
-                    p["bn_mult"], p["bn_bias"], p["shift"], spec.quant.act_bits,
-                    bounds.accumulator_bound(spec, layer.name))
-            except OverflowError as exc:
-                raise UserError(f"layer {layer.name}: acc*bn_mult + bn_bias + r does not fit "
-                                f"int64 ({exc})") from None
-    return plan
+@dataclass(frozen=True)
+class Step:
+    """One layer as the runner executes it, prepared once per run.
+
+    Members
+    -------
+    layer : rrm.layers.Layer
+    params : dict
+        ``artifact.layer(name)`` (empty for the pool).
+    requant : kernels.Requant or None
+        BN of conv/dw/pw layers.
+    sum_dtype : numpy dtype
+        The exact dtype the layer sums in (and its input is stored in).
+    out_dtype, out_pad : numpy dtype, int
+        How the output is stored: the next layer's sum dtype and zero border.
+    """
+
+    layer: Layer
+    params: dict
+    requant: kernels.Requant | None
+    sum_dtype: type
+    out_dtype: type
+    out_pad: int
+
+
+def _sum_dtype(spec: Spec, layer, bound: int):
+    """The exact dtype a layer sums in: int16 for depthwise layers whose bound allows it
+    (half the memory and twice the SIMD width of float32), else ops.exact_dtype;
+    activations feeding the layer are stored in it. float32 for pool and fc inputs."""
+    if layer.kind not in ("conv", "dw", "pw"):
+        return np.float32
+    if layer.kind == "dw" and bound <= kernels.INT16_MAX:
+        return np.int16
+    return ops.exact_dtype(bound)
 
 
 def _pad_for(layer) -> int:
@@ -87,43 +108,65 @@ def _pad_for(layer) -> int:
     return layer.kernel // 2 if layer.kind in ("conv", "dw") else 0
 
 
-def _run_batch(artifact: Artifact, plan: dict, runner: kernels.LayerRunner,
-               images: np.ndarray, want_trace: bool):
-    """Logits (and the trace, as int64 arrays) of one batch of validated images."""
+def plan(artifact: Artifact) -> list[Step]:
+    """The steps of a run (UserError if some layer's BN cannot be computed in int64)."""
     spec = artifact.spec
     layers = spec.layers()
+    bound = {layer.name: bounds.accumulator_bound(spec, layer.name)
+             for layer in layers if layer.kind != "pool"}
+    dtypes = [_sum_dtype(spec, layer, bound.get(layer.name, 0)) for layer in layers]
+    steps = []
+    for index, layer in enumerate(layers):
+        params, requant = {}, None
+        if layer.kind != "pool":
+            params = artifact.layer(layer.name)
+        if layer.kind in ("conv", "dw", "pw"):
+            try:
+                requant = kernels.Requant.make(params["bn_mult"], params["bn_bias"], params["shift"],
+                                               spec.quant.act_bits, bound[layer.name])
+            except OverflowError as exc:
+                raise UserError(f"layer {layer.name}: acc*bn_mult + bn_bias + r does not fit "
+                                f"int64 ({exc})") from None
+        last = index + 1 == len(layers)
+        steps.append(Step(layer, params, requant, dtypes[index],
+                          np.float32 if last else dtypes[index + 1],
+                          0 if last else _pad_for(layers[index + 1])))
+    return steps
+
+
+def _run_batch(steps: list[Step], input_bits: int, runner: kernels.LayerRunner,
+               images: np.ndarray, want_trace: bool):
+    """Logits (and the trace, as int64 arrays) of one batch of validated images."""
     trace: dict[str, np.ndarray] = {}
     n = len(images)
-    xp, x = runner.buffer("input", n, *images.shape[1:], _pad_for(layers[0]))
-    np.subtract(images, 2 ** (spec.quant.input_bits - 1), out=x, dtype=np.float32)
+    first = steps[0]
+    xp, x = runner.buffer("input", n, *images.shape[1:], _pad_for(first.layer), first.sum_dtype)
+    np.subtract(images, 2 ** (input_bits - 1), out=x, dtype=first.sum_dtype, casting="unsafe")
     logits = None
-    for index, layer in enumerate(layers):
-        name = layer.name
+    for step in steps:
+        layer = step.layer
         if layer.kind in ("conv", "dw", "pw"):
-            weight = artifact.layer(name)["weight"]
-            dtype = ops.exact_dtype(bounds.accumulator_bound(spec, name))
-            next_pad = _pad_for(layers[index + 1])
-            out_p, out = runner.buffer(name, n, layer.out_h, layer.out_w, layer.out_channels,
-                                       next_pad)
+            out_p, out = runner.buffer(layer.name, n, layer.out_h, layer.out_w, layer.out_channels,
+                                       step.out_pad, step.out_dtype)
+            weight = step.params["weight"]
             if layer.kind == "conv":
-                runner.conv(xp, weight, layer.stride, dtype, plan[name], out)
+                runner.conv(xp, weight, layer.stride, step.sum_dtype, step.requant, out)
             elif layer.kind == "dw":
-                runner.depthwise(xp, weight, layer.stride, dtype, plan[name], out)
+                runner.depthwise(xp, weight, layer.stride, step.sum_dtype, step.requant, out)
             else:
-                runner.pointwise(x, weight, dtype, plan[name], out)
+                runner.pointwise(x, weight, step.sum_dtype, step.requant, out)
             xp, x = out_p, out
             result = x
         elif layer.kind == "pool":
             x = ops.avgpool_sum(x)
             result = x
         elif layer.kind == "fc":
-            p = artifact.layer(name)
-            logits = ops.fc(x, p["weight"], p["bias"])
+            logits = ops.fc(x, step.params["weight"], step.params["bias"])
             result = logits
         else:
-            raise UserError(f"layer {name}: unknown kind {layer.kind!r}")
+            raise UserError(f"layer {layer.name}: unknown kind {layer.kind!r}")
         if want_trace:
-            trace[name] = result.astype(np.int64)
+            trace[layer.name] = result.astype(np.int64)
     return logits, trace
 
 
@@ -149,7 +192,7 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
         raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise UserError(f"threads must be a positive integer, got {threads!r}")
-    plan = _plan(artifact)
+    steps = plan(artifact)
     logits_parts, trace_parts = [], []
     own = runner is None
     if own:
@@ -157,7 +200,7 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
     try:
         with kernels.single_threaded_blas():
             for start in range(0, max(len(images), 1), batch_size):
-                logits, layer_trace = _run_batch(artifact, plan, runner,
+                logits, layer_trace = _run_batch(steps, artifact.spec.quant.input_bits, runner,
                                                  images[start:start + batch_size], trace)
                 logits_parts.append(logits)
                 trace_parts.append(layer_trace)
