@@ -5,8 +5,9 @@ beats per pixel (input channel n broadcast with w[:, n]). K x K conv (conv1):
 one sequence of K*K*N beats per output position in (c, i, j) order, the
 zero-padded window value broadcast with w[:, c, i, j]. Cases: random
 activations, random signed images with stride 2 on an odd size, and the
-extremes (all -2**(b-1) inputs with all-max and all-min weights, all-act_max
-activations with max weights).
+extremes that reach golden.bounds' accumulator bound: the widest pointwise
+layer's all-act_max pixel with all-max and all-min weights, and a 3x3 image of
+-2**(b-1) with all-max and all-min weights (the centre output sums all K*K*N taps).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 import cocotb
 
-from golden import ops
+from golden import bounds, ops
 
 from .harness import check_back_to_back, check_latency, load_config, run_streams
 
@@ -68,22 +69,29 @@ def conv_case(block, x, w, stride):
 
 
 def cases(block, spec, rng):
+    """(name, beats, sums) cases; the extremes reach golden.bounds' accumulator bound."""
     count, lanes = geometry(block)
     m, k, act_max = count * lanes, spec.hardware.kernel, spec.quant.act_max
     wlo, whi = spec.quant.weight_int_range
     half = 2 ** (spec.quant.input_bits - 1)
+    widest_pw = max(l.in_channels for l in spec.layers() if l.kind == "pw")
+    image_channels = spec.layer("conv1").in_channels
     n = 5
     return [
         ("pointwise random", *pointwise_case(block, rng.integers(0, act_max + 1, (1, 2, 3, n)),
                                              rng.integers(wlo, whi + 1, (m, n)))),
-        ("pointwise act_max x max weights", *pointwise_case(block, np.full((1, 1, 2, 16), act_max),
-                                                            np.full((m, 16), whi))),
+        ("widest pointwise, act_max x max weights",
+         *pointwise_case(block, np.full((1, 1, 1, widest_pw), act_max), np.full((m, widest_pw), whi))),
+        ("widest pointwise, act_max x min weights",
+         *pointwise_case(block, np.full((1, 1, 1, widest_pw), act_max), np.full((m, widest_pw), wlo))),
         ("conv random stride 2 on 5x5", *conv_case(block, rng.integers(-half, half, (1, 5, 5, 2)),
                                                    rng.integers(wlo, whi + 1, (m, 2, k, k)), 2)),
-        ("conv min inputs x min weights", *conv_case(block, np.full((1, 1, 1, 3), -half),
-                                                     np.full((m, 3, k, k), wlo), 1)),
-        ("conv min inputs x max weights", *conv_case(block, np.full((1, 1, 1, 3), -half),
-                                                     np.full((m, 3, k, k), whi), 1)),
+        ("conv1 3x3 of min inputs x min weights",
+         *conv_case(block, np.full((1, 3, 3, image_channels), -half),
+                    np.full((m, image_channels, k, k), wlo), 1)),
+        ("conv1 3x3 of min inputs x max weights",
+         *conv_case(block, np.full((1, 3, 3, image_channels), -half),
+                    np.full((m, image_channels, k, k), whi), 1)),
     ]
 
 
@@ -97,6 +105,8 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
         names += [name] * len(case_want)
     ends = [index for index, beat in enumerate(beats)
             if (beat[0] if isinstance(beat, list) else beat)["last"]]
+    widest = max(bounds.accumulator_bound(spec, l.name) for l in spec.layers() if l.kind in ("conv", "pw"))
+    assert np.abs(np.array(want)).max() == widest, "the extreme cases must reach the accumulator bound"
     sources, sink = await run_streams(dut, {"i": (block.in_layout, beats)}, "o", block.out_layout,
                                       len(want), gaps, backpressure)
     for index, (got, ref) in enumerate(zip(sink.values, want)):

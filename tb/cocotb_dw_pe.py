@@ -13,7 +13,7 @@ import numpy as np
 
 import cocotb
 
-from golden import ops
+from golden import bounds, ops
 
 from .harness import check_back_to_back, check_latency, load_config, run_streams
 
@@ -71,6 +71,8 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
         beats += case_beats
         want += case_want
         names += [name] * len(case_beats)
+    widest = max(bounds.accumulator_bound(spec, l.name) for l in spec.layers() if l.kind == "dw")
+    assert np.abs(np.array(want)).max() == widest, "the extreme cases must reach the accumulator bound"
     sources, sink = await run_streams(dut, {"i": (block.in_layout, beats)}, "o", block.out_layout,
                                       len(beats), gaps, backpressure)
     for index, (got, ref) in enumerate(zip(sink.values, want)):

@@ -13,7 +13,7 @@ import numpy as np
 
 import cocotb
 
-from golden import ops
+from golden import bounds, ops
 
 from .harness import check_back_to_back, load_config, run_streams
 
@@ -59,6 +59,8 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
         pool += p
         wbeats += wb
         want += ops.fc(ops.avgpool_sum(x), weights, bias)[0].tolist()
+    assert max(abs(v) for v in want) == bounds.accumulator_bound(spec, "fc"), \
+        "the extreme images must reach the logit bound"
     sources, sink = await run_streams(
         dut, {"i": (block.in_layout, pool), "w": (block.weight_layout, wbeats)}, "o", block.o.payload.shape(),
         len(want), gaps, backpressure)

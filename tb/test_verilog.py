@@ -25,6 +25,7 @@ def test_lint_uses_only_documented_waivers(tmp_path):
     assert all(len(reason) > 20 for reason in LINT_WAIVERS.values())
 
 
+@pytest.mark.filterwarnings("error")  # no deprecated Amaranth API anywhere in hw/
 @pytest.mark.parametrize("block", list(BLOCKS))
 def test_block_verilog_lints_clean(block, tmp_path, capsys):
     assert main(["verilog", "--block", block, "--preset", "tiny", "--out", str(tmp_path), "--lint"]) == 0
