@@ -24,6 +24,7 @@ class TrainConfig:
     lr: float = 3e-3
     qat_lr_scale: float = 0.3
     weight_decay: float = 1e-4
+    bn_batches: int = 20
     seed: int = 0
     max_batches: int | None = None
     workers: int = 0
@@ -40,6 +41,8 @@ class TrainConfig:
             raise UserError(f"--lr must be a positive number, got {self.lr}")
         if self.max_batches is not None and self.max_batches < 1:
             raise UserError(f"--max-batches must be >= 1, got {self.max_batches}")
+        if self.bn_batches < 0:
+            raise UserError(f"--bn-batches must be >= 0, got {self.bn_batches}")
         if self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
         if self.seed < 0:

@@ -256,6 +256,8 @@ class Trainer:
                 _seed_everything(config.seed * 100_003 + global_epoch)
                 train = self._train_epoch(train_model, model, optimizer, global_epoch, base_lr,
                                           epoch * steps, epochs * steps, f"{name} {epoch + 1}/{epochs}")
+                if model.quantized:
+                    self._recalibrate_bn(model, global_epoch)
                 test = evaluate(model, self.test_set, env, config.batch_size * 2)
                 record = {"phase": name, "epoch": epoch + 1, "global_epoch": global_epoch + 1,
                           "lr": optimizer.param_groups[0]["lr"], "train_loss": train["loss"],
@@ -311,6 +313,35 @@ class Trainer:
         bar.close()
         loss_sum, correct, count = self.env.sum([loss_sum, correct, count])
         return {"loss": loss_sum / max(count, 1), "top1": correct / max(count, 1)}
+
+    @torch.no_grad()
+    def _recalibrate_bn(self, model, global_epoch: int) -> None:
+        """Re-estimate every BN's running mean/variance for the current (quantized) weights.
+
+        With 4-bit activations the running averages that training leaves lag
+        behind the weights and make the test accuracy jump from epoch to epoch;
+        a pass over ``bn_batches`` training batches with a cumulative average
+        (and the mean over processes) gives the statistics the export folds in.
+        """
+        batches = min(self.config.bn_batches, self._steps_per_epoch())
+        if batches == 0:
+            return
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        momenta = [m.momentum for m in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None
+        model.train()
+        for step, (images, _) in enumerate(self._loader(global_epoch + 1_000_003)):
+            if step >= batches:
+                break
+            model(images.to(self.env.device))
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+            if self.env.world > 1:
+                for stat in (norm.running_mean, norm.running_var):
+                    dist.all_reduce(stat)
+                    stat /= self.env.world
 
     def _checkpoint(self, model, optimizer, progress, history, summary, elapsed) -> None:
         self._write_metrics(history)
