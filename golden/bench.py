@@ -4,8 +4,7 @@ The reference is a plain ``torch.nn.Sequential`` with the spec's shapes (conv1,
 then depthwise/pointwise pairs, each a Conv2d with bias and a ReLU, average pool,
 Linear), in float32 on the CPU, eval mode, under ``torch.inference_mode``. Both
 run the same batch of random images in the same process with the same number of
-threads (the CPUs this process may run on); each is timed as the best of
-``repeat`` runs after one warm-up run.
+threads (the CPUs this process may run on, e.g. under ``taskset -c 0,1``).
 """
 
 from __future__ import annotations
@@ -18,23 +17,34 @@ import numpy as np
 from rrm.artifact import Artifact
 from rrm.spec import Spec
 
-from . import model
+from . import kernels, model
 from .kernels import available_cpus
 
 
 @dataclass(frozen=True)
 class BenchResult:
-    """Seconds per image of golden and torch float32 on the same images."""
+    """Seconds per image of golden and torch float32 on the same images.
+
+    ``*_s`` is wall-clock time (what the ratio uses), ``*_cpu_s`` the process CPU
+    time of the same run (all threads together): on a loaded machine it moves less.
+    """
 
     images: int
     threads: int
     golden_s: float
     torch_s: float
+    golden_cpu_s: float
+    torch_cpu_s: float
 
     @property
     def ratio(self) -> float:
-        """Golden time over torch time (<= 1.5 is the project's goal)."""
+        """Golden wall time over torch wall time (<= 1.5 is the project's goal)."""
         return self.golden_s / self.torch_s
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Golden CPU time over torch CPU time."""
+        return self.golden_cpu_s / self.torch_cpu_s
 
 
 def torch_network(spec: Spec):
@@ -58,19 +68,22 @@ def torch_network(spec: Spec):
     return nn.Sequential(*modules).eval()
 
 
-def _best_time(function, repeat: int) -> float:
-    function()  # warm-up: allocations, BLAS/oneDNN kernel selection
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
+def _timed(function) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def bench(artifact: Artifact, images: int = 8, repeat: int = 3, seed: int = 0,
           batch_size: int | None = None) -> BenchResult:
-    """Time golden.model.run and torch's float32 forward on ``images`` random images."""
+    """Time golden.model.run and torch's float32 forward on ``images`` random images.
+
+    Both get one warm-up run, then ``repeat`` runs each, alternating so that a
+    change in the machine's load hits both alike; the best run of each counts.
+    golden keeps one runner (thread pool, buffers) across runs, as it does across
+    the batches of a long regression.
+    """
     import torch
 
     spec = artifact.spec
@@ -78,17 +91,29 @@ def bench(artifact: Artifact, images: int = 8, repeat: int = 3, seed: int = 0,
     rng = np.random.default_rng(seed)
     batch = rng.integers(0, 256, size=(images, size, size, channels), dtype=np.uint8)
     threads = available_cpus()
-    golden_s = _best_time(lambda: model.run(artifact, batch, batch_size=batch_size), repeat)
-
     net = torch_network(spec)
     nchw = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 128.0 - 1.0
     inputs = torch.from_numpy(nchw)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
+    golden_runs, torch_runs = [], []
     try:
-        with torch.inference_mode():
-            torch_s = _best_time(lambda: net(inputs), repeat)
+        with kernels.LayerRunner(threads) as runner, torch.inference_mode():
+            def run_golden():
+                model.run(artifact, batch, batch_size=batch_size, runner=runner)
+
+            def run_torch():
+                net(inputs)
+
+            run_golden()  # warm-up: buffers, BLAS/oneDNN kernel selection
+            run_torch()
+            for _ in range(repeat):
+                golden_runs.append(_timed(run_golden))
+                torch_runs.append(_timed(run_torch))
     finally:
         torch.set_num_threads(saved)
-    return BenchResult(images=images, threads=threads, golden_s=golden_s / images,
-                       torch_s=torch_s / images)
+    return BenchResult(images=images, threads=threads,
+                       golden_s=min(w for w, _ in golden_runs) / images,
+                       torch_s=min(w for w, _ in torch_runs) / images,
+                       golden_cpu_s=min(c for _, c in golden_runs) / images,
+                       torch_cpu_s=min(c for _, c in torch_runs) / images)

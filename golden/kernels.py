@@ -31,6 +31,8 @@ from . import ops
 
 #: Depthwise sums whose bound is at most this run in int16 (exact, twice float32's SIMD width).
 INT16_MAX = 2 ** 15 - 1
+#: Fewest pixels (matmul rows) per pointwise band.
+MATMUL_ROWS = 256
 #: Output elements per band: accumulator (and its float64 BN scratch) stays in L2.
 BAND_ELEMENTS = 1 << 16
 
@@ -212,25 +214,14 @@ class LayerRunner:
                   out: np.ndarray) -> None:
         """Depthwise K x K on padded input ``xp``: K*K shifted, scaled slices per band.
 
-        For stride S the input is first split into S*S phase planes (rows and
-        columns congruent mod S), so that every tap reads a stride-1 slice whose
-        (W, C) part is contiguous and runs as one inner loop with the tap's weights
-        tiled along W.
+        Each tap's weights are tiled along W, so that with stride 1 a band row is
+        one contiguous inner loop of W*C (with stride S, W loops of C).
         """
         n, oh, ow, c = out.shape
         k = w.shape[1]
         taps = w.transpose(1, 2, 0).astype(dtype)  # (K, K, C)
         tiled = np.ascontiguousarray(np.broadcast_to(taps[:, :, None, :], (k, k, ow, c)))
-        planes = {}
-        for py in range(min(stride, k)):
-            for px in range(min(stride, k)):
-                phase = xp[:, py::stride, px::stride, :]
-                if stride == 1 and xp.dtype == dtype:
-                    planes[(py, px)] = phase
-                    continue
-                plane, _ = self.buffer(("plane", py, px), *phase.shape, 0, dtype)
-                np.copyto(plane, phase, casting="unsafe")  # exact: small integers
-                planes[(py, px)] = plane
+        src = xp if xp.dtype == dtype else xp.astype(dtype)
 
         def band(item):
             i0, i1, r0, r1 = item
@@ -238,9 +229,8 @@ class LayerRunner:
             tmp = scratch("tmp", (i1 - i0, r1 - r0, ow, c), dtype)
             for a in range(k):
                 for b in range(k):
-                    plane = planes[(a % stride, b % stride)]
-                    dy, dx = a // stride, b // stride
-                    window = plane[i0:i1, r0 + dy:r1 + dy, dx:dx + ow, :]
+                    window = src[i0:i1, r0 * stride + a:(r1 - 1) * stride + a + 1:stride,
+                                 b:b + stride * (ow - 1) + 1:stride, :]
                     if a == 0 and b == 0:
                         np.multiply(window, tiled[a, b], out=acc)
                     else:
@@ -266,4 +256,5 @@ class LayerRunner:
             np.matmul(block.reshape(-1, c), wmat, out=acc)
             requant.apply(acc.reshape(i1 - i0, r1 - r0, wd, m), out[i0:i1, r0:r1])
 
-        self._map(band, _bands(n, h, wd * max(m, c), self.band_elements))
+        # at least MATMUL_ROWS pixels per band: narrower matmuls waste BLAS's time
+        self._map(band, _bands(n, h, wd * max(m, c), max(self.band_elements, MATMUL_ROWS * max(m, c))))

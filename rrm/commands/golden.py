@@ -127,7 +127,10 @@ def _run_bench(args, batch: int | None) -> int:
     print(f"images: {result.images} per run, golden batch {batch or model.auto_batch(spec)}, "
           f"best of {args.repeat}, "
           f"{result.threads} CPU thread(s)")
-    print(f"golden: {result.golden_s * 1e3:.2f} ms/image ({result.golden_s:.5f} s/image)")
-    print(f"torch float32: {result.torch_s * 1e3:.2f} ms/image ({result.torch_s:.5f} s/image)")
+    print(f"golden: {result.golden_s * 1e3:.2f} ms/image ({result.golden_s:.5f} s/image), "
+          f"CPU {result.golden_cpu_s * 1e3:.2f} ms/image")
+    print(f"torch float32: {result.torch_s * 1e3:.2f} ms/image ({result.torch_s:.5f} s/image), "
+          f"CPU {result.torch_cpu_s * 1e3:.2f} ms/image")
+    print(f"cpu_ratio_to_torch: {result.cpu_ratio:.3f}")
     print(f"ratio_to_torch: {result.ratio:.3f}")
     return 0
