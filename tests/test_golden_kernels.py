@@ -13,7 +13,7 @@ layer_cases = st.fixed_dictionaries({
     "n": st.integers(1, 3), "h": st.integers(1, 9), "w": st.integers(1, 9),
     "c": st.integers(1, 6), "m": st.integers(1, 6), "k": st.sampled_from([1, 3, 5, 7]),
     "stride": st.integers(1, 3), "seed": st.integers(0, 2 ** 32 - 1),
-    "dtype": st.sampled_from([np.float32, np.float64, np.int64]),
+    "dtype": st.sampled_from([np.int16, np.float32, np.float64, np.int64]),
     "threads": st.sampled_from([1, 2]), "band": st.sampled_from([1, 7, 64, 1 << 16]),
     "shift": st.integers(0, 40), "extreme": st.booleans(),
 })
@@ -36,9 +36,8 @@ def bn_for(rng, channels, shift, acc_bound, extreme):
     return mult, bias, kernels.Requant.make(mult, bias, shift, 4, acc_bound)
 
 
-def out_buffers(n, oh, ow, c, pad):
-    buf, out = kernels.padded_buffer(n, oh, ow, c, pad)
-    return buf, out
+def out_buffers(n, oh, ow, c, pad, dtype=np.float32):
+    return kernels.padded_buffer(n, oh, ow, c, pad, dtype)
 
 
 def check(out, buf, pad, expected):
@@ -61,8 +60,9 @@ def test_banded_conv_equals_ops(d):
     xp, _ = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2)
     xp[:, k // 2:k // 2 + d["h"], k // 2:k // 2 + d["w"], :] = x
     buf, out = out_buffers(d["n"], *acc.shape[1:3], d["m"], 1)
+    dtype = np.float32 if d["dtype"] is np.int16 else d["dtype"]  # int16: depthwise only
     with kernels.LayerRunner(d["threads"], d["band"]) as runner:
-        runner.conv(xp, w, s, d["dtype"], requant, out)
+        runner.conv(xp, w, s, dtype, requant, out)
     check(out, buf, 1, expected)
 
 
@@ -75,11 +75,16 @@ def test_banded_depthwise_equals_ops(d):
     acc = ops.depthwise(x, w, s)
     mult, bias, requant = bn_for(rng, d["c"], d["shift"], k * k * 15 * 64, d["extreme"])
     expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)
-    xp, inner = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2)
+    dtype = d["dtype"]
+    if dtype is np.int16 and k * k * 15 * 64 > kernels.INT16_MAX:
+        dtype = np.float32  # the model sums in int16 only when the bound fits
+    # the producer stores the input in the dtype this layer sums in, as the model does
+    xp, inner = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2,
+                                      np.int16 if dtype is np.int16 else np.float32)
     inner[...] = x
     buf, out = out_buffers(d["n"], *acc.shape[1:3], d["c"], 0)
     with kernels.LayerRunner(d["threads"], d["band"]) as runner:
-        runner.depthwise(xp, w, s, d["dtype"], requant, out)
+        runner.depthwise(xp, w, s, dtype, requant, out)
     check(out, buf, 0, expected)
 
 
@@ -91,9 +96,12 @@ def test_banded_pointwise_equals_ops(d):
     acc = ops.pointwise(x, w)
     mult, bias, requant = bn_for(rng, d["m"], d["shift"], d["c"] * 15 * 64, d["extreme"])
     expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)
-    buf, out = out_buffers(d["n"], d["h"], d["w"], d["m"], d["k"] // 2)
+    # the output goes to an int16 buffer as before a depthwise layer, or float32
+    buf, out = out_buffers(d["n"], d["h"], d["w"], d["m"], d["k"] // 2,
+                           np.int16 if d["extreme"] else np.float32)
+    dtype = np.float32 if d["dtype"] is np.int16 else d["dtype"]  # int16: depthwise only
     with kernels.LayerRunner(d["threads"], d["band"]) as runner:
-        runner.pointwise(x.astype(np.float32), w, d["dtype"], requant, out)
+        runner.pointwise(x.astype(np.float32), w, dtype, requant, out)
     check(out, buf, d["k"] // 2, expected)
 
 
