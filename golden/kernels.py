@@ -120,7 +120,10 @@ class Requant:
         value *= scale
         value += offset
         np.clip(value, 0, 2 ** self.act_bits - 1, out=value)
-        np.floor(value, out=out, casting="unsafe")  # exact: integers 0..act_max
+        if out.dtype.kind in "iu":
+            out[...] = value  # the cast truncates: floor, as value >= 0
+        else:
+            np.floor(value, out=out, casting="unsafe")  # exact: integers 0..act_max
 
 
 def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):
