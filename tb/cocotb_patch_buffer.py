@@ -44,7 +44,7 @@ def frames(block, spec, rng, conv: bool):
         ("1x1 stride 2", draw(1, 1), 2, channels),
         ("2x1 stride 1", draw(2, 1), 1, channels),
         ("extreme 3x3", extreme, 1, channels),
-        (f"largest {hmax}x{min(wmax, 8)} stride 2", draw(hmax, min(wmax, 8)), 2, channels),
+        (f"largest {hmax}x{wmax} stride 2", draw(hmax, wmax), 2, 1 if conv else channels),
     ]
     if conv and channels > 1:
         cases.append(("one channel used, 3x4 stride 2", draw(3, 4), 2, 1))

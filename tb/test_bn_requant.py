@@ -1,7 +1,11 @@
 """BnRequant in RTL against golden.ops.bn_requant (cocotb module tb/cocotb_bn_requant.py)."""
 
-from rrm.presets import load_preset
+import pytest
+
+from .specs import tiny
 
 
-def test_bn_requant_tiny(run_block):
-    run_block("bn_requant", load_preset("tiny"), "tb.cocotb_bn_requant")
+@pytest.mark.parametrize("lanes", [8, 32])
+def test_bn_requant(run_block, lanes):
+    """The tiny preset's 8 lanes and the paper's 32."""
+    run_block("bn_requant", tiny(lanes=lanes), "tb.cocotb_bn_requant")

@@ -15,3 +15,10 @@ def test_fc_partial_group_2x2_map(run_block):
     spec = tiny(lanes=7)
     spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, input_size=64, num_classes=5))
     run_block("fc", spec, "tb.cocotb_fc")
+
+
+def test_fc_32_lanes(run_block):
+    """The paper's 32 multipliers (a 5-level adder tree) on 192 channels, 3 classes."""
+    spec = tiny(lanes=32)
+    spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, num_classes=3))
+    run_block("fc", spec, "tb.cocotb_fc")
