@@ -16,7 +16,8 @@ class PEArray(wiring.Component):
     stall-all pipeline driven by the same ``valid``/``ready``, so all stay in
     the same state and PE 0's ``i.ready``/``o.valid`` stand for all of them.
 
-    Latency and throughput: those of one PE (``self.latency``).
+    Latency: that of one PE (``self.latency``).
+    Throughput: that of one PE, for all ``count`` PEs at once (``count`` times the MACs).
 
     Parameters
     ----------

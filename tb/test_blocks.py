@@ -1,0 +1,63 @@
+"""The hardware blocks without simulation: parameter checks, spec-derived widths, docstrings."""
+
+import pytest
+from amaranth.hdl import signed, unsigned
+
+from golden import bounds
+from hw.blocks import BLOCKS, bn_parameters, build_block, conv_parameters, dw_parameters, fc_parameters
+from hw.bn_requant import BnRequant
+from hw.conv_pe import ConvPE
+from hw.dw_pe import DepthwisePE
+from hw.fc import FullyConnected
+from hw.patch_broadcast import ConvPatchBuffer, PatchSerializer
+from hw.patch_buffer import PatchBuffer
+from hw.pe_array import PEArray
+from rrm.errors import UserError
+from rrm.presets import load_preset
+
+
+@pytest.mark.parametrize("make, name, bad", [
+    (lambda v: DepthwisePE(lanes=v, kernel=3, value_shape=unsigned(4), weight_width=8, acc_width=15),
+     "lanes", 0),
+    (lambda v: DepthwisePE(lanes=8, kernel=v, value_shape=unsigned(4), weight_width=8, acc_width=15),
+     "kernel", 4),
+    (lambda v: ConvPE(lanes=8, value_shape=signed(8), weight_width=v, acc_width=19), "weight_width", 1),
+    (lambda v: PatchBuffer(channels=8, kernel=3, value_shape=unsigned(4), max_height=v, max_width=8),
+     "max_height", 0),
+    (lambda v: BnRequant(lanes=8, acc_width=19, mult_width=16, bias_width=32, sum_width=35,
+                         act_bits=4, max_shift=v), "max_shift", 63),
+    (lambda v: FullyConnected(channels=v, classes=10, lanes=8, act_bits=4, pool_width=4,
+                              weight_width=8, bias_width=32, logit_width=33), "channels", 0),
+])
+def test_bad_parameter_is_named(make, name, bad):
+    with pytest.raises(ValueError, match=rf"{name} must .*{bad}"):
+        make(bad)
+
+
+def test_unknown_block_is_a_user_error():
+    with pytest.raises(UserError, match="no_such"):
+        build_block("no_such", load_preset("tiny"))
+
+
+@pytest.mark.parametrize("preset", ["tiny", "rr-mobilenet"])
+def test_widths_come_from_the_golden_bounds(preset):
+    spec = load_preset(preset)
+    names = lambda *kinds: [l.name for l in spec.layers() if l.kind in kinds]
+    assert dw_parameters(spec)["acc_width"] == max(bounds.accumulator_bits(spec, n) for n in names("dw"))
+    assert conv_parameters(spec)["acc_width"] == max(bounds.accumulator_bits(spec, n)
+                                                     for n in names("conv", "pw"))
+    bn = bn_parameters(spec)
+    assert bn["max_shift"] == max(bounds.max_useful_shift(spec, n) for n in names("conv", "dw", "pw"))
+    assert bn["sum_width"] >= max(bounds.bn_product_bits(spec, n) for n in names("conv", "dw", "pw"))
+    fc = fc_parameters(spec)
+    assert fc["logit_width"] == bounds.accumulator_bits(spec, "fc")
+    assert 2 ** fc["pool_width"] > bounds.pool_range(spec)[1]
+
+
+def test_every_block_documents_ports_latency_and_throughput():
+    classes = {type(build_block(name, load_preset("tiny"))) for name in BLOCKS}
+    classes |= {PatchSerializer, ConvPatchBuffer, PEArray}
+    for cls in classes:
+        doc = cls.__doc__ or ""
+        for section in ("Members", "Latency", "Throughput"):
+            assert section in doc, f"{cls.__name__} docstring lacks {section}"
