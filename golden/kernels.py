@@ -126,8 +126,13 @@ class Requant:
             np.floor(value, out=out, casting="unsafe")  # exact: integers 0..act_max
 
 
-def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):
-    """A zero (N, H+2p, W+2p, C) buffer and its (N, H, W, C) interior view."""
+def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32,
+                  planar: bool = False):
+    """A fresh zero buffer, channels-last (N, H+2p, W+2p, C) or planar (N, C, H+2p,
+    W+2p), and its interior view."""
+    if planar:
+        buffer = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dtype)
+        return buffer, buffer[:, :, pad:pad + h, pad:pad + w]
     buffer = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=dtype)
     return buffer, buffer[:, pad:pad + h, pad:pad + w, :]
 
@@ -166,23 +171,30 @@ class LayerRunner:
     def __exit__(self, *exc):
         self.close()
 
-    def buffer(self, key, n: int, h: int, w: int, c: int, pad: int, dtype=np.float32):
-        """A zero-bordered (N, H+2p, W+2p, C) buffer kept for ``key`` and its interior view.
+    def buffer(self, key, n: int, h: int, w: int, c: int, pad: int, dtype=np.float32,
+               planar: bool = False):
+        """A zero-bordered buffer kept for ``key`` and its (N, H, W, C) interior view.
 
-        Reused while the runner lives (no fresh pages to fault in per batch); only
-        the border is zeroed, the caller overwrites the whole interior.
+        Channels-last (N, H+2p, W+2p, C), or with ``planar`` (N, C, H+2p, W+2p) and
+        an (N, C, H, W) interior. Reused while the runner lives (no fresh pages to
+        fault in per batch); only the border is zeroed, the caller overwrites the
+        whole interior.
         """
-        full = (n, h + 2 * pad, w + 2 * pad, c)
+        full = (n, c, h + 2 * pad, w + 2 * pad) if planar else (n, h + 2 * pad, w + 2 * pad, c)
+        rows, cols = (2, 3) if planar else (1, 2)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.shape != full or buffer.dtype != np.dtype(dtype):
             buffer = np.empty(full, dtype=dtype)
             if pad:
-                buffer[:, :pad] = 0
-                buffer[:, -pad:] = 0
-                buffer[:, :, :pad] = 0
-                buffer[:, :, -pad:] = 0
+                for axis in (rows, cols):
+                    for side in (slice(0, pad), slice(-pad, None)):
+                        index = [slice(None)] * 4
+                        index[axis] = side
+                        buffer[tuple(index)] = 0
             self._buffers[key] = buffer
-        return buffer, buffer[:, pad:pad + h, pad:pad + w, :]
+        inner = [slice(None)] * 4
+        inner[rows], inner[cols] = slice(pad, pad + h), slice(pad, pad + w)
+        return buffer, buffer[tuple(inner)]
 
     def _map(self, function, items) -> None:
         if self.pool is None:
@@ -194,7 +206,12 @@ class LayerRunner:
 
     def conv(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
              out: np.ndarray) -> None:
-        """Full K x K conv on padded input ``xp`` (im2col per band + matmul), into ``out``."""
+        """Full K x K conv, im2col per band + one matmul, into ``out`` (N, OH, OW, M).
+
+        ``xp`` is the zero-padded input in planar layout (N, C, H+2p, W+2p), so that
+        each tap's columns are copied with one call whose inner loop runs along a
+        row (a channels-last image with 3 channels would copy 3 values at a time).
+        """
         n, oh, ow, m = out.shape
         c, k = w.shape[1], w.shape[2]
         wmat = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(k * k * c, m), dtype=dtype)
@@ -202,16 +219,19 @@ class LayerRunner:
         def band(item):
             i0, i1, r0, r1 = item
             pixels = (i1 - i0) * (r1 - r0) * ow
-            cols = scratch("cols", (i1 - i0, r1 - r0, ow, k, k, c), dtype)
+            cols = scratch("cols", (k, k, c, i1 - i0, r1 - r0, ow), dtype)
             for a in range(k):
                 for b in range(k):
-                    cols[:, :, :, a, b, :] = xp[i0:i1, r0 * stride + a:(r1 - 1) * stride + a + 1:stride,
-                                                b:b + stride * (ow - 1) + 1:stride, :]
+                    window = xp[i0:i1, :, r0 * stride + a:(r1 - 1) * stride + a + 1:stride,
+                                b:b + stride * (ow - 1) + 1:stride]
+                    cols[a, b] = window.transpose(1, 0, 2, 3)
             acc = scratch("acc", (pixels, m), dtype)
-            np.matmul(cols.reshape(pixels, k * k * c), wmat, out=acc)
+            # (pixels, K*K*C) as a transposed view: BLAS reads it without a copy
+            np.matmul(cols.reshape(k * k * c, pixels).T, wmat, out=acc)
             requant.apply(acc.reshape(i1 - i0, r1 - r0, ow, m), out[i0:i1, r0:r1])
 
-        self._map(band, _bands(n, oh, ow * max(m, k * k * c), self.band_elements))
+        self._map(band, _bands(n, oh, ow * max(m, k * k * c),
+                               max(self.band_elements, MATMUL_ROWS * max(m, k * k * c))))
 
     def depthwise(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
                   out: np.ndarray) -> None:

@@ -140,8 +140,11 @@ def _run_batch(steps: list[Step], input_bits: int, runner: kernels.LayerRunner,
     trace: dict[str, np.ndarray] = {}
     n = len(images)
     first = steps[0]
-    xp, x = runner.buffer("input", n, *images.shape[1:], _pad_for(first.layer), first.sum_dtype)
-    np.subtract(images, 2 ** (input_bits - 1), out=x, dtype=first.sum_dtype, casting="unsafe")
+    planar = first.layer.kind == "conv"  # conv kernels read planar input (N, C, H, W)
+    xp, x = runner.buffer("input", n, *images.shape[1:], _pad_for(first.layer), first.sum_dtype,
+                          planar=planar)
+    source = images.transpose(0, 3, 1, 2) if planar else images
+    np.subtract(source, 2 ** (input_bits - 1), out=x, dtype=first.sum_dtype, casting="unsafe")
     logits = None
     for step in steps:
         layer = step.layer
@@ -150,6 +153,8 @@ def _run_batch(steps: list[Step], input_bits: int, runner: kernels.LayerRunner,
                                        step.out_pad, step.out_dtype)
             weight = step.params["weight"]
             if layer.kind == "conv":
+                if xp.shape[1] != layer.in_channels or xp.ndim != 4 or layer is not first.layer:
+                    raise UserError(f"layer {layer.name}: a conv layer is only supported first")
                 runner.conv(xp, weight, layer.stride, step.sum_dtype, step.requant, out)
             elif layer.kind == "dw":
                 runner.depthwise(xp, weight, layer.stride, step.sum_dtype, step.requant, out)

@@ -57,12 +57,18 @@ def test_banded_conv_equals_ops(d):
     acc = ops.conv2d(x, w, s)
     mult, bias, requant = bn_for(rng, d["m"], d["shift"], d["c"] * k * k * 128 * 64, d["extreme"])
     expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)
-    xp, _ = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2)
-    xp[:, k // 2:k // 2 + d["h"], k // 2:k // 2 + d["w"], :] = x
+    xp, inner = kernels.padded_buffer(d["n"], d["h"], d["w"], d["c"], k // 2, planar=True)
+    inner[...] = x.transpose(0, 3, 1, 2)  # conv reads planar input
     buf, out = out_buffers(d["n"], *acc.shape[1:3], d["m"], 1)
     dtype = np.float32 if d["dtype"] is np.int16 else d["dtype"]  # int16: depthwise only
     with kernels.LayerRunner(d["threads"], d["band"]) as runner:
         runner.conv(xp, w, s, dtype, requant, out)
+        # the runner's own buffers: zero border, planar or not, interior as asked
+        for planar in (False, True):
+            kept, inner = runner.buffer(("t", planar), 2, 3, 4, 5, 2, np.int16, planar=planar)
+            assert inner.shape == ((2, 5, 3, 4) if planar else (2, 3, 4, 5))
+            inner[...] = 7
+            assert int(kept.sum()) == 7 * inner.size
     check(out, buf, 1, expected)
 
 
