@@ -1,20 +1,22 @@
 """Fused, banded layer kernels: the fast path of the golden model.
 
 Each conv/dw/pw layer is computed band by band (a few output rows of one image,
-or a few whole images when they are small) so that the accumulator and the BN scratch stay in cache: the band's sums
-(float32/float64/int64 as :func:`golden.ops.exact_dtype` allows for the spec's
-bound), then BN + ReLU + requantize straight into the output. Bands run on a
-thread pool (numpy and BLAS release the GIL); BLAS is held to one thread meanwhile
-so that the pool's threads do not oversubscribe the CPUs.
+or a few whole images when they are small) so that the accumulator and the BN
+scratch stay in cache: the band's sums (int16 for depthwise layers whose bound
+fits, else float32/float64/int64 as :func:`golden.ops.exact_dtype` allows for the
+spec's bound), then BN + ReLU + requantize straight into the output. Bands run on
+a thread pool (numpy and BLAS release the GIL); BLAS is held to one thread
+meanwhile so that the pool's threads do not oversubscribe the CPUs.
 
-Outputs are float32 maps (0..act_max is exact) written into the interior of a
-zero-bordered buffer when the next layer pads, so that no layer copies its input
-just to pad it. :func:`golden.ops` is the reference these kernels are tested
-against (tests/test_golden_kernels.py).
+Outputs go into the interior of a zero-bordered buffer when the next layer pads,
+so that no layer copies its input just to pad it, in the dtype the next layer
+sums in (activations 0..act_max are exact in int16 and float32). conv reads a
+planar (N, C, H, W) input. :mod:`golden.ops` is the reference these kernels are
+tested against (tests/test_golden_kernels.py).
 
 Requantization in float64 is exact while |acc*m + b + r| < 2**53:
-``floor(acc * (m*2**-s) + (b + r)*2**-s)`` then only scales exact integers by
-powers of two. Beyond that the band falls back to int64 (:func:`golden.ops.bn_requant`).
+``floor(acc * (m*2**-s) + (b + r)*2**-s)`` only scales exact integers by powers of
+two. Beyond that the band falls back to int64 (:func:`golden.ops.bn_requant`).
 """
 
 from __future__ import annotations

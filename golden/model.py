@@ -98,7 +98,7 @@ def _sum_dtype(spec: Spec, layer, bound: int):
     activations feeding the layer are stored in it. float32 for pool and fc inputs."""
     if layer.kind not in ("conv", "dw", "pw"):
         return np.float32
-    if layer.kind == "dw" and bound <= kernels.INT16_MAX:
+    if layer.kind == "dw" and max(bound, spec.quant.act_max) <= kernels.INT16_MAX:
         return np.int16
     return ops.exact_dtype(bound)
 

@@ -53,7 +53,8 @@ def check(out, buf, pad, expected):
 def test_banded_conv_equals_ops(d):
     rng, x, (wlo, whi) = prepare(d, signed_input=True)
     k, s = d["k"], d["stride"]
-    w = np.full((d["m"], d["c"], k, k), wlo) if d["extreme"] else rng.integers(wlo, whi + 1, (d["m"], d["c"], k, k))
+    shape = (d["m"], d["c"], k, k)
+    w = np.full(shape, wlo) if d["extreme"] else rng.integers(wlo, whi + 1, shape)
     acc = ops.conv2d(x, w, s)
     mult, bias, requant = bn_for(rng, d["m"], d["shift"], d["c"] * k * k * 128 * 64, d["extreme"])
     expected = ops.bn_requant(acc, mult, bias, d["shift"], 4)

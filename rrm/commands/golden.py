@@ -38,7 +38,8 @@ def add_arguments(parser) -> None:
     bench.add_argument("--bench", action="store_true",
                        help="time the golden model against torch float32 on random images")
     bench.add_argument("--random-weights", action="store_true",
-                       help="with --bench: random weights for the --preset/--spec network instead of ARTIFACT")
+                       help="with --bench: random weights for the --preset/--spec network "
+                            "instead of ARTIFACT")
     bench.add_argument("--images", dest="bench_images", type=int, default=8, metavar="N",
                        help="random images per timed run (default 8)")
     bench.add_argument("--repeat", type=int, default=3, metavar="R",
