@@ -14,9 +14,8 @@ sums in (activations 0..act_max are exact in int16 and float32). conv reads a
 planar (N, C, H, W) input. :mod:`golden.ops` is the reference these kernels are
 tested against (tests/test_golden_kernels.py).
 
-Requantization in float64 is exact while |acc*m + b + r| < 2**53:
-``floor(acc * (m*2**-s) + (b + r)*2**-s)`` only scales exact integers by powers of
-two. Beyond that the band falls back to int64 (:func:`golden.ops.bn_requant`).
+Requantization is :class:`golden.requant.Requant` (float32 where proved exact,
+else float64 or int64).
 """
 
 from __future__ import annotations
@@ -25,11 +24,11 @@ import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import ops
+from .requant import Requant
 
 #: Depthwise sums whose bound is at most this run in int16 (exact, twice float32's SIMD width).
 INT16_MAX = 2 ** 15 - 1
@@ -73,59 +72,6 @@ def single_threaded_blas():
         return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-@dataclass
-class Requant:
-    """One layer's BN + ReLU + requantize, with its constants prepared once.
-
-    ``scale = m * 2**-s`` and ``offset = (b + r) * 2**-s`` in float64 when
-    ``float_exact`` (the spec's accumulator bound keeps every value below 2**53).
-    """
-
-    mult: np.ndarray
-    bias: np.ndarray
-    shift: int
-    act_bits: int
-    float_exact: bool
-    scale: np.ndarray
-    offset: np.ndarray
-
-    @classmethod
-    def make(cls, mult, bias, shift: int, act_bits: int, acc_bound: int) -> "Requant":
-        mult, bias = np.asarray(mult, np.int64), np.asarray(bias, np.int64)
-        rnd = 2 ** (shift - 1) if shift > 0 else 0
-        bound = acc_bound * ops.max_abs(mult) + ops.max_abs(bias) + rnd
-        float_exact = bound < ops.FLOAT64_EXACT
-        if bound >= ops.INT64_LIMIT:
-            raise OverflowError(f"acc*m + b + r can reach {bound}, beyond int64")
-        factor = 2.0 ** -shift
-        return cls(mult, bias, shift, act_bits, float_exact,
-                   mult.astype(np.float64) * factor, (bias + rnd).astype(np.float64) * factor)
-
-    def tiled(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """scale and offset repeated ``width`` times, (width, C): with them a (rows,
-        width, C) band is one contiguous inner loop of width*C, not rows*width loops of C."""
-        tiles = self.__dict__.setdefault("_tiles", {})
-        if width not in tiles:
-            tiles[width] = (np.tile(self.scale, (width, 1)), np.tile(self.offset, (width, 1)))
-        return tiles[width]
-
-    def apply(self, acc: np.ndarray, out: np.ndarray) -> None:
-        """Requantize ``acc`` (..., W, C) into ``out`` (same shape; float or int16)."""
-        if not self.float_exact:
-            out[...] = ops.bn_requant(acc, self.mult, self.bias, self.shift, self.act_bits)
-            return
-        scale, offset = self.tiled(acc.shape[-2])
-        value = scratch("requant", acc.shape, np.float64)
-        np.copyto(value, acc)
-        value *= scale
-        value += offset
-        np.clip(value, 0, 2 ** self.act_bits - 1, out=value)
-        if out.dtype.kind in "iu":
-            out[...] = value  # the cast truncates: floor, as value >= 0
-        else:
-            np.floor(value, out=out, casting="unsafe")  # exact: integers 0..act_max
 
 
 def padded_buffer(n: int, h: int, w: int, c: int, pad: int, dtype=np.float32,
@@ -230,7 +176,7 @@ class LayerRunner:
             acc = scratch("acc", (pixels, m), dtype)
             # (pixels, K*K*C) as a transposed view: BLAS reads it without a copy
             np.matmul(cols.reshape(k * k * c, pixels).T, wmat, out=acc)
-            requant.apply(acc.reshape(i1 - i0, r1 - r0, ow, m), out[i0:i1, r0:r1])
+            requant.apply(acc.reshape(i1 - i0, r1 - r0, ow, m), out[i0:i1, r0:r1], scratch)
 
         self._map(band, _bands(n, oh, ow * max(m, k * k * c),
                                max(self.band_elements, MATMUL_ROWS * max(m, k * k * c))))
@@ -261,7 +207,7 @@ class LayerRunner:
                     else:
                         np.multiply(window, tiled[a, b], out=tmp)
                         acc += tmp
-            requant.apply(acc, out[i0:i1, r0:r1])
+            requant.apply(acc, out[i0:i1, r0:r1], scratch)
 
         self._map(band, _bands(n, oh, ow * c, self.band_elements))
 
@@ -279,7 +225,7 @@ class LayerRunner:
                 block = np.ascontiguousarray(block, dtype=dtype)
             acc = scratch("acc", ((i1 - i0) * (r1 - r0) * wd, m), dtype)
             np.matmul(block.reshape(-1, c), wmat, out=acc)
-            requant.apply(acc.reshape(i1 - i0, r1 - r0, wd, m), out[i0:i1, r0:r1])
+            requant.apply(acc.reshape(i1 - i0, r1 - r0, wd, m), out[i0:i1, r0:r1], scratch)
 
         # at least MATMUL_ROWS pixels per band: narrower matmuls waste BLAS's time
         self._map(band, _bands(n, h, wd * max(m, c), max(self.band_elements, MATMUL_ROWS * max(m, c))))

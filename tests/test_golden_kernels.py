@@ -118,7 +118,7 @@ def test_requant_falls_back_to_int64_beyond_float64():
     mult = np.array([2 ** 30, 2 ** 30 - 1, -2 ** 31, 5])
     bias = np.array([2 ** 46, -2 ** 46, 7, 2 ** 47 - 1])
     requant = kernels.Requant.make(mult, bias, 58, 8, 2 ** 31)
-    assert not requant.float_exact
+    assert requant.mode == "int64"
     out = np.zeros(acc.shape)
     requant.apply(acc, out)
     assert np.array_equal(out.astype(np.int64), ops.bn_requant(acc.astype(np.int64), mult, bias, 58, 8))
