@@ -4,7 +4,7 @@ import pytest
 from amaranth.hdl import signed, unsigned
 
 from golden import bounds
-from hw.blocks import BLOCKS, bn_parameters, build_block, conv_parameters, dw_parameters, fc_parameters
+from hw.blocks import bn_parameters, build_block, conv_parameters, dw_parameters, fc_parameters
 from hw.bn_requant import BnRequant
 from hw.conv_pe import ConvPE
 from hw.dw_pe import DepthwisePE
@@ -55,8 +55,8 @@ def test_widths_come_from_the_golden_bounds(preset):
 
 
 def test_every_block_documents_ports_latency_and_throughput():
-    classes = {type(build_block(name, load_preset("tiny"))) for name in BLOCKS}
-    classes |= {PatchSerializer, ConvPatchBuffer, PEArray}
+    classes = (DepthwisePE, ConvPE, PEArray, PatchBuffer, PatchSerializer, ConvPatchBuffer,
+               BnRequant, FullyConnected)
     for cls in classes:
         doc = cls.__doc__ or ""
         for section in ("Members", "Latency", "Throughput"):
