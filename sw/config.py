@@ -16,15 +16,15 @@ class TrainConfig:
     minutes on 2 CPU cores). ``batch_size`` is per process.
     """
 
-    epochs: int = 30
+    epochs: int = 40
     qat_epochs: int = 10
     prune_steps: int = 3
-    prune_epochs: int = 5
+    prune_epochs: int = 6
     batch_size: int = 64
     lr: float = 3e-3
     qat_lr_scale: float = 0.3
     weight_decay: float = 1e-4
-    bn_batches: int = 20
+    bn_batches: int = 10
     seed: int = 0
     max_batches: int | None = None
     workers: int = 0

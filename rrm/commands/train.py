@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="batch size per process (default %(default)s)")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="AdamW learning rate (default %(default)s)")
+    parser.add_argument("--bn-batches", type=int, default=defaults.bn_batches,
+                        help="batches used to re-estimate BN statistics after each quantized epoch "
+                             "(0: off; default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop every epoch after this many batches (quick runs, tests)")
@@ -53,6 +56,7 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     config = TrainConfig(epochs=args.epochs, qat_epochs=args.qat_epochs, prune_steps=args.prune_steps,
                          prune_epochs=args.prune_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         bn_batches=args.bn_batches,
                          max_batches=args.max_batches, workers=args.workers)
     train(spec, config, args.out, data_dir=args.data, resume=args.resume, device=args.device,
           progress=not args.quiet)
