@@ -109,6 +109,9 @@ def test_interrupted_run_resumes_to_the_same_result(fast_run, tmp_path, monkeypa
     assert code == 130
     assert not (out / "artifact").exists() and not (out / "report.json").exists()
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    code, text = run_cli(["export", "--checkpoint", str(out / "checkpoint.pt"), "--out", str(tmp_path / "a")],
+                         capsys)
+    assert code == 2 and "pruning has not reached the spec's channel counts" in text
     monkeypatch.setattr(Trainer, "_train_epoch", original)
     code, text = run_cli(["train", "--preset", "tiny", "--out", str(out), "--resume", *FAST], capsys)
     assert code == 0, text
