@@ -97,21 +97,39 @@ def _bands(n: int, out_h: int, row_elements: int, band_elements: int):
 
 
 class LayerRunner:
-    """Runs the bands of each layer on a shared thread pool.
+    """Runs the bands of each layer, on a thread pool when it has more than one thread.
 
     ``threads``: pool size (default: the CPUs this process may use; 1 runs inline).
     ``band_elements``: outputs per band (default :data:`BAND_ELEMENTS`).
+    It keeps layer buffers (:meth:`buffer`) and single-threaded sub-runners
+    (:meth:`workers`) for as long as it lives.
     """
 
     def __init__(self, threads: int | None = None, band_elements: int | None = None):
         self.threads = threads or available_cpus()
         self.band_elements = band_elements or BAND_ELEMENTS
         self._buffers: dict = {}
+        self._workers: list[LayerRunner] = []
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+
+    def workers(self, count: int) -> list["LayerRunner"]:
+        """``count`` single-threaded runners with their own buffers, for running
+        independent groups of images at once (see :meth:`map`)."""
+        while len(self._workers) < count:
+            self._workers.append(LayerRunner(1, self.band_elements))
+        return self._workers[:count]
+
+    def map(self, function, items) -> list:
+        """``[function(item) for item in items]``, on the pool when there is one."""
+        if self.pool is None:
+            return [function(item) for item in items]
+        return list(self.pool.map(function, items))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
+        for worker in self._workers:
+            worker.close()
 
     def __enter__(self):
         return self
@@ -145,12 +163,7 @@ class LayerRunner:
         return buffer, buffer[tuple(inner)]
 
     def _map(self, function, items) -> None:
-        if self.pool is None:
-            for item in items:
-                function(item)
-        else:
-            for _ in self.pool.map(function, items):
-                pass
+        self.map(function, items)
 
     def conv(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
              out: np.ndarray) -> None:
