@@ -94,7 +94,6 @@ class DepthwisePE(wiring.Component):
                 # K = 1: the product register is the only stage.
                 m.d.comb += self.o.payload[lane].eq(products[0])
                 continue
-            total = pipelined_sum(m, products[:-1] + [products[-1]], self.acc_width, advance,
-                                  name=f"s{lane}")
+            total = pipelined_sum(m, products, self.acc_width, advance, name=f"s{lane}")
             m.d.comb += self.o.payload[lane].eq(total)
         return m

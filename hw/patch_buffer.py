@@ -84,8 +84,8 @@ class PatchBuffer(wiring.Component):
         height = Signal.like(self.height)
         width = Signal.like(self.width)
         stride2 = Signal()
-        at_origin = row == 0
-        at_origin = at_origin & (col == 0)
+        at_origin = Signal()
+        m.d.comb += at_origin.eq((row == 0) & (col == 0))
         # The frame's size: the ports while at the origin, the latched copy after.
         cur_height = Mux(at_origin, self.height, height)
         cur_width = Mux(at_origin, self.width, width)
