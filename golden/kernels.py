@@ -34,8 +34,9 @@ from .requant import Requant
 INT16_MAX = 2 ** 15 - 1
 #: Fewest pixels (matmul rows) per pointwise band.
 MATMUL_ROWS = 256
-#: Output elements per band: accumulator (and its float64 BN scratch) stays in L2.
-BAND_ELEMENTS = 1 << 16
+#: Output elements per band: the accumulator and BN scratch of one band stay in L2,
+#: and each numpy call is long enough for threads not to queue on the GIL.
+BAND_ELEMENTS = 1 << 18
 
 
 _SCRATCH = threading.local()
