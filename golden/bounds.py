@@ -135,6 +135,22 @@ def accumulator_bound(spec: Spec, layer_name: str) -> int:
     return max(abs(lo), abs(hi))
 
 
+def accumulator_bounds(spec: Spec) -> dict[str, int]:
+    """accumulator_bound of every conv/dw/pw/fc layer, by name (one pass over the layers)."""
+    layers = spec.layers()
+    out = {}
+    for layer in layers:
+        if layer.kind == "pool":
+            continue
+        pmin, pmax = _product_range(spec, layer, layers)
+        lo, hi = _taps(layer) * pmin, _taps(layer) * pmax
+        if layer.kind == "fc":
+            half = 2 ** (spec.quant.fc_bias_bits - 1)
+            lo, hi = lo - half, hi + half - 1
+        out[layer.name] = max(abs(lo), abs(hi))
+    return out
+
+
 def accumulator_bits(spec: Spec, layer_name: str) -> int:
     """Signed bits that hold +-accumulator_bound (bound.bit_length() + 1)."""
     return accumulator_bound(spec, layer_name).bit_length() + 1

@@ -111,6 +111,7 @@ class LayerRunner:
         self.band_elements = band_elements or BAND_ELEMENTS
         self._buffers: dict = {}
         self._workers: list[LayerRunner] = []
+        self._cache: dict = {}
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def workers(self, count: int) -> list["LayerRunner"]:
@@ -119,6 +120,14 @@ class LayerRunner:
         while len(self._workers) < count:
             self._workers.append(LayerRunner(1, self.band_elements))
         return self._workers[:count]
+
+    def cached(self, key, owner, make):
+        """``make(owner)``, computed once per ``key`` while the runner lives (the
+        runner keeps ``owner`` alive, so an ``id()`` in the key stays unique)."""
+        found = self._cache.get(key)
+        if found is None or found[0] is not owner:
+            found = self._cache[key] = (owner, make(owner))
+        return found[1]
 
     def map(self, function, items) -> list:
         """``[function(item) for item in items]``, on the pool when there is one."""

@@ -112,14 +112,17 @@ def plan(artifact: Artifact) -> list[Step]:
     """The steps of a run (UserError if some layer's BN cannot be computed in int64)."""
     spec = artifact.spec
     layers = spec.layers()
-    bound = {layer.name: bounds.accumulator_bound(spec, layer.name)
-             for layer in layers if layer.kind != "pool"}
+    bound = bounds.accumulator_bounds(spec)
     dtypes = [_sum_dtype(spec, layer, bound.get(layer.name, 0)) for layer in layers]
     steps = []
     for index, layer in enumerate(layers):
         params, requant = {}, None
-        if layer.kind != "pool":
-            params = artifact.layer(layer.name)
+        if layer.kind in ("conv", "dw", "pw"):  # artifact.layer()'s dict, without re-deriving the layers
+            params = {key: artifact.params[f"{layer.name}.{key}"]
+                      for key in ("weight", "bn_mult", "bn_bias", "shift")}
+            params["shift"] = int(params["shift"])
+        elif layer.kind == "fc":
+            params = {key: artifact.params[f"{layer.name}.{key}"] for key in ("weight", "bias")}
         if layer.kind in ("conv", "dw", "pw"):
             try:
                 requant = kernels.Requant.make(params["bn_mult"], params["bn_bias"], params["shift"],
@@ -215,12 +218,12 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
         raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise UserError(f"threads must be a positive integer, got {threads!r}")
-    steps = plan(artifact)
     logits_parts, trace_parts = [], []
     own = runner is None
     if own:
         runner = kernels.LayerRunner(threads)
     try:
+        steps = runner.cached(("plan", id(artifact)), artifact, plan)
         with kernels.single_threaded_blas():
             for start in range(0, max(len(images), 1), batch_size):
                 for logits, layer_trace in _run_parallel(steps, artifact.spec.quant.input_bits,

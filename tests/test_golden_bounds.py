@@ -145,3 +145,11 @@ def test_pool_has_no_accumulator_bound():
         bounds.accumulator_bound(TINY, "pool")
     with pytest.raises(ValueError, match="no BN"):
         bounds.bn_product_bits(TINY, "fc")
+
+
+@pytest.mark.parametrize("spec_name", sorted(SPECS))
+def test_all_bounds_at_once_equal_the_per_layer_ones(spec_name):
+    spec = SPECS[spec_name]
+    assert bounds.accumulator_bounds(spec) == {
+        layer.name: bounds.accumulator_bound(spec, layer.name)
+        for layer in spec.layers() if layer.kind != "pool"}
