@@ -2,16 +2,15 @@
 
 ``run(artifact, images_uint8, trace=False)`` walks ``spec.layers()``: the image is
 shifted to signed inputs, every conv/dw/pw layer sums exactly and requantizes with
-its BN (:func:`golden.ops.bn_requant`), the pool sums each channel over the map and
-the FC layer gives the logits. With ``trace=True`` it also returns every layer's
-output as int64: conv/dw/pw after requantization (N, H, W, C), ``"pool"`` (N, C),
-``"fc"`` (N, classes, the logits).
+its BN, the pool sums each channel over the map and the FC layer gives the logits
+(the operators of :mod:`golden.ops`). With ``trace=True`` it also returns every
+layer's output as int64: conv/dw/pw after requantization (N, H, W, C), ``"pool"``
+(N, C), ``"fc"`` (N, classes, the logits).
 
-Speed: the layers run as fused, banded kernels (:mod:`golden.kernels`) on a thread
-pool; sums run in float32 where the spec's accumulator bound
-(:func:`golden.bounds.accumulator_bound`) is below 2**24 (every layer of the
-paper's numerics), in float64 below 2**53, else int64; activations stay float32
-between layers (0..act_max is exact). Images are processed in batches.
+Speed: :func:`plan` prepares each layer once per run (its exact sum dtype from the
+spec's accumulator bound, its BN as :class:`golden.requant.Requant`); the layers
+then run as fused, banded kernels (:mod:`golden.kernels`), batch by batch, with
+groups of images on parallel threads.
 """
 
 from __future__ import annotations
@@ -116,14 +115,14 @@ def plan(artifact: Artifact) -> list[Step]:
     dtypes = [_sum_dtype(spec, layer, bound.get(layer.name, 0)) for layer in layers]
     steps = []
     for index, layer in enumerate(layers):
+        # artifact.layer(name)'s dict, read without deriving the layer list again
         params, requant = {}, None
-        if layer.kind in ("conv", "dw", "pw"):  # artifact.layer()'s dict, without re-deriving the layers
+        if layer.kind == "fc":
+            params = {key: artifact.params[f"{layer.name}.{key}"] for key in ("weight", "bias")}
+        elif layer.kind in ("conv", "dw", "pw"):
             params = {key: artifact.params[f"{layer.name}.{key}"]
                       for key in ("weight", "bn_mult", "bn_bias", "shift")}
             params["shift"] = int(params["shift"])
-        elif layer.kind == "fc":
-            params = {key: artifact.params[f"{layer.name}.{key}"] for key in ("weight", "bias")}
-        if layer.kind in ("conv", "dw", "pw"):
             try:
                 requant = kernels.Requant.make(params["bn_mult"], params["bn_bias"], params["shift"],
                                                spec.quant.act_bits, bound[layer.name])
@@ -156,7 +155,7 @@ def _run_batch(steps: list[Step], input_bits: int, runner: kernels.LayerRunner,
                                        step.out_pad, step.out_dtype)
             weight = step.params["weight"]
             if layer.kind == "conv":
-                if xp.shape[1] != layer.in_channels or xp.ndim != 4 or layer is not first.layer:
+                if layer is not first.layer:  # only the first layer's input is planar
                     raise UserError(f"layer {layer.name}: a conv layer is only supported first")
                 runner.conv(xp, weight, layer.stride, step.sum_dtype, step.requant, out)
             elif layer.kind == "dw":
@@ -189,10 +188,10 @@ def _run_parallel(steps: list[Step], input_bits: int, runner: kernels.LayerRunne
     groups = min(runner.threads, len(images))
     if groups <= 1:
         return [_run_batch(steps, input_bits, runner, images, want_trace)]
-    bounds_ = np.linspace(0, len(images), groups + 1).astype(int)
+    edges = np.linspace(0, len(images), groups + 1).astype(int)
     workers = runner.workers(groups)
     return runner.map(lambda j: _run_batch(steps, input_bits, workers[j],
-                                           images[bounds_[j]:bounds_[j + 1]], want_trace),
+                                           images[edges[j]:edges[j + 1]], want_trace),
                       range(groups))
 
 
@@ -207,8 +206,9 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
     :class:`~rrm.artifact.Artifact` or an artifact directory. Bad images raise
     :class:`~rrm.errors.UserError` naming the expected shape/dtype. ``threads``:
     worker threads (default: the CPUs this process may use). ``runner``: a
-    :class:`~golden.kernels.LayerRunner` to reuse (its thread pool and buffers) across
-    calls, as a long regression does across batches; ``threads`` is then its own.
+    :class:`~golden.kernels.LayerRunner` to reuse (its threads, buffers and the
+    artifact's plan, so the artifact must not change meanwhile) across calls, as a
+    long regression does across batches; ``threads`` is then its own.
     """
     artifact = _as_artifact(artifact)
     images = check_images(artifact.spec, images_uint8)
@@ -216,7 +216,8 @@ def run(artifact, images_uint8: np.ndarray, trace: bool = False, batch_size: int
         batch_size = auto_batch(artifact.spec)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
         raise UserError(f"threads must be a positive integer, got {threads!r}")
     logits_parts, trace_parts = [], []
     own = runner is None

@@ -93,6 +93,8 @@ def test_batching_and_threads_do_not_change_results():
     assert np.array_equal(model.run(artifact, images, batch_size=1, threads=2), base)
     assert np.array_equal(model.run(artifact, images, batch_size=4, threads=2), base)
     assert np.array_equal(model.run(artifact, images[5:6]), base[5:6])
+    empty = model.run(artifact, images[:0])
+    assert empty.shape == (0, TINY.network.num_classes) and empty.dtype == np.int64
 
 
 def test_run_accepts_an_artifact_directory(tmp_path):
