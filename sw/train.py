@@ -163,6 +163,8 @@ class Trainer:
         self.spec, self.config, self.out = spec, config, Path(out)
         self.env = Distributed.from_env(device)
         self.progress = progress and self.env.main
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"--out {self.out} exists and is not a directory")
         ckpt = self.out / CHECKPOINT
         self.state = None
         if resume:

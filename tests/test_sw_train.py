@@ -183,6 +183,10 @@ def test_bad_data_and_options_exit_2(tmp_path, capsys):
     code, text = run_cli(["train", "--preset", "tiny", "--out", str(tmp_path / "c"), *FAST, "--prune-steps", "0"],
                          capsys)
     assert code == 2 and "--prune-steps" in text
+    (tmp_path / "file").write_text("x")
+    code, text = run_cli(["train", "--preset", "tiny", "--out", str(tmp_path / "file"), *FAST], capsys)
+    assert code == 2 and "is not a directory" in text
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def write_image_folder(root: Path, classes: str, per_class: tuple[int, int]) -> Path:
