@@ -27,6 +27,7 @@ class TrainConfig:
     bn_batches: int = 10
     seed: int = 0
     max_batches: int | None = None
+    int_eval_images: int | None = None
     workers: int = 0
 
     def __post_init__(self):
@@ -43,6 +44,8 @@ class TrainConfig:
             raise UserError(f"--max-batches must be >= 1, got {self.max_batches}")
         if self.bn_batches < 0:
             raise UserError(f"--bn-batches must be >= 0, got {self.bn_batches}")
+        if self.int_eval_images is not None and self.int_eval_images < 1:
+            raise UserError(f"--int-eval-images must be >= 1, got {self.int_eval_images}")
         if self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
         if self.seed < 0:

@@ -41,6 +41,7 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
             "qat_top5": summary.get("qat_test_top5"),
             "pruned_int_top5": summary.get("int_test_top5"),
         },
+        "int_test_images": summary.get("int_test_images"),
         "wall_time_s": summary.get("wall_time_s"),
         "cpu_time_s": summary.get("cpu_time_s"),
         "kept_channels": model.kept_channels(),
@@ -69,8 +70,8 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
         f"| float | {_pct(acc['float_top1'])} | {_pct(acc['float_top5'])} |",
         f"| QAT (Algorithm 1), unpruned | {_pct(acc['qat_top1'])} | {_pct(acc['qat_top5'])} |",
         f"| QAT, pruned and shrunk | {_pct(acc['pruned_qat_top1'])} | |",
-        f"| exported integer artifact (integer emulation) | {_pct(acc['pruned_int_top1'])} | "
-        f"{_pct(acc['pruned_int_top5'])} |",
+        f"| exported integer artifact (integer emulation, {summary.get('int_test_images', 'all')} images) | "
+        f"{_pct(acc['pruned_int_top1'])} | {_pct(acc['pruned_int_top5'])} |",
         "",
         f"Wall time (train + prune + export, all sessions of this run): {report['wall_time_s']} s "
         f"(CPU time of the main process, all threads: {report['cpu_time_s']} s).",

@@ -209,9 +209,10 @@ def test_train_on_an_image_folder_reports_top5(tmp_path, capsys):
     (tmp_path / "spec.json").write_text(spec.to_json())
     data = write_image_folder(tmp_path / "data", classes="abcdef", per_class=(3, 2))
     code, text = run_cli(["train", "--spec", str(tmp_path / "spec.json"), "--data", str(data),
-                          "--out", str(tmp_path / "run"), *FAST], capsys)
+                          "--out", str(tmp_path / "run"), "--int-eval-images", "7", *FAST], capsys)
     assert code == 0, text
     report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["int_test_images"] == 7
     assert 0.0 <= report["accuracy"]["pruned_int_top5"] <= 1.0
     assert report["accuracy"]["pruned_int_top5"] >= report["accuracy"]["pruned_int_top1"]
     assert load_artifact(tmp_path / "run" / "artifact").layer("dsc3.pw")["weight"].shape == (12, 8)

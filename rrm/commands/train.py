@@ -35,6 +35,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop every epoch after this many batches (quick runs, tests)")
+    parser.add_argument("--int-eval-images", type=int, default=None, metavar="N",
+                        help="run the integer emulation on N evenly spaced test images only "
+                             "(default: all; the emulation is slow for 224x224 networks on CPU)")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="data loader workers per process")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -56,7 +59,7 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     config = TrainConfig(epochs=args.epochs, qat_epochs=args.qat_epochs, prune_steps=args.prune_steps,
                          prune_epochs=args.prune_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         bn_batches=args.bn_batches,
+                         bn_batches=args.bn_batches, int_eval_images=args.int_eval_images,
                          max_batches=args.max_batches, workers=args.workers)
     train(spec, config, args.out, data_dir=args.data, resume=args.resume, device=args.device,
           progress=not args.quiet)
