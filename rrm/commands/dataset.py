@@ -1,0 +1,50 @@
+"""``rrm dataset``: write a data split as the uint8 arrays the golden model and RTL take."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rrm.errors import UserError
+from rrm.specio import add_spec_arguments, spec_from_args
+
+NAME = "dataset"
+HELP = "write the test (or train) split as IMAGES.npy (uint8 N,H,W,C) and LABELS.npy"
+
+
+def add_arguments(parser):
+    add_spec_arguments(parser, default="tiny")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="ImageFolder with train/ and val/ (default: the embedded digits)")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="which split (test = val/ of an ImageFolder; default: test)")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="directory for images.npy and labels.npy")
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from sw.data import load_data
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit {args.limit}: must be at least 1")
+    spec = spec_from_args(args)
+    train, test = load_data(spec, args.data)
+    data = test if args.split == "test" else train
+    count = len(data) if args.limit is None else min(args.limit, len(data))
+    if hasattr(data, "arrays"):  # in-memory set: unaugmented arrays
+        images, labels = (a[:count] for a in data.arrays())
+    else:
+        items = [data[i] for i in range(count)]
+        images = np.stack([np.asarray(image) for image, _ in items]).astype(np.uint8)
+        labels = np.array([int(label) for _, label in items], dtype=np.int64)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, array in (("images.npy", images), ("labels.npy", labels)):
+        tmp = args.out / f".{name}.tmp"
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
+        tmp.replace(args.out / name)
+    print(f"wrote {len(labels)} {args.split} images {tuple(images.shape[1:])} to "
+          f"{args.out / 'images.npy'} and labels to {args.out / 'labels.npy'}")
+    return 0
