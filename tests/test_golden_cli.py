@@ -104,6 +104,8 @@ def test_usage_errors_exit_2(artifact_dir, capsys):
     assert run_cli("golden", "--bench") == 2
     assert "--random-weights" in capsys.readouterr().err
     assert run_cli("golden", "--bench", "--random-weights", "--images", "0") == 2
+    assert run_cli("golden", artifact_dir, "x.npy", "--preset", "rr-mobilenet") == 2
+    assert "own spec" in capsys.readouterr().err
 
 
 def test_bench_prints_the_ratio_last():

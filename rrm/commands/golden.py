@@ -79,6 +79,8 @@ def run(args) -> int:
                         "`rrm export --random` and pass it as ARTIFACT")
     if args.artifact is None or args.images is None:
         raise UserError("give ARTIFACT and IMAGES.npy (or --bench)")
+    if args.preset is not None or args.spec is not None:
+        raise UserError("--preset/--spec are for --bench --random-weights; an artifact carries its own spec")
     from ..artifact import load_artifact
 
     artifact = load_artifact(args.artifact)
