@@ -235,3 +235,19 @@ def test_every_exact_dtype_path_at_the_extremes(scale):
     result = ops.conv2d(x, w, 2)
     same(result, ref_conv2d(x, w, 2))
     assert int(result.max()) == bound  # the centre sees all 27 taps
+
+
+@pytest.mark.parametrize("weight", [WMIN, WMAX])
+@pytest.mark.parametrize("h, w, stride", [(1, 1, 1), (1, 1, 2), (7, 5, 2), (5, 7, 2), (3, 3, 1)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_named_extremes(weight, h, w, stride, channels):
+    """The issue's corner cases, each for certain: weights all -64 or 64, activations
+    all 15 (images all -128 for conv1), 1x1 maps, odd sizes with stride 2, one channel."""
+    acts = np.full((1, h, w, channels), ACT_MAX, dtype=np.int64)
+    pixels = np.full((1, h, w, channels), -128, dtype=np.int64)
+    same(ops.conv2d(pixels, np.full((2, channels, 3, 3), weight), stride),
+         ref_conv2d(pixels, np.full((2, channels, 3, 3), weight), stride))
+    same(ops.depthwise(acts, np.full((channels, 3, 3), weight), stride),
+         ref_depthwise(acts, np.full((channels, 3, 3), weight), stride))
+    same(ops.pointwise(acts, np.full((2, channels), weight)),
+         ref_pointwise(acts, np.full((2, channels), weight)))
