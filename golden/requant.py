@@ -42,6 +42,8 @@ def certify_float32(mult: np.ndarray, bias: np.ndarray, shift: int, act_max: int
     rnd = 2 ** (shift - 1) if shift > 0 else 0
     if act_max * 2 ** shift + ops.max_abs(bias) + rnd >= ops.INT64_LIMIT:
         return None
+    if acc_bound * ops.max_abs(np.asarray(mult)) + ops.max_abs(np.asarray(bias)) + rnd >= ops.FLOAT64_EXACT:
+        return None  # the exact side below is computed in int64 and scaled through float64
     m = np.asarray(mult, np.int64)
     total = np.asarray(bias, np.int64) + rnd  # b + r, |.| < 2**53 (caller checked)
     levels = np.arange(1, act_max + 1, dtype=np.int64)
