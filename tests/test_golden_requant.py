@@ -67,6 +67,7 @@ def test_no_float32_where_it_cannot_hold():
     mult, bias = np.array([3, -7]), np.array([5, 9])
     assert certify_float32(mult, bias, 4, 15, 2 ** 24) is None  # accumulators beyond 2**24
     assert certify_float32(mult, bias, 60, 15, 100) is None     # k*2**s beyond int64
+    assert certify_float32(np.array([2 ** 31 - 1]), np.array([0]), 0, 15, 2 ** 23) is None  # acc*m >= 2**53
     wide = Requant.make(np.array([2 ** 30]), np.array([0]), 0, 4, 2 ** 30)
     assert wide.mode == "int64"
     with pytest.raises(OverflowError):
