@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 OUT    ?= out
 
-.PHONY: install demo analyze test test-py sim bench clean help
+TINY   := $(OUT)/tiny
+
+.PHONY: install demo analyze train verilog test test-py sim bench clean help
 
 help:
 	@echo "make install  - create .venv and install rr-mobilenet with its pinned dependencies"
@@ -17,6 +19,9 @@ help:
 	@echo "make test     - every test: Python (tests/) and RTL (tb/), in parallel"
 	@echo "make sim      - the RTL testbenches only (cocotb + Verilator), in parallel"
 	@echo "make analyze  - the paper's complexity and on-chip-memory analysis for every preset"
+	@echo "make train    - train, prune and export the tiny network on the embedded digits"
+	@echo "make verilog  - every hardware block's Verilog for the tiny preset, linted"
+	@echo "make bench    - golden model speed against torch float32 on the full-size network"
 	@echo "make clean    - remove build outputs (keeps .venv)"
 
 install: $(STAMP)
@@ -34,7 +39,27 @@ analyze: install
 	    echo; \
 	done
 
-demo: analyze
+# The main job on the embedded default: analyse the presets, train + prune +
+# export tiny on the digits that ship with scikit-learn, run the bit-exact golden
+# model on the test split, write and lint the hardware blocks' Verilog.
+demo: analyze train verilog
+	$(BIN)/rrm dataset --preset tiny --out $(TINY)/test
+	$(BIN)/rrm golden $(TINY)/artifact $(TINY)/test/images.npy --labels $(TINY)/test/labels.npy \
+	    --out $(TINY)/test/logits.npy > $(TINY)/test/golden.txt
+	@grep "top-1 accuracy" $(TINY)/test/golden.txt | sed "s/^/golden model on the test split: /"
+	@echo "demo done: report $(TINY)/report.md, artifact $(TINY)/artifact, Verilog $(TINY)/verilog, plots $(OUT)/"
+
+train: install
+	$(BIN)/rrm train --preset tiny --out $(TINY) $(if $(wildcard $(TINY)/checkpoint.pt),--resume)
+	@cat $(TINY)/report.md
+
+verilog: install
+	@for block in $$($(BIN)/rrm verilog --list-blocks); do \
+	    $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint || exit $$?; \
+	done
+
+bench: install
+	$(BIN)/rrm golden --preset rr-mobilenet --random-weights --bench
 
 test: install
 	$(BIN)/python -m pytest -n $(JOBS) tests tb

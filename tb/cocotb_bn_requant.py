@@ -8,7 +8,7 @@ import cocotb
 
 from golden import bounds, ops
 
-from .harness import check_back_to_back, check_latency, load_config, run_streams
+from .harness import STALLS, check_back_to_back, check_latency, load_config, run_streams
 
 
 def make_beats(block, spec, rng, count: int):
@@ -62,12 +62,8 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
 
 
 @cocotb.test()
-async def streaming_no_stalls(dut):
-    """Back-to-back beats: exact results, latency and one beat per cycle."""
-    await check(dut, "none", "none", 1)
-
-
-@cocotb.test()
-async def gaps_and_backpressure(dut):
-    """Random valid gaps and random ready backpressure: exact results."""
-    await check(dut, "random", "random", 2)
+@cocotb.parametrize(gaps=STALLS, backpressure=STALLS)
+async def streaming(dut, gaps, backpressure):
+    """Beats through the block with and without stalls: exact results; without stalls also the
+    documented latency and one beat per cycle."""
+    await check(dut, gaps, backpressure, seed=1 + STALLS.index(gaps) + 2 * STALLS.index(backpressure))

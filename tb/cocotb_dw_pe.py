@@ -15,7 +15,7 @@ import cocotb
 
 from golden import bounds, ops
 
-from .harness import check_back_to_back, check_latency, load_config, run_streams
+from .harness import STALLS, check_back_to_back, check_latency, load_config, run_streams
 
 
 def geometry(block):
@@ -84,12 +84,8 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
 
 
 @cocotb.test()
-async def streaming_no_stalls(dut):
-    """Back-to-back windows: exact sums, documented latency, one window per cycle."""
-    await check(dut, "none", "none", 1)
-
-
-@cocotb.test()
-async def gaps_and_backpressure(dut):
-    """Random valid gaps and ready backpressure: exact sums."""
-    await check(dut, "random", "random", 2)
+@cocotb.parametrize(gaps=STALLS, backpressure=STALLS)
+async def streaming(dut, gaps, backpressure):
+    """Windows with and without stalls: exact sums; without stalls also the documented latency
+    and one window per cycle."""
+    await check(dut, gaps, backpressure, seed=1 + STALLS.index(gaps) + 2 * STALLS.index(backpressure))

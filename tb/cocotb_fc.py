@@ -15,7 +15,7 @@ import cocotb
 
 from golden import bounds, ops
 
-from .harness import check_back_to_back, load_config, run_streams
+from .harness import STALLS, check_back_to_back, load_config, run_streams
 
 
 def image_beats(block, x, weights, bias):
@@ -78,12 +78,8 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
 
 
 @cocotb.test()
-async def images_no_stalls(dut):
-    """Back-to-back images: exact logits, documented latency, lanes MACs per cycle."""
-    await check(dut, "none", "none", 1)
-
-
-@cocotb.test()
-async def images_gaps_and_backpressure(dut):
-    """Random valid gaps on both inputs and ready backpressure: exact logits."""
-    await check(dut, "random", "random", 2)
+@cocotb.parametrize(gaps=STALLS, backpressure=STALLS)
+async def images(dut, gaps, backpressure):
+    """Images with and without stalls on both inputs: exact logits; without stalls also the
+    documented latency and lanes MACs per cycle."""
+    await check(dut, gaps, backpressure, seed=1 + STALLS.index(gaps) + 2 * STALLS.index(backpressure))

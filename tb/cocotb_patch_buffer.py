@@ -18,7 +18,7 @@ import cocotb
 
 from golden import ops
 
-from .harness import pause_pattern
+from .harness import STALLS, pause_pattern
 from .streams import StreamSink, StreamSource, start_clock_and_reset
 
 CONV = "conv_patch_buffer"
@@ -139,12 +139,8 @@ def check_timing(block, conv, name, in_cycles, out_cycles, h, w, stride, used, k
 
 
 @cocotb.test()
-async def frames_no_stalls(dut):
-    """Frames of every shape back to back: exact windows, latency, one position per cycle."""
-    await run(dut, "none", "none", 1)
-
-
-@cocotb.test()
-async def frames_gaps_and_backpressure(dut):
-    """The same frames with random valid gaps and ready backpressure."""
-    await run(dut, "random", "random", 2)
+@cocotb.parametrize(gaps=STALLS, backpressure=STALLS)
+async def frames_streamed(dut, gaps, backpressure):
+    """Frames of every shape with and without stalls: exact windows; without stalls also the
+    documented latency and one position per cycle."""
+    await run(dut, gaps, backpressure, seed=1 + STALLS.index(gaps) + 2 * STALLS.index(backpressure))

@@ -24,6 +24,11 @@ def load_config():
     return build_block(config["block"], spec), spec, config
 
 
+#: Stall modes every stream testbench runs over, for valid gaps and for
+#: backpressure each (four combinations, as cocotbext-axi's tests do).
+STALLS = ("none", "random")
+
+
 def pause_pattern(kind: str, seed: int):
     """``"none"``: never pause; ``"random"``: pause 30% of cycles (seeded)."""
     return never() if kind == "none" else random_pauses(seed)

@@ -119,3 +119,17 @@ def test_bench_prints_the_ratio_last():
     assert any(line.startswith("golden: ") for line in lines)
     key, value = lines[-1].split(": ")
     assert key == "ratio_to_torch" and float(value) > 0
+
+
+def test_labels_give_top1_accuracy(artifact_dir, images_file, tmp_path, capsys):
+    path, images = images_file
+    predicted = model.predict(model.run(artifact_dir, images))
+    labels = predicted.copy()
+    labels[:2] = (labels[:2] + 1) % 10  # two of five wrong
+    labels_path = tmp_path / "labels.npy"
+    np.save(labels_path, labels)
+    assert run_cli("golden", artifact_dir, path, "--labels", labels_path) == 0
+    assert "top-1 accuracy: 60.00% (3 of 5)" in capsys.readouterr().out
+    np.save(labels_path, labels[:3])
+    assert run_cli("golden", artifact_dir, path, "--labels", labels_path) == 2
+    assert "labels must be integers of shape (5,)" in capsys.readouterr().err

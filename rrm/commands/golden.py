@@ -32,6 +32,8 @@ def add_arguments(parser) -> None:
                         help="write the int64 logits (N, classes) here")
     parser.add_argument("--trace", type=Path, default=None, metavar="DIR",
                         help="write every layer's int64 output as DIR/<layer>.npy")
+    parser.add_argument("--labels", type=Path, default=None, metavar="LABELS.npy",
+                        help="true classes (N,): also print top-1 accuracy (see `rrm dataset`)")
     parser.add_argument("--batch", type=int, default=None, metavar="B",
                         help="images per internal batch (default: as many as fit ~32 MB feature maps)")
     bench = parser.add_argument_group("benchmark")
@@ -48,8 +50,8 @@ def add_arguments(parser) -> None:
     add_spec_arguments(parser, default="tiny")
 
 
-def load_images(path: Path) -> np.ndarray:
-    """An IMAGES.npy file as a numpy array (UserError if missing or not a plain .npy)."""
+def load_npy(path: Path) -> np.ndarray:
+    """A plain .npy array (images or labels); UserError if missing or not a plain .npy."""
     if not path.is_file():
         raise UserError(f"images file {path} does not exist")
     try:
@@ -58,7 +60,7 @@ def load_images(path: Path) -> np.ndarray:
         raise UserError(f"{path} cannot be read as a .npy array ({exc})") from None
     if not isinstance(images, np.ndarray):
         images.close()
-        raise UserError(f"{path} is an .npz archive; give a single .npy array of uint8 images")
+        raise UserError(f"{path} is an .npz archive; give a single .npy array")
     return images
 
 
@@ -84,7 +86,13 @@ def run(args) -> int:
     from ..artifact import load_artifact
 
     artifact = load_artifact(args.artifact)
-    images = load_images(args.images)
+    images = load_npy(args.images)
+    labels = None
+    if args.labels is not None:
+        labels = load_npy(args.labels)
+        if labels.ndim != 1 or labels.shape[0] != images.shape[0] or not np.issubdtype(labels.dtype, np.integer):
+            raise UserError(f"{args.labels}: labels must be integers of shape ({images.shape[0]},) "
+                            f"to match the images, got {labels.dtype} {labels.shape}")
     logits, trace = model.run(artifact, images, trace=True, batch_size=batch) if args.trace \
         else (model.run(artifact, images, batch_size=batch), None)
     if args.out is not None:
@@ -94,8 +102,12 @@ def run(args) -> int:
         args.trace.mkdir(parents=True, exist_ok=True)
         for name, output in trace.items():
             np.save(args.trace / f"{name}.npy", output)
-    for index, cls in enumerate(model.predict(logits)):
+    predicted = model.predict(logits)
+    for index, cls in enumerate(predicted):
         print(f"image {index}: class {int(cls)}")
+    if labels is not None:
+        correct = int((predicted == labels).sum())
+        print(f"top-1 accuracy: {correct / len(labels):.2%} ({correct} of {len(labels)})")
     if args.out is not None:
         print(f"wrote logits {tuple(logits.shape)} to {args.out}")
     if trace is not None:
