@@ -292,20 +292,20 @@ class Spec:
             if not isinstance(getattr(self, name), cls):
                 raise SpecError(name, f"must be a {cls.__name__}")
         from .layers import build_layers  # late import: layers needs Spec's parts
-        build_layers(self)  # validates tiling names and the topology as a whole
+        # Derived once (the spec is frozen); also validates the topology as a whole.
+        object.__setattr__(self, "_layers", build_layers(self))
 
     def layers(self):
         """The layer list every stage walks: conv1, dscN.dw, dscN.pw, ..., pool, fc."""
-        from .layers import build_layers
-        return build_layers(self)
+        return self._layers
 
     def layer(self, name: str):
         """One layer by name; raises SpecError naming the allowed names."""
-        for layer in self.layers():
+        for layer in self._layers:
             if layer.name == name:
                 return layer
         raise SpecError("layer", f"no layer named {name!r} (allowed: "
-                        + ", ".join(l.name for l in self.layers()) + ")")
+                        + ", ".join(l.name for l in self._layers) + ")")
 
     # --- serialisation ---------------------------------------------------
 
