@@ -86,7 +86,7 @@ async def run(dut, gaps: str, backpressure: str, seed: int):
             dut.channels.value = used
         first_in = len(source.cycles)
         first_out = len(sink.values)
-        source.send(x[0].reshape(h * w, channels).tolist())
+        source.send_values(x[0].reshape(h * w, channels).tolist())
         windows, (oh, ow) = expected_windows(x, stride, k)
         want = expected_beats(windows, k, used) if conv else windows
         got = (await sink.wait_for(first_out + len(want), 20000))[first_out:]

@@ -9,7 +9,7 @@ from cocotb.triggers import RisingEdge
 
 from rrm.spec import Spec
 
-from .streams import StreamSink, StreamSource, never, random_pauses, start_clock_and_reset
+from .streams import StreamSink, StreamSource, random_pauses, start_clock_and_reset
 
 
 def load_config():
@@ -30,8 +30,8 @@ STALLS = ("none", "random")
 
 
 def pause_pattern(kind: str, seed: int):
-    """``"none"``: never pause; ``"random"``: pause 30% of cycles (seeded)."""
-    return never() if kind == "none" else random_pauses(seed)
+    """A pause generator: ``"none"``: None (never pause); ``"random"``: pause 30% of cycles (seeded)."""
+    return None if kind == "none" else random_pauses(seed)
 
 
 async def run_streams(dut, inputs: dict, out_prefix: str, out_layout, out_count: int,
@@ -47,7 +47,7 @@ async def run_streams(dut, inputs: dict, out_prefix: str, out_layout, out_count:
     sources = {}
     for index, (prefix, (layout, beats)) in enumerate(inputs.items()):
         source = StreamSource(dut, prefix, layout, pause_pattern(gaps, 100 + index))
-        source.send(beats)
+        source.send_values(beats)
         sources[prefix] = source
     sink = StreamSink(dut, out_prefix, out_layout, pause_pattern(backpressure, 7))
     await sink.wait_for(out_count, timeout_cycles)

@@ -1,26 +1,31 @@
-"""cocotb models of ``amaranth.lib.stream`` ports: a source and a sink with pause patterns.
+"""cocotbext-axi's AXI stream source and sink on ``amaranth.lib.stream`` ports.
 
-Amaranth flattens a stream ``i`` to ``i__payload``, ``i__valid`` and ``i__ready``.
-Both models drive their outputs just after a rising clock edge and sample in the
-read-only phase before the next one, so a handshake they record happens at the
-next edge whatever the simulator's scheduling. They record the cycle (edge
-number) of every handshake, which the tests use to check latency and throughput.
-Pause patterns play the role of cocotbext-axi's ``set_pause_generator``: an
-iterator of booleans, one per cycle; True holds ``valid`` low (source, only
-between beats: a beat once offered stays offered until taken) or ``ready`` low
-(sink).
+Amaranth flattens a stream ``i`` to ``i__payload``, ``i__valid`` and ``i__ready``;
+:class:`StreamBus` maps them to ``tdata``/``tvalid``/``tready`` (no ``tlast``,
+``tkeep``...). Both ends use one "byte" lane as wide as the payload
+(``byte_lanes=1``), so a payload of any width (not only multiples of 8 bits) is
+one word of ``tdata``: the source sends a frame's words as consecutive beats, and
+the sink, seeing no ``tlast``, ends a frame after every beat. Random valid gaps
+and backpressure are cocotbext-axi's pause generators (``set_pause_generator``;
+the source pauses only between beats).
+
+The one thing written here is the record of handshake cycles the tests check
+latency and throughput on: :func:`record_handshakes` samples ``valid & ready``
+in the read-only phase after each rising edge, i.e. the values the next edge
+takes, so the cycle it records is the handshake edge whatever the simulator's
+scheduling.
 """
 
 from __future__ import annotations
 
-import itertools
+import logging
 import random
-from collections import deque
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from .payload import pack, unpack
 
@@ -28,13 +33,19 @@ from .payload import pack, unpack
 PERIOD_NS = 10
 
 
-def never():
-    """A pause pattern that never pauses."""
-    return itertools.repeat(False)
+class StreamBus(AxiStreamBus):
+    """The ports of an Amaranth stream under cocotbext-axi's AXI stream names."""
+
+    _signals = {"tdata": "payload"}
+    _optional_signals = {"tvalid": "valid", "tready": "ready"}
+
+    @classmethod
+    def of(cls, dut, prefix: str) -> "StreamBus":
+        return cls.from_prefix(dut, prefix, bus_separator="__")
 
 
 def random_pauses(seed: int, probability: float = 0.3):
-    """A pause pattern that pauses each cycle with ``probability``."""
+    """A pause generator that pauses each cycle with ``probability``."""
     rng = random.Random(seed)
     while True:
         yield rng.random() < probability
@@ -54,76 +65,54 @@ async def start_clock_and_reset(dut, cycles: int = 2) -> None:
     dut.rst.value = 0
 
 
-class StreamSource:
-    """Drives ``<prefix>__payload``/``__valid`` from a queue, honouring ``__ready``."""
+def record_handshakes(bus: StreamBus, clock) -> list[int]:
+    """A list that gets the edge number of every handshake (valid & ready) on ``bus``."""
+    cycles: list[int] = []
 
-    def __init__(self, dut, prefix: str, layout, pause=None):
-        self.clock = dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.layout = layout
-        self.pause = pause if pause is not None else never()
-        self.queue: deque = deque()
-        self.cycles: list[int] = []  # handshake edge of every beat sent
-        self._busy = False
-        self.valid.value = 0
-        self._task = cocotb.start_soon(self._run())
-
-    def send(self, values) -> None:
-        """Queue beats (each a nested Python value of the layout)."""
-        self.queue.extend(pack(self.layout, value) for value in values)
-
-    @property
-    def idle(self) -> bool:
-        return not self.queue and not self._busy
-
-    async def _run(self):
-        taken = False
+    async def run():
         while True:
-            await RisingEdge(self.clock)
-            if taken:
-                self.cycles.append(current_cycle())
-                self._busy = False
-            if not self._busy:
-                if self.queue and not next(self.pause):
-                    self.payload.value = self.queue.popleft()
-                    self.valid.value = 1
-                    self._busy = True
-                else:
-                    self.valid.value = 0
             await ReadOnly()
-            taken = self._busy and bool(self.ready.value)
+            if bus.tvalid.value and bus.tready.value:
+                cycles.append(current_cycle() + 1)
+            await RisingEdge(clock)
+
+    cocotb.start_soon(run())
+    return cycles
 
 
-class StreamSink:
-    """Takes beats from ``<prefix>__payload``/``__valid``, driving ``__ready`` by a pause pattern."""
+class StreamSource(AxiStreamSource):
+    """AxiStreamSource on ``<prefix>__*`` sending values of ``layout``; ``cycles``: handshake edges."""
 
     def __init__(self, dut, prefix: str, layout, pause=None):
-        self.clock = dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.payload = getattr(dut, f"{prefix}__payload")
+        bus = StreamBus.of(dut, prefix)
+        super().__init__(bus, dut.clk, dut.rst, byte_lanes=1)
+        self.log.setLevel(logging.WARNING)  # not one line per frame
         self.layout = layout
-        self.pause = pause if pause is not None else never()
+        self.cycles = record_handshakes(bus, dut.clk)
+        self.set_pause_generator(pause)
+
+    def send_values(self, values) -> None:
+        """Queue beats (each a nested Python value of the layout) as one frame."""
+        self.send_nowait(AxiStreamFrame([pack(self.layout, value) for value in values]))
+
+
+class StreamSink(AxiStreamSink):
+    """AxiStreamSink on ``<prefix>__*``; ``values``: beats taken (unpacked), ``cycles``: their edges."""
+
+    def __init__(self, dut, prefix: str, layout, pause=None):
+        bus = StreamBus.of(dut, prefix)
+        super().__init__(bus, dut.clk, dut.rst, byte_lanes=1)
+        self.log.setLevel(logging.WARNING)  # not one line per beat
+        self.layout = layout
         self.values: list = []
-        self.cycles: list[int] = []  # handshake edge of every beat taken
-        self.ready.value = 0
-        self._task = cocotb.start_soon(self._run())
-
-    async def _run(self):
-        while True:
-            await RisingEdge(self.clock)
-            ready = not next(self.pause)
-            self.ready.value = int(ready)
-            await ReadOnly()
-            if ready and self.valid.value:
-                self.values.append(unpack(self.layout, int(self.payload.value)))
-                self.cycles.append(current_cycle() + 1)
+        self.cycles = record_handshakes(bus, dut.clk)
+        self.set_pause_generator(pause)
 
     async def wait_for(self, count: int, timeout_cycles: int) -> list:
         """Wait until ``count`` beats were taken; fail after ``timeout_cycles`` edges."""
-        for _ in range(timeout_cycles):
+        for _ in range(timeout_cycles + 1):
+            while not self.empty():
+                self.values += [unpack(self.layout, int(word)) for word in self.recv_nowait().tdata]
             if len(self.values) >= count:
                 break
             await RisingEdge(self.clock)
