@@ -147,46 +147,43 @@ def input_shift(images_uint8: np.ndarray, input_bits: int) -> np.ndarray:
     return images.astype(np.int64) - 2 ** (int(input_bits) - 1)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
-    """Full K x K convolution, zero padding K//2, stride S: int64 (N,OH,OW,M)."""
+def _weighted_sum_inputs(x, w, w_layout: str, fits) -> tuple[np.ndarray, np.ndarray, int]:
+    """Check the (x, w) of a weighted-sum op; returns them and the exact-sum bound.
+
+    ``x`` must be (N, H, W, C), ``w`` shaped as ``w_layout`` with ``fits(x, w)``
+    true, both integer-valued. Every output sums prod(w.shape[1:]) products, so
+    |acc| <= that * max|x| * max|w|.
+    """
     x, w = np.asarray(x), np.asarray(w)
     _check_ndim("x", x, 4, "(N, H, W, C)")
-    _check_ndim("w", w, 4, "(M, C, K, K)")
-    _check_stride(stride)
-    if w.shape[1] != x.shape[3] or w.shape[2] != w.shape[3]:
+    _check_ndim("w", w, w_layout.count(",") + 1, w_layout)
+    if not fits(x, w):
         raise ValueError(f"w of shape {w.shape} does not fit x of shape {x.shape} "
-                         "(need (M, C, K, K) with C = x's channels)")
+                         f"(need {w_layout} with C = x's channels)")
     _check_integer_valued("x", x)
     _check_integer_valued("w", w)
-    bound = w.shape[1] * w.shape[2] * w.shape[3] * max_abs(x) * max_abs(w)
+    return x, w, int(np.prod(w.shape[1:])) * max_abs(x) * max_abs(w)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
+    """Full K x K convolution, zero padding K//2, stride S: int64 (N,OH,OW,M)."""
+    _check_stride(stride)
+    x, w, bound = _weighted_sum_inputs(x, w, "(M, C, K, K)",
+                                       lambda x, w: w.shape[1] == x.shape[3] and w.shape[2] == w.shape[3])
     return _to_int64(conv2d_acc(x, w, int(stride), exact_dtype(bound)))
 
 
 def depthwise(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
     """Per-channel K x K convolution, zero padding K//2, stride S: int64 (N,OH,OW,C)."""
-    x, w = np.asarray(x), np.asarray(w)
-    _check_ndim("x", x, 4, "(N, H, W, C)")
-    _check_ndim("w", w, 3, "(C, K, K)")
     _check_stride(stride)
-    if w.shape[0] != x.shape[3] or w.shape[1] != w.shape[2]:
-        raise ValueError(f"w of shape {w.shape} does not fit x of shape {x.shape} "
-                         "(need (C, K, K) with C = x's channels)")
-    _check_integer_valued("x", x)
-    _check_integer_valued("w", w)
-    bound = w.shape[1] * w.shape[2] * max_abs(x) * max_abs(w)
+    x, w, bound = _weighted_sum_inputs(x, w, "(C, K, K)",
+                                       lambda x, w: w.shape[0] == x.shape[3] and w.shape[1] == w.shape[2])
     return _to_int64(depthwise_acc(x, w, int(stride), exact_dtype(bound)))
 
 
 def pointwise(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """1x1 convolution: acc[n,y,x,m] = sum_c w[m,c] * x[n,y,x,c], int64 (N,H,W,M)."""
-    x, w = np.asarray(x), np.asarray(w)
-    _check_ndim("x", x, 4, "(N, H, W, C)")
-    _check_ndim("w", w, 2, "(M, C)")
-    if w.shape[1] != x.shape[3]:
-        raise ValueError(f"w of shape {w.shape} does not fit x of shape {x.shape} (need (M, C))")
-    _check_integer_valued("x", x)
-    _check_integer_valued("w", w)
-    bound = w.shape[1] * max_abs(x) * max_abs(w)
+    x, w, bound = _weighted_sum_inputs(x, w, "(M, C)", lambda x, w: w.shape[1] == x.shape[3])
     return _to_int64(pointwise_acc(x, w, exact_dtype(bound)))
 
 
