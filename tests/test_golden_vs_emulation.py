@@ -9,17 +9,9 @@ import pytest
 from golden import model
 from rrm.artifact import random_artifact
 from rrm.presets import load_preset
-from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec
 from sw import int_emulation
 from sw.data import digits
-
-TINY = load_preset("tiny")
-# Other widths and kernel 5 on odd maps (float64 sums and int64 BN in golden).
-WIDE = Spec(network=NetworkSpec(name="wide", input_size=15, input_channels=3, num_classes=5,
-                                width_multiplier=0.125, blocks=((16, 2), (24, 1), (32, 2), (32, 2))),
-            quant=QuantSpec(weight_bits=16, weight_frac=14, act_bits=8, act_frac=4, input_bits=8,
-                            bn_mult_bits=32, bn_bias_bits=48, fc_bias_bits=48),
-            hardware=HardwareSpec(kernel=5, pe_count=1, lanes=4))
+from tests.specs import TINY, WIDE
 
 
 def assert_same_trace(artifact, images):
