@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
+from .pipeline import stall_all_advance
 
 #: Bits of the per-beat shift field: shifts 0..62 (DESIGN §3).
 SHIFT_BITS = 6
@@ -80,11 +81,8 @@ class BnRequant(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = stall_all_advance(m, self.o)
+        m.d.comb += self.i.ready.eq(advance)
         lanes, act_max = self.lanes, 2 ** self.act_bits - 1
         payload = self.i.payload
 

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
+from .pipeline import stall_all_advance
 
 
 class ConvPE(wiring.Component):
@@ -65,8 +66,8 @@ class ConvPE(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = stall_all_advance(m, self.o)
+        m.d.comb += self.i.ready.eq(advance)
         product_width = self.value_shape.width + self.weight_width + (0 if self.value_shape.signed else 1)
 
         valid1, last1 = Signal(), Signal()

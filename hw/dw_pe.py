@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .adder_tree import pipelined_sum, tree_depth
 from .checks import check_int, check_odd_kernel
+from .pipeline import stall_all_advance
 
 
 def window_layout(value_shape, kernel: int, lanes: int) -> data.ArrayLayout:
@@ -68,8 +69,8 @@ class DepthwisePE(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = stall_all_advance(m, self.o)
+        m.d.comb += self.i.ready.eq(advance)
         taps = self.kernel * self.kernel
         product_width = self.value_shape.width + self.weight_width + (0 if self.value_shape.signed else 1)
 

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .adder_tree import pipelined_sum, tree_depth
 from .checks import check_int
+from .pipeline import stall_all_advance
 
 
 class FullyConnected(wiring.Component):
@@ -101,8 +102,8 @@ class FullyConnected(wiring.Component):
                         m.d.sync += pools[group][lane].eq(old + self.i.payload.values[lane])
 
         # FC phase: a stall-all pipeline fed by w.
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.w.ready.eq(advance & fc_phase)]
+        advance = stall_all_advance(m, self.o)
+        m.d.comb += self.w.ready.eq(advance & fc_phase)
         w_group = Signal(range(groups))
         w_class = Signal(range(self.classes))
         accepted = self.w.valid & self.w.ready

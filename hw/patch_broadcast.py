@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import check_int, check_odd_kernel
 from .dw_pe import window_layout
-from .patch_buffer import PatchBuffer
+from .patch_buffer import PatchBuffer, frame_members
 
 
 def broadcast_layout(value_shape, kernel: int, channels: int) -> data.StructLayout:
@@ -126,9 +126,7 @@ class ConvPatchBuffer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(self.pixel_layout)),
             "o": Out(stream.Signature(self.out_layout)),
-            "height": In(range(1, max_height + 1)),
-            "width": In(range(1, max_width + 1)),
-            "stride": In(range(1, 3)),
+            **frame_members(max_height, max_width),
             "channels": In(range(1, channels + 1)),
         })
 

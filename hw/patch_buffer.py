@@ -11,6 +11,16 @@ from .checks import check_int, check_odd_kernel
 from .dw_pe import window_layout
 
 
+def frame_members(max_height: int, max_width: int) -> dict:
+    """The frame-shape inputs of a patch buffer: ``height``, ``width`` and ``stride``
+    (1 or 2), read when a frame's first pixel arrives."""
+    return {
+        "height": In(range(1, max_height + 1)),
+        "width": In(range(1, max_width + 1)),
+        "stride": In(range(1, 3)),
+    }
+
+
 class PatchBuffer(wiring.Component):
     """Line buffer that turns a raster-order map into the K x K windows of a conv/dw layer.
 
@@ -71,9 +81,7 @@ class PatchBuffer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(self.pixel_layout)),
             "o": Out(stream.Signature(self.out_layout)),
-            "height": In(range(1, max_height + 1)),
-            "width": In(range(1, max_width + 1)),
-            "stride": In(range(1, 3)),
+            **frame_members(max_height, max_width),
         })
 
     def elaborate(self, platform):
