@@ -8,7 +8,7 @@ import cocotb
 
 from golden import bounds, ops
 
-from .harness import STALLS, check_back_to_back, check_latency, load_config, run_streams
+from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 
 
 def make_beats(block, spec, rng, count: int):
@@ -53,8 +53,7 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
     sources, sink = await run_streams(dut, {"i": (block.in_layout, beats)}, "o", block.out_layout,
                                       len(beats), gaps, backpressure)
     want = expected(block, beats)
-    for index, (got, ref) in enumerate(zip(sink.values, want)):
-        assert got == ref, f"beat {index} {beats[index]}: got {got}, golden {ref}"
+    check_values(sink.values, want, lambda index: f"beat {index} {beats[index]}")
     if gaps == "none" and backpressure == "none":
         check_latency(sources["i"].cycles, sink.cycles, block.latency)
         check_back_to_back(sources["i"].cycles, "input")

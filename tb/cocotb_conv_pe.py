@@ -18,7 +18,7 @@ import cocotb
 
 from golden import bounds, ops
 
-from .harness import STALLS, check_back_to_back, check_latency, load_config, run_streams
+from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 
 
 def geometry(block):
@@ -109,14 +109,10 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
     assert np.abs(np.array(want)).max() == widest, "the extreme cases must reach the accumulator bound"
     sources, sink = await run_streams(dut, {"i": (block.in_layout, beats)}, "o", block.out_layout,
                                       len(want), gaps, backpressure)
-    for index, (got, ref) in enumerate(zip(sink.values, want)):
-        assert got == ref, f"{names[index]}, output {index}: got {got}, golden {ref}"
+    check_values(sink.values, want, lambda index: f"{names[index]}, output {index}")
     if gaps == "none" and backpressure == "none":
-        in_cycles = sources["i"].cycles
-        for k, out_cycle in enumerate(sink.cycles):
-            assert out_cycle - in_cycles[ends[k]] == block.latency, \
-                f"output {k}: latency {out_cycle - in_cycles[ends[k]]}, documented {block.latency}"
-        check_back_to_back(in_cycles, "values in")
+        check_latency(sources["i"].cycles, sink.cycles, block.latency, completing=ends)
+        check_back_to_back(sources["i"].cycles, "values in")
 
 
 @cocotb.test()

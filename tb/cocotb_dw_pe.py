@@ -15,7 +15,7 @@ import cocotb
 
 from golden import bounds, ops
 
-from .harness import STALLS, check_back_to_back, check_latency, load_config, run_streams
+from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 
 
 def geometry(block):
@@ -75,8 +75,7 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
     assert np.abs(np.array(want)).max() == widest, "the extreme cases must reach the accumulator bound"
     sources, sink = await run_streams(dut, {"i": (block.in_layout, beats)}, "o", block.out_layout,
                                       len(beats), gaps, backpressure)
-    for index, (got, ref) in enumerate(zip(sink.values, want)):
-        assert got == ref, f"{names[index]}, beat {index}: got {got}, golden {ref}"
+    check_values(sink.values, want, lambda index: f"{names[index]}, beat {index}")
     if gaps == "none" and backpressure == "none":
         check_latency(sources["i"].cycles, sink.cycles, block.latency)
         check_back_to_back(sources["i"].cycles, "windows in")

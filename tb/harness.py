@@ -55,13 +55,22 @@ async def run_streams(dut, inputs: dict, out_prefix: str, out_layout, out_count:
     return sources, sink
 
 
-def check_latency(in_cycles: list[int], out_cycles: list[int], latency: int, group: int = 1) -> None:
-    """Output k leaves ``latency`` cycles after the handshake of input (k+1)*group - 1.
+def check_values(got: list, want: list, describe=lambda index: f"beat {index}") -> None:
+    """Every output equals the golden one; a mismatch names it with ``describe(index)``."""
+    assert len(got) == len(want), f"{len(got)} outputs, golden has {len(want)}"
+    for index, (value, golden) in enumerate(zip(got, want)):
+        assert value == golden, f"{describe(index)}: got {value}, golden {golden}"
+
+
+def check_latency(in_cycles: list[int], out_cycles: list[int], latency: int,
+                  completing: list[int] | None = None) -> None:
+    """Output k leaves ``latency`` cycles after the handshake of input beat
+    ``completing[k]`` (default: beat k), the one that completes it.
 
     Valid only for runs without backpressure (the sink always ready).
     """
     for k, out_cycle in enumerate(out_cycles):
-        measured = out_cycle - in_cycles[(k + 1) * group - 1]
+        measured = out_cycle - in_cycles[completing[k] if completing is not None else k]
         assert measured == latency, f"output {k}: latency {measured} cycles, documented {latency}"
 
 

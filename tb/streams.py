@@ -80,33 +80,33 @@ def record_handshakes(bus: StreamBus, clock) -> list[int]:
     return cycles
 
 
-class StreamSource(AxiStreamSource):
-    """AxiStreamSource on ``<prefix>__*`` sending values of ``layout``; ``cycles``: handshake edges."""
-
-    def __init__(self, dut, prefix: str, layout, pause=None):
-        bus = StreamBus.of(dut, prefix)
-        super().__init__(bus, dut.clk, dut.rst, byte_lanes=1)
-        self.log.setLevel(logging.WARNING)  # not one line per frame
-        self.layout = layout
-        self.cycles = record_handshakes(bus, dut.clk)
-        self.set_pause_generator(pause)
-
-    def send_values(self, values) -> None:
-        """Queue beats (each a nested Python value of the layout) as one frame."""
-        self.send_nowait(AxiStreamFrame([pack(self.layout, value) for value in values]))
-
-
-class StreamSink(AxiStreamSink):
-    """AxiStreamSink on ``<prefix>__*``; ``values``: beats taken (unpacked), ``cycles``: their edges."""
+class _OnAmaranthStream:
+    """What source and sink share: cocotbext-axi's model on ``<prefix>__*`` with one
+    full-width byte lane, quiet logs, a pause generator and the handshake record."""
 
     def __init__(self, dut, prefix: str, layout, pause=None):
         bus = StreamBus.of(dut, prefix)
         super().__init__(bus, dut.clk, dut.rst, byte_lanes=1)
         self.log.setLevel(logging.WARNING)  # not one line per beat
         self.layout = layout
-        self.values: list = []
         self.cycles = record_handshakes(bus, dut.clk)
         self.set_pause_generator(pause)
+
+
+class StreamSource(_OnAmaranthStream, AxiStreamSource):
+    """AxiStreamSource sending values of ``layout``; ``cycles``: handshake edges."""
+
+    def send_values(self, values) -> None:
+        """Queue beats (each a nested Python value of the layout) as one frame."""
+        self.send_nowait(AxiStreamFrame([pack(self.layout, value) for value in values]))
+
+
+class StreamSink(_OnAmaranthStream, AxiStreamSink):
+    """AxiStreamSink; ``values``: beats taken (unpacked), ``cycles``: their edges."""
+
+    def __init__(self, dut, prefix: str, layout, pause=None):
+        super().__init__(dut, prefix, layout, pause)
+        self.values: list = []
 
     async def wait_for(self, count: int, timeout_cycles: int) -> list:
         """Wait until ``count`` beats were taken; fail after ``timeout_cycles`` edges."""
