@@ -187,6 +187,17 @@ def pointwise(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return _to_int64(pointwise_acc(x, w, exact_dtype(bound)))
 
 
+def layer_accumulator(x: np.ndarray, weight: np.ndarray, layer) -> np.ndarray:
+    """The exact accumulator of a conv, dw or pw ``layer`` (an ``rrm.layers.Layer``) on ``x``."""
+    if layer.kind == "conv":
+        return conv2d(x, weight, layer.stride)
+    if layer.kind == "dw":
+        return depthwise(x, weight, layer.stride)
+    if layer.kind == "pw":
+        return pointwise(x, weight)
+    raise ValueError(f"layer {layer.name} of kind {layer.kind!r} has no accumulator")
+
+
 def bn_requant(acc: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int,
                act_bits: int, out_dtype=np.int64) -> np.ndarray:
     """BN + ReLU + requantize along the last axis (the channel):

@@ -4,7 +4,7 @@ Tests, benchmarks and full-size RTL runs need artifacts without training. Random
 weights alone are not enough: with a badly chosen BN every activation would be 0
 or saturated after a layer or two, and a bit-exact comparison would prove little.
 So the BN of each layer is *calibrated*: a few random images run through the
-integer network (a small numpy forward pass, the numerics of DESIGN §3), and each
+integer network (golden's ops, the numerics of DESIGN §3), and each
 output channel gets a multiplier/bias that maps its accumulator's mean to a
 random point in the middle of the activation range and about +-2 standard
 deviations to the range's ends (a few channels get a negative multiplier, as a
@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from golden import ops
+
 from .spec import Spec
 
 #: Accumulator samples per channel that the calibration aims for.
@@ -28,45 +30,6 @@ _SAMPLES_PER_CHANNEL = 256
 #: Upper bound on the MACs spent on calibration (keeps 224x224 networks at a few seconds).
 _MAC_BUDGET = 2_000_000_000
 _MAX_SHIFT = 62
-
-
-def _pad(x: np.ndarray, pad: int) -> np.ndarray:
-    return np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
-
-
-def _windows(x: np.ndarray, layer):
-    """Yield (i, j, strided input slice) for each kernel tap of a conv/dw layer."""
-    xp = _pad(x, layer.kernel // 2)
-    s = layer.stride
-    for i in range(layer.kernel):
-        for j in range(layer.kernel):
-            yield i, j, xp[:, i:i + s * (layer.out_h - 1) + 1:s, j:j + s * (layer.out_w - 1) + 1:s, :]
-
-
-def layer_accumulator(x: np.ndarray, weight: np.ndarray, layer) -> np.ndarray:
-    """Exact integer accumulator of a conv/dw/pw layer on channels-last ``x`` (float64 BLAS)."""
-    xf = x.astype(np.float64)
-    wf = weight.astype(np.float64)
-    if layer.kind == "pw":
-        acc = xf @ wf.T
-    elif layer.kind == "conv":
-        acc = np.zeros(x.shape[:1] + (layer.out_h, layer.out_w, layer.out_channels))
-        for i, j, window in _windows(xf, layer):
-            acc += window @ wf[:, :, i, j].T
-    elif layer.kind == "dw":
-        acc = np.zeros(x.shape[:1] + (layer.out_h, layer.out_w, layer.out_channels))
-        for i, j, window in _windows(xf, layer):
-            acc += window * wf[:, i, j]
-    else:
-        raise ValueError(f"layer {layer.name} of kind {layer.kind!r} has no accumulator")
-    return np.rint(acc).astype(np.int64)
-
-
-def requantize(acc: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int, act_max: int) -> np.ndarray:
-    """DESIGN §3: clamp((acc*m + b + r) >> s, 0, act_max) with r = 2**(s-1) (0 for s = 0)."""
-    rounding = (1 << (shift - 1)) if shift > 0 else 0
-    y = (acc * mult + bias + rounding) >> shift
-    return np.clip(y, 0, act_max)
 
 
 def _calibrated_bn(acc: np.ndarray, rng: np.random.Generator, act_max: int,
@@ -122,13 +85,13 @@ def random_params(spec: Spec, seed: int) -> tuple[dict[str, np.ndarray], dict]:
         name = layer.name
         if layer.kind in ("conv", "dw", "pw"):
             weight = rng.integers(wlo, whi + 1, layer.weight_shape, dtype=np.int64)
-            acc = layer_accumulator(x, weight, layer)
+            acc = ops.layer_accumulator(x, weight, layer)
             mult, bias, shift = _calibrated_bn(acc, rng, quant.act_max, quant.bn_mult_bits, quant.bn_bias_bits)
             params[f"{name}.weight"] = weight
             params[f"{name}.bn_mult"] = mult
             params[f"{name}.bn_bias"] = bias
             params[f"{name}.shift"] = np.array(shift, dtype=np.int64)
-            x = requantize(acc, mult, bias, shift, quant.act_max)
+            x = ops.bn_requant(acc, mult, bias, shift, quant.act_bits)
         elif layer.kind == "pool":
             x = x.sum(axis=(1, 2))
         elif layer.kind == "fc":

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from golden.ops import bn_requant, layer_accumulator
 from rrm.artifact import (ArtifactError, FORMAT, MANIFEST, VERSION, WEIGHTS, expected_arrays,
                           load_artifact, random_artifact, save_artifact)
 from rrm.cli import main
 from rrm.presets import load_preset
-from rrm.random_weights import layer_accumulator, requantize
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +174,8 @@ def activation_histograms(artifact, images: np.ndarray) -> dict[str, np.ndarray]
         if layer.kind not in ("conv", "dw", "pw"):
             continue
         p = artifact.layer(layer.name)
-        x = requantize(layer_accumulator(x, p["weight"], layer), p["bn_mult"], p["bn_bias"],
-                       p["shift"], act_max)
+        x = bn_requant(layer_accumulator(x, p["weight"], layer), p["bn_mult"], p["bn_bias"],
+                       p["shift"], spec.quant.act_bits)
         out[layer.name] = np.bincount(x.ravel(), minlength=act_max + 1) / x.size
     return out
 
@@ -203,7 +203,8 @@ def test_random_fc_predicts_more_than_one_class(tiny):
     for layer in tiny.layers():
         if layer.kind in ("conv", "dw", "pw"):
             p = artifact.layer(layer.name)
-            x = requantize(layer_accumulator(x, p["weight"], layer), p["bn_mult"], p["bn_bias"], p["shift"], 15)
+            x = bn_requant(layer_accumulator(x, p["weight"], layer), p["bn_mult"], p["bn_bias"], p["shift"],
+                           tiny.quant.act_bits)
     fc = artifact.layer("fc")
     logits = x.sum(axis=(1, 2)) @ fc["weight"].T + fc["bias"]
     assert len(set(logits.argmax(axis=1))) >= 3

@@ -22,12 +22,7 @@ def reference_trace(artifact, images):
     for layer in spec.layers():
         if layer.kind in ("conv", "dw", "pw"):
             p = artifact.layer(layer.name)
-            if layer.kind == "conv":
-                acc = ops.conv2d(x, p["weight"], layer.stride)
-            elif layer.kind == "dw":
-                acc = ops.depthwise(x, p["weight"], layer.stride)
-            else:
-                acc = ops.pointwise(x, p["weight"])
+            acc = ops.layer_accumulator(x, p["weight"], layer)
             x = ops.bn_requant(acc, p["bn_mult"], p["bn_bias"], p["shift"], spec.quant.act_bits)
         elif layer.kind == "pool":
             x = ops.avgpool_sum(x)

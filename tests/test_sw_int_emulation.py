@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from golden.ops import bn_requant, layer_accumulator
 from rrm.artifact import random_artifact, validate_params
 from rrm.errors import UserError
 from rrm.presets import load_preset
-from rrm.random_weights import layer_accumulator, requantize as numpy_requantize
 from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec
 from sw import int_emulation
 
@@ -109,8 +109,8 @@ def test_emulation_equals_the_numpy_forward_on_tiny():
     for layer in spec.layers():
         if layer.kind in ("conv", "dw", "pw"):
             p = artifact.layer(layer.name)
-            x = numpy_requantize(layer_accumulator(x, p["weight"], layer), p["bn_mult"], p["bn_bias"],
-                                 p["shift"], spec.quant.act_max)
+            x = bn_requant(layer_accumulator(x, p["weight"], layer), p["bn_mult"], p["bn_bias"],
+                           p["shift"], spec.quant.act_bits)
             np.testing.assert_array_equal(trace[layer.name], x, err_msg=layer.name)
     pooled = x.sum(axis=(1, 2))
     np.testing.assert_array_equal(trace["pool"], pooled)
