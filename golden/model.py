@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rrm import bounds
 from rrm.artifact import Artifact, load_artifact
 from rrm.errors import UserError
 from rrm.layers import Layer
 from rrm.spec import Spec
 
-from . import bounds, kernels, ops
+from . import kernels, ops
 
 #: Feature-map elements per internal batch (the largest layer output of all its images):
 #: large batches feed BLAS and amortise Python, this keeps 224x224 maps at ~32 MB.

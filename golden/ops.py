@@ -17,22 +17,20 @@ Shapes (N images, H x W map, C channels, M outputs, K x K kernel):
 - ``fc(pooled (N,C), w (K,C), b (K,)) -> (N,K)``
 
 conv2d and depthwise pad K//2 zeros on every side and cross-correlate like PyTorch
-(no kernel flip); the output has ``(H + 2*(K//2) - K)//S + 1`` rows.
+(no kernel flip); the output has ``(H + 2*(K//2) - K)//S + 1`` rows
+(:func:`rrm.numerics.out_size`, imported here as ``ops.out_size``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rrm.numerics import MAX_SHIFT, out_size
+
 #: Integers below these magnitudes are exact in float32 / float64 sums.
 FLOAT32_EXACT = 2 ** 24
 FLOAT64_EXACT = 2 ** 53
 INT64_LIMIT = 2 ** 63
-
-
-def out_size(size: int, kernel: int, stride: int) -> int:
-    """Output rows of a K x K, stride-S window with K//2 zero padding."""
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
 def max_abs(array: np.ndarray) -> int:
@@ -211,8 +209,8 @@ def bn_requant(acc: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int,
             or not mult.shape[0] == bias.shape[0] == acc.shape[-1]:
         raise ValueError(f"mult {mult.shape} and bias {bias.shape} must be (C,) with C = acc's "
                          f"last axis (acc {acc.shape})")
-    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or not 0 <= shift <= 62:
-        raise ValueError(f"shift must be an integer in 0..62, got {shift!r}")
+    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or not 0 <= shift <= MAX_SHIFT:
+        raise ValueError(f"shift must be an integer in 0..{MAX_SHIFT}, got {shift!r}")
     if isinstance(act_bits, bool) or not isinstance(act_bits, (int, np.integer)) or act_bits < 1:
         raise ValueError(f"act_bits must be a positive integer, got {act_bits!r}")
     _check_integer_valued("acc", acc)

@@ -1,18 +1,19 @@
-"""The hardware blocks by name, each built from a spec with widths from the golden bounds.
+"""The hardware blocks by name, each built from a spec with widths from the hardware sizing.
 
 :data:`BLOCKS` maps a block name to a function ``spec -> Component``; ``rrm
 verilog`` and the testbenches build blocks only through :func:`build_block`, so
-the Verilog that is linted, simulated and shipped is the same. Widths come from
-``golden.bounds`` (accumulators that cannot overflow for any input and any
-in-range weights), map sizes and channel counts from the spec's layers.
+the Verilog that is linted, simulated and shipped is the same. Every width and
+size beyond the spec's own fields comes from :func:`rrm.sizing.sizing`
+(accumulators that cannot overflow for any input and any in-range weights, map
+sizes, channel counts); this module only turns its integers into Amaranth shapes.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import signed, unsigned
 
-from golden import bounds
 from rrm.errors import UserError
+from rrm.sizing import sizing
 from rrm.spec import Spec
 
 from .bn_requant import BnRequant
@@ -24,27 +25,23 @@ from .patch_buffer import PatchBuffer
 from .pe_array import conv_pe_array, depthwise_pe_array
 
 
-def _layers(spec: Spec, *kinds: str):
-    return [layer for layer in spec.layers() if layer.kind in kinds]
-
-
 def conv_value_shape(spec: Spec):
     """Values the Conv PE broadcasts: the signed image input or unsigned activations."""
-    return signed(max(spec.quant.input_bits, spec.quant.act_bits + 1))
+    return signed(sizing(spec).conv_value_bits)
 
 
 def dw_parameters(spec: Spec) -> dict:
     """DepthwisePE parameters: accumulators for the widest dw layer."""
     return dict(lanes=spec.hardware.lanes, kernel=spec.hardware.kernel,
                 value_shape=unsigned(spec.quant.act_bits), weight_width=spec.quant.weight_bits,
-                acc_width=max(bounds.accumulator_bits(spec, l.name) for l in _layers(spec, "dw")))
+                acc_width=sizing(spec).dw_acc_width)
 
 
 def conv_parameters(spec: Spec) -> dict:
     """ConvPE parameters: accumulators for the widest conv/pw layer."""
-    return dict(lanes=spec.hardware.lanes, value_shape=conv_value_shape(spec),
-                weight_width=spec.quant.weight_bits,
-                acc_width=max(bounds.accumulator_bits(spec, l.name) for l in _layers(spec, "conv", "pw")))
+    size = sizing(spec)
+    return dict(lanes=spec.hardware.lanes, value_shape=signed(size.conv_value_bits),
+                weight_width=spec.quant.weight_bits, acc_width=size.conv_acc_width)
 
 
 def bn_parameters(spec: Spec) -> dict:
@@ -53,34 +50,33 @@ def bn_parameters(spec: Spec) -> dict:
     Shifts are clamped to the largest useful shift P over the layers (larger
     shifts give 0 anyway); the sum is sized for r = 2**(P-1) on every layer.
     """
-    names = [l.name for l in _layers(spec, "conv", "dw", "pw")]
-    max_shift = max(bounds.max_useful_shift(spec, name) for name in names)
-    return dict(lanes=spec.hardware.lanes,
-                acc_width=max(bounds.accumulator_bits(spec, name) for name in names),
+    size = sizing(spec)
+    return dict(lanes=spec.hardware.lanes, acc_width=size.bn_acc_width,
                 mult_width=spec.quant.bn_mult_bits, bias_width=spec.quant.bn_bias_bits,
-                sum_width=max(bounds.bn_product_bits(spec, name, max_shift) for name in names),
-                act_bits=spec.quant.act_bits, max_shift=max_shift)
+                sum_width=size.bn_sum_width, act_bits=spec.quant.act_bits, max_shift=size.max_shift)
 
 
 def patch_parameters(spec: Spec, kind: str) -> dict:
     """PatchBuffer parameters for the dw layers (``"dw"``: ``lanes`` channels per pixel)
     or conv1 (``"conv"``: the image's channels per pixel)."""
-    layers = _layers(spec, kind)
+    size = sizing(spec)
     if kind == "dw":
-        value_shape, channels = unsigned(spec.quant.act_bits), spec.hardware.lanes
-    else:
-        value_shape, channels = conv_value_shape(spec), max(l.in_channels for l in layers)
-    return dict(channels=channels, kernel=spec.hardware.kernel, value_shape=value_shape,
-                max_height=max(l.in_h for l in layers), max_width=max(l.in_w for l in layers))
+        return dict(channels=spec.hardware.lanes, kernel=spec.hardware.kernel,
+                    value_shape=unsigned(spec.quant.act_bits),
+                    max_height=size.dw_patch_max_height, max_width=size.dw_patch_max_width)
+    return dict(channels=size.conv_patch_channels, kernel=spec.hardware.kernel,
+                value_shape=signed(size.conv_value_bits),
+                max_height=size.conv_patch_max_height, max_width=size.conv_patch_max_width)
 
 
 def fc_parameters(spec: Spec) -> dict:
     """FullyConnected parameters: pool sums of the pooled map, logits from the fc bound."""
     layer = spec.layer("fc")
+    size = sizing(spec)
     return dict(channels=layer.in_channels, classes=layer.out_channels, lanes=spec.hardware.lanes,
-                act_bits=spec.quant.act_bits, pool_width=bounds.pool_range(spec)[1].bit_length(),
+                act_bits=spec.quant.act_bits, pool_width=size.pool_width,
                 weight_width=spec.quant.weight_bits, bias_width=spec.quant.fc_bias_bits,
-                logit_width=bounds.accumulator_bits(spec, "fc"))
+                logit_width=size.logit_width)
 
 
 BLOCKS = {

@@ -6,11 +6,13 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from rrm.numerics import MAX_SHIFT
+
 from .checks import check_int
 from .pipeline import stall_all_advance
 
-#: Bits of the per-beat shift field: shifts 0..62 (DESIGN §3).
-SHIFT_BITS = 6
+#: Bits of the per-beat shift field: shifts 0..MAX_SHIFT (DESIGN §3).
+SHIFT_BITS = MAX_SHIFT.bit_length()
 
 
 class BnRequant(wiring.Component):
@@ -18,13 +20,13 @@ class BnRequant(wiring.Component):
 
     For each lane ``l`` of a beat, with the beat's shift ``s`` clamped to
     ``max_shift`` (every shift >= ``max_shift`` gives 0 for every input, see
-    ``golden.bounds.max_useful_shift``, so the clamp changes no result)::
+    ``rrm.bounds.max_useful_shift``, so the clamp changes no result)::
 
         y[l] = clamp((acc[l] * mult[l] + bias[l] + r) >> s, 0, 2**act_bits - 1)
         r    = 2**(s-1) if s > 0 else 0            (arithmetic shift: floor)
 
     exactly as ``golden.ops.bn_requant``. The sum is ``sum_width`` bits wide,
-    sized by ``golden.bounds.bn_product_bits`` so it cannot overflow.
+    sized by ``rrm.bounds.bn_product_bits`` so it cannot overflow.
 
     Three stages: multiply; add bias and rounding constant; shift and clamp.
     A stall-all pipeline: every stage advances when the output register is
@@ -44,13 +46,13 @@ class BnRequant(wiring.Component):
     act_bits : int
         Unsigned output width; outputs are 0..2**act_bits - 1.
     max_shift : int
-        Shifts above it are clamped to it (0..62).
+        Shifts above it are clamped to it (0..MAX_SHIFT, :data:`rrm.numerics.MAX_SHIFT`).
 
     Members
     -------
     i : In(stream.Signature(StructLayout))
         ``acc``, ``mult``, ``bias``: arrays of ``lanes`` signed values;
-        ``shift``: unsigned(6), the layer's shift s (0..62).
+        ``shift``: unsigned(SHIFT_BITS), the layer's shift s (0..MAX_SHIFT).
     o : Out(stream.Signature(ArrayLayout(unsigned(act_bits), lanes)))
         The requantized activations.
     """
@@ -58,13 +60,13 @@ class BnRequant(wiring.Component):
     latency = 3
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
-                 sum_width: int, act_bits: int, max_shift: int = 62):
+                 sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):
         self.lanes = check_int("lanes", lanes, 1, 256)
         self.acc_width = check_int("acc_width", acc_width, 2, 64)
         self.mult_width = check_int("mult_width", mult_width, 2, 32)
         self.bias_width = check_int("bias_width", bias_width, 2, 64)
         self.act_bits = check_int("act_bits", act_bits, 1, 16)
-        self.max_shift = check_int("max_shift", max_shift, 0, 62)
+        self.max_shift = check_int("max_shift", max_shift, 0, MAX_SHIFT)
         need = max(bias_width, 2)
         self.sum_width = check_int("sum_width", sum_width, need, 128)
         self.in_layout = data.StructLayout({

@@ -18,7 +18,7 @@ class ConvPE(wiring.Component):
     ``last`` is set; the sums of that sequence then leave on ``o`` and the next
     beat starts a new sequence. Pointwise layers send the N input channels of one
     pixel as one sequence, a K x K conv the K*K*N values of one window (see
-    :class:`~hw.patch_broadcast.PatchBroadcast`). Stall-all pipeline: the product
+    :class:`~hw.patch_broadcast.ConvPatchBuffer`). Stall-all pipeline: the product
     register, then the accumulator; everything advances when ``o`` is empty or
     being read.
 
@@ -35,7 +35,7 @@ class ConvPE(wiring.Component):
     weight_width : int
         Signed weight width.
     acc_width : int
-        Signed accumulator width (``golden.bounds.accumulator_bits``).
+        Signed accumulator width (``rrm.bounds.accumulator_bits``, via :mod:`rrm.sizing`).
 
     Members
     -------

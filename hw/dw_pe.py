@@ -39,7 +39,7 @@ class DepthwisePE(wiring.Component):
     weight_width : int
         Signed weight width.
     acc_width : int
-        Signed accumulator width (``golden.bounds.accumulator_bits``).
+        Signed accumulator width (``rrm.bounds.accumulator_bits``, via :mod:`rrm.sizing`).
 
     Members
     -------

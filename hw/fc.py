@@ -40,9 +40,9 @@ class FullyConnected(wiring.Component):
     act_bits : int
         Unsigned activation width.
     pool_width : int
-        Unsigned width of a pool sum (``golden.bounds.pool_range``).
+        Unsigned width of a pool sum (``rrm.bounds.pool_range``, via :mod:`rrm.sizing`).
     weight_width, bias_width, logit_width : int
-        Signed widths; ``logit_width`` from ``golden.bounds.accumulator_bits(spec, "fc")``.
+        Signed widths; ``logit_width`` from ``rrm.bounds.accumulator_bits(spec, "fc")``.
 
     Members
     -------

@@ -36,23 +36,17 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import SpecError, UserError
+from .numerics import MAX_SHIFT, signed_range
 from .spec import Spec
 
 FORMAT = "rr-mobilenet-artifact"
 VERSION = 1
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.npz"
-#: Largest per-layer requantization shift (the shifted value must fit int64).
-MAX_SHIFT = 62
 
 
 class ArtifactError(UserError):
     """An artifact is missing, corrupt, of another format/version, or out of range."""
-
-
-def signed_range(bits: int) -> tuple[int, int]:
-    """Integer range of a signed ``bits``-wide two's-complement number."""
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
 def storage_dtype(bits: int) -> np.dtype:
@@ -295,18 +289,3 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     params = validate_params(spec, raw, source=str(weights_path))
     return Artifact(spec=spec, params=params, manifest=manifest)
 
-
-def random_artifact(spec: Spec, seed: int) -> Artifact:
-    """A valid artifact with random weights and BN whose activations spread over 0..act_max.
-
-    Deterministic per ``seed``; see :mod:`rrm.random_weights` for how BN is chosen.
-    """
-    from .random_weights import random_params
-    params, calibration = random_params(spec, seed)
-    manifest = {
-        "format": FORMAT, "version": VERSION, "spec": spec.to_dict(), "numerics": numerics(spec),
-        "metrics": {}, "provenance": {"source": "random", "seed": int(seed), "calibration": calibration},
-        "files": {},
-    }
-    return Artifact(spec=spec, params=validate_params(spec, params, source="random artifact"),
-                    manifest=manifest)

@@ -3,7 +3,12 @@
 ``build_layers(spec)`` returns conv1, then per depthwise-separable block N its
 depthwise part ``dscN.dw`` and pointwise part ``dscN.pw``, then ``pool`` (global
 average-pool *sum*, DESIGN §3) and ``fc``. Shapes follow DESIGN §3: zero padding
-of K//2 on every side, ``out = (in + 2*(K//2) - K) // stride + 1``.
+of K//2 on every side, ``out = (in + 2*(K//2) - K) // stride + 1``
+(:func:`rrm.numerics.out_size`).
+
+This module also names the blocks (:func:`dsc_name`) and defines a layer's
+tiling (:class:`LayerTiling`); :mod:`rrm.spec` imports them from here and calls
+:func:`build_layers`, never the other way round.
 """
 
 from __future__ import annotations
@@ -11,7 +16,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import SpecError
-from .spec import FIRST_DSC_INDEX, LayerTiling, dsc_name
+from .numerics import out_size
+
+#: Number of the first depthwise-separable block: DSC2 (conv1 is layer 1, as in
+#: the paper's Table 2).
+FIRST_DSC_INDEX = 2
+
+
+def dsc_name(index: int) -> str:
+    """Name of the depthwise-separable block number ``index`` (2..14): ``dsc7``."""
+    return f"dsc{index}"
+
+
+@dataclass(frozen=True)
+class LayerTiling:
+    """Loop tiling of one layer (paper §3, Table 2).
+
+    ``ti`` x ``tj`` spatial tiles of the output map run on different PEs at once,
+    ``tn`` input channels and ``tm`` output channels are processed per pass.
+    :class:`rrm.spec.HardwareSpec` validates the overrides of ``hardware.tiling``.
+    """
+
+    ti: int
+    tj: int
+    tn: int
+    tm: int
 
 #: Layer kinds, in the order a reader meets them.
 KINDS = ("conv", "dw", "pw", "pool", "fc")
@@ -96,11 +125,6 @@ class Layer:
         return self.out_h * self.out_w * self.out_channels
 
 
-def conv_out_size(size: int, kernel: int, stride: int) -> int:
-    """Output rows of a K x K, stride-S convolution with K//2 zero padding."""
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
-
-
 def auto_tiling(kind: str, out_channels: int, out_h: int, out_w: int,
                 in_channels: int, pe_count: int, lanes: int) -> LayerTiling:
     """Default tiling: fill the pe_count x lanes array, then split the map.
@@ -136,7 +160,7 @@ def build_layers(spec) -> tuple[Layer, ...]:
 
     def add(name, kind, n, m, kernel, stride, h, w, full_m):
         if kind in ("conv", "dw"):
-            oh, ow = conv_out_size(h, kernel, stride), conv_out_size(w, kernel, stride)
+            oh, ow = out_size(h, kernel, stride), out_size(w, kernel, stride)
             if oh < 1 or ow < 1:
                 raise SpecError("network.input_size",
                                 f"{network.input_size} is too small: layer {name} gets a {h}x{w} map")

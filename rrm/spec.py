@@ -19,24 +19,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .devices import DEVICES
 from .errors import SpecError
+from .layers import FIRST_DSC_INDEX, LayerTiling, build_layers, dsc_name
 
 #: MobileNet-v1's depthwise-separable blocks as (output channels, stride), before
-#: the width multiplier. They are numbered DSC2..DSC14, conv1 being layer 1, as in
-#: the paper's Table 2.
+#: the width multiplier. They are numbered DSC2..DSC14 (:func:`rrm.layers.dsc_name`),
+#: conv1 being layer 1, as in the paper's Table 2.
 MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
 )
-FIRST_DSC_INDEX = 2
-
-#: Devices known to the on-chip-memory analysis (see scripts/devices.py).
-KNOWN_DEVICES = ("xczu3eg", "xczu7ev", "xczu9eg")
-
-
-def dsc_name(index: int) -> str:
-    """Name of the depthwise-separable block number ``index`` (2..14): ``dsc7``."""
-    return f"dsc{index}"
 
 
 def _check_int(path: str, value: Any, lo: int, hi: int | None = None) -> None:
@@ -197,24 +190,6 @@ class QuantSpec:
 
 
 @dataclass(frozen=True)
-class LayerTiling:
-    """Loop tiling of one layer (paper §3, Table 2).
-
-    ``ti`` x ``tj`` spatial tiles of the output map run on different PEs at once,
-    ``tn`` input channels and ``tm`` output channels are processed per pass.
-    """
-
-    ti: int
-    tj: int
-    tn: int
-    tm: int
-
-    def check(self, path: str) -> None:
-        for name in ("ti", "tj", "tn", "tm"):
-            _check_int(f"{path}.{name}", getattr(self, name), 1, 1 << 16)
-
-
-@dataclass(frozen=True)
 class HardwareSpec:
     """Accelerator configuration.
 
@@ -229,7 +204,7 @@ class HardwareSpec:
     clock_mhz : float
         Target clock (150 MHz in the paper).
     device : str
-        Target FPGA, one of :data:`KNOWN_DEVICES`.
+        Target FPGA, a key of :data:`rrm.devices.DEVICES`.
     fm_buffers : int
         Feature-map buffers on chip, the paper's alpha in Eq. 8/10: 2 for the
         ping-pong P/Q pair.
@@ -258,9 +233,9 @@ class HardwareSpec:
         clock = _check_number("hardware.clock_mhz", self.clock_mhz)
         if not 1.0 <= clock <= 1000.0:
             raise SpecError("hardware.clock_mhz", f"{clock} is out of range (allowed: 1..1000)")
-        if self.device not in KNOWN_DEVICES:
+        if self.device not in DEVICES:
             raise SpecError("hardware.device",
-                            f"unknown device {self.device!r} (allowed: {', '.join(KNOWN_DEVICES)})")
+                            f"unknown device {self.device!r} (allowed: {', '.join(DEVICES)})")
         _check_int("hardware.fm_buffers", self.fm_buffers, 1, 4)
         beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
         if not 0.0 < beta <= 1.0:
@@ -270,7 +245,8 @@ class HardwareSpec:
         for name, tiling in self.tiling.items():
             if not isinstance(tiling, LayerTiling):
                 raise SpecError(f"hardware.tiling.{name}", "must be {ti, tj, tn, tm}")
-            tiling.check(f"hardware.tiling.{name}")
+            for part in ("ti", "tj", "tn", "tm"):
+                _check_int(f"hardware.tiling.{name}.{part}", getattr(tiling, part), 1, 1 << 16)
 
     @property
     def macs_per_cycle(self) -> int:
@@ -291,7 +267,6 @@ class Spec:
         for name, cls in (("network", NetworkSpec), ("quant", QuantSpec), ("hardware", HardwareSpec)):
             if not isinstance(getattr(self, name), cls):
                 raise SpecError(name, f"must be a {cls.__name__}")
-        from .layers import build_layers  # late import: layers needs Spec's parts
         # Derived once (the spec is frozen); also validates the topology as a whole.
         object.__setattr__(self, "_layers", build_layers(self))
 
@@ -352,6 +327,14 @@ class Spec:
     def replace(self, **changes) -> "Spec":
         """A copy with top-level parts replaced (``spec.replace(hardware=...)``)."""
         return dataclasses.replace(self, **changes)
+
+
+def unpruned(spec: Spec) -> Spec:
+    """The same spec before redundancy removal: every block at its full width.
+
+    What training starts from and what the analysis compares the pruned network with.
+    """
+    return spec.replace(network=dataclasses.replace(spec.network, pruned_channels={}))
 
 
 def _expect_fields(path: str, data: Any, cls, optional: set[str] = frozenset()) -> None:

@@ -1,4 +1,4 @@
-"""Readable text table of an :func:`scripts.analysis.analyze` result."""
+"""Readable text table of an :func:`rrm.analysis.analyze` result."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from rrm.errors import UserError
 def plot_memory(before: dict, after: dict, path: Path, title: str) -> Path:
     """Write a PNG: per layer, parameter and feature-map Kbit, unpruned vs pruned.
 
-    ``before`` and ``after`` are :func:`scripts.analysis.analyze` results of the
+    ``before`` and ``after`` are :func:`rrm.analysis.analyze` results of the
     same network without and with pruning. Parameters on top, output feature
     maps below; the y axes are logarithmic because conv1's feature maps and
     dsc14's parameters differ by orders of magnitude.

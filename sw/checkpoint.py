@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from rrm.errors import SpecError, UserError
-from rrm.spec import Spec
+from rrm.spec import Spec, unpruned
 
-from .model import MobileNet, unpruned
+from .model import MobileNet
 
 CHECKPOINT_FORMAT = "rr-mobilenet-checkpoint"
 CHECKPOINT_VERSION = 1

@@ -10,8 +10,9 @@ For a conv/dw/pw layer with input fraction Fi (``input_frac`` for conv1,
     m = round(slope * 2**s)             b = round(offset * 2**s)
 
 and ``(acc*m + b + 2**(s-1)) >> s`` rounds ``slope*acc + offset``. The layer's
-shift ``s`` is the largest (<= 62) for which every ``m`` fits ``bn_mult_bits`` and
-every ``b`` fits ``bn_bias_bits``: the multipliers keep as many bits as they can.
+shift ``s`` is the largest (<= ``rrm.numerics.MAX_SHIFT``) for which every ``m`` fits
+``bn_mult_bits`` and every ``b`` fits ``bn_bias_bits`` (:func:`rrm.numerics.fit_shift`):
+the multipliers keep as many bits as they can.
 
 The FC takes the pool *sum* (no division): the real logit is
 ``sum_c W_kc 2**-Fw * pool_c / (H*W * 2**Fa) + bias_k``, so the integer logit
@@ -21,28 +22,22 @@ the positive constant H*W*2**(Fw+Fa): argmax (the class) is unchanged.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from rrm.artifact import MAX_SHIFT, ArtifactError, save_artifact, signed_range
+from rrm.artifact import ArtifactError, save_artifact
+from rrm.numerics import fit_shift, signed_range
 from rrm.spec import Spec
 
 
 def fold_bn(slope: np.ndarray, offset: np.ndarray, mult_bits: int, bias_bits: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Integer (m, b, s) for ``y = slope*acc + offset``: the largest shift that fits both widths."""
-    _, mhi = signed_range(mult_bits)
-    _, bhi = signed_range(bias_bits)
-    shift = MAX_SHIFT
     biggest_slope = float(np.abs(slope).max(initial=0.0))
     biggest_offset = float(np.abs(offset).max(initial=0.0))
     # m and b are rounded, so leave half a unit of headroom below the limits.
-    if biggest_slope > 0:
-        shift = min(shift, math.floor(math.log2((mhi - 0.5) / biggest_slope)))
-    if biggest_offset > 0:
-        shift = min(shift, math.floor(math.log2((bhi - 0.5) / biggest_offset)))
+    shift = fit_shift(biggest_slope, biggest_offset, mult_bits, bias_bits, headroom=0.5)
     if shift < 0:
         raise ArtifactError(f"BN cannot be folded: slope {biggest_slope:.3g} / offset {biggest_offset:.3g} "
                             f"do not fit {mult_bits}/{bias_bits}-bit integers even with shift 0")

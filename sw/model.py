@@ -16,8 +16,6 @@ does not change the network's function.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,11 +23,6 @@ from torch import nn
 from rrm.spec import Spec
 
 from .quant import image_to_input, quantize_activation, quantize_input, quantize_weight
-
-
-def unpruned(spec: Spec) -> Spec:
-    """The same spec with every block at its full width (what training starts from)."""
-    return spec.replace(network=dataclasses.replace(spec.network, pruned_channels={}))
 
 
 class ConvBN(nn.Module):
@@ -57,7 +50,7 @@ class ConvBN(nn.Module):
 
 
 class MobileNet(nn.Module):
-    """MobileNet-v1 of ``spec`` (its pruned channel counts; see :func:`unpruned`).
+    """MobileNet-v1 of ``spec`` (its pruned channel counts; see :func:`rrm.spec.unpruned`).
 
     Input: uint8 images (N, H, W, C). Output: float logits (N, classes).
     """

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import torch
 
-from rrm.spec import Spec
-
-from .model import unpruned
+from rrm.spec import Spec, unpruned
 
 
 def _pct(value) -> str:

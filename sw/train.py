@@ -44,14 +44,14 @@ from tqdm import tqdm
 
 from rrm.artifact import load_artifact
 from rrm.errors import UserError
-from rrm.spec import Spec
+from rrm.spec import Spec, unpruned
 
 from . import int_emulation
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import load_data
 from .export import export_model
-from .model import MobileNet, shrink, unpruned
+from .model import MobileNet, shrink
 from .pruning import prune_step, pruning_done
 from .quant import clip_weights_
 from .report import write_report

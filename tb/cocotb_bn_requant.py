@@ -6,13 +6,15 @@ import numpy as np
 
 import cocotb
 
-from golden import bounds, ops
+from golden import ops
+from rrm import bounds
+from rrm.numerics import MAX_SHIFT
 
 from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 
 
 def make_beats(block, spec, rng, count: int):
-    """Random beats plus corner beats: extreme acc/mult/bias, shifts 0, 1, P, 62, rounding ties."""
+    """Random beats plus corner beats: extreme acc/mult/bias, shifts 0, 1, P, MAX_SHIFT, rounding ties."""
     names = [l.name for l in spec.layers() if l.kind in ("conv", "dw", "pw")]
     acc_bound = max(bounds.accumulator_bound(spec, name) for name in names)
     mhalf, bhalf = 2 ** (block.mult_width - 1), 2 ** (block.bias_width - 1)
@@ -30,7 +32,7 @@ def make_beats(block, spec, rng, count: int):
     for acc in (acc_bound, -acc_bound):
         for mult in (mhalf - 1, -mhalf):
             for bias in (bhalf - 1, -bhalf, 0):
-                for shift in (0, 1, block.max_shift, 62):
+                for shift in (0, 1, block.max_shift, MAX_SHIFT):
                     beats.append({"acc": [acc] * lanes, "mult": [mult] * lanes,
                                   "bias": [bias] * lanes, "shift": shift})
     # Rounding ties: acc*m + b = (2k+1) * 2**(s-1) for small values around the clamp.

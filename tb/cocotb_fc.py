@@ -13,7 +13,8 @@ import numpy as np
 
 import cocotb
 
-from golden import bounds, ops
+from golden import ops
+from rrm import bounds
 
 from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 

@@ -3,7 +3,6 @@
 import pytest
 from amaranth.hdl import signed, unsigned
 
-from golden import bounds
 from hw.blocks import bn_parameters, build_block, conv_parameters, dw_parameters, fc_parameters
 from hw.bn_requant import BnRequant
 from hw.conv_pe import ConvPE
@@ -12,6 +11,7 @@ from hw.fc import FullyConnected
 from hw.patch_broadcast import ConvPatchBuffer, PatchSerializer
 from hw.patch_buffer import PatchBuffer
 from hw.pe_array import PEArray
+from rrm import bounds
 from rrm.errors import UserError
 from rrm.presets import load_preset
 

@@ -2,9 +2,10 @@
 
 import pytest
 
+from rrm.analysis import analyze, memory_map, paper_eq4_counts
+from rrm.devices import DEVICES, bram18k_blocks
 from rrm.presets import load_preset
-from scripts.analysis import analyze, memory_map, paper_eq4_counts, unpruned
-from scripts.devices import DEVICES, bram18k_blocks
+from rrm.spec import unpruned
 
 
 def test_mobilenet_v1_totals_match_the_published_counts():

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from golden.ops import bn_requant, layer_accumulator
+from golden.random_weights import random_artifact
 from rrm.artifact import (ArtifactError, FORMAT, MANIFEST, VERSION, WEIGHTS, expected_arrays,
-                          load_artifact, random_artifact, save_artifact)
+                          load_artifact, save_artifact)
 from rrm.cli import main
 from rrm.presets import load_preset
 

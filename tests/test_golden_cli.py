@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from golden import model
-from rrm.artifact import random_artifact, save_artifact
+from golden.random_weights import random_artifact
+from rrm.artifact import save_artifact
 from rrm.cli import main
 from rrm.presets import load_preset
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from golden import model, ops
-from rrm.artifact import ArtifactError, random_artifact, save_artifact
+from golden.random_weights import random_artifact
+from rrm.artifact import ArtifactError, save_artifact
 from rrm.errors import UserError
 from rrm.presets import load_preset
 from rrm.spec import QuantSpec, Spec

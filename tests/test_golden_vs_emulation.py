@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from golden import model
-from rrm.artifact import random_artifact
+from golden.random_weights import random_artifact
 from rrm.presets import load_preset
 from sw import int_emulation
 from sw.data import digits

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rrm.artifact import Artifact, load_artifact, signed_range, validate_params
+from rrm.artifact import Artifact, load_artifact, validate_params
+from rrm.numerics import signed_range
 from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec
 from sw import int_emulation
 from sw.export import export_model, fold_bn, integer_params

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from golden.ops import bn_requant, layer_accumulator
-from rrm.artifact import random_artifact, validate_params
+from golden.random_weights import random_artifact
+from rrm.artifact import validate_params
 from rrm.errors import UserError
 from rrm.presets import load_preset
 from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rrm.presets import load_preset
-from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec
-from sw.model import MobileNet, shrink, unpruned
+from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec, unpruned
+from sw.model import MobileNet, shrink
 from sw.pruning import kernel_l1, prune_step, pruning_done, step_targets
 from sw.quant import clip_weights_, image_to_input, quantize_activation, quantize_weight
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rrm.devices import DEVICES
 from rrm.specio import add_spec_arguments, spec_from_args
 
 NAME = "analyze"
@@ -13,14 +14,15 @@ HELP = "operations, parameters, memory and on-chip fit per layer (paper Eq. 1-11
 
 def add_arguments(parser):
     add_spec_arguments(parser, default="rr-mobilenet")
-    parser.add_argument("--device", help="FPGA to fit (xczu3eg, xczu7ev, xczu9eg); default: the spec's")
+    parser.add_argument("--device", help=f"FPGA to fit ({', '.join(DEVICES)}); default: the spec's")
     parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
     parser.add_argument("--plot", type=Path, metavar="FILE.png",
                         help="write a per-layer memory plot before/after pruning (paper Fig. 5)")
 
 
 def run(args) -> int:
-    from scripts.analysis import analyze, unpruned
+    from rrm.analysis import analyze
+    from rrm.spec import unpruned
     from scripts.analysis_report import format_report
 
     spec = spec_from_args(args)

@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..artifact import load_artifact, random_artifact, save_artifact
+    from ..artifact import load_artifact, save_artifact
     if args.check is not None:
         artifact = load_artifact(args.check)
         arrays = len(artifact.params)
@@ -38,6 +38,7 @@ def run(args) -> int:
     if args.random:
         if args.seed < 0:
             raise UserError(f"--seed must be >= 0, got {args.seed}")
+        from golden.random_weights import random_artifact
         spec = spec_from_args(args)
         artifact = random_artifact(spec, args.seed)
         path = save_artifact(args.out, spec, artifact.params, metrics={},

@@ -126,7 +126,7 @@ def _run_bench(args, batch: int | None) -> int:
             raise UserError("give either ARTIFACT or --random-weights, not both")
         if args.seed < 0:
             raise UserError(f"--seed must be >= 0, got {args.seed}")
-        from ..artifact import random_artifact
+        from golden.random_weights import random_artifact
         artifact = random_artifact(spec_from_args(args), args.seed)
     elif args.artifact is not None:
         from ..artifact import load_artifact

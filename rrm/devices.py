@@ -1,4 +1,7 @@
-"""FPGA devices the on-chip-memory analysis knows, and how BRAM18K maps a memory.
+"""FPGA devices the spec may name and the analysis fits to, and how BRAM18K maps a memory.
+
+:data:`DEVICES` is the one table of known devices: ``hardware.device`` must be
+one of its keys (:class:`rrm.spec.HardwareSpec`).
 
 Block RAM counts are from the Zynq UltraScale+ product tables (BRAM36 x 2 =
 BRAM18K); UltraRAM is listed but not counted by the fit (the paper uses BRAM
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rrm.errors import SpecError
+from .errors import SpecError
 
 #: Bits in one BRAM18K block (16 Kbit data + 2 Kbit parity, usable at widths 9/18/36).
 BRAM18K_BITS = 18 * 1024

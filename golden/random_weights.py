@@ -9,10 +9,12 @@ output channel gets a multiplier/bias that maps its accumulator's mean to a
 random point in the middle of the activation range and about +-2 standard
 deviations to the range's ends (a few channels get a negative multiplier, as a
 negative BN gamma would give). The per-layer shift is the largest that keeps
-every multiplier and bias inside its signed width, so the multipliers use their
-full precision.
+every multiplier and bias inside its signed width (:func:`rrm.numerics.fit_shift`),
+so the multipliers use their full precision.
 
-Numpy only, deterministic per seed.
+:func:`random_artifact` wraps the parameters in a validated
+:class:`rrm.artifact.Artifact` (``rrm export --random``, ``rrm golden --bench
+--random-weights``, tests). Numpy only, deterministic per seed.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ import math
 
 import numpy as np
 
-from golden import ops
+from rrm.artifact import FORMAT, VERSION, Artifact, numerics, validate_params
+from rrm.numerics import fit_shift
+from rrm.spec import Spec
 
-from .spec import Spec
+from . import ops
 
 #: Accumulator samples per channel that the calibration aims for.
 _SAMPLES_PER_CHANNEL = 256
 #: Upper bound on the MACs spent on calibration (keeps 224x224 networks at a few seconds).
 _MAC_BUDGET = 2_000_000_000
-_MAX_SHIFT = 62
 
 
 def _calibrated_bn(acc: np.ndarray, rng: np.random.Generator, act_max: int,
@@ -46,12 +49,9 @@ def _calibrated_bn(acc: np.ndarray, rng: np.random.Generator, act_max: int,
     offset = centre - slope * mean
     mhi = (1 << (mult_bits - 1)) - 1
     bhi = (1 << (bias_bits - 1)) - 1
-    shift = _MAX_SHIFT
-    biggest_slope = float(np.abs(slope).max())
-    biggest_offset = float(np.abs(offset).max()) + 1.0
-    shift = min(shift, math.floor(math.log2(mhi / biggest_slope)) if biggest_slope > 0 else shift)
-    shift = min(shift, math.floor(math.log2(bhi / biggest_offset)))
-    shift = max(shift, 0)
+    # One unit of slack on the bias; anything that still overflows is clipped below.
+    shift = max(0, fit_shift(float(np.abs(slope).max()), float(np.abs(offset).max()) + 1.0,
+                             mult_bits, bias_bits))
     mult = np.clip(np.rint(slope * 2.0 ** shift), -mhi, mhi).astype(np.int64)
     mult[mult == 0] = np.where(sign[mult == 0] < 0, -1, 1)
     bias = np.clip(np.rint(offset * 2.0 ** shift), -bhi, bhi).astype(np.int64)
@@ -108,3 +108,18 @@ def random_params(spec: Spec, seed: int) -> tuple[dict[str, np.ndarray], dict]:
             params[f"{name}.weight"] = weight
             params[f"{name}.bias"] = bias.astype(np.int64)
     return params, {"images": images, "pixels": "uniform random", "seed": int(seed)}
+
+
+def random_artifact(spec: Spec, seed: int) -> Artifact:
+    """A valid artifact with random weights and BN whose activations spread over 0..act_max.
+
+    Deterministic per ``seed``; see the module docstring for how BN is chosen.
+    """
+    params, calibration = random_params(spec, seed)
+    manifest = {
+        "format": FORMAT, "version": VERSION, "spec": spec.to_dict(), "numerics": numerics(spec),
+        "metrics": {}, "provenance": {"source": "random", "seed": int(seed), "calibration": calibration},
+        "files": {},
+    }
+    return Artifact(spec=spec, params=validate_params(spec, params, source="random artifact"),
+                    manifest=manifest)

@@ -1,5 +1,8 @@
 """Accumulator bounds per layer, from the spec alone: what the hardware sizes its sums by.
 
+A contract between the golden model (its exact sum dtypes), the hardware sizing
+(:mod:`rrm.sizing`) and the testbenches (extreme inputs that reach the bounds).
+
 For a layer, an output is a sum of ``taps`` products ``w * x`` with every weight in
 ``spec.quant.weight_int_range`` and every input in the layer's input range:
 
@@ -25,19 +28,8 @@ shift, :func:`bn_product_bits` assumes that clamp.
 
 from __future__ import annotations
 
-from rrm.spec import Spec
-
-from .ops import out_size
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Fewest two's-complement bits b with -2**(b-1) <= lo <= hi <= 2**(b-1) - 1."""
-    if lo > hi:
-        raise ValueError(f"empty range [{lo}, {hi}]")
-    bits = 1
-    while lo < -(1 << (bits - 1)) or hi > (1 << (bits - 1)) - 1:
-        bits += 1
-    return bits
+from .numerics import MAX_SHIFT, out_size, signed_bits
+from .spec import Spec
 
 
 def _layer(spec: Spec, layer_name: str):
@@ -175,7 +167,7 @@ def bn_sum_range(spec: Spec, layer_name: str) -> tuple[int, int]:
 
 def max_useful_shift(spec: Spec, layer_name: str) -> int:
     """P = signed bits of acc*m + b: every shift >= P gives all-zero outputs, as P does."""
-    return min(62, signed_bits(*bn_sum_range(spec, layer_name)))
+    return min(MAX_SHIFT, signed_bits(*bn_sum_range(spec, layer_name)))
 
 
 def bn_product_bits(spec: Spec, layer_name: str, shift: int | None = None) -> int:
@@ -187,7 +179,7 @@ def bn_product_bits(spec: Spec, layer_name: str, shift: int | None = None) -> in
     lo, hi = bn_sum_range(spec, layer_name)
     if shift is None:
         shift = max_useful_shift(spec, layer_name)
-    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= 62:
-        raise ValueError(f"shift must be an integer in 0..62, got {shift!r}")
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= MAX_SHIFT:
+        raise ValueError(f"shift must be an integer in 0..{MAX_SHIFT}, got {shift!r}")
     rnd = 2 ** (shift - 1) if shift > 0 else 0
     return signed_bits(lo + rnd, hi + rnd)

@@ -1,4 +1,4 @@
-"""golden.bounds: extreme inputs and weights reach each layer's bound exactly, random
+"""rrm.bounds: extreme inputs and weights reach each layer's bound exactly, random
 in-range ones never exceed it; BN widths and the useful-shift clamp hold."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden import bounds, ops
+from golden import ops
+from rrm import bounds
 from rrm.layers import Layer
 from rrm.presets import load_preset
 from rrm.spec import NetworkSpec, QuantSpec, Spec

@@ -27,10 +27,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from rrm.layers import Layer
-from rrm.spec import Spec
-
 from .devices import Device, bram18k_blocks, get_device
+from .layers import Layer
+from .spec import Spec
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,3 @@ def analyze(spec: Spec, device: str | None = None) -> dict:
         },
     }
 
-
-def unpruned(spec: Spec) -> Spec:
-    """The same spec before redundancy removal (no pruned channels)."""
-    return spec.replace(network=dataclasses.replace(spec.network, pruned_channels={}))

@@ -1,0 +1,102 @@
+"""The hardware sizing: one function of the spec gives every block's widths and sizes.
+
+:func:`sizing` computes, from the spec alone, every number the hardware blocks
+are built with beyond the spec's own fields: accumulator widths that cannot
+overflow for any input and any in-range weights (:mod:`rrm.bounds`), the BN
+sum width and largest useful shift, the pool and logit widths, the patch
+buffers' largest maps. :mod:`hw.blocks` turns these plain integers into
+Amaranth shapes and components; nothing here imports Amaranth.
+
+Extending it: :class:`Sizing` is the one place for hardware geometry. The
+accelerator's memory geometry (banks, word widths, depths per RAM) belongs here
+too, as further fields of :class:`Sizing` computed in :func:`sizing` (or, if it
+grows large, a sibling function ``memories(spec)`` in this module whose result
+:func:`sizing` stores), so that ``hw/``, the analysis's BRAM18K count and a
+cycle model all read the same numbers. Add fields with a comment naming the
+block that uses them; keep every field a plain ``int`` or ``bool``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import bounds
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Every block's widths and sizes for one spec (all widths in bits).
+
+    Members
+    -------
+    dw_acc_width : int
+        Signed accumulator of the depthwise PE: the widest dw layer's bound.
+    conv_value_bits : int
+        Signed width of the value the Conv PE broadcasts: the signed image input
+        (conv1) or an unsigned activation, ``max(input_bits, act_bits + 1)``.
+    conv_acc_width : int
+        Signed accumulator of the Conv PE: the widest conv/pw layer's bound.
+    bn_acc_width : int
+        Signed accumulator entering BN/requant: the widest conv/dw/pw layer's bound.
+    max_shift : int
+        Largest useful requantization shift P over the conv/dw/pw layers; every
+        larger shift gives 0 for every input, so hardware clamps shifts to it.
+    bn_sum_width : int
+        Signed width of ``acc*m + b + r`` for r = 2**(max_shift-1), every layer.
+    pool_width : int
+        Unsigned width of a pool sum (act_max * H * W of the pooled map).
+    logit_width : int
+        Signed width of an FC logit (bias included).
+    dw_patch_max_height, dw_patch_max_width : int
+        Largest input map of the dw layers (the dw patch buffer's line memory).
+    conv_patch_channels : int
+        Channels per pixel of the conv1 patch buffer (the image's channels).
+    conv_patch_max_height, conv_patch_max_width : int
+        Largest input map of the conv layers (conv1: the image).
+    """
+
+    dw_acc_width: int
+    conv_value_bits: int
+    conv_acc_width: int
+    bn_acc_width: int
+    max_shift: int
+    bn_sum_width: int
+    pool_width: int
+    logit_width: int
+    dw_patch_max_height: int
+    dw_patch_max_width: int
+    conv_patch_channels: int
+    conv_patch_max_height: int
+    conv_patch_max_width: int
+
+
+def sizing(spec: Spec) -> Sizing:
+    """The :class:`Sizing` of ``spec``."""
+    quant = spec.quant
+    layers = spec.layers()
+
+    def of(*kinds: str):
+        return [layer for layer in layers if layer.kind in kinds]
+
+    def acc_width(*kinds: str) -> int:
+        return max(bounds.accumulator_bits(spec, layer.name) for layer in of(*kinds))
+
+    bn_names = [layer.name for layer in of("conv", "dw", "pw")]
+    max_shift = max(bounds.max_useful_shift(spec, name) for name in bn_names)
+    dw, conv = of("dw"), of("conv")
+    return Sizing(
+        dw_acc_width=acc_width("dw"),
+        conv_value_bits=max(quant.input_bits, quant.act_bits + 1),
+        conv_acc_width=acc_width("conv", "pw"),
+        bn_acc_width=acc_width("conv", "dw", "pw"),
+        max_shift=max_shift,
+        bn_sum_width=max(bounds.bn_product_bits(spec, name, max_shift) for name in bn_names),
+        pool_width=bounds.pool_range(spec)[1].bit_length(),
+        logit_width=bounds.accumulator_bits(spec, "fc"),
+        dw_patch_max_height=max(layer.in_h for layer in dw),
+        dw_patch_max_width=max(layer.in_w for layer in dw),
+        conv_patch_channels=max(layer.in_channels for layer in conv),
+        conv_patch_max_height=max(layer.in_h for layer in conv),
+        conv_patch_max_width=max(layer.in_w for layer in conv),
+    )
