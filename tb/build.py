@@ -1,7 +1,7 @@
 """Build a hardware block's Verilog into a cached simulator build and run cocotb tests on it.
 
 :func:`build_design` writes a block's Verilog exactly as ``rrm verilog`` does
-(:func:`scripts.verilog_gen.write_block_verilog`) and compiles it with cocotb's Python
+(:func:`hw.verilog.write_block_verilog`) and compiles it with cocotb's Python
 runner into ``build/sim/<block>-<key>/``. The key hashes everything the build
 depends on: block name, spec JSON, the hardware sources (``hw/*.py`` and the
 Verilog writer), the
@@ -32,14 +32,14 @@ from pathlib import Path
 
 from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
-from scripts.verilog_gen import module_name, write_block_verilog
+from hw.verilog import module_name, write_block_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
 TIMESCALE = ("1ns", "1ps")
 
 #: Verilator flags. Amaranth's Verilog is lint-clean under the waivers of
-#: scripts/verilog_gen.py (see there); the simulation build only needs
+#: hw/verilog.py (see there); the simulation build only needs
 #: -Wno-fatal so that a new lint warning is reported in the log but never stops a test.
 VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-O2")
 #: Make variables for compiling the Verilated C++: -O0 builds the 32-lane PEs about
@@ -83,7 +83,7 @@ class Design:
 def hardware_sources_digest() -> str:
     """Hash of hw/*.py and the Verilog writer: any edit to the hardware invalidates the cache."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "hw").glob("*.py")) + [ROOT / "scripts" / "verilog_gen.py"]:
+    for path in sorted((ROOT / "hw").glob("*.py")) + []:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -15,8 +15,8 @@ from golden.ops import bn_requant, layer_accumulator
 from golden.random_weights import random_artifact
 from rrm.artifact import (ArtifactError, FORMAT, MANIFEST, VERSION, WEIGHTS, expected_arrays,
                           load_artifact, save_artifact)
-from rrm.cli import main
 from rrm.presets import load_preset
+from scripts.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +275,7 @@ def test_cli_export_errors_exit_2(tmp_path, capsys):
 
 def test_rrm_executable_exits_2_on_a_corrupt_artifact(saved):
     edit_manifest(saved, lambda m: m.update(version=0))
-    proc = subprocess.run([sys.executable, "-m", "rrm.cli", "export", "--check", str(saved)],
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "export", "--check", str(saved)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "version 0 is not supported" in proc.stderr

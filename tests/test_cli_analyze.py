@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from rrm.cli import main
+from scripts.cli import main
 
 
 def rrm(*args):
     """Run the installed entry point in a subprocess (exit code, stdout, stderr)."""
-    done = subprocess.run([sys.executable, "-m", "rrm.cli", *args], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "scripts.cli", *args], capture_output=True, text=True)
     return done.returncode, done.stdout, done.stderr
 
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from rrm.cli import main
+from scripts.cli import main
 from tests.test_sw_data import folder_spec, write_image_folder
 
 

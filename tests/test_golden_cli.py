@@ -12,8 +12,8 @@ import pytest
 from golden import model
 from golden.random_weights import random_artifact
 from rrm.artifact import save_artifact
-from rrm.cli import main
 from rrm.presets import load_preset
+from scripts.cli import main
 
 TINY = load_preset("tiny")
 
@@ -111,7 +111,7 @@ def test_usage_errors_exit_2(artifact_dir, capsys):
 
 def test_bench_prints_the_ratio_last():
     """The installed entry point, as a user runs it (a subprocess: torch threads stay ours)."""
-    done = subprocess.run([sys.executable, "-m", "rrm.cli", "golden", "--preset", "tiny",
+    done = subprocess.run([sys.executable, "-m", "scripts.cli", "golden", "--preset", "tiny",
                            "--random-weights", "--bench", "--images", "2", "--repeat", "1"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from rrm.artifact import expected_arrays, load_artifact
-from rrm.cli import main
 from rrm.presets import load_preset
 from rrm.spec import HardwareSpec, NetworkSpec, QuantSpec, Spec
+from scripts.cli import main
 from sw import int_emulation
 from sw.data import digits
 from sw.train import Trainer
@@ -223,7 +223,7 @@ def test_torchrun_two_processes_over_gloo(tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "rrm.cli", "train", "--preset", "tiny", "--out", str(out), "--epochs", "1", "--qat-epochs", "0",
+           "-m", "scripts.cli", "train", "--preset", "tiny", "--out", str(out), "--epochs", "1", "--qat-epochs", "0",
            "--prune-steps", "1", "--prune-epochs", "1", "--max-batches", "2", "--batch-size", "16", "--quiet",
            "--device", "cpu"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300,

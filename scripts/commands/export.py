@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
+from rrm.errors import UserError
+
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "export"
@@ -25,7 +26,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..artifact import load_artifact, save_artifact
+    from rrm.artifact import load_artifact, save_artifact
     if args.check is not None:
         artifact = load_artifact(args.check)
         arrays = len(artifact.params)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
+from rrm.errors import UserError
+
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "verilog"
@@ -37,7 +38,7 @@ def run(args) -> int:
         raise UserError(f"unknown block {args.block!r} (allowed: {', '.join(BLOCKS)})")
     if args.out is None:
         raise UserError("give --out DIR for the Verilog")
-    from scripts.verilog_gen import lint, module_name, write_block_verilog
+    from hw.verilog import lint, module_name, write_block_verilog
     spec = spec_from_args(args)
     path = write_block_verilog(args.block, spec, args.out)
     print(f"wrote {path} (module {module_name(args.block)})")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import UserError
-from .presets import PRESETS, load_preset
-from .spec import Spec
+from rrm.errors import UserError
+from rrm.presets import PRESETS, load_preset
+from rrm.spec import Spec
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, default: str | None = "tiny") -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from rrm.errors import UserError
+
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "golden"
@@ -83,7 +84,7 @@ def run(args) -> int:
         raise UserError("give ARTIFACT and IMAGES.npy (or --bench)")
     if args.preset is not None or args.spec is not None:
         raise UserError("--preset/--spec are for --bench --random-weights; an artifact carries its own spec")
-    from ..artifact import load_artifact
+    from rrm.artifact import load_artifact
 
     artifact = load_artifact(args.artifact)
     images = load_npy(args.images)
@@ -129,7 +130,7 @@ def _run_bench(args, batch: int | None) -> int:
         from golden.random_weights import random_artifact
         artifact = random_artifact(spec_from_args(args), args.seed)
     elif args.artifact is not None:
-        from ..artifact import load_artifact
+        from rrm.artifact import load_artifact
         artifact = load_artifact(args.artifact)
     else:
         raise UserError("--bench needs ARTIFACT or --random-weights (with --preset/--spec)")

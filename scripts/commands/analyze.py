@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from rrm.devices import DEVICES
-from rrm.specio import add_spec_arguments, spec_from_args
+
+from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "analyze"
 HELP = "operations, parameters, memory and on-chip fit per layer (paper Eq. 1-11)"
@@ -23,12 +24,13 @@ def add_arguments(parser):
 def run(args) -> int:
     from rrm.analysis import analyze
     from rrm.spec import unpruned
-    from scripts.analysis_report import format_report
+
+    from ..analysis_report import format_report
 
     spec = spec_from_args(args)
     result = analyze(spec, args.device)
     if args.plot:
-        from scripts.memory_plot import plot_memory
+        from ..memory_plot import plot_memory
         before = analyze(unpruned(spec), args.device)
         plot_memory(before, result, args.plot, spec.network.name)
     if args.json:

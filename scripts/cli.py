@@ -1,6 +1,6 @@
 """``rrm``: the one command-line entry point.
 
-Each subcommand lives in its own module under :mod:`rrm.commands` and provides
+Each subcommand lives in its own module under :mod:`scripts.commands` and provides
 ``NAME`` (the subcommand), ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``. Adding a module adds a subcommand.
 
@@ -15,8 +15,10 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__, commands
-from .errors import UserError
+from rrm import __version__
+from rrm.errors import UserError
+
+from . import commands
 
 
 def command_modules():

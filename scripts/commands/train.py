@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
+from rrm.errors import UserError
+
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "train"

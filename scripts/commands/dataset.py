@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from rrm.errors import UserError
-from rrm.specio import add_spec_arguments, spec_from_args
+
+from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "dataset"
 HELP = "write the test (or train) split as IMAGES.npy (uint8 N,H,W,C) and LABELS.npy"

@@ -1,1 +1,0 @@
-"""One module per ``rrm`` subcommand (see rrm/cli.py for the contract)."""
