@@ -1,0 +1,852 @@
+"""The whole accelerator: image in, logits out, every layer on chip (DESIGN §4, paper Fig. 2).
+
+:class:`AcceleratorCore` is the loop-back system in the ``sync`` domain with
+Amaranth streams; :class:`Accelerator` wraps it with the AXI4-Stream port names
+(``aclk``, ``aresetn``, ``s_axis_*``, ``m_axis_*``, ``s_axis_param_*``) of a
+Vivado IP-integrator block.
+
+What runs where, per image (the sequencer walks the layer-table ROM):
+
+1. **input**: pixels (one beat = one pixel, channels-last bytes) are shifted to
+   signed (``p - 2**(input_bits-1)``) and written into FM buffer Q,
+   ``pe_count`` pixels per word;
+2. **conv1**: the FM reader streams the image into the conv patch buffer; its
+   windows are gathered ``pe_count`` at a time and serialized tap by tap into
+   the Conv PEs (PE p on output pixel p of the block, all sharing one weight
+   word per cycle from the PW RAM), then BN + ReLU + requantize, one word per
+   (block of output pixels, output group) into buffer P;
+3. **dscN.dw**: per channel group, the FM reader streams the map into the DW
+   patch buffer; the depthwise PE takes one K x K x lanes window per cycle with
+   the group's kernels from the DW RAM; BN; outputs gathered into words;
+4. **dscN.pw**: per block of ``pe_count`` pixels and output group, the Conv PEs
+   (one pixel each) sum the N input channels, one FM read and one shared PW
+   weight word per cycle; BN; one word per (block, group);
+5. **pool** and **fc**: the FC block sums every channel over the last map, then
+   forms each logit from FC weight words (PW RAM) and the bias RAM; logits go
+   through a FIFO to the result stream, followed by the class (argmax, ties to
+   the lowest index) with ``last``.
+
+Parameters arrive once through the parameter stream (:mod:`rrm.param_stream`);
+images are refused (``ready`` low) until a complete, matching stream has been
+loaded. A reset aborts an image but keeps the loaded parameters.
+
+Latency: one image takes ``image_cycles`` (per layer: ``layer_cycles``) from
+its first pixel to the class beat; throughput one image at a time.
+
+Members (AcceleratorCore)
+-------
+image : In(stream.Signature({data, last}))
+    Pixels, ``input_channels`` bytes each (channel 0 lowest), ``last`` on an
+    image's final pixel.
+param : In(stream.Signature({data: 32 bits, last}))
+    The parameter stream.
+result : Out(stream.Signature({data: signed(result_bits), last}))
+    The logits (sign-extended), then the class index with ``last``.
+busy, params_loaded, param_error, image_error : Out(1)
+    Status: computing an image; a complete parameter set is loaded; the last
+    parameter stream was refused; an image's ``last`` came on the wrong pixel.
+image_cycles : Out(32)
+    Cycles of the last image, first pixel to class beat.
+layer_cycles : Out(32 * layers)
+    Cycles of each layer of the last image (layer i in bits 32i..32i+31).
+layer_index : Out
+    The layer the sequencer is on (debug and monitors).
+debug_write_* :
+    The FM buffers' write port (en, buffer, addr, data), for a testbench that
+    compares each layer's feature map with the golden trace.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import ClockDomain, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from rrm.memory_map import KIND_CODES, PARAM_BEAT_BITS, PARAM_MAGIC, memory_map
+from rrm.spec import Spec
+
+from .blocks import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
+from .bn_requant import BnRequant
+from .conv_pe import ConvPE
+from .dw_pe import DepthwisePE
+from .fc import FullyConnected
+from .layouts import window_layout
+from .patch_buffer import PatchBuffer
+
+CONV, DW, PW, POOL, FC = (KIND_CODES[k] for k in ("conv", "dw", "pw", "pool", "fc"))
+#: Width of the cycle counters.
+COUNTER_BITS = 32
+
+
+def _bits(value: int) -> int:
+    return max(1, int(value).bit_length())
+
+
+def entry_layout(mmap) -> data.StructLayout:
+    """The layer table's row: every LayerEntry field the RTL needs, each as wide as its largest value."""
+    fields = ("kind_code", "src", "in_h", "in_w", "stride", "in_groups", "out_groups",
+              "in_channels", "out_blocks", "out_pixels", "taps", "w_base", "bn_base", "bn_index")
+    layout = {name: unsigned(_bits(max(getattr(e, name) for e in mmap.layers))) for name in fields}
+    layout["in_pixels"] = unsigned(_bits(max(e.in_h * e.in_w for e in mmap.layers)))
+    layout["out_words"] = unsigned(_bits(max(e.out_blocks * e.out_groups for e in mmap.layers)))
+    layout["seq_words"] = unsigned(_bits(max(e.out_groups * e.taps for e in mmap.layers)))
+    return data.StructLayout(layout)
+
+
+def entry_value(mmap, entry) -> dict:
+    values = {name: getattr(entry, name) for name in entry_layout(mmap).members
+              if hasattr(entry, name)}
+    values["in_pixels"] = entry.in_h * entry.in_w
+    values["out_words"] = entry.out_blocks * entry.out_groups
+    values["seq_words"] = entry.out_groups * entry.taps
+    return values
+
+
+class AcceleratorCore(wiring.Component):
+    __doc__ = __doc__
+
+    def __init__(self, spec: Spec):
+        if not isinstance(spec, Spec):
+            raise TypeError(f"spec must be a Spec, not {spec!r}")
+        self.spec = spec
+        self.mmap = mmap = memory_map(spec)
+        net, quant, hw = spec.network, spec.quant, spec.hardware
+        self.pe_count, self.lanes, self.kernel = hw.pe_count, hw.lanes, hw.kernel
+        self.byte_bits = 8 * -(-quant.input_bits // 8)
+        self.pixel_bits = self.byte_bits * net.input_channels
+        self.fc_params = fc_parameters(spec)
+        logit_width = self.fc_params["logit_width"]
+        self.result_bits = 32 if logit_width <= 32 else 64
+        self.layer_count = len(mmap.layers)
+        self.layer_names = [entry.name for entry in mmap.layers]
+        super().__init__({
+            "image": In(stream.Signature(data.StructLayout(
+                {"data": unsigned(self.pixel_bits), "last": 1}))),
+            "param": In(stream.Signature(data.StructLayout(
+                {"data": unsigned(PARAM_BEAT_BITS), "last": 1}))),
+            "result": Out(stream.Signature(data.StructLayout(
+                {"data": signed(self.result_bits), "last": 1}))),
+            "busy": Out(1),
+            "params_loaded": Out(1),
+            "param_error": Out(1),
+            "image_error": Out(1),
+            "image_cycles": Out(COUNTER_BITS),
+            "layer_cycles": Out(COUNTER_BITS * self.layer_count),
+            "layer_index": Out(range(self.layer_count + 1)),
+            "debug_write_en": Out(1),
+            "debug_write_buffer": Out(1),
+            "debug_write_addr": Out(range(max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth))),
+            "debug_write_data": Out(mmap.ram("fm_p").width),
+        })
+
+    # ------------------------------------------------------------------
+    def elaborate(self, platform):
+        m = Module()
+        spec, mmap = self.spec, self.mmap
+        quant = spec.quant
+        P, L, K = self.pe_count, self.lanes, self.kernel
+        A = quant.act_bits
+        slot_layout = data.ArrayLayout(unsigned(A), L)
+        fm_layout = data.ArrayLayout(slot_layout, P)
+
+        # ---- memories -------------------------------------------------
+        def ram(name, shape, init=()):
+            mem = Memory(shape=shape, depth=mmap.ram(name).depth, init=list(init))
+            m.submodules[f"ram_{name}"] = mem
+            return mem
+
+        fm = [ram("fm_p", fm_layout), ram("fm_q", fm_layout)]
+        dw_ram = ram("dw", window_layout(signed(quant.weight_bits), K, L))
+        pw_ram = ram("pw", data.ArrayLayout(signed(quant.weight_bits), L))
+        bn_shape = data.StructLayout({"mult": data.ArrayLayout(signed(quant.bn_mult_bits), L),
+                                      "bias": data.ArrayLayout(signed(quant.bn_bias_bits), L)})
+        bn_ram = ram("bn", bn_shape)
+        fcb_ram = ram("fc_bias", signed(quant.fc_bias_bits))
+        shift_ram = ram("shift", unsigned(mmap.ram("shift").width))
+        table_layout = entry_layout(mmap)
+        table = Memory(shape=table_layout, depth=self.layer_count,
+                       init=[entry_value(mmap, e) for e in mmap.layers])
+        m.submodules.layer_table = table
+
+        fm_rd = [mem.read_port() for mem in fm]
+        fm_wr = [mem.write_port() for mem in fm]
+        dw_rd, pw_rd, bn_rd = dw_ram.read_port(), pw_ram.read_port(), bn_ram.read_port()
+        fcb_rd, shift_rd, table_rd = fcb_ram.read_port(), shift_ram.read_port(), table.read_port()
+
+        # ---- parameter loader -----------------------------------------
+        self._param_loader(m, [dw_ram, pw_ram, bn_ram, fcb_ram, shift_ram])
+
+        # ---- sequencer state ------------------------------------------
+        entry = Signal(table_layout)
+        shift = Signal(unsigned(mmap.ram("shift").width))
+        layer = Signal(range(self.layer_count + 1))
+        kind = entry.kind_code
+        src = entry.src
+        m.d.comb += self.layer_index.eq(layer)
+
+        # FM read address and data (the layer's source buffer).
+        fm_raddr = Signal(range(max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)))
+        for port in fm_rd:
+            m.d.comb += port.addr.eq(fm_raddr)
+        fm_rdata = Signal(fm_layout)
+        m.d.comb += fm_rdata.eq(Mux(src, fm_rd[1].data, fm_rd[0].data))
+
+        # FM writes: registered request (en, buffer, addr, data).
+        wr_en = Signal()
+        wr_buf = Signal()
+        wr_addr = Signal.like(fm_raddr)
+        wr_data = Signal(fm_layout)
+        m.d.sync += wr_en.eq(0)
+        for index, port in enumerate(fm_wr):
+            m.d.comb += [port.addr.eq(wr_addr), port.data.eq(wr_data),
+                         port.en.eq(wr_en & (wr_buf == index))]
+        m.d.comb += [self.debug_write_en.eq(wr_en), self.debug_write_buffer.eq(wr_buf),
+                     self.debug_write_addr.eq(wr_addr), self.debug_write_data.eq(wr_data)]
+        writes = Signal.like(entry.out_words)  # words written in this layer
+
+        # Cycle counters.
+        image_count = Signal(COUNTER_BITS)
+        layer_count = Signal(COUNTER_BITS)
+        cycles = Signal(data.ArrayLayout(unsigned(COUNTER_BITS), self.layer_count))
+        m.d.comb += self.layer_cycles.eq(cycles)
+
+        # ---- engines ----------------------------------------------------
+        run = Signal()          # the current layer's engine runs
+        start = Signal()        # one-cycle pulse: the current layer starts
+        reader = self._fm_reader(m, fm_rdata, P)
+        image_done = self._image_loader(m, reader, wr_en, wr_buf, wr_addr, wr_data)
+
+        conv_done = self._conv_engine(m, entry, shift, kind, run, start, fm_rdata, reader,
+                                      pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes)
+        dw_done = self._dw_engine(m, entry, shift, kind, run, start, reader, dw_rd, bn_rd,
+                                  wr_en, wr_buf, wr_addr, wr_data, writes)
+        fc_done, logits = self._classifier(m, entry, kind, run, start, fm_rdata, pw_rd, fcb_rd)
+        in_output = Signal()
+        out_done = self._output(m, logits, in_output)
+
+        # The FM read address: the reader (conv1/dw input), else the engines' own.
+        m.d.comb += fm_raddr.eq(Mux(kind == PW, self._pw_raddr,
+                                    Mux(kind == POOL, self._pool_raddr, reader["raddr"])))
+
+        # ---- the sequencer ----------------------------------------------
+        m.d.comb += [table_rd.addr.eq(layer), shift_rd.addr.eq(entry.bn_index)]
+        layer_done = Mux(kind == FC, fc_done,
+                         Mux(kind == POOL, self._pool_done,
+                             Mux(kind == DW, dw_done, conv_done)))
+        m.d.sync += layer_count.eq(layer_count + 1)
+        with m.If(self.busy):
+            m.d.sync += image_count.eq(image_count + 1)
+        with m.FSM(name="sequencer"):
+            with m.State("IDLE"):
+                m.d.comb += self.busy.eq(0)
+                with m.If(self.image.valid & self.params_loaded & self._loader_idle):
+                    m.d.sync += [image_count.eq(0), layer.eq(0), self.image_error.eq(0)]
+                    m.next = "INPUT"
+            with m.State("INPUT"):
+                m.d.comb += [self.busy.eq(1), reader["image_mode"].eq(1)]
+                with m.If(image_done):
+                    m.next = "FETCH"
+            with m.State("FETCH"):  # the table read port presents row `layer`
+                m.d.comb += self.busy.eq(1)
+                m.next = "LATCH"
+            with m.State("LATCH"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += entry.eq(table_rd.data)
+                m.next = "SHIFT"
+            with m.State("SHIFT"):  # the shift RAM presents the layer's shift
+                m.d.comb += self.busy.eq(1)
+                m.next = "START"
+            with m.State("START"):
+                m.d.comb += [self.busy.eq(1), start.eq(1)]
+                m.d.sync += [shift.eq(shift_rd.data), layer_count.eq(1), writes.eq(0)]
+                m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += [self.busy.eq(1), run.eq(1)]
+                with m.If(layer_done):
+                    m.d.sync += [cycles[layer].eq(layer_count), layer.eq(layer + 1)]
+                    with m.If(layer == self.layer_count - 1):
+                        m.next = "OUTPUT"
+                    with m.Else():
+                        m.next = "FETCH"
+            with m.State("OUTPUT"):
+                m.d.comb += [self.busy.eq(1), in_output.eq(1)]
+                with m.If(out_done):
+                    m.d.sync += self.image_cycles.eq(image_count + 1)
+                    m.next = "IDLE"
+        return m
+
+    # ------------------------------------------------------------------
+    def _param_loader(self, m, rams):
+        """The parameter stream into the RAMs: header check, then each RAM's words
+        assembled from 32-bit beats, least significant first; beat count checked."""
+        mmap = self.mmap
+        regions = mmap.param_rams
+        beats = [-(-r.width // PARAM_BEAT_BITS) for r in regions]
+        widest = max(beats) * PARAM_BEAT_BITS
+        ports = [mem.write_port() for mem in rams]
+        region = Signal(range(len(regions) + 1))
+        word = Signal(range(max(r.depth for r in regions) + 1))
+        chunk = Signal(range(max(beats) + 1))
+        assembled = Signal(widest)
+        commit = Signal()
+        commit_region = Signal.like(region)
+        commit_addr = Signal.like(word)
+        loaded = Signal(reset_less=True)
+        error = Signal()
+        finishing = Signal()
+        m.d.comb += [self.params_loaded.eq(loaded), self.param_error.eq(error)]
+        m.d.sync += commit.eq(0)
+        for index, (port, ram) in enumerate(zip(ports, regions)):
+            m.d.comb += [port.addr.eq(commit_addr),
+                         port.data.eq(assembled[:ram.width]),
+                         port.en.eq(commit & (commit_region == index))]
+        with m.If(commit & finishing):
+            m.d.sync += [loaded.eq(1), finishing.eq(0)]
+
+        beat = self.param.payload.data
+        last = self.param.payload.last
+        fire = self.param.valid & self.param.ready
+        last_region = region == len(regions) - 1
+        region_beats = Signal.like(chunk)
+        region_depth = Signal.like(word)
+        for index, r in enumerate(regions):
+            with m.If(region == index):
+                m.d.comb += [region_beats.eq(beats[index]), region_depth.eq(r.depth)]
+        idle = Signal()
+        self._loader_idle = idle
+        with m.FSM(name="param_loader"):
+            with m.State("MAGIC"):
+                m.d.comb += [idle.eq(~finishing & ~commit), self.param.ready.eq(~self.busy)]
+                with m.If(fire):
+                    m.d.sync += [loaded.eq(0), error.eq(0)]
+                    with m.If((beat != PARAM_MAGIC) | last):
+                        m.d.sync += error.eq(1)
+                        with m.If(~last):
+                            m.next = "DRAIN"
+                    with m.Else():
+                        m.next = "HASH"
+            with m.State("HASH"):
+                m.d.comb += self.param.ready.eq(1)
+                with m.If(fire):
+                    m.d.sync += [region.eq(0), word.eq(0), chunk.eq(0)]
+                    with m.If((beat != mmap.spec_hash) | last):
+                        m.d.sync += error.eq(1)
+                        m.next = "DRAIN"
+                        with m.If(last):
+                            m.next = "MAGIC"
+                    with m.Else():
+                        m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += self.param.ready.eq(1)
+                with m.If(fire):
+                    m.d.sync += assembled.word_select(chunk, PARAM_BEAT_BITS).eq(beat)
+                    final_chunk = chunk == region_beats - 1
+                    final_word = word == region_depth - 1
+                    with m.If(final_chunk):
+                        m.d.sync += [chunk.eq(0), commit.eq(1), commit_region.eq(region),
+                                     commit_addr.eq(word)]
+                        with m.If(final_word):
+                            m.d.sync += [word.eq(0), region.eq(region + 1)]
+                        with m.Else():
+                            m.d.sync += word.eq(word + 1)
+                    with m.Else():
+                        m.d.sync += chunk.eq(chunk + 1)
+                    the_end = final_chunk & final_word & last_region
+                    with m.If(the_end & last):
+                        m.d.sync += finishing.eq(1)
+                        m.next = "MAGIC"
+                    with m.Elif(the_end):        # too long: no last on the final beat
+                        m.d.sync += error.eq(1)
+                        m.next = "DRAIN"
+                    with m.Elif(last):           # cut short
+                        m.d.sync += error.eq(1)
+                        m.next = "MAGIC"
+            with m.State("DRAIN"):
+                m.d.comb += self.param.ready.eq(1)
+                with m.If(fire & last):
+                    m.next = "MAGIC"
+
+    # ------------------------------------------------------------------
+    def _fm_reader(self, m, fm_rdata, P):
+        """Streams ``count`` pixels of one channel group of the source map, one per cycle
+        (the read port is addressed one step ahead, so its data always holds the word of
+        the current pixel). Returns its control/data signals as a dict."""
+        mmap = self.mmap
+        depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
+        r = {
+            "start": Signal(), "base": Signal(range(depth)), "stride": Signal(range(depth + 1)),
+            "count": Signal(range(self.spec.network.input_size ** 2 + 1)),
+            "ready": Signal(), "valid": Signal(), "pixel": Signal(mmap.slot_bits),
+            "raddr": Signal(range(depth)), "image_mode": Signal(),
+        }
+        active = Signal()
+        primed = Signal()
+        remaining = Signal.like(r["count"])
+        slot = Signal(range(P))
+        addr = Signal(range(depth))
+        stride = Signal.like(r["stride"])
+        fire = r["valid"] & r["ready"]
+        next_addr = Mux(slot == P - 1, addr + stride, addr)
+        m.d.comb += [
+            r["valid"].eq(active & primed),
+            r["raddr"].eq(Mux(fire, next_addr, addr)),
+            r["pixel"].eq(fm_rdata.as_value().word_select(slot, mmap.slot_bits)),
+        ]
+        m.d.sync += primed.eq(active)
+        with m.If(r["start"]):
+            m.d.sync += [active.eq(r["count"] != 0), primed.eq(0), remaining.eq(r["count"]),
+                         slot.eq(0), addr.eq(r["base"]), stride.eq(r["stride"])]
+        with m.Elif(fire):
+            m.d.sync += [remaining.eq(remaining - 1), addr.eq(next_addr),
+                         slot.eq(Mux(slot == P - 1, 0, slot + 1))]
+            with m.If(remaining == 1):
+                m.d.sync += active.eq(0)
+        return r
+
+    # ------------------------------------------------------------------
+    def _image_loader(self, m, reader, wr_en, wr_buf, wr_addr, wr_data):
+        """Input pixels -> signed values -> FM buffer Q, ``pe_count`` pixels per word.
+        Returns a signal that is 1 once the image's last word has been written."""
+        spec, P = self.spec, self.pe_count
+        quant = spec.quant
+        channels, bits, byte_bits = spec.network.input_channels, quant.input_bits, self.byte_bits
+        pixels = spec.network.input_size ** 2
+        slot_bits = self.mmap.slot_bits
+        count = Signal(range(pixels + 1))
+        slot = Signal(range(P))
+        addr = Signal.like(wr_addr)
+        gather = Signal(P * slot_bits)
+        done = Signal()
+        value = Signal(slot_bits)
+        for c in range(channels):
+            byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
+            m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
+        m.d.comb += self.image.ready.eq(reader["image_mode"] & (count != pixels))
+        fire = self.image.valid & self.image.ready
+        merged = Signal(P * slot_bits)
+        for s in range(P):
+            m.d.comb += merged[s * slot_bits:(s + 1) * slot_bits].eq(
+                Mux(slot == s, value, gather[s * slot_bits:(s + 1) * slot_bits]))
+        with m.If(~reader["image_mode"]):
+            m.d.sync += [count.eq(0), slot.eq(0), addr.eq(0)]
+        with m.Elif(fire):
+            m.d.sync += [gather.eq(merged), count.eq(count + 1)]
+            final = count == pixels - 1
+            with m.If(self.image.payload.last != final):
+                m.d.sync += self.image_error.eq(1)
+            with m.If((slot == P - 1) | final):
+                m.d.sync += [wr_en.eq(1), wr_buf.eq(1), wr_addr.eq(addr), wr_data.eq(merged),
+                             addr.eq(addr + 1), slot.eq(0)]
+            with m.Else():
+                m.d.sync += slot.eq(slot + 1)
+        # The last word is written the cycle after the last pixel.
+        m.d.comb += done.eq((count == pixels) & ~wr_en)
+        return done
+
+    # ------------------------------------------------------------------
+    def _bn_units(self, m, name, count):
+        params = bn_parameters(self.spec)
+        units = []
+        for index in range(count):
+            unit = BnRequant(**params)
+            m.submodules[f"{name}{index}"] = unit
+            m.d.comb += unit.o.ready.eq(1)
+            units.append(unit)
+        return units
+
+    def _conv_engine(self, m, entry, shift, kind, run, start, fm_rdata, reader,
+                     pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes):
+        """conv1 and pointwise layers on the Conv PEs (PE p on pixel p of a block,
+        one shared weight word per cycle), BN, one FM word per (block, output group).
+        Returns the layer-done signal."""
+        spec, mmap, P, L, K = self.spec, self.mmap, self.pe_count, self.lanes, self.kernel
+        quant = spec.quant
+        conv_params = conv_parameters(spec)
+        value_shape = conv_params["value_shape"]
+        pes = []
+        for p in range(P):
+            pe = ConvPE(**conv_params)
+            m.submodules[f"conv_pe{p}"] = pe
+            pes.append(pe)
+        bns = self._bn_units(m, "conv_bn", P)
+        active = run & ((kind == CONV) | (kind == PW))
+        depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
+
+        # --- issue stage: one beat per cycle (valid, last, weight/bn addresses, write address)
+        iss_valid = Signal()
+        iss_last = Signal()
+        iss_waddr = Signal(range(depth))
+        waddr = Signal(range(depth))       # next output word (block-major, group-minor)
+        w_off = Signal(range(mmap.ram("pw").depth + 1))
+        group = Signal.like(entry.out_groups)
+        bn_addr = Signal(range(mmap.ram("bn").depth))
+        m.d.comb += [pw_rd.addr.eq(entry.w_base + w_off), iss_waddr.eq(waddr)]
+        conv_bn_addr = Signal.like(bn_addr)
+        m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
+        self._conv_bn_addr = conv_bn_addr
+
+        # pw: counters over (block, group, input channel)
+        n = Signal.like(entry.in_channels)
+        n_lane = Signal(range(L))
+        n_word = Signal(range(depth))      # block * in_groups + n // L
+        block_base = Signal(range(depth))
+        pw_issuing = Signal()
+        blocks_left = Signal.like(entry.out_blocks)
+        self._pw_raddr = n_word
+        with m.If(start):
+            m.d.sync += [waddr.eq(0), w_off.eq(0), group.eq(0), n.eq(0), n_lane.eq(0),
+                         n_word.eq(0), block_base.eq(0), blocks_left.eq(entry.out_blocks),
+                         pw_issuing.eq(kind == PW)]
+        with m.If(pw_issuing):
+            m.d.comb += [iss_valid.eq(1), iss_last.eq(n == entry.in_channels - 1)]
+            with m.If(n == entry.in_channels - 1):  # end of a sequence
+                m.d.sync += [n.eq(0), n_lane.eq(0), waddr.eq(waddr + 1)]
+                with m.If(group == entry.out_groups - 1):
+                    m.d.sync += [group.eq(0), w_off.eq(0), blocks_left.eq(blocks_left - 1),
+                                 block_base.eq(block_base + entry.in_groups),
+                                 n_word.eq(block_base + entry.in_groups)]
+                    with m.If(blocks_left == 1):
+                        m.d.sync += pw_issuing.eq(0)
+                with m.Else():
+                    m.d.sync += [group.eq(group + 1), w_off.eq(w_off + 1), n_word.eq(block_base)]
+            with m.Else():
+                m.d.sync += [n.eq(n + 1), w_off.eq(w_off + 1),
+                             n_lane.eq(Mux(n_lane == L - 1, 0, n_lane + 1)),
+                             n_word.eq(Mux(n_lane == L - 1, n_word + 1, n_word))]
+
+        # conv1: FM reader -> patch buffer -> gather P windows -> serializer
+        patch = PatchBuffer(**patch_parameters(spec, "conv"))
+        m.submodules.conv_patch = patch
+        channels = patch.channels
+        in_bits = quant.input_bits
+        window_shape = window_layout(patch.value_shape, K, channels)
+        conv_reading = (kind == CONV) & run
+        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
+                     patch.stride.eq(entry.stride)]
+        m.d.comb += [patch.i.valid.eq(reader["valid"] & conv_reading)]
+        for c in range(channels):
+            m.d.comb += patch.i.payload[c].eq(reader["pixel"][c * in_bits:(c + 1) * in_bits].as_signed())
+        self._conv_reader_ready = patch.i.ready
+        gather = Signal(data.ArrayLayout(window_shape, P))
+        serial = Signal(data.ArrayLayout(window_shape, P))
+        g_slot = Signal(range(P))
+        g_full = Signal()
+        windows_left = Signal.like(entry.out_pixels)
+        s_busy = Signal()
+        s_tap = Signal(range(K * K))
+        s_chan = Signal(range(channels))
+        s_group = Signal.like(entry.out_groups)
+        window_payload = patch.o.payload.window
+        m.d.comb += patch.o.ready.eq(conv_reading & ~g_full)
+        with m.If(start):
+            m.d.sync += [g_slot.eq(0), g_full.eq(0), windows_left.eq(entry.out_pixels),
+                         s_busy.eq(0)]
+        with m.Elif(patch.o.valid & patch.o.ready):
+            m.d.sync += [gather[g_slot].eq(window_payload), windows_left.eq(windows_left - 1)]
+            with m.If((g_slot == P - 1) | (windows_left == 1)):
+                m.d.sync += [g_full.eq(1), g_slot.eq(0)]
+            with m.Else():
+                m.d.sync += g_slot.eq(g_slot + 1)
+        s_last = (s_tap == K * K - 1) & (s_chan == channels - 1)
+        with m.If(~start & g_full & ~s_busy & (kind == CONV)):
+            m.d.sync += [serial.eq(gather), g_full.eq(0), s_busy.eq(1), s_tap.eq(0), s_chan.eq(0),
+                         s_group.eq(0), w_off.eq(0), group.eq(0)]
+        with m.If(s_busy):
+            m.d.comb += [iss_valid.eq(1), iss_last.eq(s_last)]
+            with m.If(s_last):
+                m.d.sync += [s_tap.eq(0), s_chan.eq(0), waddr.eq(waddr + 1)]
+                with m.If(s_group == entry.out_groups - 1):
+                    m.d.sync += s_busy.eq(0)
+                with m.Else():
+                    m.d.sync += [s_group.eq(s_group + 1), group.eq(group + 1), w_off.eq(w_off + 1)]
+            with m.Elif(s_tap == K * K - 1):
+                m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), w_off.eq(w_off + 1)]
+            with m.Else():
+                m.d.sync += [s_tap.eq(s_tap + 1), w_off.eq(w_off + 1)]
+        conv_values = [serial[p][s_tap][s_chan] for p in range(P)]
+
+        # --- stage 1 (RAM data): the PE inputs
+        d_valid = Signal()
+        d_last = Signal()
+        d_waddr = Signal.like(iss_waddr)
+        d_lane = Signal.like(n_lane)
+        d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(P)]
+        m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_waddr.eq(iss_waddr),
+                     d_lane.eq(n_lane)]
+        for p in range(P):
+            m.d.sync += d_values[p].eq(conv_values[p])
+        is_pw = kind == PW
+        for p, pe in enumerate(pes):
+            m.d.comb += [
+                pe.i.valid.eq(d_valid),
+                pe.i.payload.value.eq(Mux(is_pw, fm_rdata[p][d_lane], d_values[p])),
+                pe.i.payload.weight.eq(pw_rd.data),
+                pe.i.payload.last.eq(d_last),
+                pe.o.ready.eq(1),
+            ]
+        # side channel, aligned with the PE outputs: BN parameters and write address
+        side_layout = data.StructLayout({"bn": bn_rd.data.shape(), "waddr": unsigned(len(d_waddr))})
+        side = Signal(side_layout)
+        m.d.comb += [side.bn.eq(bn_rd.data), side.waddr.eq(d_waddr)]
+        for level in range(pes[0].latency):
+            nxt = Signal(side_layout, name=f"conv_side{level}")
+            m.d.sync += nxt.eq(side)
+            side = nxt
+        for p, (pe, bn) in enumerate(zip(pes, bns)):
+            m.d.comb += [
+                bn.i.valid.eq(pe.o.valid),
+                bn.i.payload.mult.eq(side.bn.mult),
+                bn.i.payload.bias.eq(side.bn.bias),
+                bn.i.payload.shift.eq(shift),
+            ]
+        for pe, bn in zip(pes, bns):
+            for lane in range(L):
+                m.d.comb += bn.i.payload.acc[lane].eq(pe.o.payload[lane])
+        waddr_out = side.waddr
+        for level in range(bns[0].latency):
+            nxt = Signal.like(waddr_out, name=f"conv_waddr{level}")
+            m.d.sync += nxt.eq(waddr_out)
+            waddr_out = nxt
+        with m.If(bns[0].o.valid & active):
+            m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(waddr_out),
+                         writes.eq(writes + 1)]
+            for p, bn in enumerate(bns):
+                m.d.sync += wr_data[p].eq(bn.o.payload)
+        done = Signal()
+        m.d.comb += done.eq(active & (writes == entry.out_words) & ~wr_en)
+        return done
+
+    # ------------------------------------------------------------------
+    def _dw_engine(self, m, entry, shift, kind, run, start, reader, dw_rd, bn_rd,
+                   wr_en, wr_buf, wr_addr, wr_data, writes):
+        """Depthwise layers, one channel group at a time: FM reader -> patch buffer ->
+        depthwise PE (the group's kernels from the DW RAM) -> BN -> words of P pixels."""
+        spec, mmap, P, L = self.spec, self.mmap, self.pe_count, self.lanes
+        patch = PatchBuffer(**patch_parameters(spec, "dw"))
+        m.submodules.dw_patch = patch
+        pe = DepthwisePE(**dw_parameters(spec))
+        m.submodules.dw_pe = pe
+        bn = self._bn_units(m, "dw_bn", 1)[0]
+        active = run & (kind == DW)
+        group = Signal.like(entry.out_groups)
+        group_running = Signal()
+        group_writes = Signal.like(entry.out_blocks)
+        slot = Signal(range(P))
+        outputs_left = Signal.like(entry.out_pixels)
+        waddr = Signal.like(wr_addr)
+        gather = Signal(data.ArrayLayout(data.ArrayLayout(unsigned(spec.quant.act_bits), L), P))
+        m.d.comb += [dw_rd.addr.eq(entry.w_base + group)]
+        dw_bn_addr = entry.bn_base + group
+        m.d.comb += bn_rd.addr.eq(Mux(kind == DW, dw_bn_addr, self._conv_bn_addr))
+
+        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
+                     patch.stride.eq(entry.stride),
+                     patch.i.valid.eq(reader["valid"] & active),
+                     patch.i.payload.eq(reader["pixel"]),
+                     pe.i.valid.eq(patch.o.valid & active),
+                     patch.o.ready.eq(pe.i.ready & active),
+                     pe.i.payload.window.eq(patch.o.payload.window),
+                     pe.i.payload.weight.eq(dw_rd.data),
+                     pe.o.ready.eq(bn.i.ready),
+                     bn.i.valid.eq(pe.o.valid),
+                     bn.i.payload.mult.eq(bn_rd.data.mult),
+                     bn.i.payload.bias.eq(bn_rd.data.bias),
+                     bn.i.payload.shift.eq(shift)]
+        for lane in range(L):
+            m.d.comb += bn.i.payload.acc[lane].eq(pe.o.payload[lane])
+        m.d.comb += reader["ready"].eq(Mux(kind == DW, patch.i.ready, self._conv_reader_ready))
+
+        # Start a group: point the reader at it (conv1 uses the same reader for the image).
+        kick = Signal()
+        next_group = Signal()   # a dw group starts
+        with m.If(start):
+            m.d.sync += [group.eq(0), group_running.eq(0)]
+        m.d.comb += [next_group.eq(active & ~group_running & (group != entry.out_groups)),
+                     kick.eq((start & (kind == CONV)) | next_group)]
+        m.d.comb += [reader["start"].eq(kick),
+                     reader["base"].eq(Mux(start, 0, group)),
+                     reader["stride"].eq(entry.in_groups),
+                     reader["count"].eq(entry.in_pixels)]
+        with m.If(next_group):
+            m.d.sync += [group_running.eq(1), slot.eq(0), outputs_left.eq(entry.out_pixels),
+                         group_writes.eq(0), waddr.eq(group)]
+        merged = Signal.like(gather)
+        for s in range(P):
+            m.d.comb += merged[s].eq(Mux(slot == s, bn.o.payload, gather[s]))
+        with m.If(bn.o.valid & active):
+            m.d.sync += [gather.eq(merged), outputs_left.eq(outputs_left - 1)]
+            with m.If((slot == P - 1) | (outputs_left == 1)):
+                m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(waddr), wr_data.eq(merged),
+                             waddr.eq(waddr + entry.out_groups), slot.eq(0),
+                             writes.eq(writes + 1)]
+                with m.If(outputs_left == 1):
+                    m.d.sync += [group_running.eq(0), group.eq(group + 1)]
+            with m.Else():
+                m.d.sync += slot.eq(slot + 1)
+        done = Signal()
+        m.d.comb += done.eq(active & (writes == entry.out_words) & ~wr_en & ~start)
+        return done
+
+    # ------------------------------------------------------------------
+    def _classifier(self, m, entry, kind, run, start, fm_rdata, pw_rd, fcb_rd):
+        """Pool (sum over the map, per channel) and FC on the FullyConnected block;
+        logits into a FIFO, argmax alongside. Returns (fc layer done, logit FIFO + class)."""
+        spec, mmap, P = self.spec, self.mmap, self.pe_count
+        fc = FullyConnected(**self.fc_params)
+        m.submodules.fc = fc
+        classes = spec.network.num_classes
+        depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
+
+        # pool: for every pixel, every group: one beat of `lanes` channels
+        pool_active = run & (kind == POOL)
+        pixel = Signal.like(entry.in_pixels)
+        slot = Signal(range(P))
+        group = Signal.like(entry.in_groups)
+        block_base = Signal(range(depth))
+        issuing = Signal()
+        self._pool_raddr = Signal(range(depth))
+        m.d.comb += self._pool_raddr.eq(block_base + group)
+        d_valid, d_last, d_slot = Signal(), Signal(), Signal.like(slot)
+        final = (pixel == entry.in_pixels - 1) & (group == entry.in_groups - 1)
+        with m.If(start):
+            m.d.sync += [pixel.eq(0), slot.eq(0), group.eq(0), block_base.eq(0),
+                         issuing.eq(kind == POOL)]
+        with m.Elif(issuing):
+            with m.If(final):
+                m.d.sync += issuing.eq(0)
+            with m.If(group == entry.in_groups - 1):
+                m.d.sync += [group.eq(0), pixel.eq(pixel + 1),
+                             slot.eq(Mux(slot == P - 1, 0, slot + 1))]
+                with m.If(slot == P - 1):
+                    m.d.sync += block_base.eq(block_base + entry.in_groups)
+            with m.Else():
+                m.d.sync += group.eq(group + 1)
+        m.d.sync += [d_valid.eq(issuing & ~start), d_last.eq(final), d_slot.eq(slot)]
+        m.d.comb += [fc.i.valid.eq(d_valid), fc.i.payload.values.eq(fm_rdata[d_slot]),
+                     fc.i.payload.last.eq(d_last)]
+        pool_done_flag = Signal()
+        with m.If(start):
+            m.d.sync += pool_done_flag.eq(0)
+        with m.Elif(d_valid & d_last):
+            m.d.sync += pool_done_flag.eq(1)
+        self._pool_done = pool_active & pool_done_flag
+
+        # fc: for every class, every group: one weight word (+ the class bias)
+        fc_active = run & (kind == FC)
+        w_issue = Signal()
+        w_off = Signal(range(mmap.ram("pw").depth + 1))
+        w_group = Signal.like(entry.in_groups)
+        cls = Signal(range(classes + 1))
+        total = self.fc_params["channels"]
+        groups = -(-total // self.lanes)
+        with m.If(start):
+            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), w_group.eq(0), cls.eq(0)]
+        with m.Elif(w_issue):
+            m.d.sync += w_off.eq(w_off + 1)
+            with m.If(w_group == groups - 1):
+                m.d.sync += [w_group.eq(0), cls.eq(cls + 1)]
+                with m.If(cls == classes - 1):
+                    m.d.sync += w_issue.eq(0)
+            with m.Else():
+                m.d.sync += w_group.eq(w_group + 1)
+        with m.If(kind == FC):
+            m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
+        m.d.comb += fcb_rd.addr.eq(cls)
+        w_valid = Signal()
+        m.d.sync += w_valid.eq(w_issue & ~start)
+        m.d.comb += [fc.w.valid.eq(w_valid), fc.w.payload.weight.eq(pw_rd.data),
+                     fc.w.payload.bias.eq(fcb_rd.data)]
+
+        # logits: FIFO to the output, argmax on the way
+        logit_fifo = fifo.SyncFIFOBuffered(width=self.result_bits, depth=classes)
+        m.submodules.logit_fifo = logit_fifo
+        produced = Signal(range(classes + 1))
+        best = Signal(signed(self.fc_params["logit_width"]))
+        best_index = Signal(range(classes))
+        m.d.comb += [logit_fifo.w_data.eq(fc.o.payload),
+                     logit_fifo.w_en.eq(fc.o.valid), fc.o.ready.eq(logit_fifo.w_rdy)]
+        with m.If(start):
+            m.d.sync += produced.eq(0)
+        with m.Elif(fc.o.valid & fc.o.ready):
+            m.d.sync += produced.eq(produced + 1)
+            with m.If((produced == 0) | (fc.o.payload > best)):
+                m.d.sync += [best.eq(fc.o.payload), best_index.eq(produced)]
+        done = Signal()
+        m.d.comb += done.eq(fc_active & (produced == classes))
+        return done, (logit_fifo, best_index)
+
+    # ------------------------------------------------------------------
+    def _output(self, m, logits, in_output):
+        """The result stream: every logit from the FIFO, then the class with ``last``."""
+        logit_fifo, best_index = logits
+        classes = self.spec.network.num_classes
+        sent = Signal(range(classes + 1))
+        done = Signal()
+        with m.If(sent != classes):
+            m.d.comb += [self.result.valid.eq(logit_fifo.r_rdy),
+                         self.result.payload.data.eq(logit_fifo.r_data.as_signed()),
+                         logit_fifo.r_en.eq(self.result.ready)]
+            with m.If(self.result.valid & self.result.ready):
+                m.d.sync += sent.eq(sent + 1)
+        with m.Else():
+            m.d.comb += [self.result.valid.eq(in_output), self.result.payload.data.eq(best_index),
+                         self.result.payload.last.eq(1)]
+            with m.If(self.result.valid & self.result.ready):
+                m.d.sync += sent.eq(0)
+                m.d.comb += done.eq(1)
+        return done
+
+
+class Accelerator(wiring.Component):
+    """:class:`AcceleratorCore` behind AXI4-Stream port names and an active-low reset.
+
+    Ports: ``aclk``, ``aresetn``; ``s_axis_tdata/tvalid/tready/tlast`` (image),
+    ``s_axis_param_tdata/tvalid/tready/tlast``, ``m_axis_tdata/tvalid/tready/tlast``
+    (result); ``busy``, ``params_loaded``, ``param_error``, ``image_error``,
+    ``image_cycles``, ``layer_cycles``, ``layer_index`` and the ``debug_write_*``
+    monitor of the FM writes, as in the core.
+
+    Latency and throughput: those of the core (``image_cycles`` per image).
+
+    Members
+    -------
+    See above; every member is a plain port so the Verilog names are the AXI ones.
+    """
+
+    def __init__(self, spec: Spec):
+        self.core = AcceleratorCore(spec)
+        core = self.core
+        self.spec, self.mmap = spec, core.mmap
+        members = {"aclk": In(1), "aresetn": In(1)}
+        for prefix, port, direction in (("s_axis", core.image, In), ("s_axis_param", core.param, In),
+                                        ("m_axis", core.result, Out)):
+            members[f"{prefix}_tdata"] = direction(len(port.payload.data))
+            members[f"{prefix}_tvalid"] = direction(1)
+            members[f"{prefix}_tready"] = (Out if direction is In else In)(1)
+            members[f"{prefix}_tlast"] = direction(1)
+        for name in ("busy", "params_loaded", "param_error", "image_error", "image_cycles",
+                     "layer_cycles", "layer_index", "debug_write_en", "debug_write_buffer",
+                     "debug_write_addr", "debug_write_data"):
+            members[name] = Out(len(getattr(core, name)))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = domain = ClockDomain("sync")
+        m.d.comb += [domain.clk.eq(self.aclk), domain.rst.eq(~self.aresetn)]
+        m.submodules.core = core = self.core
+        for prefix, port in (("s_axis", core.image), ("s_axis_param", core.param)):
+            m.d.comb += [port.payload.data.eq(getattr(self, f"{prefix}_tdata")),
+                         port.payload.last.eq(getattr(self, f"{prefix}_tlast")),
+                         port.valid.eq(getattr(self, f"{prefix}_tvalid")),
+                         getattr(self, f"{prefix}_tready").eq(port.ready)]
+        m.d.comb += [self.m_axis_tdata.eq(core.result.payload.data),
+                     self.m_axis_tlast.eq(core.result.payload.last),
+                     self.m_axis_tvalid.eq(core.result.valid),
+                     core.result.ready.eq(self.m_axis_tready)]
+        for name in ("busy", "params_loaded", "param_error", "image_error", "image_cycles",
+                     "layer_cycles", "layer_index", "debug_write_en", "debug_write_buffer",
+                     "debug_write_addr", "debug_write_data"):
+            m.d.comb += getattr(self, name).eq(getattr(core, name))
+        return m

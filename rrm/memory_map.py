@@ -1,0 +1,213 @@
+"""The accelerator's memories and layer table, from the spec alone (DESIGN §4).
+
+One function, :func:`memory_map`, says what the RTL builds: every on-chip RAM
+(word width and depth), where each layer's parameters start in them, and the
+layer table the sequencer walks. The hardware (``hw.accelerator``), the
+parameter packing (:mod:`rrm.param_stream`) and the analysis's BRAM18K count all
+read it, so they describe the same memories.
+
+Feature maps (buffers P and Q, used alternately). A word holds ``pe_count``
+pixels ("slots") of ``lanes`` channels ("a group") of ``act_bits`` each. Pixel
+``i`` (raster order) of channel group ``g`` of a map with ``G`` groups lives in
+word ``(i // pe_count) * G + g``, slot ``i % pe_count``. The image is stored the
+same way with one group; its pixel's ``input_channels`` signed values of
+``input_bits`` fill the low bits of the slot. The image goes to Q, conv1 writes
+P, and every layer after it reads the buffer the previous one wrote.
+
+Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
+
+- ``dw``: one word per (dw layer, channel group): K*K taps x ``lanes`` weights,
+  element ``[tap][lane]`` at bit ``(tap*lanes + lane) * weight_bits``;
+- ``pw``: one word of ``lanes`` weights per (conv1: output group, tap),
+  (pw: output group, input channel), (fc: class, input group);
+- ``bn``: one word per (conv/dw/pw layer, output group): ``lanes`` multipliers
+  then ``lanes`` biases;
+- ``fc_bias``: one bias per class; ``shift``: one shift per conv/dw/pw layer.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from .errors import SpecError
+from .spec import Spec
+
+#: Layer kinds as the layer table encodes them.
+KIND_CODES = {"conv": 0, "dw": 1, "pw": 2, "pool": 3, "fc": 4}
+#: Bits of a per-layer requantization shift in the shift RAM (shifts 0..62).
+SHIFT_FIELD_BITS = 6
+#: Bits of one parameter-stream beat.
+PARAM_BEAT_BITS = 32
+#: First beat of a parameter stream ("RRM1").
+PARAM_MAGIC = 0x52524D31
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class Ram:
+    """One on-chip RAM: ``depth`` words of ``width`` bits."""
+
+    name: str
+    width: int
+    depth: int
+    holds: str
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.depth
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One row of the layer table ROM (all counts precomputed: no dividers in RTL).
+
+    ``src`` is the FM buffer the layer reads (0 = P, 1 = Q; it writes the other).
+    ``in_blocks``/``out_blocks``: words per channel group of the input/output map
+    (``ceil(pixels / pe_count)``). ``w_base``: first word in ``dw`` (dw layers) or
+    ``pw`` (conv1, pw, fc). ``bn_base``: first word in ``bn``; ``bn_index``: the
+    layer's row in ``shift``. ``taps``: products per output of conv1
+    (K*K*input_channels), pw (N) and fc (input groups); K*K for dw.
+    """
+
+    index: int
+    name: str
+    kind: str
+    src: int
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    stride: int
+    in_channels: int
+    out_channels: int
+    in_groups: int
+    out_groups: int
+    in_blocks: int
+    out_blocks: int
+    out_pixels: int
+    taps: int
+    w_base: int
+    bn_base: int
+    bn_index: int
+
+    @property
+    def kind_code(self) -> int:
+        return KIND_CODES[self.kind]
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """The accelerator's memories and layer table for one spec."""
+
+    pe_count: int
+    lanes: int
+    slot_bits: int
+    rams: dict
+    layers: tuple
+    spec_hash: int
+
+    def ram(self, name: str) -> Ram:
+        return self.rams[name]
+
+    @property
+    def param_rams(self) -> tuple:
+        """The RAMs the parameter stream loads, in stream order."""
+        return tuple(self.rams[name] for name in ("dw", "pw", "bn", "fc_bias", "shift"))
+
+    def layer(self, name: str) -> LayerEntry:
+        for entry in self.layers:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+
+def spec_hash(spec: Spec) -> int:
+    """32-bit CRC of the spec's JSON (without the preset's name): the build's identity,
+    checked by the hardware against the parameter stream's second beat."""
+    data = spec.to_dict()
+    data.pop("preset", None)
+    import json
+    return zlib.crc32(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+
+
+def memory_map(spec: Spec) -> MemoryMap:
+    """The memories and layer table of the accelerator built for ``spec``.
+
+    Raises SpecError when the spec cannot be built (an image pixel wider than a
+    feature-map slot).
+    """
+    hw, quant = spec.hardware, spec.quant
+    p, lanes, k = hw.pe_count, hw.lanes, hw.kernel
+    layers = spec.layers()
+    slot_bits = lanes * quant.act_bits
+    image_bits = spec.network.input_channels * quant.input_bits
+    if image_bits > slot_bits:
+        raise SpecError("hardware.lanes",
+                        f"an image pixel ({spec.network.input_channels} x {quant.input_bits} bits) "
+                        f"does not fit a feature-map slot of {lanes} x {quant.act_bits} bits; "
+                        f"use at least {ceil_div(image_bits, quant.act_bits)} lanes")
+    size = spec.network.input_size
+    fm_depth = [0, 0]
+    fm_depth[1] = ceil_div(size * size, p)  # the image, one group, in Q
+    entries = []
+    dw_words = pw_words = bn_words = 0
+    bn_index = 0
+    src = 1
+    pool_src = 0
+    for index, layer in enumerate(layers):
+        in_groups = ceil_div(layer.in_channels, lanes)
+        out_groups = ceil_div(layer.out_channels, lanes)
+        in_blocks = ceil_div(layer.in_h * layer.in_w, p)
+        out_pixels = layer.out_h * layer.out_w
+        out_blocks = ceil_div(out_pixels, p)
+        w_base = bn_base = 0
+        this_bn = 0
+        if layer.kind == "conv":
+            taps = k * k * layer.in_channels
+            w_base, pw_words = pw_words, pw_words + out_groups * taps
+        elif layer.kind == "pw":
+            taps = layer.in_channels
+            w_base, pw_words = pw_words, pw_words + out_groups * taps
+        elif layer.kind == "dw":
+            taps = k * k
+            w_base, dw_words = dw_words, dw_words + out_groups
+        elif layer.kind == "fc":
+            taps = in_groups
+            w_base, pw_words = pw_words, pw_words + layer.out_channels * in_groups
+        else:
+            taps = 1
+        layer_src = src
+        if layer.kind in ("conv", "dw", "pw"):
+            bn_base, bn_words = bn_words, bn_words + out_groups
+            this_bn, bn_index = bn_index, bn_index + 1
+            dst = 1 - src
+            fm_depth[dst] = max(fm_depth[dst], out_blocks * out_groups)
+            pool_src = dst
+            src = dst
+        elif layer.kind == "pool":
+            layer_src = pool_src
+        entries.append(LayerEntry(
+            index=index, name=layer.name, kind=layer.kind, src=layer_src,
+            in_h=layer.in_h, in_w=layer.in_w, out_h=layer.out_h, out_w=layer.out_w,
+            stride=layer.stride, in_channels=layer.in_channels, out_channels=layer.out_channels,
+            in_groups=in_groups, out_groups=out_groups, in_blocks=in_blocks,
+            out_blocks=out_blocks, out_pixels=out_pixels, taps=taps,
+            w_base=w_base, bn_base=bn_base, bn_index=this_bn))
+    fc = layers[-1]
+    fm_width = p * slot_bits
+    rams = {
+        "fm_p": Ram("fm_p", fm_width, max(1, fm_depth[0]), "feature maps, buffer P"),
+        "fm_q": Ram("fm_q", fm_width, max(1, fm_depth[1]), "the image and feature maps, buffer Q"),
+        "dw": Ram("dw", k * k * lanes * quant.weight_bits, max(1, dw_words), "depthwise kernels"),
+        "pw": Ram("pw", lanes * quant.weight_bits, max(1, pw_words), "conv1, pointwise and FC weights"),
+        "bn": Ram("bn", lanes * (quant.bn_mult_bits + quant.bn_bias_bits), max(1, bn_words),
+                  "BN multipliers and biases"),
+        "fc_bias": Ram("fc_bias", quant.fc_bias_bits, fc.out_channels, "FC biases"),
+        "shift": Ram("shift", SHIFT_FIELD_BITS, max(1, bn_index), "requantization shifts"),
+    }
+    return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, rams=rams,
+                     layers=tuple(entries), spec_hash=spec_hash(spec))

@@ -1,0 +1,112 @@
+"""The parameter stream: an artifact's integers as the 32-bit beats ``s_axis_param`` takes.
+
+Format (docs/accelerator.md): beat 0 is :data:`~rrm.memory_map.PARAM_MAGIC`, beat 1
+the build's :func:`~rrm.memory_map.spec_hash`; then the words of the RAMs ``dw``,
+``pw``, ``bn``, ``fc_bias`` and ``shift`` in that order, each word in
+``ceil(width / 32)`` beats, least significant 32 bits first. ``tlast`` marks the
+final beat. The hardware counts the beats: a stream cut short or too long, or
+with a wrong magic or spec hash, leaves the accelerator unloaded with its
+``param_error`` flag set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .memory_map import PARAM_BEAT_BITS, PARAM_MAGIC, MemoryMap, ceil_div, memory_map
+
+
+def _pack_fields(values, bits: int) -> int:
+    """One word from signed fields of ``bits`` each, element 0 in the lowest bits."""
+    word, mask = 0, (1 << bits) - 1
+    for index, value in enumerate(values):
+        word |= (int(value) & mask) << (index * bits)
+    return word
+
+
+def _lane_words(matrix: np.ndarray, lanes: int) -> list:
+    """Rows of ``matrix`` (M, T) as words: output group g, column t -> lanes m = g*lanes + l."""
+    m, t = matrix.shape
+    groups = ceil_div(m, lanes)
+    padded = np.zeros((groups * lanes, t), dtype=np.int64)
+    padded[:m] = matrix
+    return [padded[g * lanes:(g + 1) * lanes, col] for g in range(groups) for col in range(t)]
+
+
+def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
+    """Every parameter RAM's contents as a list of Python ints (one per word), by RAM name."""
+    spec = artifact.spec
+    mmap = mmap or memory_map(spec)
+    quant, lanes, k = spec.quant, mmap.lanes, spec.hardware.kernel
+    params = artifact.params
+    words = {name: [] for name in ("dw", "pw", "bn", "fc_bias", "shift")}
+    for entry in mmap.layers:
+        name = entry.name
+        if entry.kind == "conv":
+            w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N, K, K)
+            for row in _lane_words(w.reshape(w.shape[0], -1), lanes):
+                words["pw"].append(_pack_fields(row, quant.weight_bits))
+        elif entry.kind == "pw":
+            w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N)
+            for row in _lane_words(w, lanes):
+                words["pw"].append(_pack_fields(row, quant.weight_bits))
+        elif entry.kind == "dw":
+            w = np.asarray(params[f"{name}.weight"], dtype=np.int64).reshape(-1, k * k)  # (C, K*K)
+            for g in range(entry.out_groups):
+                block = np.zeros((k * k, lanes), dtype=np.int64)
+                chunk = w[g * lanes:(g + 1) * lanes]
+                block[:, :len(chunk)] = chunk.T
+                words["dw"].append(_pack_fields(block.reshape(-1), quant.weight_bits))
+        elif entry.kind == "fc":
+            w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (classes, C)
+            c = w.shape[1]
+            padded = np.zeros((w.shape[0], entry.in_groups * lanes), dtype=np.int64)
+            padded[:, :c] = w
+            for cls in range(w.shape[0]):
+                for g in range(entry.in_groups):
+                    words["pw"].append(_pack_fields(padded[cls, g * lanes:(g + 1) * lanes],
+                                                    quant.weight_bits))
+            for bias in np.asarray(params[f"{name}.bias"], dtype=np.int64):
+                words["fc_bias"].append(_pack_fields([bias], quant.fc_bias_bits))
+        if entry.kind in ("conv", "dw", "pw"):
+            mult = np.asarray(params[f"{name}.bn_mult"], dtype=np.int64)
+            bias = np.asarray(params[f"{name}.bn_bias"], dtype=np.int64)
+            for g in range(entry.out_groups):
+                mults = np.zeros(lanes, dtype=np.int64)
+                biases = np.zeros(lanes, dtype=np.int64)
+                part = slice(g * lanes, min((g + 1) * lanes, len(mult)))
+                mults[:part.stop - part.start] = mult[part]
+                biases[:part.stop - part.start] = bias[part]
+                low = _pack_fields(mults, quant.bn_mult_bits)
+                high = _pack_fields(biases, quant.bn_bias_bits)
+                words["bn"].append(low | (high << (lanes * quant.bn_mult_bits)))
+            words["shift"].append(int(params[f"{name}.shift"]))
+    for ram in mmap.param_rams:
+        if len(words[ram.name]) != ram.depth:
+            raise AssertionError(f"RAM {ram.name}: packed {len(words[ram.name])} words, "
+                                 f"the memory map has {ram.depth}")
+    return words
+
+
+def beats_per_word(width: int) -> int:
+    return ceil_div(width, PARAM_BEAT_BITS)
+
+
+def stream_length(mmap: MemoryMap) -> int:
+    """Beats of a complete parameter stream for ``mmap``, header included."""
+    return 2 + sum(ram.depth * beats_per_word(ram.width) for ram in mmap.param_rams)
+
+
+def pack_parameters(artifact, mmap: MemoryMap | None = None) -> np.ndarray:
+    """The parameter stream of ``artifact`` as uint32 beats (header, then every RAM word)."""
+    mmap = mmap or memory_map(artifact.spec)
+    words = ram_words(artifact, mmap)
+    beats = [PARAM_MAGIC, mmap.spec_hash]
+    mask = (1 << PARAM_BEAT_BITS) - 1
+    for ram in mmap.param_rams:
+        for word in words[ram.name]:
+            for index in range(beats_per_word(ram.width)):
+                beats.append((word >> (index * PARAM_BEAT_BITS)) & mask)
+    out = np.asarray(beats, dtype=np.uint32)
+    assert len(out) == stream_length(mmap)
+    return out
