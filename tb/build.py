@@ -1,12 +1,13 @@
 """Build a hardware block's Verilog into a cached simulator build and run cocotb tests on it.
 
 :func:`build_design` writes a block's Verilog exactly as ``rrm verilog`` does
-(:func:`hw.verilog.write_block_verilog`) and compiles it with cocotb's Python
-runner into ``build/sim/<block>-<key>/``. The key hashes everything the build
-depends on: block name, spec JSON, the hardware sources (``hw/*.py`` and the
-Verilog writer), the
-simulator, its flags and the waveform setting, so an unchanged design is never
-rebuilt and a changed one never reuses a stale build. Concurrent pytest-xdist
+(:func:`hw.verilog.block_verilog`) and compiles it with cocotb's Python
+runner into ``build/sim/<block>-<key>/``. The Verilog text is generated first and
+the key hashes what the build is made of: that text, the simulator's name and
+version, the build flags and the waveform setting (:func:`design_key`). Whatever
+changes the hardware (an ``hw/`` source, the bounds and sizing in ``rrm/``, the
+spec's layers) changes the text, so an unchanged design is never rebuilt and a
+changed one never reuses a stale build. Concurrent pytest-xdist
 workers are safe: a build holds a file lock on ``<dir>.lock``, compiles into a
 temporary sibling directory and renames it into place only when complete.
 
@@ -21,6 +22,7 @@ headers); ``RRM_WAVES=vcd`` forces VCD.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
-from hw.verilog import module_name, write_block_verilog
+from hw.verilog import block_verilog, module_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
@@ -80,24 +82,34 @@ class Design:
     waves: str | None      # None, "fst" or "vcd"
 
 
-def hardware_sources_digest() -> str:
-    """Hash of hw/*.py and the Verilog writer: any edit to the hardware invalidates the cache."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "hw").glob("*.py")) + []:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+#: How each simulator reports its version: the first line of the command's output.
+VERSION_COMMANDS = {"verilator": ("verilator", "--version"), "icarus": ("iverilog", "-V")}
 
 
-def design_key(block: str, spec: Spec, simulator: str, waves: str | None) -> str:
-    """Cache key of a build (16 hex digits)."""
-    text = json.dumps({
-        "block": block, "spec": spec.to_dict(), "simulator": simulator, "waves": waves,
-        "args": list(VERILATOR_BUILD_ARGS), "make": list(VERILATOR_MAKE_FLAGS), "hw": hardware_sources_digest(),
-    }, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+@functools.lru_cache(maxsize=None)
+def simulator_version(simulator: str) -> str:
+    """The simulator's version line (``verilator --version``; ``iverilog -V``'s first line)."""
+    try:
+        command = VERSION_COMMANDS[simulator]
+    except KeyError:
+        raise ValueError(f"no version query for simulator {simulator!r} "
+                         f"(known: {', '.join(VERSION_COMMANDS)})") from None
+    if simulator == "verilator":
+        setup_verilator()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise RuntimeError(f"{command[0]} is not installed: cannot build for {simulator}") from None
+    lines = [line.strip() for line in (result.stdout + "\n" + result.stderr).splitlines() if line.strip()]
+    if not lines:
+        raise RuntimeError(f"`{' '.join(command)}` printed no version")
+    return lines[0]
 
 
+@functools.lru_cache(maxsize=None)
+def _verilog_text(block: str, spec_json: str) -> str:
+    # One conversion per design and process: the hardware sources cannot change under a running test session.
+    return block_verilog(block, Spec.from_json(spec_json))
 
 
 def _build_args(simulator: str, waves: str | None) -> list[str]:
@@ -106,12 +118,33 @@ def _build_args(simulator: str, waves: str | None) -> list[str]:
     return list(VERILATOR_BUILD_ARGS) + (["--trace-fst"] if waves == "fst" else [])
 
 
+def _build_flags(block: str, simulator: str, waves: str | None) -> dict:
+    """Everything given to the build besides the Verilog: runner arguments and make variables."""
+    return {"toplevel": module_name(block), "timescale": list(TIMESCALE),
+            "args": _build_args(simulator, waves),
+            "make": list(VERILATOR_MAKE_FLAGS) if simulator == "verilator" else []}
+
+
+def design_key(verilog_text: str, simulator: str, flags: dict, waves: str | None) -> str:
+    """Cache key of a build (16 hex digits): sha256 of the Verilog text, the simulator's
+    name and version, the build flags and the waveform setting."""
+    text = json.dumps({
+        "verilog": hashlib.sha256(verilog_text.encode()).hexdigest(),
+        "simulator": simulator, "version": simulator_version(simulator),
+        "flags": flags, "waves": waves,
+    }, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design:
     """Compile block ``block`` of ``spec`` for ``simulator``, reusing a cached build."""
     from cocotb_tools.runner import get_runner
     waves = waves_requested()
     setup_verilator()
-    key = design_key(block, spec, simulator, waves)
+    start = time.monotonic()
+    verilog_text = _verilog_text(block, spec.to_json())
+    flags = _build_flags(block, simulator, waves)
+    key = design_key(verilog_text, simulator, flags, waves)
     final = SIM_DIR / f"{block}-{key}"
     done = final / "build.json"
     if done.is_file():
@@ -121,11 +154,11 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.is_file():  # another worker built it while we waited
             return Design(block, spec, simulator, final, 0.0, True, waves)
-        start = time.monotonic()
         staging = SIM_DIR / f".{block}-{key}.{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        source = write_block_verilog(block, spec, staging)
+        source = staging / f"{block}.v"   # the name hw.verilog.write_block_verilog gives it
+        source.write_text(verilog_text)
         runner = get_runner(simulator)
         makeflags = os.environ.get("MAKEFLAGS", "")
         if simulator == "verilator":
@@ -144,7 +177,8 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design
             os.environ["MAKEFLAGS"] = makeflags
         seconds = time.monotonic() - start
         (staging / "build.json").write_text(json.dumps(
-            {"block": block, "key": key, "simulator": simulator, "build_seconds": round(seconds, 2)}))
+            {"block": block, "key": key, "simulator": simulator, "version": simulator_version(simulator),
+             "flags": flags, "waves": waves, "build_seconds": round(seconds, 2)}))
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
         return Design(block, spec, simulator, final, seconds, False, waves)
