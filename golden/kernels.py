@@ -172,9 +172,6 @@ class LayerRunner:
         inner[rows], inner[cols] = slice(pad, pad + h), slice(pad, pad + w)
         return buffer, buffer[tuple(inner)]
 
-    def _map(self, function, items) -> None:
-        self.map(function, items)
-
     def conv(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
              out: np.ndarray) -> None:
         """Full K x K conv, im2col per band + one matmul, into ``out`` (N, OH, OW, M).
@@ -201,7 +198,7 @@ class LayerRunner:
             np.matmul(cols.reshape(k * k * c, pixels).T, wmat, out=acc)
             requant.apply(acc.reshape(i1 - i0, r1 - r0, ow, m), out[i0:i1, r0:r1], scratch)
 
-        self._map(band, _bands(n, oh, ow * max(m, k * k * c),
+        self.map(band, _bands(n, oh, ow * max(m, k * k * c),
                                max(self.band_elements, MATMUL_ROWS * max(m, k * k * c))))
 
     def depthwise(self, xp: np.ndarray, w: np.ndarray, stride: int, dtype, requant: Requant,
@@ -232,7 +229,7 @@ class LayerRunner:
                         acc += tmp
             requant.apply(acc, out[i0:i1, r0:r1], scratch)
 
-        self._map(band, _bands(n, oh, ow * c, self.band_elements))
+        self.map(band, _bands(n, oh, ow * c, self.band_elements))
 
     def pointwise(self, x: np.ndarray, w: np.ndarray, dtype, requant: Requant,
                   out: np.ndarray) -> None:
@@ -251,4 +248,4 @@ class LayerRunner:
             requant.apply(acc.reshape(i1 - i0, r1 - r0, wd, m), out[i0:i1, r0:r1], scratch)
 
         # at least MATMUL_ROWS pixels per band: narrower matmuls waste BLAS's time
-        self._map(band, _bands(n, h, wd * max(m, c), max(self.band_elements, MATMUL_ROWS * max(m, c))))
+        self.map(band, _bands(n, h, wd * max(m, c), max(self.band_elements, MATMUL_ROWS * max(m, c))))

@@ -1,1 +1,2 @@
-"""Amaranth HDL accelerator: PE arrays, patch buffers, BN/ReLU, FC, buffers, sequencer."""
+"""Amaranth HDL blocks of the accelerator (PEs and PE arrays, patch buffers, BN/ReLU/requant, FC),
+built from a spec through :mod:`hw.blocks`, and their Verilog and lint (:mod:`hw.verilog`)."""

@@ -1,9 +1,13 @@
-"""rr-mobilenet: spec, command-line entry point and shared plumbing.
+"""rr-mobilenet's contracts: what every stage shares, importing nothing above it.
 
-The stages live in their own top-level packages: ``sw`` (PyTorch QAT, pruning,
-export), ``golden`` (numpy fixed-point model), ``hw`` (Amaranth accelerator),
-``tb`` (cocotb testbenches) and ``scripts`` (analysis, Verilog/Vivado
-generation). This package holds what they all share: the spec and ``rrm``.
+The spec (:mod:`rrm.spec`, :mod:`rrm.layers`, :mod:`rrm.presets`), the export
+artifact (:mod:`rrm.artifact`), the integer numerics and accumulator bounds
+(:mod:`rrm.numerics`, :mod:`rrm.bounds`), the hardware sizing (:mod:`rrm.sizing`),
+the paper's analysis and the device table (:mod:`rrm.analysis`, :mod:`rrm.devices`),
+errors and the Verilator set-up. The stages build on it: ``sw`` (PyTorch QAT,
+pruning, export), ``golden`` (numpy fixed-point model), ``hw`` (Amaranth blocks,
+Verilog), ``tb`` (cocotb testbenches) and, on top, ``scripts`` (the ``rrm``
+command line, reports and plots). DESIGN §8 and tests/test_layering.py hold the rule.
 """
 
 __version__ = "0.1.0"

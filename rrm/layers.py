@@ -42,9 +42,6 @@ class LayerTiling:
     tn: int
     tm: int
 
-#: Layer kinds, in the order a reader meets them.
-KINDS = ("conv", "dw", "pw", "pool", "fc")
-
 
 @dataclass(frozen=True)
 class Layer:
@@ -55,7 +52,7 @@ class Layer:
     name : str
         ``conv1``, ``dscN.dw``, ``dscN.pw``, ``pool`` or ``fc``.
     kind : str
-        One of :data:`KINDS`.
+        ``conv``, ``dw``, ``pw``, ``pool`` or ``fc``.
     in_channels, out_channels : int
         N and M of the paper (equal for ``dw`` and ``pool``).
     kernel, stride, padding : int
@@ -115,10 +112,6 @@ class Layer:
         if self.kind == "pool":
             return 0
         return self.params * self.out_h * self.out_w
-
-    @property
-    def in_elements(self) -> int:
-        return self.in_h * self.in_w * self.in_channels
 
     @property
     def out_elements(self) -> int:

@@ -248,11 +248,6 @@ class HardwareSpec:
             for part in ("ti", "tj", "tn", "tm"):
                 _check_int(f"hardware.tiling.{name}.{part}", getattr(tiling, part), 1, 1 << 16)
 
-    @property
-    def macs_per_cycle(self) -> int:
-        """MACs the Conv module's lanes can do per cycle: pe_count * lanes."""
-        return self.pe_count * self.lanes
-
 
 @dataclass(frozen=True)
 class Spec:

@@ -1,1 +1,1 @@
-"""Analysis (paper Eq. 1-11, OCM fit), Verilog and Vivado project generation."""
+"""The top: the ``rrm`` command line (:mod:`scripts.cli`), the analysis report and the Fig. 5 plot."""
