@@ -31,12 +31,13 @@ import zlib
 from dataclasses import dataclass
 
 from .errors import SpecError
+from .numerics import MAX_SHIFT
 from .spec import Spec
 
 #: Layer kinds as the layer table encodes them.
 KIND_CODES = {"conv": 0, "dw": 1, "pw": 2, "pool": 3, "fc": 4}
-#: Bits of a per-layer requantization shift in the shift RAM (shifts 0..62).
-SHIFT_FIELD_BITS = 6
+#: Bits of a per-layer requantization shift in the shift RAM (shifts 0..MAX_SHIFT).
+SHIFT_FIELD_BITS = MAX_SHIFT.bit_length()
 #: Bits of one parameter-stream beat.
 PARAM_BEAT_BITS = 32
 #: First beat of a parameter stream ("RRM1").
