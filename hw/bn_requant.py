@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rrm.numerics import MAX_SHIFT
 
 from .checks import check_int
+from .layouts import activations_layout, bn_layout
 from .pipeline import stall_all_advance
 
 #: Bits of the per-beat shift field: shifts 0..MAX_SHIFT (DESIGN §3).
@@ -69,13 +70,8 @@ class BnRequant(wiring.Component):
         self.max_shift = check_int("max_shift", max_shift, 0, MAX_SHIFT)
         need = max(bias_width, 2)
         self.sum_width = check_int("sum_width", sum_width, need, 128)
-        self.in_layout = data.StructLayout({
-            "acc": data.ArrayLayout(signed(acc_width), lanes),
-            "mult": data.ArrayLayout(signed(mult_width), lanes),
-            "bias": data.ArrayLayout(signed(bias_width), lanes),
-            "shift": unsigned(SHIFT_BITS),
-        })
-        self.out_layout = data.ArrayLayout(unsigned(act_bits), lanes)
+        self.in_layout = bn_layout(acc_width, mult_width, bias_width, SHIFT_BITS, lanes)
+        self.out_layout = activations_layout(act_bits, lanes)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

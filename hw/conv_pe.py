@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Shape, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
+from .layouts import conv_layout, sums_layout
 from .pipeline import stall_all_advance
 
 
@@ -39,26 +40,30 @@ class ConvPE(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(StructLayout))
+    i : In(stream.Signature(conv_layout(value_shape, weight_width, lanes)))
         ``value``: ``value_shape``; ``weight``: ``lanes`` x ``signed(weight_width)``;
         ``last``: 1 on the last beat of a sequence.
-    o : Out(stream.Signature(ArrayLayout(signed(acc_width), lanes)))
+    o : Out(stream.Signature(sums_layout(acc_width, lanes)))
         One sum per lane, once per sequence.
+
+    Attributes
+    ----------
+    pe_count : int
+        1 (a PE array has ``pe_count`` of these).
+    lanes, latency : int
+        As above.
     """
 
     latency = 2
+    pe_count = 1
 
     def __init__(self, *, lanes: int, value_shape, weight_width: int, acc_width: int):
         self.lanes = check_int("lanes", lanes, 1, 256)
         self.value_shape = Shape.cast(value_shape)
         self.weight_width = check_int("weight_width", weight_width, 2, 32)
         self.acc_width = check_int("acc_width", acc_width, 2, 96)
-        self.in_layout = data.StructLayout({
-            "value": self.value_shape,
-            "weight": data.ArrayLayout(signed(weight_width), lanes),
-            "last": 1,
-        })
-        self.out_layout = data.ArrayLayout(signed(acc_width), lanes)
+        self.in_layout = conv_layout(self.value_shape, weight_width, lanes)
+        self.out_layout = sums_layout(acc_width, lanes)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

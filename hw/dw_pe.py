@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Shape, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .adder_tree import pipelined_sum, tree_depth
 from .checks import check_int, check_odd_kernel
+from .layouts import depthwise_layout, sums_layout
 from .pipeline import stall_all_advance
-
-
-def window_layout(value_shape, kernel: int, lanes: int) -> data.ArrayLayout:
-    """A K x K window of ``lanes`` channels, indexed ``[i*K + j][lane]`` (row i, column j)."""
-    return data.ArrayLayout(data.ArrayLayout(value_shape, lanes), kernel * kernel)
 
 
 class DepthwisePE(wiring.Component):
@@ -43,12 +39,21 @@ class DepthwisePE(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(StructLayout))
-        ``window``: ``window_layout(value_shape, K, lanes)``;
+    i : In(stream.Signature(depthwise_layout(value_shape, weight_width, K, lanes)))
+        ``window``: ``window_layout(value_shape, K, lanes)``, indexed ``[i*K + j][lane]``;
         ``weight``: the same with ``signed(weight_width)`` values.
-    o : Out(stream.Signature(ArrayLayout(signed(acc_width), lanes)))
+    o : Out(stream.Signature(sums_layout(acc_width, lanes)))
         One sum per lane.
+
+    Attributes
+    ----------
+    pe_count : int
+        1 (a PE array has ``pe_count`` of these).
+    lanes, kernel, latency : int
+        As above.
     """
+
+    pe_count = 1
 
     def __init__(self, *, lanes: int, kernel: int, value_shape, weight_width: int, acc_width: int):
         self.lanes = check_int("lanes", lanes, 1, 256)
@@ -57,11 +62,8 @@ class DepthwisePE(wiring.Component):
         self.weight_width = check_int("weight_width", weight_width, 2, 32)
         self.acc_width = check_int("acc_width", acc_width, 2, 96)
         self.latency = 1 + tree_depth(kernel * kernel)
-        self.in_layout = data.StructLayout({
-            "window": window_layout(self.value_shape, kernel, lanes),
-            "weight": window_layout(signed(weight_width), kernel, lanes),
-        })
-        self.out_layout = data.ArrayLayout(signed(acc_width), lanes)
+        self.in_layout = depthwise_layout(self.value_shape, weight_width, kernel, lanes)
+        self.out_layout = sums_layout(acc_width, lanes)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Shape, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int, check_odd_kernel
-from .dw_pe import window_layout
+from .layouts import broadcast_layout, framed_window_layout, window_layout
 from .patch_buffer import PatchBuffer, frame_members
-
-
-def broadcast_layout(value_shape, kernel: int, channels: int) -> data.StructLayout:
-    """One broadcast beat: the value, its tap index ``(c*K + i)*K + j`` and ``last``."""
-    return data.StructLayout({
-        "value": value_shape,
-        "tap": range(kernel * kernel * channels),
-        "last": 1,
-    })
 
 
 class PatchSerializer(wiring.Component):
@@ -27,18 +18,19 @@ class PatchSerializer(wiring.Component):
     window, 1..C), the beats are, channel-major like the conv weights
     ``w[o, c, i, j]``: for c in 0..n-1, i in 0..K-1, j in 0..K-1:
     ``value = win[i*K + j][c]``, ``tap = (c*K + i)*K + j``, ``last`` on the
-    final beat. The next window is taken in the cycle the last beat leaves, so
-    sequences follow each other without a bubble.
+    final beat, and ``frame_last`` on the final beat of a window that came with
+    ``last`` (the frame's final window). The next window is taken in the cycle
+    the last beat leaves, so sequences follow each other without a bubble.
 
     Latency: 1 cycle from the window handshake to the first beat's ``o.valid``.
     Throughput: one value per cycle; one window per K*K*n cycles.
 
     Members
     -------
-    i : In(stream.Signature(window_layout(value_shape, kernel, channels)))
-        Windows.
+    i : In(stream.Signature(framed_window_layout(value_shape, kernel, channels)))
+        Windows (``window``) and ``last`` on a frame's final window.
     o : Out(stream.Signature(broadcast_layout(value_shape, kernel, channels)))
-        Values with tap index and ``last``.
+        Values with tap index, ``last`` and ``frame_last``.
     channels : In(range(1, channels + 1))
         Channels of the window that are in use.
     """
@@ -49,7 +41,7 @@ class PatchSerializer(wiring.Component):
         self.channel_count = check_int("channels", channels, 1, 256)
         self.kernel = check_odd_kernel("kernel", kernel)
         self.value_shape = Shape.cast(value_shape)
-        self.in_layout = window_layout(self.value_shape, kernel, channels)
+        self.in_layout = framed_window_layout(self.value_shape, kernel, channels)
         self.out_layout = broadcast_layout(self.value_shape, kernel, channels)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
@@ -60,7 +52,8 @@ class PatchSerializer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         taps = self.kernel * self.kernel
-        window = Signal(self.in_layout)
+        window = Signal(window_layout(self.value_shape, self.kernel, self.channel_count))
+        frame_last = Signal()
         full = Signal()
         channel = Signal(range(self.channel_count))
         tap_in_window = Signal(range(taps))
@@ -73,10 +66,12 @@ class PatchSerializer(wiring.Component):
             self.o.payload.value.eq(window[tap_in_window][channel]),
             self.o.payload.tap.eq(tap),
             self.o.payload.last.eq(last),
+            self.o.payload.frame_last.eq(last & frame_last),
             self.i.ready.eq(~full | (self.o.ready & last)),
         ]
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [window.eq(self.i.payload), full.eq(1), used.eq(self.channels),
+            m.d.sync += [window.eq(self.i.payload.window), frame_last.eq(self.i.payload.last),
+                         full.eq(1), used.eq(self.channels),
                          channel.eq(0), tap_in_window.eq(0), tap.eq(0)]
         with m.Elif(self.o.ready & full):
             m.d.sync += tap.eq(tap + 1)
@@ -106,7 +101,7 @@ class ConvPatchBuffer(wiring.Component):
     i : In(stream.Signature(ArrayLayout(value_shape, channels)))
         Input pixels, raster order.
     o : Out(stream.Signature(broadcast_layout(value_shape, kernel, channels)))
-        Broadcast values, tap index, ``last`` per window.
+        Broadcast values, tap index, ``last`` per window, ``frame_last`` per frame.
     height, width, stride : In
         As in :class:`PatchBuffer`.
     channels : In(range(1, channels + 1))

@@ -8,7 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int, check_odd_kernel
-from .dw_pe import window_layout
+from .layouts import framed_window_layout, pixel_layout, window_layout
 
 
 def frame_members(max_height: int, max_width: int) -> dict:
@@ -34,6 +34,7 @@ class PatchBuffer(wiring.Component):
     window of output (y, x) = ((r-K+1)/S, (c-K+1)/S) when both are integers >= 0,
     i.e. ``out[y, x][i*K + j] = in[y*S + i - P, x*S + j - P]`` (0 outside), the
     windows of DESIGN §3 in raster order: ``(H + 2P - K)//S + 1`` rows of them.
+    The frame's final window (output row and column both last) carries ``last``.
 
     A frame starts when its first pixel is offered at padded position (0, 0);
     ``height``, ``width`` and ``stride`` are sampled then and must stay put until
@@ -60,8 +61,9 @@ class PatchBuffer(wiring.Component):
     -------
     i : In(stream.Signature(ArrayLayout(value_shape, channels)))
         Input pixels, raster order.
-    o : Out(stream.Signature(window_layout(value_shape, kernel, channels)))
-        Windows, indexed ``[i*K + j][channel]``, in output raster order.
+    o : Out(stream.Signature(framed_window_layout(value_shape, kernel, channels)))
+        ``window``: indexed ``[i*K + j][channel]``, in output raster order;
+        ``last``: 1 on the frame's final window.
     height, width : In(range(1, max + 1))
         Map size of the frame.
     stride : In(range(1, 3))
@@ -76,8 +78,9 @@ class PatchBuffer(wiring.Component):
         self.value_shape = Shape.cast(value_shape)
         self.max_height = check_int("max_height", max_height, 1, 4096)
         self.max_width = check_int("max_width", max_width, 1, 4096)
-        self.pixel_layout = data.ArrayLayout(self.value_shape, channels)
-        self.out_layout = window_layout(self.value_shape, kernel, channels)
+        self.pixel_layout = pixel_layout(self.value_shape, channels)
+        self.window_layout = window_layout(self.value_shape, kernel, channels)
+        self.out_layout = framed_window_layout(self.value_shape, kernel, channels)
         super().__init__({
             "i": In(stream.Signature(self.pixel_layout)),
             "o": Out(stream.Signature(self.out_layout)),
@@ -137,12 +140,16 @@ class PatchBuffer(wiring.Component):
             m.d.comb += write.data[k - 2].eq(pixel)
         column.append(pixel)
 
-        window = Signal(self.out_layout)
-        m.d.comb += self.o.payload.eq(window)
+        window = Signal(self.window_layout)
+        last_window = Signal()
+        m.d.comb += [self.o.payload.window.eq(window), self.o.payload.last.eq(last_window)]
         first_out = k - 1
         rows_done = row >= first_out
         cols_done = col >= first_out
         on_grid = ~cur_stride2 | (~(row - first_out)[0] & ~(col - first_out)[0])
+        # The frame's final window: no further grid row or column fits the padded map.
+        step = Mux(cur_stride2, 2, 1)
+        final = (row + step >= cur_height + 2 * pad_size) & (col + step >= cur_width + 2 * pad_size)
         with m.If(advance):
             for i in range(k):
                 for j in range(k - 1):
@@ -150,6 +157,7 @@ class PatchBuffer(wiring.Component):
                 m.d.sync += window[i * k + k - 1].eq(column[i])
             m.d.sync += [
                 self.o.valid.eq(rows_done & cols_done & on_grid),
+                last_window.eq(final),
                 col.eq(next_col),
             ]
             with m.If(last_col):

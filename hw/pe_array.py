@@ -1,47 +1,71 @@
-"""A PE array: ``count`` identical PEs in lock step behind one stream handshake."""
+"""PE arrays: ``pe_count`` identical PEs in lock step behind one stream handshake."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
+from .conv_pe import ConvPE
+from .dw_pe import DepthwisePE
+from .layouts import shared_conv_layout
+
+
+def _lock_step(m: Module, array, pes: list, payloads: list) -> None:
+    """Drive ``pes`` from ``array``'s streams: PE p gets ``payloads[p]`` and drives
+    ``array.o.payload[p]``; PE 0's ``i.ready``/``o.valid`` stand for all of them."""
+    for index, (pe, payload) in enumerate(zip(pes, payloads)):
+        m.submodules[f"pe{index}"] = pe
+        m.d.comb += [
+            pe.i.payload.eq(payload),
+            pe.i.valid.eq(array.i.valid),
+            pe.o.ready.eq(array.o.ready),
+            array.o.payload[index].eq(pe.o.payload),
+        ]
+    m.d.comb += [array.i.ready.eq(pes[0].i.ready), array.o.valid.eq(pes[0].o.valid)]
 
 
 class PEArray(wiring.Component):
-    """``count`` copies of a PE that share one handshake (the paper's PE array).
+    """``pe_count`` copies of a PE that share one handshake (the paper's PE array).
 
     PE ``p`` gets ``i.payload[p]`` and drives ``o.payload[p]``. Every PE is a
     stall-all pipeline driven by the same ``valid``/``ready``, so all stay in
     the same state and PE 0's ``i.ready``/``o.valid`` stand for all of them.
 
     Latency: that of one PE (``self.latency``).
-    Throughput: that of one PE, for all ``count`` PEs at once (``count`` times the MACs).
+    Throughput: that of one PE, for all ``pe_count`` PEs at once (``pe_count`` times the MACs).
 
     Parameters
     ----------
     make_pe : callable
-        Returns a new PE component (with ``i``/``o`` streams, ``latency``).
-    count : int
+        Returns a new PE component (with ``i``/``o`` streams, ``lanes``, ``latency``).
+    pe_count : int
         PEs in the array (1..64).
 
     Members
     -------
-    i : In(stream.Signature(ArrayLayout(pe.in_layout, count)))
+    i : In(stream.Signature(ArrayLayout(pe.in_layout, pe_count)))
         One PE input per PE.
-    o : Out(stream.Signature(ArrayLayout(pe.out_layout, count)))
+    o : Out(stream.Signature(ArrayLayout(pe.out_layout, pe_count)))
         One PE output per PE.
+
+    Attributes
+    ----------
+    pe_count, lanes, latency : int
+        PEs, lanes per PE, latency of a PE.
+    pe : Component
+        PE 0 (its parameters stand for every PE's).
     """
 
-    def __init__(self, make_pe, count: int):
-        self.count = check_int("count", count, 1, 64)
-        self.pes = [make_pe() for _ in range(count)]
-        first = self.pes[0]
-        self.latency = first.latency
-        self.pe_in_layout, self.pe_out_layout = first.in_layout, first.out_layout
-        self.in_layout = data.ArrayLayout(first.in_layout, count)
-        self.out_layout = data.ArrayLayout(first.out_layout, count)
+    def __init__(self, make_pe, pe_count: int):
+        self.pe_count = check_int("pe_count", pe_count, 1, 64)
+        self.pes = [make_pe() for _ in range(pe_count)]
+        self.pe = self.pes[0]
+        self.lanes, self.latency = self.pe.lanes, self.pe.latency
+        self.pe_in_layout, self.pe_out_layout = self.pe.in_layout, self.pe.out_layout
+        self.in_layout = data.ArrayLayout(self.pe.in_layout, pe_count)
+        self.out_layout = data.ArrayLayout(self.pe.out_layout, pe_count)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),
@@ -49,25 +73,90 @@ class PEArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        for index, pe in enumerate(self.pes):
-            m.submodules[f"pe{index}"] = pe
+        _lock_step(m, self, self.pes, [self.i.payload[index] for index in range(self.pe_count)])
+        return m
+
+
+class SharedWeightConvArray(wiring.Component):
+    """``pe_count`` Conv PEs on different pixels (a spatial tile) sharing one weight read.
+
+    Each beat carries one value per PE and one word of ``lanes`` weights that
+    every PE uses: PE ``p``, lane ``l`` computes ``acc[p][l] = sum_t
+    values_t[p] * weight_t[l]`` over a sequence ending with ``last`` (one
+    output channel group of ``lanes`` channels for ``pe_count`` pixels at once,
+    DESIGN §4 "Tiling"). The PEs are :class:`~hw.conv_pe.ConvPE` in lock step,
+    as in :class:`PEArray`, with one weight bus instead of ``pe_count``.
+
+    Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid`` (a ConvPE's).
+    Throughput: one beat (``pe_count * lanes`` MACs) per cycle; a sequence of L
+    beats gives one output every L cycles.
+
+    Parameters
+    ----------
+    pe_count : int
+        PEs (pixels) in parallel (1..64).
+    lanes : int
+        Output channels per PE (1..256).
+    value_shape : Shape
+        Shape of a PE's value.
+    weight_width : int
+        Signed weight width.
+    acc_width : int
+        Signed accumulator width.
+
+    Members
+    -------
+    i : In(stream.Signature(shared_conv_layout(value_shape, weight_width, lanes, pe_count)))
+        ``values``: ``[pe]`` of ``value_shape``; ``weight``: ``[lane]`` of
+        ``signed(weight_width)``, shared by all PEs; ``last``: end of a sequence.
+    o : Out(stream.Signature(ArrayLayout(sums_layout(acc_width, lanes), pe_count)))
+        ``[pe][lane]`` sums, once per sequence.
+
+    Attributes
+    ----------
+    pe_count, lanes, latency : int
+        As above.
+    """
+
+    def __init__(self, *, pe_count: int, lanes: int, value_shape, weight_width: int, acc_width: int):
+        self.pe_count = check_int("pe_count", pe_count, 1, 64)
+        self.pes = [ConvPE(lanes=lanes, value_shape=value_shape, weight_width=weight_width,
+                           acc_width=acc_width) for _ in range(pe_count)]
+        self.pe = self.pes[0]
+        self.lanes, self.latency = self.pe.lanes, self.pe.latency
+        self.value_shape, self.weight_width, self.acc_width = \
+            self.pe.value_shape, self.pe.weight_width, self.pe.acc_width
+        self.in_layout = shared_conv_layout(self.value_shape, weight_width, lanes, pe_count)
+        self.out_layout = data.ArrayLayout(self.pe.out_layout, pe_count)
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout)),
+            "o": Out(stream.Signature(self.out_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        payloads = []
+        for index in range(self.pe_count):
+            payload = Signal(self.pe.in_layout, name=f"in{index}")
             m.d.comb += [
-                pe.i.payload.eq(self.i.payload[index]),
-                pe.i.valid.eq(self.i.valid),
-                pe.o.ready.eq(self.o.ready),
-                self.o.payload[index].eq(pe.o.payload),
+                payload.value.eq(self.i.payload.values[index]),
+                payload.weight.eq(self.i.payload.weight),
+                payload.last.eq(self.i.payload.last),
             ]
-        m.d.comb += [self.i.ready.eq(self.pes[0].i.ready), self.o.valid.eq(self.pes[0].o.valid)]
+            payloads.append(payload)
+        _lock_step(m, self, self.pes, payloads)
         return m
 
 
 def depthwise_pe_array(*, pe_count: int, **pe_parameters) -> PEArray:
     """The DW module: ``pe_count`` :class:`~hw.dw_pe.DepthwisePE` in lock step."""
-    from .dw_pe import DepthwisePE
     return PEArray(lambda: DepthwisePE(**pe_parameters), pe_count)
 
 
-def conv_pe_array(*, pe_count: int, **pe_parameters) -> PEArray:
-    """The Conv module: ``pe_count`` :class:`~hw.conv_pe.ConvPE` in lock step."""
-    from .conv_pe import ConvPE
+def conv_pe_array(*, pe_count: int, shared_weight: bool = False, **pe_parameters):
+    """The Conv module: ``pe_count`` :class:`~hw.conv_pe.ConvPE` in lock step, each with
+    its own weights (:class:`PEArray`) or, with ``shared_weight``, on different pixels
+    with one shared weight word (:class:`SharedWeightConvArray`)."""
+    if shared_weight:
+        return SharedWeightConvArray(pe_count=pe_count, **pe_parameters)
     return PEArray(lambda: ConvPE(**pe_parameters), pe_count)

@@ -18,27 +18,24 @@ import cocotb
 
 from golden import ops
 from rrm import bounds
+from hw.pe_array import PEArray
 
 from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 
 
-def geometry(block):
-    if hasattr(block, "pes"):
-        return block.count, block.pes[0].lanes
-    return 1, block.lanes
+def _per_pe(block, items: list):
+    """A PE array's payload is one item per PE; a single PE's is the item itself."""
+    return items if isinstance(block, PEArray) else items[0]
 
 
 def _beat(block, value, weights, last):
-    count, lanes = geometry(block)
-    pes = [{"value": int(value), "weight": [int(v) for v in weights[p * lanes:(p + 1) * lanes]],
-            "last": int(last)} for p in range(count)]
-    return pes if hasattr(block, "pes") else pes[0]
+    lanes = block.lanes
+    return _per_pe(block, [{"value": int(value), "weight": [int(v) for v in weights[p * lanes:(p + 1) * lanes]],
+                            "last": int(last)} for p in range(block.pe_count)])
 
 
 def _sums(block, vector):
-    count, lanes = geometry(block)
-    sums = np.asarray(vector).reshape(count, lanes).tolist()
-    return sums if hasattr(block, "pes") else sums[0]
+    return _per_pe(block, np.asarray(vector).reshape(block.pe_count, block.lanes).tolist())
 
 
 def pointwise_case(block, x, w):
@@ -71,8 +68,7 @@ def conv_case(block, x, w, stride):
 
 def cases(block, spec, rng):
     """(name, beats, sums) cases; the extremes reach golden.bounds' accumulator bound."""
-    count, lanes = geometry(block)
-    m, k, act_max = count * lanes, spec.hardware.kernel, spec.quant.act_max
+    m, k, act_max = block.pe_count * block.lanes, spec.hardware.kernel, spec.quant.act_max
     wlo, whi = spec.quant.weight_int_range
     half = 2 ** (spec.quant.input_bits - 1)
     widest_pw = max(l.in_channels for l in spec.layers() if l.kind == "pw")
@@ -105,7 +101,7 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
         want += case_want
         names += [name] * len(case_want)
     ends = [index for index, beat in enumerate(beats)
-            if (beat[0] if isinstance(beat, list) else beat)["last"]]
+            if (beat[0] if isinstance(block, PEArray) else beat)["last"]]
     widest = max(bounds.accumulator_bound(spec, l.name) for l in spec.layers() if l.kind in ("conv", "pw"))
     assert np.abs(np.array(want)).max() == widest, "the extreme cases must reach the accumulator bound"
     sources, sink = await run_streams(dut, {"i": (block.in_layout, beats)}, "o", block.out_layout,

@@ -15,20 +15,22 @@ import cocotb
 
 from golden import ops
 from rrm import bounds
+from hw.pe_array import PEArray
 
 from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 
 
 def geometry(block):
-    """(pe_count, lanes, kernel, PE component) of a DepthwisePE or a PEArray of them."""
-    if hasattr(block, "pes"):
-        return block.count, block.pes[0].lanes, block.pes[0].kernel, block.pes[0]
-    return 1, block.lanes, block.kernel, block
+    """(pe_count, lanes, kernel, per_pe) of a DepthwisePE or a PEArray of them; ``per_pe(items)``
+    is the payload of one item per PE (the item itself for a single PE)."""
+    array = isinstance(block, PEArray)
+    kernel = block.pe.kernel if array else block.kernel
+    return block.pe_count, block.lanes, kernel, (lambda items: items if array else items[0])
 
 
 def beats_for(block, x, w, stride):
     """One payload per output position (raster order), and the golden sums."""
-    count, lanes, k, _ = geometry(block)
+    count, lanes, k, per_pe = geometry(block)
     pad = k // 2
     xp = np.pad(x[0], ((pad, pad), (pad, pad), (0, 0)))
     acc = ops.depthwise(x, w, stride)[0]
@@ -42,9 +44,8 @@ def beats_for(block, x, w, stride):
                           for i in range(k) for j in range(k)]
                 weight = [[int(w[c, i, j]) for c in chans] for i in range(k) for j in range(k)]
                 pes.append({"window": window, "weight": weight})
-            beats.append(pes if hasattr(block, "pes") else pes[0])
-            sums = acc[y, xx].reshape(count, lanes).tolist()
-            want.append(sums if hasattr(block, "pes") else sums[0])
+            beats.append(per_pe(pes))
+            want.append(per_pe(acc[y, xx].reshape(count, lanes).tolist()))
     return beats, want
 
 

@@ -2,7 +2,8 @@
 
 Frames of several sizes run back to back through one reset: odd and even sizes
 with stride 1 and 2, 1x1 and 2x1 maps (every border at once), the largest map,
-all-act_max maps. Windows are compared with the zero-padded map directly and,
+all-act_max maps. Windows are compared with the zero-padded map directly (with
+``last`` on each frame's final window, ``frame_last`` on its final Conv beat) and,
 through random weights, with golden.ops.depthwise / golden.ops.conv2d. Timing
 (without gaps/backpressure): a window leaves 1 cycle (DW) / its first beat 2
 cycles (Conv) after the position that completes it; the buffer walks one padded
@@ -60,13 +61,20 @@ def expected_windows(x, stride, k):
             for y in range(oh) for xx in range(ow)], (oh, ow)
 
 
+def framed(windows):
+    """The patch buffer's output beats: each window with ``last`` on the frame's final one."""
+    return [{"window": window, "last": int(n == len(windows) - 1)} for n, window in enumerate(windows)]
+
+
 def expected_beats(windows, k, used):
-    """The broadcast sequence of each window: (value, tap, last), channel-major."""
+    """The broadcast sequence of each window: (value, tap, last, frame_last), channel-major."""
     out = []
-    for window in windows:
+    for index, window in enumerate(windows):
         seq = [(window[i * k + j][c], (c * k + i) * k + j) for c in range(used)
                for i in range(k) for j in range(k)]
-        out += [{"value": v, "tap": t, "last": int(n == len(seq) - 1)} for n, (v, t) in enumerate(seq)]
+        final = index == len(windows) - 1
+        out += [{"value": v, "tap": t, "last": int(n == len(seq) - 1),
+                 "frame_last": int(final and n == len(seq) - 1)} for n, (v, t) in enumerate(seq)]
     return out
 
 
@@ -88,7 +96,7 @@ async def run(dut, gaps: str, backpressure: str, seed: int):
         first_out = len(sink.values)
         source.send_values(x[0].reshape(h * w, channels).tolist())
         windows, (oh, ow) = expected_windows(x, stride, k)
-        want = expected_beats(windows, k, used) if conv else windows
+        want = expected_beats(windows, k, used) if conv else framed(windows)
         got = (await sink.wait_for(first_out + len(want), 20000))[first_out:]
         for index, (g, ref) in enumerate(zip(got, want)):
             assert g == ref, f"{name}: beat {index} got {g}, expected {ref}"
@@ -103,7 +111,7 @@ async def run(dut, gaps: str, backpressure: str, seed: int):
             golden = ops.conv2d(x[..., :used], weights, stride)[0].reshape(oh * ow, 4)
         else:
             weights = rng.integers(wlo, whi + 1, (channels, k, k))
-            array = np.array(got).reshape(oh * ow, k, k, channels)
+            array = np.array([beat["window"] for beat in got]).reshape(oh * ow, k, k, channels)
             sums = np.einsum("nijc,cij->nc", array, weights)
             golden = ops.depthwise(x, weights, stride)[0].reshape(oh * ow, channels)
         assert np.array_equal(sums, golden), f"{name}: windows x weights differ from golden"
