@@ -10,7 +10,11 @@ sizes, channel counts); this module only turns its integers into Amaranth shapes
 
 from __future__ import annotations
 
+import random
+
 from amaranth.hdl import signed, unsigned
+from amaranth.lib import data
+from amaranth.lib.memory import Memory
 
 from rrm.errors import UserError
 from rrm.sizing import sizing
@@ -20,9 +24,12 @@ from .bn_requant import BnRequant
 from .conv_pe import ConvPE
 from .dw_pe import DepthwisePE
 from .fc import FullyConnected
+from .layouts import conv_layout, weights_layout
 from .patch_broadcast import ConvPatchBuffer
 from .patch_buffer import PatchBuffer
 from .pe_array import conv_pe_array, depthwise_pe_array
+from .ram_join import RamJoin
+from .skid_buffer import SkidBuffer
 
 
 def conv_value_shape(spec: Spec):
@@ -79,15 +86,43 @@ def fc_parameters(spec: Spec) -> dict:
                 logit_width=size.logit_width)
 
 
+def skid_buffer_block(spec: Spec) -> SkidBuffer:
+    """A skid buffer for the Conv PE's input beats (e.g. between a weight read and the PE)."""
+    parameters = conv_parameters(spec)
+    return SkidBuffer(conv_layout(parameters["value_shape"], parameters["weight_width"],
+                                  parameters["lanes"]))
+
+
+def ram_join_block(spec: Spec) -> RamJoin:
+    """conv1's weight read: a RAM of K*K*C_in words of ``lanes`` weights (address = the Conv
+    patch buffer's ``tap``) joined with the broadcast ``{value, last}`` as the tag.
+
+    The stand-alone block owns its RAM, initialised with a fixed pseudo-random pattern
+    (``random.Random(depth)``, weights in the spec's range) so that it simulates on its own;
+    an accelerator passes a read port of its own RAM instead.
+    """
+    parameters = conv_parameters(spec)
+    depth = spec.hardware.kernel ** 2 * spec.layer("conv1").in_channels
+    lo, hi = spec.quant.weight_int_range
+    rng = random.Random(depth)
+    memory = Memory(shape=weights_layout(parameters["weight_width"], parameters["lanes"]), depth=depth,
+                    init=[[rng.randint(lo, hi) for _ in range(parameters["lanes"])] for _ in range(depth)])
+    return RamJoin(memory, tag_shape=data.StructLayout({"value": parameters["value_shape"], "last": 1}))
+
+
 BLOCKS = {
     "bn_requant": lambda spec: BnRequant(**bn_parameters(spec)),
     "conv_patch_buffer": lambda spec: ConvPatchBuffer(**patch_parameters(spec, "conv")),
     "conv_pe": lambda spec: ConvPE(**conv_parameters(spec)),
     "conv_pe_array": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, **conv_parameters(spec)),
+    "conv_pe_array_shared": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, shared_weight=True,
+                                                       **conv_parameters(spec)),
     "dw_pe": lambda spec: DepthwisePE(**dw_parameters(spec)),
     "dw_pe_array": lambda spec: depthwise_pe_array(pe_count=spec.hardware.pe_count, **dw_parameters(spec)),
     "fc": lambda spec: FullyConnected(**fc_parameters(spec)),
     "patch_buffer": lambda spec: PatchBuffer(**patch_parameters(spec, "dw")),
+    "ram_join": ram_join_block,
+    "skid_buffer": skid_buffer_block,
 }
 
 

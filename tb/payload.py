@@ -55,3 +55,16 @@ def unpack(shape, bits: int):
     if shape.signed and value >> (shape.width - 1):
         value -= 1 << shape.width
     return value
+
+
+def random_value(shape, rng):
+    """A random nested Python value of ``shape`` (every field uniform over its range);
+    ``rng`` is a :class:`random.Random`."""
+    if isinstance(shape, data.ArrayLayout):
+        return [random_value(shape.elem_shape, rng) for _ in range(shape.length)]
+    if isinstance(shape, data.StructLayout):
+        return {name: random_value(field.shape, rng) for name, field in shape}
+    shape = Shape.cast(shape)
+    if shape.signed:
+        return rng.randint(-(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1)
+    return rng.randint(0, (1 << shape.width) - 1)

@@ -1,4 +1,4 @@
-"""DW and Conv PEs / PE arrays in RTL against golden ops, at 1, 8 and 32 lanes."""
+"""DW and Conv PEs / PE arrays (per-PE and shared weights) in RTL against golden ops, at 1, 8 and 32 lanes."""
 
 import pytest
 
@@ -21,3 +21,11 @@ def test_depthwise(run_block, block, pe_count, lanes):
 ])
 def test_conv(run_block, block, pe_count, lanes):
     run_block(block, tiny(pe_count, lanes), "tb.cocotb_conv_pe")
+
+
+@pytest.mark.parametrize("pe_count, lanes", [
+    (2, 8),    # the tiny preset's Conv module, two pixels per weight read
+    (3, 1),    # one lane, three pixels
+])
+def test_conv_shared_weight(run_block, pe_count, lanes):
+    run_block("conv_pe_array_shared", tiny(pe_count, lanes), "tb.cocotb_conv_pe_shared")
