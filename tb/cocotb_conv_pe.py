@@ -5,7 +5,7 @@ beats per pixel (input channel n broadcast with w[:, n]). K x K conv (conv1):
 one sequence of K*K*N beats per output position in (c, i, j) order, the
 zero-padded window value broadcast with w[:, c, i, j]. Cases: random
 activations, random signed images with stride 2 on an odd size, and the
-extremes that reach golden.bounds' accumulator bound: the widest pointwise
+extremes that reach rrm.bounds' accumulator bound: the widest pointwise
 layer's all-act_max pixel with all-max and all-min weights, and a 3x3 image of
 -2**(b-1) with all-max and all-min weights (the centre output sums all K*K*N taps).
 """
@@ -67,7 +67,7 @@ def conv_case(block, x, w, stride):
 
 
 def cases(block, spec, rng):
-    """(name, beats, sums) cases; the extremes reach golden.bounds' accumulator bound."""
+    """(name, beats, sums) cases; the extremes reach rrm.bounds' accumulator bound."""
     m, k, act_max = block.pe_count * block.lanes, spec.hardware.kernel, spec.quant.act_max
     wlo, whi = spec.quant.weight_int_range
     half = 2 ** (spec.quant.input_bits - 1)
