@@ -10,7 +10,9 @@ from hw.dw_pe import DepthwisePE
 from hw.fc import FullyConnected
 from hw.patch_broadcast import ConvPatchBuffer, PatchSerializer
 from hw.patch_buffer import PatchBuffer
-from hw.pe_array import PEArray
+from hw.pe_array import PEArray, SharedWeightConvArray
+from hw.ram_join import RamJoin
+from hw.skid_buffer import SkidBuffer
 from rrm import bounds
 from rrm.errors import UserError
 from rrm.presets import load_preset
@@ -22,6 +24,8 @@ from rrm.presets import load_preset
     (lambda v: DepthwisePE(lanes=8, kernel=v, value_shape=unsigned(4), weight_width=8, acc_width=15),
      "kernel", 4),
     (lambda v: ConvPE(lanes=8, value_shape=signed(8), weight_width=v, acc_width=19), "weight_width", 1),
+    (lambda v: SharedWeightConvArray(pe_count=v, lanes=8, value_shape=signed(8), weight_width=8,
+                                     acc_width=19), "pe_count", 0),
     (lambda v: PatchBuffer(channels=8, kernel=3, value_shape=unsigned(4), max_height=v, max_width=8),
      "max_height", 0),
     (lambda v: BnRequant(lanes=8, acc_width=19, mult_width=16, bias_width=32, sum_width=35,
@@ -55,9 +59,29 @@ def test_widths_come_from_the_golden_bounds(preset):
 
 
 def test_every_block_documents_ports_latency_and_throughput():
-    classes = (DepthwisePE, ConvPE, PEArray, PatchBuffer, PatchSerializer, ConvPatchBuffer,
-               BnRequant, FullyConnected)
+    classes = (DepthwisePE, ConvPE, PEArray, SharedWeightConvArray, PatchBuffer, PatchSerializer,
+               ConvPatchBuffer, BnRequant, FullyConnected, SkidBuffer, RamJoin)
     for cls in classes:
         doc = cls.__doc__ or ""
         for section in ("Members", "Latency", "Throughput"):
             assert section in doc, f"{cls.__name__} docstring lacks {section}"
+
+
+def test_stream_primitives_name_a_bad_argument():
+    from amaranth.lib.memory import Memory
+    with pytest.raises(TypeError, match="shape must be a shape or layout, not 'wide'"):
+        SkidBuffer("wide")
+    with pytest.raises(TypeError, match="ram must be .* not 'ram'"):
+        RamJoin("ram", tag_shape=1)
+    memory = Memory(shape=8, depth=4, init=[])
+    with pytest.raises(ValueError, match="synchronous read port, not one in domain 'comb'"):
+        RamJoin(memory.read_port(domain="comb"), tag_shape=1)
+
+
+def test_pe_geometry_is_exposed():
+    """Every PE and PE array has pe_count and lanes (the testbenches rely on them)."""
+    spec = load_preset("tiny")
+    for name in ("dw_pe", "conv_pe", "dw_pe_array", "conv_pe_array", "conv_pe_array_shared"):
+        block = build_block(name, spec)
+        expected = 1 if name in ("dw_pe", "conv_pe") else spec.hardware.pe_count
+        assert (block.pe_count, block.lanes) == (expected, spec.hardware.lanes), name
