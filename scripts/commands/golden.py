@@ -118,7 +118,8 @@ def run(args) -> int:
 
 def _run_bench(args, batch: int | None) -> int:
     from golden import model
-    from golden.bench import bench
+
+    from ..bench import bench
 
     _positive("--images", args.bench_images)
     _positive("--repeat", args.repeat)

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golden import kernels, model
+from golden.kernels import available_cpus
 from rrm.artifact import Artifact
 from rrm.spec import Spec
-
-from . import kernels, model
-from .kernels import available_cpus
 
 
 @dataclass(frozen=True)
