@@ -66,7 +66,7 @@ from amaranth.lib.wiring import In, Out
 from rrm.memory_map import KIND_CODES, PARAM_BEAT_BITS, PARAM_MAGIC, memory_map
 from rrm.spec import Spec
 
-from .blocks import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
+from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
 from .bn_requant import BnRequant
 from .conv_pe import ConvPE
 from .dw_pe import DepthwisePE

@@ -22,6 +22,8 @@ from .blocks import build_block
 
 #: Verilator lint warnings switched off for Amaranth's Verilog, with the reason.
 LINT_WAIVERS = {
+    "CASEINCOMPLETE": "Yosys writes a signal that only some FSM states drive as its default value "
+                      "followed by a case over those states; the other states keep the default",
     "DECLFILENAME": "Yosys names submodules by their hierarchy path (top.pe0), not by file; "
                     "one file holds the whole block",
     "UNUSEDSIGNAL": "Amaranth flattens payload layouts into vectors and Yosys keeps the wires of "

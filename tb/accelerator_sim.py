@@ -1,0 +1,130 @@
+"""Run the whole accelerator in a simulator and compare it with the golden model.
+
+:func:`simulate` builds ``Accelerator(spec)`` (cached per spec, simulator and
+flags by :mod:`tb.build`: weights are loaded at run time, so one build serves
+every artifact of the spec), writes a plan for :mod:`tb.cocotb_accelerator`,
+runs it and returns the recorded results. :func:`compare` checks images against
+golden's logits and, for an image that differs, names the first layer whose
+feature map differs from golden's trace (from the FM writes a monitored re-run
+records: :func:`first_mismatch`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rrm.memory_map import memory_map
+from rrm.spec import Spec
+
+from .build import build_design, run_cocotb
+
+TEST_MODULE = "tb.cocotb_accelerator"
+
+
+def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "verilator",
+             gaps: bool = False, backpressure: bool = False, monitor: bool = False) -> dict:
+    """Build (cached) and run a plan; ``steps`` as in :mod:`tb.cocotb_accelerator`, with numpy
+    arrays under ``"data"`` (saved into ``work_dir`` for the simulator process).
+
+    Returns ``{"steps": [...], "writes": [...], "build": Design, "run_seconds": s}``.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    design = build_design("accelerator", spec, simulator)
+    plan_steps = []
+    for index, step in enumerate(steps):
+        step = dict(step)
+        path = work_dir / f"step{index}.npy"
+        np.save(path, step.pop("data"), allow_pickle=False)
+        plan_steps.append({**step, "file": str(path)})
+    plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor}
+    (work_dir / "plan.json").write_text(json.dumps(plan))
+    results_path = work_dir / "results.json"
+    seconds = run_cocotb(design, TEST_MODULE, work_dir / "sim",
+                         {"plan": str(work_dir / "plan.json"), "results": str(results_path)})
+    results = json.loads(results_path.read_text())
+    results["build"] = design
+    results["run_seconds"] = seconds
+    return results
+
+
+def decode_writes(spec: Spec, writes: list) -> dict:
+    """Feature maps (H, W, C int64) per layer name from monitored FM writes.
+
+    Word ``b*G + g`` of a layer's output holds pixels ``b*P .. b*P+P-1`` of channel
+    group ``g`` (rrm.memory_map); the last write of a word wins.
+    """
+    mmap = memory_map(spec)
+    p, lanes, bits = mmap.pe_count, mmap.lanes, spec.quant.act_bits
+    by_layer: dict = {}
+    for layer_index, _buffer, addr, word in writes:
+        by_layer.setdefault(layer_index, {})[addr] = int(word, 2) if isinstance(word, str) else word
+    maps = {}
+    mask = (1 << bits) - 1
+    for entry in mmap.layers:
+        if entry.kind not in ("conv", "dw", "pw") or entry.index not in by_layer:
+            continue
+        words = by_layer[entry.index]
+        out = np.full((entry.out_h, entry.out_w, entry.out_channels), -1, dtype=np.int64)
+        for pixel in range(entry.out_pixels):
+            block, slot = divmod(pixel, p)
+            for group in range(entry.out_groups):
+                word = words.get(block * entry.out_groups + group)
+                if word is None:
+                    continue
+                for lane in range(lanes):
+                    channel = group * lanes + lane
+                    if channel < entry.out_channels:
+                        out[pixel // entry.out_w, pixel % entry.out_w, channel] = \
+                            (word >> ((slot * lanes + lane) * bits)) & mask
+        maps[entry.name] = out
+    return maps
+
+
+def first_mismatch(spec: Spec, writes: list, trace: dict) -> str | None:
+    """The first conv/dw/pw layer whose RTL feature map differs from golden's trace
+    (one image), described with its first differing element; None if all agree."""
+    maps = decode_writes(spec, writes)
+    for entry in memory_map(spec).layers:
+        if entry.kind not in ("conv", "dw", "pw"):
+            continue
+        want = np.asarray(trace[entry.name])
+        got = maps.get(entry.name)
+        if got is None:
+            return f"{entry.name}: the RTL wrote nothing"
+        if not np.array_equal(got, want):
+            y, x, c = (int(v) for v in np.argwhere(got != want)[0])
+            return (f"{entry.name}: first difference at (y={y}, x={x}, channel={c}): "
+                    f"RTL {got[y, x, c]}, golden {want[y, x, c]}")
+    return None
+
+
+@dataclass
+class Comparison:
+    """One image's RTL result against golden."""
+
+    logits: list
+    cls: int
+    cycles: int
+    layer_cycles: dict
+    match_golden: bool
+
+    def to_json(self) -> dict:
+        return {"logits": self.logits, "class": self.cls, "cycles": self.cycles,
+                "layer_cycles": self.layer_cycles, "match_golden": self.match_golden}
+
+
+def compare(spec: Spec, images_result: list, golden_logits: np.ndarray) -> list:
+    """Comparisons of recorded image results with golden logits (argmax, ties low)."""
+    names = [entry.name for entry in memory_map(spec).layers]
+    out = []
+    for result, want in zip(images_result, np.asarray(golden_logits)):
+        match = (result["logits"] == [int(v) for v in want]
+                 and result["class"] == int(np.argmax(want)))
+        out.append(Comparison(result["logits"], result["class"], result["cycles"],
+                              dict(zip(names, result["layer_cycles"])), match))
+    return out

@@ -1,0 +1,132 @@
+"""cocotb side of a whole-accelerator run: drive the AXI streams as a plan says, record results.
+
+The plan (a JSON file named by the run's config, written by :mod:`tb.accelerator_sim`)
+lists steps; the testbench only streams data in and reads results out, the
+accelerator runs every layer by itself. Steps:
+
+``{"op": "params", "file": F, "beats": n}``
+    Send the first ``n`` beats (default all) of the uint32 parameter stream in
+    ``F`` (``.npy``) as one frame; record ``params_loaded`` and ``param_error``.
+``{"op": "images", "file": F}``
+    Queue every image of ``F`` (uint8 N x H x W x C) back to back; record, per
+    image, the logits, the class, ``image_cycles`` and ``layer_cycles``.
+``{"op": "reset", "file": F, "after_cycles": c}``
+    Start sending the first image of ``F``, pull ``aresetn`` low ``c`` cycles
+    later (mid-image), release it; record that no result came out.
+
+``gaps``/``backpressure`` pause the sources/the sink on random cycles; with
+``monitor`` every FM write (layer, buffer, address, word) is recorded, for
+naming the first layer that differs from the golden trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+
+from .streams import PERIOD_NS, random_pauses
+
+#: Cycles an image may take before the testbench gives up (tiny needs ~40k).
+IMAGE_TIMEOUT_CYCLES = 20_000_000
+
+
+class TB:
+    """Clock, reset and the three AXI stream models of one accelerator."""
+
+    def __init__(self, dut, gaps: bool, backpressure: bool):
+        self.dut = dut
+        cocotb.start_soon(Clock(dut.aclk, PERIOD_NS, unit="ns").start())
+        bus = lambda prefix: AxiStreamBus.from_prefix(dut, prefix)  # noqa: E731
+        self.image = AxiStreamSource(bus("s_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
+        self.param = AxiStreamSource(bus("s_axis_param"), dut.aclk, dut.aresetn,
+                                     reset_active_level=False)
+        self.result = AxiStreamSink(bus("m_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
+        for model in (self.image, self.param, self.result):
+            model.log.setLevel(logging.WARNING)
+        if gaps:
+            self.image.set_pause_generator(random_pauses(11))
+            self.param.set_pause_generator(random_pauses(12))
+        if backpressure:
+            self.result.set_pause_generator(random_pauses(13))
+        self.writes: list = []
+
+    async def reset(self, cycles: int = 4) -> None:
+        self.dut.aresetn.value = 0
+        await ClockCycles(self.dut.aclk, cycles)
+        self.dut.aresetn.value = 1
+        await RisingEdge(self.dut.aclk)
+
+    async def monitor_writes(self) -> None:
+        dut = self.dut
+        while True:
+            await RisingEdge(dut.aclk)
+            await ReadOnly()
+            if dut.debug_write_en.value:
+                self.writes.append([int(dut.layer_index.value), int(dut.debug_write_buffer.value),
+                                    int(dut.debug_write_addr.value), str(dut.debug_write_data.value)])
+
+    async def load_params(self, beats: np.ndarray) -> dict:
+        await self.param.send(AxiStreamFrame(beats.astype("<u4").tobytes()))
+        await self.param.wait()
+        await ClockCycles(self.dut.aclk, 4)
+        return {"loaded": int(self.dut.params_loaded.value), "error": int(self.dut.param_error.value)}
+
+    async def run_images(self, images: np.ndarray) -> list:
+        for image in images:
+            self.image.send_nowait(AxiStreamFrame(image.tobytes()))
+        layers = len(self.dut.layer_cycles.value) // 32
+        out = []
+        for _ in images:
+            frame = await with_timeout(self.result.recv(), IMAGE_TIMEOUT_CYCLES * PERIOD_NS, "ns")
+            await RisingEdge(self.dut.aclk)
+            words = np.frombuffer(bytes(frame.tdata), dtype=f"<i{len(self.dut.m_axis_tdata.value) // 8}")
+            flat = int(self.dut.layer_cycles.value)
+            out.append({
+                "logits": [int(v) for v in words[:-1]], "class": int(words[-1]),
+                "cycles": int(self.dut.image_cycles.value),
+                "layer_cycles": [(flat >> (32 * i)) & 0xFFFFFFFF for i in range(layers)],
+                "image_error": int(self.dut.image_error.value),
+            })
+        return out
+
+
+@cocotb.test()
+async def run_plan(dut):
+    """Execute the plan of RRM_TB_CONFIG and write its results file."""
+    config = json.loads(os.environ["RRM_TB_CONFIG"])
+    plan = json.loads(open(config["plan"]).read())
+    tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False))
+    dut.aresetn.value = 0
+    await tb.reset()
+    if plan.get("monitor"):
+        cocotb.start_soon(tb.monitor_writes())
+    results = {"steps": []}
+    for step in plan["steps"]:
+        data = np.load(step["file"], allow_pickle=False)
+        if step["op"] == "params":
+            beats = data[:step.get("beats", len(data))]
+            results["steps"].append({"op": "params", **(await tb.load_params(beats))})
+        elif step["op"] == "images":
+            results["steps"].append({"op": "images", "images": await tb.run_images(data)})
+        elif step["op"] == "reset":
+            tb.image.send_nowait(AxiStreamFrame(data[0].tobytes()))
+            await ClockCycles(dut.aclk, step["after_cycles"])
+            busy = int(dut.busy.value)
+            await tb.reset()
+            await ClockCycles(dut.aclk, 10)
+            results["steps"].append({"op": "reset", "busy_before": busy,
+                                     "results_after": int(not tb.result.empty()),
+                                     "loaded_after": int(dut.params_loaded.value)})
+        else:
+            raise ValueError(f"unknown plan step {step['op']!r}")
+    results["writes"] = tb.writes
+    with open(config["results"], "w") as out:
+        json.dump(results, out)
