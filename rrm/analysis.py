@@ -19,6 +19,10 @@ H' x W' output map, Bw-bit weights and Ba-bit activations:
   counted in BRAM18K blocks as the device maps widths and depths (see
   :func:`memory_map`), not as bits / 18K.
 
+:func:`rtl_memories` applies the same BRAM18K mapping to the RAMs the RTL
+actually builds (:func:`rrm.memory_map.memory_map`), so Eq. 11 is also checked
+against what is built, RAM by RAM.
+
 "MACs" are multiply-accumulates; ops = 2 x MACs (the paper's convention).
 """
 
@@ -28,7 +32,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from .devices import Device, bram18k_blocks, get_device
+from .errors import SpecError
 from .layers import Layer
+from .memory_map import memory_map as rtl_memory_map
 from .spec import Spec
 
 
@@ -184,14 +190,47 @@ def memory_map(spec: Spec) -> list[Memory]:
     return memories
 
 
+def rtl_memories(spec: Spec, dev: Device) -> dict:
+    """Eq. 11 for the RAMs the accelerator's RTL builds (:func:`rrm.memory_map.memory_map`).
+
+    Each RAM is one memory (``banks`` = 1) of its word width and depth, mapped to
+    BRAM18K by :attr:`Memory.bram18k`, the same mapping as :func:`memory_map`'s
+    banks (LUT RAM at most :data:`LUTRAM_MAX_DEPTH` words deep). Keys: ``rams``
+    (name, holds, width, depth, bits, bram18k, lutram), ``bits``, ``bram18k``,
+    ``lutram_bits``, ``available_bram18k``, ``fits``; a spec the RTL cannot be
+    built for gives ``buildable: False`` and the ``error``.
+    """
+    try:
+        mmap = rtl_memory_map(spec)
+    except SpecError as exc:
+        return {"buildable": False, "error": str(exc), "rams": [], "bits": 0, "bram18k": 0,
+                "lutram_bits": 0, "available_bram18k": dev.bram18k, "fits": False}
+    rams = []
+    for ram in mmap.rams.values():
+        memory = Memory(ram.name, 1, ram.width, ram.depth)
+        rams.append({"name": ram.name, "holds": ram.holds, "width": ram.width, "depth": ram.depth,
+                     "bits": memory.bits, "bram18k": memory.bram18k, "lutram": memory.in_lutram})
+    bram = sum(r["bram18k"] for r in rams)
+    return {
+        "buildable": True,
+        "rams": rams,
+        "bits": sum(r["bits"] for r in rams),
+        "bram18k": bram,
+        "lutram_bits": sum(r["bits"] for r in rams if r["lutram"]),
+        "available_bram18k": dev.bram18k,
+        "fits": bram <= dev.bram18k,
+    }
+
+
 def analyze(spec: Spec, device: str | None = None) -> dict:
     """The whole analysis as a JSON-serialisable dict.
 
     Keys: ``spec`` (name, preset), ``layers`` (per layer: name, kind, channels,
     output size, params, macs, ops, param_bits, fm_bits), ``total`` (params,
     macs, ops, param_bits, fm_buffer_bits, largest_fm_bits, paper_eq4_ops),
-    ``memories`` (the BRAM map) and ``ocm`` (device, available_bits,
-    required_bits, bram18k, available_bram18k, fits).
+    ``memories`` (the BRAM map), ``ocm`` (device, available_bits,
+    required_bits, bram18k, available_bram18k, fits) and ``rtl_memories`` (the
+    RTL's RAMs and their BRAM18K on the same device: :func:`rtl_memories`).
     """
     dev: Device = get_device(device or spec.hardware.device)
     costs = [layer_cost(spec, layer) for layer in spec.layers()]
@@ -226,5 +265,6 @@ def analyze(spec: Spec, device: str | None = None) -> dict:
             "available_bram18k": dev.bram18k,
             "fits": bram <= dev.bram18k,
         },
+        "rtl_memories": rtl_memories(spec, dev),
     }
 

@@ -40,6 +40,22 @@ def format_report(result: dict) -> str:
     verdict = "fits" if o["fits"] else "does NOT fit"
     lines.append(f"on-chip fit (Eq. 11) on {o['device']}: {o['bram18k']} of {o['available_bram18k']} BRAM18K "
                  f"({o['required_bits'] / 2**20:.2f} of {o['available_bits'] / 2**20:.2f} Mbit) -> {verdict}")
+    rtl = result.get("rtl_memories")
+    if rtl is not None:
+        lines.append("")
+        if not rtl["buildable"]:
+            lines.append(f"RTL memories: the accelerator cannot be built for this spec ({rtl['error']})")
+        else:
+            lines.append("RTL memories (rrm.memory_map, the RAMs hw.accelerator builds; not counted: "
+                         "line buffers, layer-table ROM, logit FIFO):")
+            for r in rtl["rams"]:
+                lines.append(f"  {r['name']:<8} {r['width']:>5} bit x {r['depth']:>6} words"
+                             f" = {r['bits'] / 2**20:6.2f} Mbit -> "
+                             + ("LUT RAM" if r["lutram"] else f"{r['bram18k']:>5} BRAM18K")
+                             + f"  ({r['holds']})")
+            verdict = "fits" if rtl["fits"] else "does NOT fit"
+            lines.append(f"built on-chip fit (Eq. 11, RTL) on {o['device']}: {rtl['bram18k']} of "
+                         f"{rtl['available_bram18k']} BRAM18K ({rtl['bits'] / 2**20:.2f} Mbit) -> {verdict}")
     paper = PAPER_FIGURES.get(result["spec"]["preset"])
     if paper:
         lines.append("")
@@ -48,4 +64,6 @@ def format_report(result: dict) -> str:
         lines.append(f"{'ops per image':<22}{_si(t['ops']):>12}{_si(paper['ops']):>12}")
         if paper["bram18k"]:
             lines.append(f"{'BRAM18K':<22}{o['bram18k']:>12}{paper['bram18k']:>12}")
+            if rtl is not None and rtl["buildable"]:
+                lines.append(f"{'BRAM18K (RTL RAMs)':<22}{rtl['bram18k']:>12}{paper['bram18k']:>12}")
     return "\n".join(lines)
