@@ -125,6 +125,26 @@ def _build_flags(block: str, simulator: str, waves: str | None) -> dict:
             "make": list(VERILATOR_MAKE_FLAGS) if simulator == "verilator" else []}
 
 
+def icarus_time_zero(verilog_text: str) -> str:
+    """Yosys's Verilog for Icarus: wake every ``always @*`` block once at time 1.
+
+    Yosys puts a never-changing register in every combinational block's
+    sensitivity list so that simulators evaluate the block at time 0; Icarus does
+    not, so an output that depends only on a register that keeps its initial value
+    (an FSM that stays in its first state) would stay X. Toggling that register
+    once at time 1 (before any clock edge) evaluates each block.
+    """
+    out = []
+    for line in verilog_text.splitlines():
+        out.append(line)
+        stripped = line.strip()
+        if stripped.startswith("reg \\$auto$verilog_backend") and "dump_module" in stripped \
+                and stripped.endswith("= 0;"):
+            name = stripped[len("reg "):-len("= 0;")].strip()
+            out.append(f"  initial #1 {name} = 1;")
+    return "\n".join(out) + "\n"
+
+
 def design_key(verilog_text: str, simulator: str, flags: dict, waves: str | None) -> str:
     """Cache key of a build (16 hex digits): sha256 of the Verilog text, the simulator's
     name and version, the build flags and the waveform setting."""
@@ -143,6 +163,8 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design
     setup_verilator()
     start = time.monotonic()
     verilog_text = _verilog_text(block, spec.to_json())
+    if simulator == "icarus":
+        verilog_text = icarus_time_zero(verilog_text)
     flags = _build_flags(block, simulator, waves)
     key = design_key(verilog_text, simulator, flags, waves)
     final = SIM_DIR / f"{block}-{key}"

@@ -42,8 +42,9 @@ class TB:
     """Clock, reset and the three AXI stream models of one accelerator."""
 
     def __init__(self, dut, gaps: bool, backpressure: bool):
+        """The bus models; create them once the first reset has settled every register
+        (a simulator that starts registers at X, such as Icarus, then never shows one)."""
         self.dut = dut
-        cocotb.start_soon(Clock(dut.aclk, PERIOD_NS, unit="ns").start())
         bus = lambda prefix: AxiStreamBus.from_prefix(dut, prefix)  # noqa: E731
         self.image = AxiStreamSource(bus("s_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
         self.param = AxiStreamSource(bus("s_axis_param"), dut.aclk, dut.aresetn,
@@ -103,9 +104,14 @@ async def run_plan(dut):
     """Execute the plan of RRM_TB_CONFIG and write its results file."""
     config = json.loads(os.environ["RRM_TB_CONFIG"])
     plan = json.loads(open(config["plan"]).read())
-    tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False))
+    cocotb.start_soon(Clock(dut.aclk, PERIOD_NS, unit="ns").start())
+    for name in ("s_axis_tvalid", "s_axis_param_tvalid", "m_axis_tready"):
+        getattr(dut, name).value = 0
     dut.aresetn.value = 0
-    await tb.reset()
+    await ClockCycles(dut.aclk, 4)
+    dut.aresetn.value = 1
+    await RisingEdge(dut.aclk)
+    tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False))
     if plan.get("monitor"):
         cocotb.start_soon(tb.monitor_writes())
     results = {"steps": []}
