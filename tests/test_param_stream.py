@@ -1,0 +1,144 @@
+"""The parameter stream (rrm/param_stream.py) against its documented format (docs/accelerator.md).
+
+The decoder here is written from the documentation alone: two header beats; then
+the RAMs dw, pw, bn, fc_bias, shift in that order, each word in ceil(width / 32)
+beats, least significant first; fields packed element 0 lowest, two's complement.
+It does not use the packer's helpers, so a packing bug shows as a mismatch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden.random_weights import random_artifact
+from rrm.memory_map import PARAM_MAGIC, memory_map, spec_hash
+from rrm.param_stream import pack_parameters, stream_length
+from tests.specs import TINY, WIDE
+
+RAM_ORDER = ("dw", "pw", "bn", "fc_bias", "shift")
+
+
+def decode_stream(beats: np.ndarray, mmap) -> tuple[list, dict]:
+    """(header beats, {ram name: list of int words}) of a stream, from the documented format."""
+    beats = [int(b) for b in beats]
+    header, position, words = beats[:2], 2, {}
+    for name in RAM_ORDER:
+        ram = mmap.rams[name]
+        per_word = (ram.width + 31) // 32
+        words[name] = []
+        for _ in range(ram.depth):
+            word = sum(beats[position + i] << (32 * i) for i in range(per_word))
+            words[name].append(word)
+            position += per_word
+    assert position == len(beats), "beats left over after the last RAM"
+    return header, words
+
+
+def field(word: int, index: int, bits: int) -> int:
+    """Field ``index`` of ``bits`` bits (element 0 lowest), as a signed integer."""
+    value = (word >> (index * bits)) & ((1 << bits) - 1)
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@pytest.fixture(scope="module", params=[TINY, WIDE], ids=["tiny", "wide"])
+def packed(request):
+    spec = request.param
+    artifact = random_artifact(spec, 5)
+    mmap = memory_map(spec)
+    beats = pack_parameters(artifact)
+    return spec, artifact, mmap, beats
+
+
+def test_stream_length_and_dtype(packed):
+    spec, _, mmap, beats = packed
+    assert beats.dtype == np.uint32
+    assert len(beats) == stream_length(mmap)
+    assert stream_length(mmap) == 2 + sum(r.depth * -(-r.width // 32) for r in mmap.param_rams)
+
+
+def test_header_beats(packed):
+    spec, _, mmap, beats = packed
+    assert int(beats[0]) == PARAM_MAGIC == 0x52524D31
+    assert bytes.fromhex(f"{PARAM_MAGIC:08x}") == b"RRM1"
+    assert int(beats[1]) == spec_hash(spec) == mmap.spec_hash
+
+
+def test_spec_hash_ignores_the_preset_name_only():
+    renamed = TINY.to_dict()
+    renamed["preset"] = None
+    from rrm.spec import Spec
+    assert spec_hash(Spec.from_dict(renamed)) == spec_hash(TINY)
+    assert spec_hash(WIDE) != spec_hash(TINY)
+
+
+def _samples(rng, shape, count=6):
+    """A few random indices into an array of ``shape``, always including the first and the last."""
+    picks = [tuple(0 for _ in shape), tuple(s - 1 for s in shape)]
+    picks += [tuple(int(rng.integers(0, s)) for s in shape) for _ in range(count)]
+    return picks
+
+
+def test_round_trip_of_every_ram_kind(packed):
+    spec, artifact, mmap, beats = packed
+    header, words = decode_stream(beats, mmap)
+    q, lanes, k = spec.quant, mmap.lanes, spec.hardware.kernel
+    wb = q.weight_bits
+    params = artifact.params
+    rng = np.random.default_rng(0)
+    seen = set()
+    for entry in mmap.layers:
+        name = entry.name
+        if entry.kind == "conv":  # pw RAM: word (output group, tap), tap = (n, ky, kx) flattened
+            weight = params[f"{name}.weight"]  # (M, N, K, K)
+            for m, n, ky, kx in _samples(rng, weight.shape):
+                tap = (n * k + ky) * k + kx
+                word = words["pw"][entry.w_base + (m // lanes) * entry.taps + tap]
+                assert field(word, m % lanes, wb) == weight[m, n, ky, kx], (name, m, n, ky, kx)
+            seen.add("pw")
+        elif entry.kind == "dw":  # dw RAM: word per channel group, element [tap][lane]
+            weight = params[f"{name}.weight"].reshape(entry.out_channels, k, k)
+            for c, ky, kx in _samples(rng, weight.shape):
+                word = words["dw"][entry.w_base + c // lanes]
+                assert field(word, (ky * k + kx) * lanes + c % lanes, wb) == weight[c, ky, kx], (name, c)
+            seen.add("dw")
+        elif entry.kind == "pw":  # pw RAM: word (output group, input channel)
+            weight = params[f"{name}.weight"]  # (M, N)
+            for m, n in _samples(rng, weight.shape):
+                word = words["pw"][entry.w_base + (m // lanes) * entry.in_channels + n]
+                assert field(word, m % lanes, wb) == weight[m, n], (name, m, n)
+        elif entry.kind == "fc":  # pw RAM: word (class, input group); fc_bias: one per class
+            weight = params[f"{name}.weight"]  # (classes, C)
+            for cls, c in _samples(rng, weight.shape):
+                word = words["pw"][entry.w_base + cls * entry.in_groups + c // lanes]
+                assert field(word, c % lanes, wb) == weight[cls, c], (name, cls, c)
+            bias = params[f"{name}.bias"]
+            assert [field(w, 0, q.fc_bias_bits) for w in words["fc_bias"]] == list(bias)
+            seen.add("fc_bias")
+        if entry.kind in ("conv", "dw", "pw"):  # bn: lanes multipliers, then lanes biases
+            mult, bias = params[f"{name}.bn_mult"], params[f"{name}.bn_bias"]
+            for (c,) in _samples(rng, mult.shape):
+                word = words["bn"][entry.bn_base + c // lanes]
+                assert field(word, c % lanes, q.bn_mult_bits) == mult[c], (name, c)
+                high = word >> (lanes * q.bn_mult_bits)
+                assert field(high, c % lanes, q.bn_bias_bits) == bias[c], (name, c)
+            shift = words["shift"][entry.bn_index]
+            assert shift == int(params[f"{name}.shift"]), name
+            seen.update(("bn", "shift"))
+    assert seen == set(RAM_ORDER)
+
+
+def test_unused_lanes_are_zero():
+    # WIDE's dsc2.pw has 2 output channels on 4 lanes: lanes 2 and 3 of its words stay 0.
+    artifact = random_artifact(WIDE, 5)
+    mmap = memory_map(WIDE)
+    _, words = decode_stream(pack_parameters(artifact), mmap)
+    entry = mmap.layer("dsc2.pw")
+    assert entry.out_channels < mmap.lanes
+    for n in range(entry.in_channels):
+        word = words["pw"][entry.w_base + n]
+        assert [field(word, lane, WIDE.quant.weight_bits) for lane in range(entry.out_channels, mmap.lanes)] \
+            == [0] * (mmap.lanes - entry.out_channels)
+    bn = words["bn"][entry.bn_base]
+    assert bn >> (entry.out_channels * WIDE.quant.bn_mult_bits) & ((1 << ((mmap.lanes - entry.out_channels)
+                                                                       * WIDE.quant.bn_mult_bits)) - 1) == 0
