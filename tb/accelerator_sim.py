@@ -41,7 +41,10 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
         path = work_dir / f"step{index}.npy"
         np.save(path, step.pop("data"), allow_pickle=False)
         plan_steps.append({**step, "file": str(path)})
-    plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor}
+    progress = work_dir / "progress.txt"
+    progress.write_text("")
+    plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor,
+            "progress": str(progress)}
     (work_dir / "plan.json").write_text(json.dumps(plan))
     results_path = work_dir / "results.json"
     seconds = run_cocotb(design, TEST_MODULE, work_dir / "sim",
@@ -50,6 +53,14 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
     results["build"] = design
     results["run_seconds"] = seconds
     return results
+
+
+def images_done(work_dir: Path) -> int:
+    """Images the running simulation of ``work_dir`` has finished so far (for progress bars)."""
+    try:
+        return len((Path(work_dir) / "progress.txt").read_text().splitlines())
+    except OSError:
+        return 0
 
 
 def decode_writes(spec: Spec, writes: list) -> dict:

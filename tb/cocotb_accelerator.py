@@ -80,7 +80,7 @@ class TB:
         await ClockCycles(self.dut.aclk, 4)
         return {"loaded": int(self.dut.params_loaded.value), "error": int(self.dut.param_error.value)}
 
-    async def run_images(self, images: np.ndarray) -> list:
+    async def run_images(self, images: np.ndarray, progress: str | None = None) -> list:
         for image in images:
             self.image.send_nowait(AxiStreamFrame(image.tobytes()))
         layers = len(self.dut.layer_cycles.value) // 32
@@ -96,6 +96,9 @@ class TB:
                 "layer_cycles": [(flat >> (32 * i)) & 0xFFFFFFFF for i in range(layers)],
                 "image_error": int(self.dut.image_error.value),
             })
+            if progress:
+                with open(progress, "a") as done:
+                    done.write(f"{out[-1]['cycles']}\n")
         return out
 
 
@@ -103,7 +106,8 @@ class TB:
 async def run_plan(dut):
     """Execute the plan of RRM_TB_CONFIG and write its results file."""
     config = json.loads(os.environ["RRM_TB_CONFIG"])
-    plan = json.loads(open(config["plan"]).read())
+    with open(config["plan"]) as plan_file:
+        plan = json.load(plan_file)
     cocotb.start_soon(Clock(dut.aclk, PERIOD_NS, unit="ns").start())
     for name in ("s_axis_tvalid", "s_axis_param_tvalid", "m_axis_tready"):
         getattr(dut, name).value = 0
@@ -121,7 +125,7 @@ async def run_plan(dut):
             beats = data[:step.get("beats", len(data))]
             results["steps"].append({"op": "params", **(await tb.load_params(beats))})
         elif step["op"] == "images":
-            results["steps"].append({"op": "images", "images": await tb.run_images(data)})
+            results["steps"].append({"op": "images", "images": await tb.run_images(data, plan.get("progress"))})
         elif step["op"] == "reset":
             tb.image.send_nowait(AxiStreamFrame(data[0].tobytes()))
             await ClockCycles(dut.aclk, step["after_cycles"])

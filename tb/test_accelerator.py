@@ -55,6 +55,7 @@ def check_bit_exact(artifact, images, image_results):
         assert set(result.layer_cycles) == {layer.name for layer in SPEC.layers()}
         assert all(cycles > 0 for cycles in result.layer_cycles.values())
         assert sum(result.layer_cycles.values()) < result.cycles
+    assert all(result["image_error"] == 0 for result in image_results)
     return golden
 
 

@@ -188,12 +188,12 @@ def _in_thread(function, on_wait):
 
 def _simulate(spec, steps, work_dir: Path, args, images: int, console, label: str,
               monitor: bool = False) -> dict:
-    """One simulator run with a progress bar over its images and the elapsed time (the bar
-    fills when the run ends: the simulator reports all results at once). Without a
-    terminal, one line instead of the bar."""
+    """One simulator run with a progress bar over its images (the testbench notes each
+    finished image in the work dir's progress file). Without a terminal, one line
+    instead of the bar."""
     from tqdm import tqdm
 
-    from tb.accelerator_sim import simulate
+    from tb.accelerator_sim import images_done, simulate
 
     interactive = console.isatty()
     if not interactive:
@@ -203,8 +203,8 @@ def _simulate(spec, steps, work_dir: Path, args, images: int, console, label: st
         results = _in_thread(lambda: simulate(spec, steps, work_dir, simulator=args.simulator,
                                               gaps=args.gaps, backpressure=args.backpressure,
                                               monitor=monitor),
-                             bar.refresh)
-        bar.update(images)
+                             lambda: (bar.update(images_done(work_dir) - bar.n), bar.refresh()))
+        bar.update(images - bar.n)
     return results
 
 
