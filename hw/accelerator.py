@@ -63,7 +63,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rrm.memory_map import KIND_CODES, PARAM_BEAT_BITS, PARAM_MAGIC, memory_map
+from rrm.memory_map import KIND_CODES, PARAM_BEAT_BITS, PARAM_MAGIC
+from rrm.sizing import sizing
 from rrm.spec import Spec
 
 from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
@@ -110,7 +111,7 @@ class AcceleratorCore(wiring.Component):
         if not isinstance(spec, Spec):
             raise TypeError(f"spec must be a Spec, not {spec!r}")
         self.spec = spec
-        self.mmap = mmap = memory_map(spec)
+        self.mmap = mmap = sizing(spec).memories
         net, quant, hw = spec.network, spec.quant, spec.hardware
         self.pe_count, self.lanes, self.kernel = hw.pe_count, hw.lanes, hw.kernel
         self.byte_bits = 8 * -(-quant.input_bits // 8)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from .devices import Device, bram18k_blocks, get_device
 from .errors import SpecError
 from .layers import Layer
-from .memory_map import memory_map as rtl_memory_map
+from .sizing import sizing
 from .spec import Spec
 
 
@@ -201,7 +201,7 @@ def rtl_memories(spec: Spec, dev: Device) -> dict:
     built for gives ``buildable: False`` and the ``error``.
     """
     try:
-        mmap = rtl_memory_map(spec)
+        mmap = sizing(spec).memories
     except SpecError as exc:
         return {"buildable": False, "error": str(exc), "rams": [], "bits": 0, "bram18k": 0,
                 "lutram_bits": 0, "available_bram18k": dev.bram18k, "fits": False}

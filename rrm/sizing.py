@@ -7,13 +7,11 @@ sum width and largest useful shift, the pool and logit widths, the patch
 buffers' largest maps. :mod:`hw.blocks` turns these plain integers into
 Amaranth shapes and components; nothing here imports Amaranth.
 
-Extending it: :class:`Sizing` is the one place for hardware geometry. The
-accelerator's memory geometry (banks, word widths, depths per RAM) belongs here
-too, as further fields of :class:`Sizing` computed in :func:`sizing` (or, if it
-grows large, a sibling function ``memories(spec)`` in this module whose result
-:func:`sizing` stores), so that ``hw/``, the analysis's BRAM18K count and a
-cycle model all read the same numbers. Add fields with a comment naming the
-block that uses them; keep every field a plain ``int`` or ``bool``.
+The accelerator's memory geometry (every RAM's word width and depth, the layer
+table) is the field ``memories``, computed by :func:`rrm.memory_map.memory_map`,
+so ``hw/``, the analysis's BRAM18K count and a cycle model read the same numbers.
+Add fields with a comment naming the block that uses them; keep them plain
+integers, booleans or frozen dataclasses of them.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import bounds
+from .memory_map import MemoryMap, memory_map
 from .spec import Spec
 
 
@@ -54,6 +53,9 @@ class Sizing:
         Channels per pixel of the conv1 patch buffer (the image's channels).
     conv_patch_max_height, conv_patch_max_width : int
         Largest input map of the conv layers (conv1: the image).
+    memories : rrm.memory_map.MemoryMap
+        The accelerator's RAMs (bank, word width, depth) and layer table: what
+        ``hw.accelerator`` builds and what ``rrm analyze`` counts in BRAM18K.
     """
 
     dw_acc_width: int
@@ -69,6 +71,7 @@ class Sizing:
     conv_patch_channels: int
     conv_patch_max_height: int
     conv_patch_max_width: int
+    memories: MemoryMap
 
 
 def sizing(spec: Spec) -> Sizing:
@@ -99,4 +102,5 @@ def sizing(spec: Spec) -> Sizing:
         conv_patch_channels=max(layer.in_channels for layer in conv),
         conv_patch_max_height=max(layer.in_h for layer in conv),
         conv_patch_max_width=max(layer.in_w for layer in conv),
+        memories=memory_map(spec),
     )
