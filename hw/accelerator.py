@@ -112,6 +112,7 @@ class AcceleratorCore(wiring.Component):
             raise TypeError(f"spec must be a Spec, not {spec!r}")
         self.spec = spec
         self.mmap = mmap = sizing(spec).memories
+        mmap.check_image_fits(spec)
         net, quant, hw = spec.network, spec.quant, spec.hardware
         self.pe_count, self.lanes, self.kernel = hw.pe_count, hw.lanes, hw.kernel
         self.byte_bits = 8 * -(-quant.input_bits // 8)

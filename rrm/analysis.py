@@ -202,6 +202,7 @@ def rtl_memories(spec: Spec, dev: Device) -> dict:
     """
     try:
         mmap = sizing(spec).memories
+        mmap.check_image_fits(spec)
     except SpecError as exc:
         return {"buildable": False, "error": str(exc), "rams": [], "bits": 0, "bram18k": 0,
                 "lutram_bits": 0, "available_bram18k": dev.bram18k, "fits": False}

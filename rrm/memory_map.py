@@ -107,9 +107,19 @@ class MemoryMap:
     pe_count: int
     lanes: int
     slot_bits: int
+    image_bits: int
     rams: dict
     layers: tuple
     spec_hash: int
+
+    def check_image_fits(self, spec: Spec) -> None:
+        """SpecError unless an image pixel fits a feature-map slot (the accelerator needs it)."""
+        if self.image_bits > self.slot_bits:
+            raise SpecError("hardware.lanes",
+                            f"an image pixel ({spec.network.input_channels} x {spec.quant.input_bits} "
+                            f"bits) does not fit a feature-map slot of {self.lanes} x "
+                            f"{spec.quant.act_bits} bits; use at least "
+                            f"{ceil_div(self.image_bits, spec.quant.act_bits)} lanes")
 
     def ram(self, name: str) -> Ram:
         return self.rams[name]
@@ -138,19 +148,13 @@ def spec_hash(spec: Spec) -> int:
 def memory_map(spec: Spec) -> MemoryMap:
     """The memories and layer table of the accelerator built for ``spec``.
 
-    Raises SpecError when the spec cannot be built (an image pixel wider than a
-    feature-map slot).
+    :meth:`MemoryMap.check_image_fits` says whether the accelerator can be built.
     """
     hw, quant = spec.hardware, spec.quant
     p, lanes, k = hw.pe_count, hw.lanes, hw.kernel
     layers = spec.layers()
     slot_bits = lanes * quant.act_bits
     image_bits = spec.network.input_channels * quant.input_bits
-    if image_bits > slot_bits:
-        raise SpecError("hardware.lanes",
-                        f"an image pixel ({spec.network.input_channels} x {quant.input_bits} bits) "
-                        f"does not fit a feature-map slot of {lanes} x {quant.act_bits} bits; "
-                        f"use at least {ceil_div(image_bits, quant.act_bits)} lanes")
     size = spec.network.input_size
     fm_depth = [0, 0]
     fm_depth[1] = ceil_div(size * size, p)  # the image, one group, in Q
@@ -210,5 +214,5 @@ def memory_map(spec: Spec) -> MemoryMap:
         "fc_bias": Ram("fc_bias", quant.fc_bias_bits, fc.out_channels, "FC biases"),
         "shift": Ram("shift", SHIFT_FIELD_BITS, max(1, bn_index), "requantization shifts"),
     }
-    return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, rams=rams,
+    return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, image_bits=image_bits, rams=rams,
                      layers=tuple(entries), spec_hash=spec_hash(spec))
