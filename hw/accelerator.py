@@ -52,7 +52,7 @@ layer_cycles : Out(32 * layers)
 layer_index : Out
     The layer the sequencer is on (debug and monitors).
 debug_write_* :
-    The FM buffers' write port (en, buffer, addr, data), for a testbench that
+    The FM buffers' write port (en, buffer, addr, data, slot enables), for a testbench that
     compares each layer's feature map with the golden trace.
 """
 
@@ -87,10 +87,12 @@ def _bits(value: int) -> int:
 def entry_layout(mmap) -> data.StructLayout:
     """The layer table's row: every LayerEntry field the RTL needs, each as wide as its largest value."""
     fields = ("kind_code", "src", "in_h", "in_w", "stride", "in_groups", "out_groups",
-              "in_channels", "out_blocks", "out_pixels", "taps", "w_base", "bn_base", "bn_index")
+              "in_channels", "out_blocks", "out_pixels", "taps", "w_base", "bn_base", "bn_index",
+              "group_mode", "writes")
     layout = {name: unsigned(_bits(max(getattr(e, name) for e in mmap.layers))) for name in fields}
     layout["in_pixels"] = unsigned(_bits(max(e.in_h * e.in_w for e in mmap.layers)))
     layout["out_words"] = unsigned(_bits(max(e.out_blocks * e.out_groups for e in mmap.layers)))
+    layout["group_rows"] = unsigned(_bits(max(-(-e.out_groups // mmap.pe_count) for e in mmap.layers)))
     layout["seq_words"] = unsigned(_bits(max(e.out_groups * e.taps for e in mmap.layers)))
     return data.StructLayout(layout)
 
@@ -100,6 +102,7 @@ def entry_value(mmap, entry) -> dict:
               if hasattr(entry, name)}
     values["in_pixels"] = entry.in_h * entry.in_w
     values["out_words"] = entry.out_blocks * entry.out_groups
+    values["group_rows"] = -(-entry.out_groups // mmap.pe_count)
     values["seq_words"] = entry.out_groups * entry.taps
     return values
 
@@ -140,6 +143,7 @@ class AcceleratorCore(wiring.Component):
             "debug_write_buffer": Out(1),
             "debug_write_addr": Out(range(max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth))),
             "debug_write_data": Out(mmap.ram("fm_p").width),
+            "debug_write_slots": Out(self.pe_count),
         })
 
     # ------------------------------------------------------------------
@@ -160,7 +164,7 @@ class AcceleratorCore(wiring.Component):
 
         fm = [ram("fm_p", fm_layout), ram("fm_q", fm_layout)]
         dw_ram = ram("dw", window_layout(signed(quant.weight_bits), K, L))
-        pw_ram = ram("pw", data.ArrayLayout(signed(quant.weight_bits), L))
+        pw_ram = ram("pw", data.ArrayLayout(data.ArrayLayout(signed(quant.weight_bits), L), P))
         bn_shape = data.StructLayout({"mult": data.ArrayLayout(signed(quant.bn_mult_bits), L),
                                       "bias": data.ArrayLayout(signed(quant.bn_bias_bits), L)})
         bn_ram = ram("bn", bn_shape)
@@ -172,7 +176,7 @@ class AcceleratorCore(wiring.Component):
         m.submodules.layer_table = table
 
         fm_rd = [mem.read_port() for mem in fm]
-        fm_wr = [mem.write_port() for mem in fm]
+        fm_wr = [mem.write_port(granularity=1) for mem in fm]  # one enable per pixel slot
         dw_rd, pw_rd, bn_rd = dw_ram.read_port(), pw_ram.read_port(), bn_ram.read_port()
         fcb_rd, shift_rd, table_rd = fcb_ram.read_port(), shift_ram.read_port(), table.read_port()
 
@@ -199,13 +203,16 @@ class AcceleratorCore(wiring.Component):
         wr_buf = Signal()
         wr_addr = Signal.like(fm_raddr)
         wr_data = Signal(fm_layout)
-        m.d.sync += wr_en.eq(0)
+        wr_slots = Signal(P)   # slots written: all but in group mode
+        self._wr_slots = wr_slots
+        m.d.sync += [wr_en.eq(0), wr_slots.eq((1 << P) - 1)]
         for index, port in enumerate(fm_wr):
             m.d.comb += [port.addr.eq(wr_addr), port.data.eq(wr_data),
-                         port.en.eq(wr_en & (wr_buf == index))]
+                         port.en.eq(Mux(wr_en & (wr_buf == index), wr_slots, 0))]
         m.d.comb += [self.debug_write_en.eq(wr_en), self.debug_write_buffer.eq(wr_buf),
-                     self.debug_write_addr.eq(wr_addr), self.debug_write_data.eq(wr_data)]
-        writes = Signal.like(entry.out_words)  # words written in this layer
+                     self.debug_write_addr.eq(wr_addr), self.debug_write_data.eq(wr_data),
+                     self.debug_write_slots.eq(wr_slots)]
+        writes = Signal.like(entry.writes)  # FM write operations in this layer
 
         # Cycle counters.
         image_count = Signal(COUNTER_BITS)
@@ -476,42 +483,75 @@ class AcceleratorCore(wiring.Component):
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
 
         # --- issue stage: one beat per cycle (valid, last, weight/bn addresses, write address)
+        # Weight word (g, t) is slice g % P of PW row w_base + (g // P) * taps + t.
         iss_valid = Signal()
         iss_last = Signal()
-        iss_waddr = Signal(range(depth))
-        waddr = Signal(range(depth))       # next output word (block-major, group-minor)
-        w_off = Signal(range(mmap.ram("pw").depth + 1))
+        waddr = Signal(range(depth))       # pixel mode: next output word (block-major, group-minor)
+        w_off = Signal(range(mmap.ram("pw").depth + 1))    # row offset of the next beat
+        row_base = Signal.like(w_off)      # row offset of the current group's row
+        g_slice = Signal(range(P))         # slice of the current group in its row
         group = Signal.like(entry.out_groups)
         bn_addr = Signal(range(mmap.ram("bn").depth))
-        m.d.comb += [pw_rd.addr.eq(entry.w_base + w_off), iss_waddr.eq(waddr)]
+        m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
         conv_bn_addr = Signal.like(bn_addr)
         m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
         self._conv_bn_addr = conv_bn_addr
+        group_mode = entry.group_mode
 
-        # pw: counters over (block, group, input channel)
+        def next_group(taps_left_row):
+            """Sequence end, another group of the same block follows (pixel mode)."""
+            wrap = g_slice == P - 1
+            return [group.eq(group + 1), g_slice.eq(Mux(wrap, 0, g_slice + 1)),
+                    w_off.eq(Mux(wrap, w_off + 1, row_base)),
+                    row_base.eq(Mux(wrap, w_off + 1, row_base))]
+
+        # pw: counters over (block, group, input channel), or in group mode over
+        # (pixel, row of P groups, input channel)
         n = Signal.like(entry.in_channels)
         n_lane = Signal(range(L))
-        n_word = Signal(range(depth))      # block * in_groups + n // L
-        block_base = Signal(range(depth))
+        n_word = Signal(range(depth))      # (block or pixel // P) * in_groups + n // L
+        block_base = Signal(range(depth))  # in_groups * (block or pixel // P)
+        out_base = Signal(range(depth))    # group mode: out_groups * (pixel // P)
+        pixel = Signal.like(entry.out_pixels)
+        p_slot = Signal(range(P))          # group mode: the pixel's slot
+        g_row = Signal.like(entry.group_rows)
+        g_first = Signal.like(entry.out_groups)  # group mode: first group of the row (g_row * P)
         pw_issuing = Signal()
         blocks_left = Signal.like(entry.out_blocks)
         self._pw_raddr = n_word
         with m.If(start):
-            m.d.sync += [waddr.eq(0), w_off.eq(0), group.eq(0), n.eq(0), n_lane.eq(0),
-                         n_word.eq(0), block_base.eq(0), blocks_left.eq(entry.out_blocks),
-                         pw_issuing.eq(kind == PW)]
+            m.d.sync += [waddr.eq(0), w_off.eq(0), row_base.eq(0), g_slice.eq(0), group.eq(0),
+                         n.eq(0), n_lane.eq(0), n_word.eq(0), block_base.eq(0), out_base.eq(0),
+                         pixel.eq(0), p_slot.eq(0), g_row.eq(0), g_first.eq(0),
+                         blocks_left.eq(entry.out_blocks), pw_issuing.eq(kind == PW)]
+        seq_end = n == entry.in_channels - 1
         with m.If(pw_issuing):
-            m.d.comb += [iss_valid.eq(1), iss_last.eq(n == entry.in_channels - 1)]
-            with m.If(n == entry.in_channels - 1):  # end of a sequence
+            m.d.comb += [iss_valid.eq(1), iss_last.eq(seq_end)]
+            with m.If(seq_end & ~group_mode):
                 m.d.sync += [n.eq(0), n_lane.eq(0), waddr.eq(waddr + 1)]
                 with m.If(group == entry.out_groups - 1):
-                    m.d.sync += [group.eq(0), w_off.eq(0), blocks_left.eq(blocks_left - 1),
+                    m.d.sync += [group.eq(0), g_slice.eq(0), w_off.eq(0), row_base.eq(0),
+                                 blocks_left.eq(blocks_left - 1),
                                  block_base.eq(block_base + entry.in_groups),
                                  n_word.eq(block_base + entry.in_groups)]
                     with m.If(blocks_left == 1):
                         m.d.sync += pw_issuing.eq(0)
                 with m.Else():
-                    m.d.sync += [group.eq(group + 1), w_off.eq(w_off + 1), n_word.eq(block_base)]
+                    m.d.sync += [*next_group(None), n_word.eq(block_base)]
+            with m.Elif(seq_end):  # group mode
+                m.d.sync += [n.eq(0), n_lane.eq(0)]
+                with m.If(g_row == entry.group_rows - 1):   # next pixel
+                    wrap = p_slot == P - 1
+                    m.d.sync += [g_row.eq(0), g_first.eq(0), group.eq(0), w_off.eq(0),
+                                 pixel.eq(pixel + 1), p_slot.eq(Mux(wrap, 0, p_slot + 1)),
+                                 block_base.eq(Mux(wrap, block_base + entry.in_groups, block_base)),
+                                 n_word.eq(Mux(wrap, block_base + entry.in_groups, block_base)),
+                                 out_base.eq(Mux(wrap, out_base + entry.out_groups, out_base))]
+                    with m.If(pixel == entry.out_pixels - 1):
+                        m.d.sync += pw_issuing.eq(0)
+                with m.Else():
+                    m.d.sync += [g_row.eq(g_row + 1), g_first.eq(g_first + P), group.eq(group + P),
+                                 w_off.eq(w_off + 1), n_word.eq(block_base)]
             with m.Else():
                 m.d.sync += [n.eq(n + 1), w_off.eq(w_off + 1),
                              n_lane.eq(Mux(n_lane == L - 1, 0, n_lane + 1)),
@@ -532,36 +572,35 @@ class AcceleratorCore(wiring.Component):
         self._conv_reader_ready = patch.i.ready
         gather = Signal(data.ArrayLayout(window_shape, P))
         serial = Signal(data.ArrayLayout(window_shape, P))
-        g_slot = Signal(range(P))
+        gather_slot = Signal(range(P))
         g_full = Signal()
         windows_left = Signal.like(entry.out_pixels)
         s_busy = Signal()
         s_tap = Signal(range(K * K))
         s_chan = Signal(range(channels))
-        s_group = Signal.like(entry.out_groups)
         window_payload = patch.o.payload.window
         m.d.comb += patch.o.ready.eq(conv_reading & ~g_full)
         with m.If(start):
-            m.d.sync += [g_slot.eq(0), g_full.eq(0), windows_left.eq(entry.out_pixels),
+            m.d.sync += [gather_slot.eq(0), g_full.eq(0), windows_left.eq(entry.out_pixels),
                          s_busy.eq(0)]
         with m.Elif(patch.o.valid & patch.o.ready):
-            m.d.sync += [gather[g_slot].eq(window_payload), windows_left.eq(windows_left - 1)]
-            with m.If((g_slot == P - 1) | (windows_left == 1)):
-                m.d.sync += [g_full.eq(1), g_slot.eq(0)]
+            m.d.sync += [gather[gather_slot].eq(window_payload), windows_left.eq(windows_left - 1)]
+            with m.If((gather_slot == P - 1) | (windows_left == 1)):
+                m.d.sync += [g_full.eq(1), gather_slot.eq(0)]
             with m.Else():
-                m.d.sync += g_slot.eq(g_slot + 1)
+                m.d.sync += gather_slot.eq(gather_slot + 1)
         s_last = (s_tap == K * K - 1) & (s_chan == channels - 1)
         with m.If(~start & g_full & ~s_busy & (kind == CONV)):
             m.d.sync += [serial.eq(gather), g_full.eq(0), s_busy.eq(1), s_tap.eq(0), s_chan.eq(0),
-                         s_group.eq(0), w_off.eq(0), group.eq(0)]
+                         w_off.eq(0), row_base.eq(0), g_slice.eq(0), group.eq(0)]
         with m.If(s_busy):
             m.d.comb += [iss_valid.eq(1), iss_last.eq(s_last)]
             with m.If(s_last):
                 m.d.sync += [s_tap.eq(0), s_chan.eq(0), waddr.eq(waddr + 1)]
-                with m.If(s_group == entry.out_groups - 1):
+                with m.If(group == entry.out_groups - 1):
                     m.d.sync += s_busy.eq(0)
                 with m.Else():
-                    m.d.sync += [s_group.eq(s_group + 1), group.eq(group + 1), w_off.eq(w_off + 1)]
+                    m.d.sync += next_group(None)
             with m.Elif(s_tap == K * K - 1):
                 m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), w_off.eq(w_off + 1)]
             with m.Else():
@@ -569,54 +608,98 @@ class AcceleratorCore(wiring.Component):
         conv_values = [serial[p][s_tap][s_chan] for p in range(P)]
 
         # --- stage 1 (RAM data): the PE inputs
+        tag_layout = data.StructLayout({"waddr": unsigned(len(waddr)), "slot": range(P),
+                                        "first": unsigned(len(g_first))})
+        iss_tag = Signal(tag_layout)
+        m.d.comb += [iss_tag.waddr.eq(Mux(group_mode, out_base + g_first, waddr)),
+                     iss_tag.slot.eq(p_slot), iss_tag.first.eq(g_first)]
         d_valid = Signal()
         d_last = Signal()
-        d_waddr = Signal.like(iss_waddr)
+        d_tag = Signal(tag_layout)
         d_lane = Signal.like(n_lane)
+        d_slice = Signal.like(g_slice)
         d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(P)]
-        m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_waddr.eq(iss_waddr),
-                     d_lane.eq(n_lane)]
+        m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_tag.eq(iss_tag),
+                     d_lane.eq(n_lane), d_slice.eq(g_slice)]
         for p in range(P):
             m.d.sync += d_values[p].eq(conv_values[p])
         is_pw = kind == PW
+        shared_value = fm_rdata[d_tag.slot][d_lane]    # group mode: one pixel for every PE
         for p, pe in enumerate(pes):
+            pixel_value = Mux(is_pw, fm_rdata[p][d_lane], d_values[p])
             m.d.comb += [
                 pe.i.valid.eq(d_valid),
-                pe.i.payload.value.eq(Mux(is_pw, fm_rdata[p][d_lane], d_values[p])),
-                pe.i.payload.weight.eq(pw_rd.data),
+                pe.i.payload.value.eq(Mux(group_mode, shared_value, pixel_value)),
+                pe.i.payload.weight.eq(Mux(group_mode, pw_rd.data[p], pw_rd.data[d_slice])),
                 pe.i.payload.last.eq(d_last),
                 pe.o.ready.eq(1),
             ]
-        # side channel, aligned with the PE outputs: BN parameters and write address
-        side_layout = data.StructLayout({"bn": bn_rd.data.shape(), "waddr": unsigned(len(d_waddr))})
+        # side channel, aligned with the PE outputs: BN parameters and the write tag
+        side_layout = data.StructLayout({"bn": bn_rd.data.shape(), "tag": tag_layout})
         side = Signal(side_layout)
-        m.d.comb += [side.bn.eq(bn_rd.data), side.waddr.eq(d_waddr)]
+        m.d.comb += [side.bn.eq(bn_rd.data), side.tag.eq(d_tag)]
         for level in range(pes[0].latency):
             nxt = Signal(side_layout, name=f"conv_side{level}")
             m.d.sync += nxt.eq(side)
             side = nxt
+
+        # group mode: the P sums (P groups of one pixel) go through BN unit 0, one group
+        # per cycle, each written into its own word's slot
+        drain_acc = Signal(data.ArrayLayout(pes[0].out_layout, P))
+        drain_tag = Signal(tag_layout)
+        draining = Signal()
+        drain_j = Signal(range(P))
+        drain_bn_addr = Signal.like(bn_addr)
+        m.d.comb += drain_bn_addr.eq(entry.bn_base + drain_tag.first + drain_j)
+        self._drain_bn_addr, self._draining = drain_bn_addr, draining
+        with m.If(start):
+            m.d.sync += draining.eq(0)
+        with m.Elif(pes[0].o.valid & group_mode):
+            m.d.sync += [drain_tag.eq(side.tag), draining.eq(1), drain_j.eq(0)]
+            for p, pe in enumerate(pes):
+                m.d.sync += drain_acc[p].eq(pe.o.payload)
+        with m.Elif(draining):
+            m.d.sync += drain_j.eq(drain_j + 1)
+            with m.If(drain_j == P - 1):
+                m.d.sync += draining.eq(0)
+        # the BN input of a drained group, one cycle after its BN address
+        dr_valid = Signal()
+        dr_j = Signal.like(drain_j)
+        m.d.sync += [dr_valid.eq(draining & (drain_tag.first + drain_j < entry.out_groups)),
+                     dr_j.eq(drain_j)]
+        dr_tag = Signal(tag_layout)
+        m.d.comb += [dr_tag.eq(drain_tag), dr_tag.waddr.eq(drain_tag.waddr + dr_j)]
+
         for p, (pe, bn) in enumerate(zip(pes, bns)):
+            use_drain = group_mode if p == 0 else 0
             m.d.comb += [
-                bn.i.valid.eq(pe.o.valid),
-                bn.i.payload.mult.eq(side.bn.mult),
-                bn.i.payload.bias.eq(side.bn.bias),
+                bn.i.valid.eq(Mux(group_mode, dr_valid if p == 0 else 0, pe.o.valid)),
+                bn.i.payload.mult.eq(Mux(use_drain, bn_rd.data.mult, side.bn.mult)),
+                bn.i.payload.bias.eq(Mux(use_drain, bn_rd.data.bias, side.bn.bias)),
                 bn.i.payload.shift.eq(shift),
             ]
-        for pe, bn in zip(pes, bns):
             for lane in range(L):
-                m.d.comb += bn.i.payload.acc[lane].eq(pe.o.payload[lane])
-        waddr_out = side.waddr
+                acc = Mux(use_drain, drain_acc[dr_j][lane], pe.o.payload[lane]) if p == 0 \
+                    else pe.o.payload[lane]
+                m.d.comb += bn.i.payload.acc[lane].eq(acc)
+        tag_out = Signal(tag_layout)
+        m.d.comb += tag_out.eq(Mux(group_mode, dr_tag, side.tag))
         for level in range(bns[0].latency):
-            nxt = Signal.like(waddr_out, name=f"conv_waddr{level}")
-            m.d.sync += nxt.eq(waddr_out)
-            waddr_out = nxt
+            nxt = Signal(tag_layout, name=f"conv_tag{level}")
+            m.d.sync += nxt.eq(tag_out)
+            tag_out = nxt
         with m.If(bns[0].o.valid & active):
-            m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(waddr_out),
+            m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(tag_out.waddr),
                          writes.eq(writes + 1)]
-            for p, bn in enumerate(bns):
-                m.d.sync += wr_data[p].eq(bn.o.payload)
+            with m.If(group_mode):
+                m.d.sync += self._wr_slots.eq(1 << tag_out.slot)
+                for p in range(P):
+                    m.d.sync += wr_data[p].eq(bns[0].o.payload)
+            with m.Else():
+                for p, bn in enumerate(bns):
+                    m.d.sync += wr_data[p].eq(bn.o.payload)
         done = Signal()
-        m.d.comb += done.eq(active & (writes == entry.out_words) & ~wr_en)
+        m.d.comb += done.eq(active & (writes == entry.writes) & ~wr_en & ~draining & ~dr_valid)
         return done
 
     # ------------------------------------------------------------------
@@ -640,7 +723,8 @@ class AcceleratorCore(wiring.Component):
         gather = Signal(data.ArrayLayout(data.ArrayLayout(unsigned(spec.quant.act_bits), L), P))
         m.d.comb += [dw_rd.addr.eq(entry.w_base + group)]
         dw_bn_addr = entry.bn_base + group
-        m.d.comb += bn_rd.addr.eq(Mux(kind == DW, dw_bn_addr, self._conv_bn_addr))
+        m.d.comb += bn_rd.addr.eq(Mux(kind == DW, dw_bn_addr,
+                                      Mux(self._draining, self._drain_bn_addr, self._conv_bn_addr)))
 
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride),
@@ -687,7 +771,7 @@ class AcceleratorCore(wiring.Component):
             with m.Else():
                 m.d.sync += slot.eq(slot + 1)
         done = Signal()
-        m.d.comb += done.eq(active & (writes == entry.out_words) & ~wr_en & ~start)
+        m.d.comb += done.eq(active & (writes == entry.writes) & ~wr_en & ~start)
         return done
 
     # ------------------------------------------------------------------
@@ -734,30 +818,38 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += pool_done_flag.eq(1)
         self._pool_done = pool_active & pool_done_flag
 
-        # fc: for every class, every group: one weight word (+ the class bias)
+        # fc: for every class, every group: one weight word (+ the class bias); word
+        # (class k, group g) is slice k % P of PW row w_base + (k // P) * groups + g
         fc_active = run & (kind == FC)
         w_issue = Signal()
         w_off = Signal(range(mmap.ram("pw").depth + 1))
+        row_base = Signal.like(w_off)
+        k_slice = Signal(range(P))
         w_group = Signal.like(entry.in_groups)
         cls = Signal(range(classes + 1))
         total = self.fc_params["channels"]
         groups = -(-total // self.lanes)
         with m.If(start):
-            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), w_group.eq(0), cls.eq(0)]
+            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), row_base.eq(0), k_slice.eq(0),
+                         w_group.eq(0), cls.eq(0)]
         with m.Elif(w_issue):
-            m.d.sync += w_off.eq(w_off + 1)
             with m.If(w_group == groups - 1):
-                m.d.sync += [w_group.eq(0), cls.eq(cls + 1)]
+                wrap = k_slice == P - 1
+                m.d.sync += [w_group.eq(0), cls.eq(cls + 1), k_slice.eq(Mux(wrap, 0, k_slice + 1)),
+                             w_off.eq(Mux(wrap, w_off + 1, row_base)),
+                             row_base.eq(Mux(wrap, w_off + 1, row_base))]
                 with m.If(cls == classes - 1):
                     m.d.sync += w_issue.eq(0)
             with m.Else():
-                m.d.sync += w_group.eq(w_group + 1)
+                m.d.sync += [w_group.eq(w_group + 1), w_off.eq(w_off + 1)]
+        d_slice = Signal.like(k_slice)
+        m.d.sync += d_slice.eq(k_slice)
         with m.If(kind == FC):
             m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
         m.d.comb += fcb_rd.addr.eq(cls)
         w_valid = Signal()
         m.d.sync += w_valid.eq(w_issue & ~start)
-        m.d.comb += [fc.w.valid.eq(w_valid), fc.w.payload.weight.eq(pw_rd.data),
+        m.d.comb += [fc.w.valid.eq(w_valid), fc.w.payload.weight.eq(pw_rd.data[d_slice]),
                      fc.w.payload.bias.eq(fcb_rd.data)]
 
         # logits: FIFO to the output, argmax on the way
@@ -829,7 +921,7 @@ class Accelerator(wiring.Component):
             members[f"{prefix}_tlast"] = direction(1)
         for name in ("busy", "params_loaded", "param_error", "image_error", "image_cycles",
                      "layer_cycles", "layer_index", "debug_write_en", "debug_write_buffer",
-                     "debug_write_addr", "debug_write_data"):
+                     "debug_write_addr", "debug_write_data", "debug_write_slots"):
             members[name] = Out(len(getattr(core, name)))
         super().__init__(members)
 
@@ -849,6 +941,6 @@ class Accelerator(wiring.Component):
                      core.result.ready.eq(self.m_axis_tready)]
         for name in ("busy", "params_loaded", "param_error", "image_error", "image_cycles",
                      "layer_cycles", "layer_index", "debug_write_en", "debug_write_buffer",
-                     "debug_write_addr", "debug_write_data"):
+                     "debug_write_addr", "debug_write_data", "debug_write_slots"):
             m.d.comb += getattr(self, name).eq(getattr(core, name))
         return m

@@ -18,8 +18,11 @@ Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
 
 - ``dw``: one word per (dw layer, channel group): K*K taps x ``lanes`` weights,
   element ``[tap][lane]`` at bit ``(tap*lanes + lane) * weight_bits``;
-- ``pw``: one word of ``lanes`` weights per (conv1: output group, tap),
-  (pw: output group, input channel), (fc: class, input group);
+- ``pw``: rows of ``pe_count`` slices of ``lanes`` weights. Weight word (g, t) of a
+  layer (conv1: output group g, tap t; pw: output group g, input channel n = t;
+  fc: class g, input group t) is slice ``g % pe_count`` of row
+  ``w_base + (g // pe_count) * taps + t``: PEs on different pixels select one
+  slice, PEs on ``pe_count`` consecutive groups (group mode) take one each;
 - ``bn``: one word per (conv/dw/pw layer, output group): ``lanes`` multipliers
   then ``lanes`` biases;
 - ``fc_bias``: one bias per class; ``shift``: one shift per conv/dw/pw layer.
@@ -72,6 +75,10 @@ class LayerEntry:
     ``pw`` (conv1, pw, fc). ``bn_base``: first word in ``bn``; ``bn_index``: the
     layer's row in ``shift``. ``taps``: products per output of conv1
     (K*K*input_channels), pw (N) and fc (input groups); K*K for dw.
+    ``group_mode``: a pw layer whose Conv PEs take ``pe_count`` output groups of
+    one pixel (:func:`use_group_mode`) instead of ``pe_count`` pixels of one group.
+    ``writes``: FM write operations of the layer (a word per (block, group), or in
+    group mode one slot per (pixel, group)).
     """
 
     index: int
@@ -94,6 +101,8 @@ class LayerEntry:
     w_base: int
     bn_base: int
     bn_index: int
+    group_mode: int = 0
+    writes: int = 0
 
     @property
     def kind_code(self) -> int:
@@ -136,6 +145,16 @@ class MemoryMap:
         raise KeyError(name)
 
 
+def use_group_mode(pixels: int, groups: int, taps: int, pe_count: int) -> bool:
+    """Whether a pointwise layer runs its Conv PEs on output-channel groups of one pixel
+    (``pe_count`` groups at once) rather than on ``pe_count`` pixels of one group: when
+    that takes fewer cycles (maps with fewer pixels than PEs) and a sequence of ``taps``
+    beats is long enough to write the previous pixel's ``pe_count`` words back."""
+    by_pixel = ceil_div(pixels, pe_count) * groups * taps
+    by_group = pixels * ceil_div(groups, pe_count) * taps
+    return by_group < by_pixel and taps >= pe_count + 2
+
+
 def spec_hash(spec: Spec) -> int:
     """32-bit CRC of the spec's JSON (without the preset's name): the build's identity,
     checked by the hardware against the parameter stream's second beat."""
@@ -171,18 +190,23 @@ def memory_map(spec: Spec) -> MemoryMap:
         out_blocks = ceil_div(out_pixels, p)
         w_base = bn_base = 0
         this_bn = 0
+        group_mode = 0
+        writes = out_blocks * out_groups
         if layer.kind == "conv":
             taps = k * k * layer.in_channels
-            w_base, pw_words = pw_words, pw_words + out_groups * taps
+            w_base, pw_words = pw_words, pw_words + ceil_div(out_groups, p) * taps
         elif layer.kind == "pw":
             taps = layer.in_channels
-            w_base, pw_words = pw_words, pw_words + out_groups * taps
+            w_base, pw_words = pw_words, pw_words + ceil_div(out_groups, p) * taps
+            group_mode = int(use_group_mode(out_pixels, out_groups, taps, p))
+            if group_mode:
+                writes = out_pixels * out_groups
         elif layer.kind == "dw":
             taps = k * k
             w_base, dw_words = dw_words, dw_words + out_groups
         elif layer.kind == "fc":
             taps = in_groups
-            w_base, pw_words = pw_words, pw_words + layer.out_channels * in_groups
+            w_base, pw_words = pw_words, pw_words + ceil_div(layer.out_channels, p) * in_groups
         else:
             taps = 1
         layer_src = src
@@ -201,14 +225,16 @@ def memory_map(spec: Spec) -> MemoryMap:
             stride=layer.stride, in_channels=layer.in_channels, out_channels=layer.out_channels,
             in_groups=in_groups, out_groups=out_groups, in_blocks=in_blocks,
             out_blocks=out_blocks, out_pixels=out_pixels, taps=taps,
-            w_base=w_base, bn_base=bn_base, bn_index=this_bn))
+            w_base=w_base, bn_base=bn_base, bn_index=this_bn, group_mode=group_mode,
+            writes=writes))
     fc = layers[-1]
     fm_width = p * slot_bits
     rams = {
         "fm_p": Ram("fm_p", fm_width, max(1, fm_depth[0]), "feature maps, buffer P"),
         "fm_q": Ram("fm_q", fm_width, max(1, fm_depth[1]), "the image and feature maps, buffer Q"),
         "dw": Ram("dw", k * k * lanes * quant.weight_bits, max(1, dw_words), "depthwise kernels"),
-        "pw": Ram("pw", lanes * quant.weight_bits, max(1, pw_words), "conv1, pointwise and FC weights"),
+        "pw": Ram("pw", p * lanes * quant.weight_bits, max(1, pw_words),
+                  "conv1, pointwise and FC weights"),
         "bn": Ram("bn", lanes * (quant.bn_mult_bits + quant.bn_bias_bits), max(1, bn_words),
                   "BN multipliers and biases"),
         "fc_bias": Ram("fc_bias", quant.fc_bias_bits, fc.out_channels, "FC biases"),

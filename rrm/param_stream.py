@@ -24,13 +24,28 @@ def _pack_fields(values, bits: int) -> int:
     return word
 
 
-def _lane_words(matrix: np.ndarray, lanes: int) -> list:
-    """Rows of ``matrix`` (M, T) as words: output group g, column t -> lanes m = g*lanes + l."""
+def _pw_rows(words: np.ndarray, pe_count: int) -> list:
+    """Weight words (G, T, lanes) as PW RAM rows: row (g // pe_count) * T + t holds word
+    (g, t) in slice g % pe_count (zeros for groups past G)."""
+    groups, taps, lanes = words.shape
+    rows = ceil_div(groups, pe_count)
+    padded = np.zeros((rows * pe_count, taps, lanes), dtype=np.int64)
+    padded[:groups] = words
+    out = []
+    for row in range(rows):
+        for tap in range(taps):
+            out.append(padded[row * pe_count:(row + 1) * pe_count, tap].reshape(-1))
+    return out
+
+
+def _lane_words(matrix: np.ndarray, lanes: int, pe_count: int) -> list:
+    """``matrix`` (M, T) as PW RAM rows: word (g, t) holds lanes m = g*lanes + l of column t."""
     m, t = matrix.shape
     groups = ceil_div(m, lanes)
     padded = np.zeros((groups * lanes, t), dtype=np.int64)
     padded[:m] = matrix
-    return [padded[g * lanes:(g + 1) * lanes, col] for g in range(groups) for col in range(t)]
+    words = padded.reshape(groups, lanes, t).transpose(0, 2, 1)  # (G, T, lanes)
+    return _pw_rows(words, pe_count)
 
 
 def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
@@ -44,11 +59,11 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
         name = entry.name
         if entry.kind == "conv":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N, K, K)
-            for row in _lane_words(w.reshape(w.shape[0], -1), lanes):
+            for row in _lane_words(w.reshape(w.shape[0], -1), lanes, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
         elif entry.kind == "pw":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N)
-            for row in _lane_words(w, lanes):
+            for row in _lane_words(w, lanes, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
         elif entry.kind == "dw":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64).reshape(-1, k * k)  # (C, K*K)
@@ -62,10 +77,9 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
             c = w.shape[1]
             padded = np.zeros((w.shape[0], entry.in_groups * lanes), dtype=np.int64)
             padded[:, :c] = w
-            for cls in range(w.shape[0]):
-                for g in range(entry.in_groups):
-                    words["pw"].append(_pack_fields(padded[cls, g * lanes:(g + 1) * lanes],
-                                                    quant.weight_bits))
+            fc_words = padded.reshape(w.shape[0], entry.in_groups, lanes)  # (classes, groups, lanes)
+            for row in _pw_rows(fc_words, mmap.pe_count):
+                words["pw"].append(_pack_fields(row, quant.weight_bits))
             for bias in np.asarray(params[f"{name}.bias"], dtype=np.int64):
                 words["fc_bias"].append(_pack_fields([bias], quant.fc_bias_bits))
         if entry.kind in ("conv", "dw", "pw"):

@@ -67,13 +67,22 @@ def decode_writes(spec: Spec, writes: list) -> dict:
     """Feature maps (H, W, C int64) per layer name from monitored FM writes.
 
     Word ``b*G + g`` of a layer's output holds pixels ``b*P .. b*P+P-1`` of channel
-    group ``g`` (rrm.memory_map); the last write of a word wins.
+    group ``g`` (rrm.memory_map); each write changes the slots it enables (group-mode
+    layers write one pixel's slot at a time), later writes win.
     """
     mmap = memory_map(spec)
     p, lanes, bits = mmap.pe_count, mmap.lanes, spec.quant.act_bits
+    slot_mask = (1 << (lanes * bits)) - 1
     by_layer: dict = {}
-    for layer_index, _buffer, addr, word in writes:
-        by_layer.setdefault(layer_index, {})[addr] = int(word, 2) if isinstance(word, str) else word
+    for layer_index, _buffer, addr, word, slots in writes:
+        word = int(word, 2) if isinstance(word, str) else word
+        words = by_layer.setdefault(layer_index, {})
+        merged = words.get(addr, 0)
+        for slot in range(p):
+            if (slots >> slot) & 1:
+                keep = slot_mask << (slot * lanes * bits)
+                merged = (merged & ~keep) | (word & keep)
+        words[addr] = merged
     maps = {}
     mask = (1 << bits) - 1
     for entry in mmap.layers:

@@ -15,7 +15,7 @@ accelerator runs every layer by itself. Steps:
     later (mid-image), release it; record that no result came out.
 
 ``gaps``/``backpressure`` pause the sources/the sink on random cycles; with
-``monitor`` every FM write (layer, buffer, address, word) is recorded, for
+``monitor`` every FM write (layer, buffer, address, word, slot enables) is recorded, for
 naming the first layer that differs from the golden trace.
 """
 
@@ -72,7 +72,8 @@ class TB:
             await ReadOnly()
             if dut.debug_write_en.value:
                 self.writes.append([int(dut.layer_index.value), int(dut.debug_write_buffer.value),
-                                    int(dut.debug_write_addr.value), str(dut.debug_write_data.value)])
+                                    int(dut.debug_write_addr.value), str(dut.debug_write_data.value),
+                                    int(dut.debug_write_slots.value)])
 
     async def load_params(self, beats: np.ndarray) -> dict:
         await self.param.send(AxiStreamFrame(beats.astype("<u4").tobytes()))

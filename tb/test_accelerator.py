@@ -30,6 +30,7 @@ from rrm.presets import load_preset
 from .accelerator_sim import compare, first_mismatch, simulate
 from .build import ROOT, SIM_DIR
 from .conftest import simulator
+from .specs import tiny
 
 SPEC = load_preset("tiny")
 SIZE, CHANNELS = SPEC.network.input_size, SPEC.network.input_channels
@@ -44,15 +45,16 @@ def random_images(count: int, seed: int) -> np.ndarray:
 
 
 def check_bit_exact(artifact, images, image_results):
+    spec = artifact.spec
     golden = model.run(artifact, images)
-    for index, result in enumerate(compare(SPEC, image_results, golden)):
+    for index, result in enumerate(compare(spec, image_results, golden)):
         assert result.match_golden, (f"image {index}: RTL logits {result.logits} class {result.cls}, "
                                      f"golden {golden[index].tolist()}")
         lower = sum(entry.out_pixels * entry.out_channels * entry.taps
-                    for entry in memory_map(SPEC).layers if entry.kind in ("conv", "pw"))
-        lower //= SPEC.hardware.pe_count * SPEC.hardware.lanes
+                    for entry in memory_map(spec).layers if entry.kind in ("conv", "pw"))
+        lower //= spec.hardware.pe_count * spec.hardware.lanes
         assert result.cycles > lower, f"image {index}: {result.cycles} cycles, below the Conv bound {lower}"
-        assert set(result.layer_cycles) == {layer.name for layer in SPEC.layers()}
+        assert set(result.layer_cycles) == {layer.name for layer in spec.layers()}
         assert all(cycles > 0 for cycles in result.layer_cycles.values())
         assert sum(result.layer_cycles.values()) < result.cycles
     assert all(result["image_error"] == 0 for result in image_results)
@@ -115,6 +117,26 @@ def test_back_to_back_and_extreme_images(tmp_path):
     results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
                               {"op": "images", "data": images}], tmp_path, simulator=simulator())
     check_bit_exact(artifact, images, results["steps"][1]["images"])
+
+
+def test_conv_pes_on_channel_groups_of_small_maps(tmp_path):
+    """8 PEs on tiny: the 2x2 and 1x1 maps have fewer pixels than PEs, so their pointwise
+    layers put the PEs on 8 output-channel groups of one pixel (several pixels per FM word,
+    each written into its slot) instead of idling; the rest stay on spatial tiles."""
+    spec = tiny(pe_count=8)
+    entries = memory_map(spec).layers
+    grouped = [e for e in entries if e.group_mode]
+    assert any(e.out_pixels > 1 for e in grouped) and any(e.out_pixels == 1 for e in grouped)
+    assert any(e.kind == "pw" and not e.group_mode for e in entries)
+    artifact = random_artifact(spec, 10)
+    images = random_images(1, 17)
+    results = simulate(spec, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], tmp_path, simulator=simulator())
+    check_bit_exact(artifact, images, results["steps"][1]["images"])
+    cycles = results["steps"][1]["images"][0]["layer_cycles"]
+    for entry in grouped:  # within a few cycles of MACs / (PEs x lanes), rounded up to group rows
+        bound = entry.out_pixels * -(-entry.out_groups // 8) * entry.taps
+        assert cycles[entry.index] < bound + 40, (entry.name, cycles[entry.index], bound)
 
 
 def test_reset_mid_image_then_a_correct_image(tmp_path):

@@ -79,6 +79,14 @@ def _samples(rng, shape, count=6):
     return picks
 
 
+def pw_weight(words, mmap, entry, group, tap, lane, bits):
+    """Lane ``lane`` of PW weight word (group, tap): slice group % pe_count of row
+    w_base + (group // pe_count) * taps + tap (docs/accelerator.md)."""
+    p = mmap.pe_count
+    row = words["pw"][entry.w_base + (group // p) * entry.taps + tap]
+    return field(row, (group % p) * mmap.lanes + lane, bits)
+
+
 def test_round_trip_of_every_ram_kind(packed):
     spec, artifact, mmap, beats = packed
     header, words = decode_stream(beats, mmap)
@@ -93,8 +101,8 @@ def test_round_trip_of_every_ram_kind(packed):
             weight = params[f"{name}.weight"]  # (M, N, K, K)
             for m, n, ky, kx in _samples(rng, weight.shape):
                 tap = (n * k + ky) * k + kx
-                word = words["pw"][entry.w_base + (m // lanes) * entry.taps + tap]
-                assert field(word, m % lanes, wb) == weight[m, n, ky, kx], (name, m, n, ky, kx)
+                assert pw_weight(words, mmap, entry, m // lanes, tap, m % lanes, wb) \
+                    == weight[m, n, ky, kx], (name, m, n, ky, kx)
             seen.add("pw")
         elif entry.kind == "dw":  # dw RAM: word per channel group, element [tap][lane]
             weight = params[f"{name}.weight"].reshape(entry.out_channels, k, k)
@@ -105,13 +113,13 @@ def test_round_trip_of_every_ram_kind(packed):
         elif entry.kind == "pw":  # pw RAM: word (output group, input channel)
             weight = params[f"{name}.weight"]  # (M, N)
             for m, n in _samples(rng, weight.shape):
-                word = words["pw"][entry.w_base + (m // lanes) * entry.in_channels + n]
-                assert field(word, m % lanes, wb) == weight[m, n], (name, m, n)
-        elif entry.kind == "fc":  # pw RAM: word (class, input group); fc_bias: one per class
+                assert pw_weight(words, mmap, entry, m // lanes, n, m % lanes, wb) == weight[m, n], \
+                    (name, m, n)
+        elif entry.kind == "fc":  # pw RAM: word (class, input group) as (group, tap); fc_bias per class
             weight = params[f"{name}.weight"]  # (classes, C)
             for cls, c in _samples(rng, weight.shape):
-                word = words["pw"][entry.w_base + cls * entry.in_groups + c // lanes]
-                assert field(word, c % lanes, wb) == weight[cls, c], (name, cls, c)
+                assert pw_weight(words, mmap, entry, cls, c // lanes, c % lanes, wb) == weight[cls, c], \
+                    (name, cls, c)
             bias = params[f"{name}.bias"]
             assert [field(w, 0, q.fc_bias_bits) for w in words["fc_bias"]] == list(bias)
             seen.add("fc_bias")
@@ -136,9 +144,8 @@ def test_unused_lanes_are_zero():
     entry = mmap.layer("dsc2.pw")
     assert entry.out_channels < mmap.lanes
     for n in range(entry.in_channels):
-        word = words["pw"][entry.w_base + n]
-        assert [field(word, lane, WIDE.quant.weight_bits) for lane in range(entry.out_channels, mmap.lanes)] \
-            == [0] * (mmap.lanes - entry.out_channels)
+        assert [pw_weight(words, mmap, entry, 0, n, lane, WIDE.quant.weight_bits)
+                for lane in range(entry.out_channels, mmap.lanes)] == [0] * (mmap.lanes - entry.out_channels)
     bn = words["bn"][entry.bn_base]
     assert bn >> (entry.out_channels * WIDE.quant.bn_mult_bits) & ((1 << ((mmap.lanes - entry.out_channels)
                                                                        * WIDE.quant.bn_mult_bits)) - 1) == 0

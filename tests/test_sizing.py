@@ -31,7 +31,8 @@ def test_plain_integers_from_the_bounds(preset):
     # the memory geometry: one word per (block of pe_count pixels, channel group) in the FM buffers
     fm = size.memories.ram("fm_p")
     assert fm.width == spec.hardware.pe_count * spec.hardware.lanes * spec.quant.act_bits
-    assert size.memories.ram("pw").width == spec.hardware.lanes * spec.quant.weight_bits
+    assert size.memories.ram("pw").width == (spec.hardware.pe_count * spec.hardware.lanes
+                                             * spec.quant.weight_bits)
     names = lambda *kinds: [l.name for l in spec.layers() if l.kind in kinds]
     assert size.bn_acc_width == max(bounds.accumulator_bits(spec, n) for n in names("conv", "dw", "pw"))
     assert size.conv_patch_channels == spec.network.input_channels
