@@ -20,7 +20,10 @@ What runs where, per image (the sequencer walks the layer-table ROM):
    the group's kernels from the DW RAM; BN; outputs gathered into words;
 4. **dscN.pw**: per block of ``pe_count`` pixels and output group, the Conv PEs
    (one pixel each) sum the N input channels, one FM read and one shared PW
-   weight word per cycle; BN; one word per (block, group);
+   weight word per cycle; BN; one word per (block, group). On maps with fewer
+   pixels than PEs (the layer table's ``group_mode``), the PEs take
+   ``pe_count`` output groups of one pixel instead (one PW row holds their
+   words), and BN and the slot writes of the P groups follow one per cycle;
 5. **pool** and **fc**: the FC block sums every channel over the last map, then
    forms each logit from FC weight words (PW RAM) and the bias RAM; logits go
    through a FIFO to the result stream, followed by the class (argmax, ties to
