@@ -72,11 +72,11 @@ from rrm.spec import Spec
 
 from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
 from .bn_requant import BnRequant
-from .conv_pe import ConvPE
 from .dw_pe import DepthwisePE
 from .fc import FullyConnected
 from .layouts import window_layout
 from .patch_buffer import PatchBuffer
+from .pe_array import conv_pe_array
 
 CONV, DW, PW, POOL, FC = (KIND_CODES[k] for k in ("conv", "dw", "pw", "pool", "fc"))
 #: Width of the cycle counters.
@@ -94,9 +94,7 @@ def entry_layout(mmap) -> data.StructLayout:
               "group_mode", "writes")
     layout = {name: unsigned(_bits(max(getattr(e, name) for e in mmap.layers))) for name in fields}
     layout["in_pixels"] = unsigned(_bits(max(e.in_h * e.in_w for e in mmap.layers)))
-    layout["out_words"] = unsigned(_bits(max(e.out_blocks * e.out_groups for e in mmap.layers)))
     layout["group_rows"] = unsigned(_bits(max(-(-e.out_groups // mmap.pe_count) for e in mmap.layers)))
-    layout["seq_words"] = unsigned(_bits(max(e.out_groups * e.taps for e in mmap.layers)))
     return data.StructLayout(layout)
 
 
@@ -104,9 +102,7 @@ def entry_value(mmap, entry) -> dict:
     values = {name: getattr(entry, name) for name in entry_layout(mmap).members
               if hasattr(entry, name)}
     values["in_pixels"] = entry.in_h * entry.in_w
-    values["out_words"] = entry.out_blocks * entry.out_groups
     values["group_rows"] = -(-entry.out_groups // mmap.pe_count)
-    values["seq_words"] = entry.out_groups * entry.taps
     return values
 
 
@@ -227,7 +223,8 @@ class AcceleratorCore(wiring.Component):
         run = Signal()          # the current layer's engine runs
         start = Signal()        # one-cycle pulse: the current layer starts
         reader = self._fm_reader(m, fm_rdata, P)
-        image_done = self._image_loader(m, reader, wr_en, wr_buf, wr_addr, wr_data)
+        in_input = Signal()     # the sequencer takes an image's pixels
+        image_done = self._image_loader(m, in_input, wr_en, wr_buf, wr_addr, wr_data)
 
         conv_done = self._conv_engine(m, entry, shift, kind, run, start, fm_rdata, reader,
                                       pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes)
@@ -256,7 +253,7 @@ class AcceleratorCore(wiring.Component):
                     m.d.sync += [image_count.eq(0), layer.eq(0), self.image_error.eq(0)]
                     m.next = "INPUT"
             with m.State("INPUT"):
-                m.d.comb += [self.busy.eq(1), reader["image_mode"].eq(1)]
+                m.d.comb += [self.busy.eq(1), in_input.eq(1)]
                 with m.If(image_done):
                     m.next = "FETCH"
             with m.State("FETCH"):  # the table read port presents row `layer`
@@ -327,15 +324,21 @@ class AcceleratorCore(wiring.Component):
                 m.d.comb += [region_beats.eq(beats[index]), region_depth.eq(r.depth)]
         idle = Signal()
         self._loader_idle = idle
+
+        def refuse():
+            """Flag the stream and swallow the rest of it, unless this beat ends it."""
+            m.d.sync += error.eq(1)
+            m.next = "DRAIN"
+            with m.If(last):
+                m.next = "MAGIC"
+
         with m.FSM(name="param_loader"):
             with m.State("MAGIC"):
                 m.d.comb += [idle.eq(~finishing & ~commit), self.param.ready.eq(~self.busy)]
                 with m.If(fire):
                     m.d.sync += [loaded.eq(0), error.eq(0)]
                     with m.If((beat != PARAM_MAGIC) | last):
-                        m.d.sync += error.eq(1)
-                        with m.If(~last):
-                            m.next = "DRAIN"
+                        refuse()
                     with m.Else():
                         m.next = "HASH"
             with m.State("HASH"):
@@ -343,10 +346,7 @@ class AcceleratorCore(wiring.Component):
                 with m.If(fire):
                     m.d.sync += [region.eq(0), word.eq(0), chunk.eq(0)]
                     with m.If((beat != mmap.spec_hash) | last):
-                        m.d.sync += error.eq(1)
-                        m.next = "DRAIN"
-                        with m.If(last):
-                            m.next = "MAGIC"
+                        refuse()
                     with m.Else():
                         m.next = "BODY"
             with m.State("BODY"):
@@ -368,12 +368,8 @@ class AcceleratorCore(wiring.Component):
                     with m.If(the_end & last):
                         m.d.sync += finishing.eq(1)
                         m.next = "MAGIC"
-                    with m.Elif(the_end):        # too long: no last on the final beat
-                        m.d.sync += error.eq(1)
-                        m.next = "DRAIN"
-                    with m.Elif(last):           # cut short
-                        m.d.sync += error.eq(1)
-                        m.next = "MAGIC"
+                    with m.Elif(the_end | last):  # too long (no last on the final beat) or cut short
+                        refuse()
             with m.State("DRAIN"):
                 m.d.comb += self.param.ready.eq(1)
                 with m.If(fire & last):
@@ -390,7 +386,7 @@ class AcceleratorCore(wiring.Component):
             "start": Signal(), "base": Signal(range(depth)), "stride": Signal(range(depth + 1)),
             "count": Signal(range(self.spec.network.input_size ** 2 + 1)),
             "ready": Signal(), "valid": Signal(), "pixel": Signal(mmap.slot_bits),
-            "raddr": Signal(range(depth)), "image_mode": Signal(),
+            "raddr": Signal(range(depth)),
         }
         active = Signal()
         primed = Signal()
@@ -417,7 +413,7 @@ class AcceleratorCore(wiring.Component):
         return r
 
     # ------------------------------------------------------------------
-    def _image_loader(self, m, reader, wr_en, wr_buf, wr_addr, wr_data):
+    def _image_loader(self, m, in_input, wr_en, wr_buf, wr_addr, wr_data):
         """Input pixels -> signed values -> FM buffer Q, ``pe_count`` pixels per word.
         Returns a signal that is 1 once the image's last word has been written."""
         spec, P = self.spec, self.pe_count
@@ -434,13 +430,13 @@ class AcceleratorCore(wiring.Component):
         for c in range(channels):
             byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
             m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
-        m.d.comb += self.image.ready.eq(reader["image_mode"] & (count != pixels))
+        m.d.comb += self.image.ready.eq(in_input & (count != pixels))
         fire = self.image.valid & self.image.ready
         merged = Signal(P * slot_bits)
         for s in range(P):
             m.d.comb += merged[s * slot_bits:(s + 1) * slot_bits].eq(
                 Mux(slot == s, value, gather[s * slot_bits:(s + 1) * slot_bits]))
-        with m.If(~reader["image_mode"]):
+        with m.If(~in_input):
             m.d.sync += [count.eq(0), slot.eq(0), addr.eq(0)]
         with m.Elif(fire):
             m.d.sync += [gather.eq(merged), count.eq(count + 1)]
@@ -476,11 +472,8 @@ class AcceleratorCore(wiring.Component):
         quant = spec.quant
         conv_params = conv_parameters(spec)
         value_shape = conv_params["value_shape"]
-        pes = []
-        for p in range(P):
-            pe = ConvPE(**conv_params)
-            m.submodules[f"conv_pe{p}"] = pe
-            pes.append(pe)
+        pes = conv_pe_array(pe_count=P, **conv_params)   # lock step, a weight word per PE
+        m.submodules.conv_pes = pes
         bns = self._bn_units(m, "conv_bn", P)
         active = run & ((kind == CONV) | (kind == PW))
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
@@ -494,14 +487,13 @@ class AcceleratorCore(wiring.Component):
         row_base = Signal.like(w_off)      # row offset of the current group's row
         g_slice = Signal(range(P))         # slice of the current group in its row
         group = Signal.like(entry.out_groups)
-        bn_addr = Signal(range(mmap.ram("bn").depth))
         m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
-        conv_bn_addr = Signal.like(bn_addr)
+        conv_bn_addr = Signal(range(mmap.ram("bn").depth))
         m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
         self._conv_bn_addr = conv_bn_addr
         group_mode = entry.group_mode
 
-        def next_group(taps_left_row):
+        def next_group():
             """Sequence end, another group of the same block follows (pixel mode)."""
             wrap = g_slice == P - 1
             return [group.eq(group + 1), g_slice.eq(Mux(wrap, 0, g_slice + 1)),
@@ -540,7 +532,7 @@ class AcceleratorCore(wiring.Component):
                     with m.If(blocks_left == 1):
                         m.d.sync += pw_issuing.eq(0)
                 with m.Else():
-                    m.d.sync += [*next_group(None), n_word.eq(block_base)]
+                    m.d.sync += [*next_group(), n_word.eq(block_base)]
             with m.Elif(seq_end):  # group mode
                 m.d.sync += [n.eq(0), n_lane.eq(0)]
                 with m.If(g_row == entry.group_rows - 1):   # next pixel
@@ -603,7 +595,7 @@ class AcceleratorCore(wiring.Component):
                 with m.If(group == entry.out_groups - 1):
                     m.d.sync += s_busy.eq(0)
                 with m.Else():
-                    m.d.sync += next_group(None)
+                    m.d.sync += next_group()
             with m.Elif(s_tap == K * K - 1):
                 m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), w_off.eq(w_off + 1)]
             with m.Else():
@@ -628,39 +620,37 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += d_values[p].eq(conv_values[p])
         is_pw = kind == PW
         shared_value = fm_rdata[d_tag.slot][d_lane]    # group mode: one pixel for every PE
-        for p, pe in enumerate(pes):
+        m.d.comb += [pes.i.valid.eq(d_valid), pes.o.ready.eq(1)]
+        for p in range(P):
             pixel_value = Mux(is_pw, fm_rdata[p][d_lane], d_values[p])
             m.d.comb += [
-                pe.i.valid.eq(d_valid),
-                pe.i.payload.value.eq(Mux(group_mode, shared_value, pixel_value)),
-                pe.i.payload.weight.eq(Mux(group_mode, pw_rd.data[p], pw_rd.data[d_slice])),
-                pe.i.payload.last.eq(d_last),
-                pe.o.ready.eq(1),
+                pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
+                pes.i.payload[p].weight.eq(Mux(group_mode, pw_rd.data[p], pw_rd.data[d_slice])),
+                pes.i.payload[p].last.eq(d_last),
             ]
         # side channel, aligned with the PE outputs: BN parameters and the write tag
         side_layout = data.StructLayout({"bn": bn_rd.data.shape(), "tag": tag_layout})
         side = Signal(side_layout)
         m.d.comb += [side.bn.eq(bn_rd.data), side.tag.eq(d_tag)]
-        for level in range(pes[0].latency):
+        for level in range(pes.latency):
             nxt = Signal(side_layout, name=f"conv_side{level}")
             m.d.sync += nxt.eq(side)
             side = nxt
 
         # group mode: the P sums (P groups of one pixel) go through BN unit 0, one group
         # per cycle, each written into its own word's slot
-        drain_acc = Signal(data.ArrayLayout(pes[0].out_layout, P))
+        drain_acc = Signal(pes.out_layout)
         drain_tag = Signal(tag_layout)
         draining = Signal()
         drain_j = Signal(range(P))
-        drain_bn_addr = Signal.like(bn_addr)
+        drain_bn_addr = Signal.like(conv_bn_addr)
         m.d.comb += drain_bn_addr.eq(entry.bn_base + drain_tag.first + drain_j)
         self._drain_bn_addr, self._draining = drain_bn_addr, draining
         with m.If(start):
             m.d.sync += draining.eq(0)
-        with m.Elif(pes[0].o.valid & group_mode):
-            m.d.sync += [drain_tag.eq(side.tag), draining.eq(1), drain_j.eq(0)]
-            for p, pe in enumerate(pes):
-                m.d.sync += drain_acc[p].eq(pe.o.payload)
+        with m.Elif(pes.o.valid & group_mode):
+            m.d.sync += [drain_tag.eq(side.tag), draining.eq(1), drain_j.eq(0),
+                         drain_acc.eq(pes.o.payload)]
         with m.Elif(draining):
             m.d.sync += drain_j.eq(drain_j + 1)
             with m.If(drain_j == P - 1):
@@ -673,17 +663,17 @@ class AcceleratorCore(wiring.Component):
         dr_tag = Signal(tag_layout)
         m.d.comb += [dr_tag.eq(drain_tag), dr_tag.waddr.eq(drain_tag.waddr + dr_j)]
 
-        for p, (pe, bn) in enumerate(zip(pes, bns)):
+        for p, bn in enumerate(bns):
+            sums = pes.o.payload[p]
             use_drain = group_mode if p == 0 else 0
             m.d.comb += [
-                bn.i.valid.eq(Mux(group_mode, dr_valid if p == 0 else 0, pe.o.valid)),
+                bn.i.valid.eq(Mux(group_mode, dr_valid if p == 0 else 0, pes.o.valid)),
                 bn.i.payload.mult.eq(Mux(use_drain, bn_rd.data.mult, side.bn.mult)),
                 bn.i.payload.bias.eq(Mux(use_drain, bn_rd.data.bias, side.bn.bias)),
                 bn.i.payload.shift.eq(shift),
             ]
             for lane in range(L):
-                acc = Mux(use_drain, drain_acc[dr_j][lane], pe.o.payload[lane]) if p == 0 \
-                    else pe.o.payload[lane]
+                acc = Mux(use_drain, drain_acc[dr_j][lane], sums[lane]) if p == 0 else sums[lane]
                 m.d.comb += bn.i.payload.acc[lane].eq(acc)
         tag_out = Signal(tag_layout)
         m.d.comb += tag_out.eq(Mux(group_mode, dr_tag, side.tag))

@@ -64,20 +64,28 @@ class PEArray(wiring.Component):
         self.pe = self.pes[0]
         self.lanes, self.latency = self.pe.lanes, self.pe.latency
         self.pe_in_layout, self.pe_out_layout = self.pe.in_layout, self.pe.out_layout
-        self.in_layout = data.ArrayLayout(self.pe.in_layout, pe_count)
+        self.in_layout = self._input_layout()
         self.out_layout = data.ArrayLayout(self.pe.out_layout, pe_count)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),
         })
 
+    def _input_layout(self):
+        """The array's input payload: one PE input per PE."""
+        return data.ArrayLayout(self.pe.in_layout, self.pe_count)
+
+    def _pe_payloads(self, m) -> list:
+        """PE p's input payload, from the array's."""
+        return [self.i.payload[index] for index in range(self.pe_count)]
+
     def elaborate(self, platform):
         m = Module()
-        _lock_step(m, self, self.pes, [self.i.payload[index] for index in range(self.pe_count)])
+        _lock_step(m, self, self.pes, self._pe_payloads(m))
         return m
 
 
-class SharedWeightConvArray(wiring.Component):
+class SharedWeightConvArray(PEArray):
     """``pe_count`` Conv PEs on different pixels (a spatial tile) sharing one weight read.
 
     Each beat carries one value per PE and one word of ``lanes`` weights that
@@ -119,22 +127,16 @@ class SharedWeightConvArray(wiring.Component):
     """
 
     def __init__(self, *, pe_count: int, lanes: int, value_shape, weight_width: int, acc_width: int):
-        self.pe_count = check_int("pe_count", pe_count, 1, 64)
-        self.pes = [ConvPE(lanes=lanes, value_shape=value_shape, weight_width=weight_width,
-                           acc_width=acc_width) for _ in range(pe_count)]
-        self.pe = self.pes[0]
-        self.lanes, self.latency = self.pe.lanes, self.pe.latency
-        self.value_shape, self.weight_width, self.acc_width = \
-            self.pe.value_shape, self.pe.weight_width, self.pe.acc_width
-        self.in_layout = shared_conv_layout(self.value_shape, weight_width, lanes, pe_count)
-        self.out_layout = data.ArrayLayout(self.pe.out_layout, pe_count)
-        super().__init__({
-            "i": In(stream.Signature(self.in_layout)),
-            "o": Out(stream.Signature(self.out_layout)),
-        })
+        self.weight_width, self.acc_width = weight_width, acc_width
+        super().__init__(lambda: ConvPE(lanes=lanes, value_shape=value_shape, weight_width=weight_width,
+                                        acc_width=acc_width), pe_count)
+        self.value_shape = self.pe.value_shape
 
-    def elaborate(self, platform):
-        m = Module()
+    def _input_layout(self):
+        """Values ``[pe]``, one weight word for every PE, ``last``."""
+        return shared_conv_layout(self.pe.value_shape, self.weight_width, self.lanes, self.pe_count)
+
+    def _pe_payloads(self, m) -> list:
         payloads = []
         for index in range(self.pe_count):
             payload = Signal(self.pe.in_layout, name=f"in{index}")
@@ -144,8 +146,7 @@ class SharedWeightConvArray(wiring.Component):
                 payload.last.eq(self.i.payload.last),
             ]
             payloads.append(payload)
-        _lock_step(m, self, self.pes, payloads)
-        return m
+        return payloads
 
 
 def depthwise_pe_array(*, pe_count: int, **pe_parameters) -> PEArray:

@@ -30,6 +30,7 @@ Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 
@@ -160,7 +161,6 @@ def spec_hash(spec: Spec) -> int:
     checked by the hardware against the parameter stream's second beat."""
     data = spec.to_dict()
     data.pop("preset", None)
-    import json
     return zlib.crc32(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
 
 

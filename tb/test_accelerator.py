@@ -47,12 +47,12 @@ def random_images(count: int, seed: int) -> np.ndarray:
 def check_bit_exact(artifact, images, image_results):
     spec = artifact.spec
     golden = model.run(artifact, images)
+    lower = sum(entry.out_pixels * entry.out_channels * entry.taps
+                for entry in memory_map(spec).layers if entry.kind in ("conv", "pw"))
+    lower //= spec.hardware.pe_count * spec.hardware.lanes
     for index, result in enumerate(compare(spec, image_results, golden)):
         assert result.match_golden, (f"image {index}: RTL logits {result.logits} class {result.cls}, "
                                      f"golden {golden[index].tolist()}")
-        lower = sum(entry.out_pixels * entry.out_channels * entry.taps
-                    for entry in memory_map(spec).layers if entry.kind in ("conv", "pw"))
-        lower //= spec.hardware.pe_count * spec.hardware.lanes
         assert result.cycles > lower, f"image {index}: {result.cycles} cycles, below the Conv bound {lower}"
         assert set(result.layer_cycles) == {layer.name for layer in spec.layers()}
         assert all(cycles > 0 for cycles in result.layer_cycles.values())
