@@ -11,6 +11,7 @@ first-mismatching-layer report.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ from .specs import tiny
 SPEC = load_preset("tiny")
 SIZE, CHANNELS = SPEC.network.input_size, SPEC.network.input_channels
 #: A short training run (minutes of CPU are not needed to prove bit-exactness).
-TRAIN_ARGS = ["--epochs", "6", "--qat-epochs", "2", "--prune-steps", "1", "--prune-epochs", "2",
+TRAIN_ARGS = ["--epochs", "12", "--qat-epochs", "3", "--prune-steps", "1", "--prune-epochs", "3",
               "--seed", "0", "--quiet"]
 
 
@@ -63,11 +64,15 @@ def check_bit_exact(artifact, images, image_results):
 
 @pytest.fixture(scope="session")
 def trained_tiny() -> Artifact:
-    """A trained tiny artifact (short run), trained once per machine and cached under build/."""
-    out = SIM_DIR.parent / "trained-tiny"
+    """A trained tiny artifact (short run), cached under build/ by the training arguments and
+    the sources of sw/ (a change to either trains again)."""
+    digest = hashlib.sha256(" ".join(TRAIN_ARGS).encode())
+    for path in sorted((ROOT / "sw").glob("*.py")):
+        digest.update(path.read_bytes())
+    out = SIM_DIR.parent / f"trained-tiny-{digest.hexdigest()[:12]}"
     artifact = out / "artifact"
     SIM_DIR.mkdir(parents=True, exist_ok=True)
-    with open(SIM_DIR.parent / "trained-tiny.lock", "w") as lock:
+    with open(f"{out}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (artifact / "manifest.json").is_file():
             shutil.rmtree(out, ignore_errors=True)
