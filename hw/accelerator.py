@@ -15,9 +15,12 @@ What runs where, per image (the sequencer walks the layer-table ROM):
    the Conv PEs (PE p on output pixel p of the block, all sharing one weight
    word per cycle from the PW RAM), then BN + ReLU + requantize, one word per
    (block of output pixels, output group) into buffer P;
-3. **dscN.dw**: per channel group, the FM reader streams the map into the DW
-   patch buffer; the depthwise PE takes one K x K x lanes window per cycle with
-   the group's kernels from the DW RAM; BN; outputs gathered into words;
+3. **dscN.dw**: per row of ``pe_count`` channel groups, all DW PEs in lock step
+   (PE j on group g0 + j): the row's kernels and BN words are read into
+   registers, a wide reader turns one FM word per group into pixels of
+   ``pe_count x lanes`` channels, one patch buffer gives the K x K windows, each
+   PE takes its ``lanes`` channels of a window per cycle; BN; the outputs are
+   gathered into one word per group and written one word per cycle;
 4. **dscN.pw**: per block of ``pe_count`` pixels and output group, the Conv PEs
    (one pixel each) sum the N input channels, one FM read and one shared PW
    weight word per cycle; BN; one word per (block, group). On maps with fewer
@@ -61,7 +64,7 @@ debug_write_* :
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, ClockDomain, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -72,11 +75,10 @@ from rrm.spec import Spec
 
 from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
 from .bn_requant import BnRequant
-from .dw_pe import DepthwisePE
 from .fc import FullyConnected
-from .layouts import window_layout
+from .layouts import pack_struct, window_layout
 from .patch_buffer import PatchBuffer
-from .pe_array import conv_pe_array
+from .pe_array import conv_pe_array, depthwise_pe_array
 
 CONV, DW, PW, POOL, FC = (KIND_CODES[k] for k in ("conv", "dw", "pw", "pool", "fc"))
 #: Width of the cycle counters.
@@ -228,7 +230,7 @@ class AcceleratorCore(wiring.Component):
 
         conv_done = self._conv_engine(m, entry, shift, kind, run, start, fm_rdata, reader,
                                       pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes)
-        dw_done = self._dw_engine(m, entry, shift, kind, run, start, reader, dw_rd, bn_rd,
+        dw_done = self._dw_engine(m, entry, shift, kind, run, start, reader, fm_rdata, dw_rd, bn_rd,
                                   wr_en, wr_buf, wr_addr, wr_data, writes)
         fc_done, logits = self._classifier(m, entry, kind, run, start, fm_rdata, pw_rd, fcb_rd)
         in_output = Signal()
@@ -236,7 +238,8 @@ class AcceleratorCore(wiring.Component):
 
         # The FM read address: the reader (conv1/dw input), else the engines' own.
         m.d.comb += fm_raddr.eq(Mux(kind == PW, self._pw_raddr,
-                                    Mux(kind == POOL, self._pool_raddr, reader["raddr"])))
+                                    Mux(kind == POOL, self._pool_raddr,
+                                        Mux(kind == DW, self._dw_raddr, reader["raddr"]))))
 
         # ---- the sequencer ----------------------------------------------
         m.d.comb += [table_rd.addr.eq(layer), shift_rd.addr.eq(entry.bn_index)]
@@ -696,75 +699,174 @@ class AcceleratorCore(wiring.Component):
         return done
 
     # ------------------------------------------------------------------
-    def _dw_engine(self, m, entry, shift, kind, run, start, reader, dw_rd, bn_rd,
+    def _dw_engine(self, m, entry, shift, kind, run, start, reader, fm_rdata, dw_rd, bn_rd,
                    wr_en, wr_buf, wr_addr, wr_data, writes):
-        """Depthwise layers, one channel group at a time: FM reader -> patch buffer ->
-        depthwise PE (the group's kernels from the DW RAM) -> BN -> words of P pixels."""
-        spec, mmap, P, L = self.spec, self.mmap, self.pe_count, self.lanes
-        patch = PatchBuffer(**patch_parameters(spec, "dw"))
+        """Depthwise layers on all ``pe_count`` DW PEs in lock step, PE j on channel group
+        g0 + j of the same pixels, for g0 = 0, P, 2P, ...: per row of groups, the kernels and
+        BN words are read into registers; a wide reader turns P FM words (one per group) into
+        P pixels of P groups; one patch buffer of P x lanes channels gives the windows; the
+        P BN outputs are gathered into one word per group and written one per cycle."""
+        spec, mmap, P, L, K = self.spec, self.mmap, self.pe_count, self.lanes, self.kernel
+        A = spec.quant.act_bits
+        slot_layout = data.ArrayLayout(unsigned(A), L)
+        depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
+        params = patch_parameters(spec, "dw")
+        params["channels"] = P * L
+        patch = PatchBuffer(**params)
         m.submodules.dw_patch = patch
-        pe = DepthwisePE(**dw_parameters(spec))
-        m.submodules.dw_pe = pe
-        bn = self._bn_units(m, "dw_bn", 1)[0]
+        array = depthwise_pe_array(pe_count=P, **dw_parameters(spec))
+        m.submodules.dw_pes = array
+        bns = self._bn_units(m, "dw_bn", P)
         active = run & (kind == DW)
-        group = Signal.like(entry.out_groups)
-        group_running = Signal()
-        group_writes = Signal.like(entry.out_blocks)
-        slot = Signal(range(P))
-        outputs_left = Signal.like(entry.out_pixels)
-        waddr = Signal.like(wr_addr)
-        gather = Signal(data.ArrayLayout(data.ArrayLayout(unsigned(spec.quant.act_bits), L), P))
-        m.d.comb += [dw_rd.addr.eq(entry.w_base + group)]
-        dw_bn_addr = entry.bn_base + group
-        m.d.comb += bn_rd.addr.eq(Mux(kind == DW, dw_bn_addr,
-                                      Mux(self._draining, self._drain_bn_addr, self._conv_bn_addr)))
 
-        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
-                     patch.stride.eq(entry.stride),
-                     patch.i.valid.eq(reader["valid"] & active),
-                     patch.i.payload.eq(reader["pixel"]),
-                     pe.i.valid.eq(patch.o.valid & active),
-                     patch.o.ready.eq(pe.i.ready & active),
-                     pe.i.payload.window.eq(patch.o.payload.window),
-                     pe.i.payload.weight.eq(dw_rd.data),
-                     pe.o.ready.eq(bn.i.ready),
-                     bn.i.valid.eq(pe.o.valid),
-                     bn.i.payload.mult.eq(bn_rd.data.mult),
-                     bn.i.payload.bias.eq(bn_rd.data.bias),
-                     bn.i.payload.shift.eq(shift)]
-        for lane in range(L):
-            m.d.comb += bn.i.payload.acc[lane].eq(pe.o.payload[lane])
-        m.d.comb += reader["ready"].eq(Mux(kind == DW, patch.i.ready, self._conv_reader_ready))
+        # conv1's image reader is started here too (it is the one-group reader)
+        m.d.comb += [reader["start"].eq(start & (kind == CONV)), reader["base"].eq(0),
+                     reader["stride"].eq(entry.in_groups), reader["count"].eq(entry.in_pixels),
+                     reader["ready"].eq(self._conv_reader_ready)]
 
-        # Start a group: point the reader at it (conv1 uses the same reader for the image).
-        kick = Signal()
-        next_group = Signal()   # a dw group starts
+        # --- rows of P groups: load kernels and BN, run the frame, drain the writes
+        g0 = Signal.like(entry.out_groups)
+        load_j = Signal(range(P + 1))
+        loading = Signal()
+        running = Signal()
+        row_start = Signal()
+        dw_regs = Signal(data.ArrayLayout(dw_rd.data.shape(), P))
+        bn_regs = Signal(data.ArrayLayout(bn_rd.data.shape(), P))
+        load_d = Signal(range(P + 1))
+        load_valid = Signal()
+        in_range = g0 + load_j < entry.out_groups
+        m.d.comb += [dw_rd.addr.eq(entry.w_base + Mux(in_range, g0 + load_j, 0)),
+                     bn_rd.addr.eq(Mux(kind == DW, entry.bn_base + Mux(in_range, g0 + load_j, 0),
+                                       Mux(self._draining, self._drain_bn_addr,
+                                           self._conv_bn_addr)))]
+        m.d.sync += [load_valid.eq(loading), load_d.eq(load_j)]
+        with m.If(load_valid):
+            for j in range(P):
+                with m.If(load_d == j):
+                    m.d.sync += [dw_regs[j].eq(dw_rd.data), bn_regs[j].eq(bn_rd.data)]
+        row_done = Signal()
         with m.If(start):
-            m.d.sync += [group.eq(0), group_running.eq(0)]
-        m.d.comb += [next_group.eq(active & ~group_running & (group != entry.out_groups)),
-                     kick.eq((start & (kind == CONV)) | next_group)]
-        m.d.comb += [reader["start"].eq(kick),
-                     reader["base"].eq(Mux(start, 0, group)),
-                     reader["stride"].eq(entry.in_groups),
-                     reader["count"].eq(entry.in_pixels)]
-        with m.If(next_group):
-            m.d.sync += [group_running.eq(1), slot.eq(0), outputs_left.eq(entry.out_pixels),
-                         group_writes.eq(0), waddr.eq(group)]
-        merged = Signal.like(gather)
-        for s in range(P):
-            m.d.comb += merged[s].eq(Mux(slot == s, bn.o.payload, gather[s]))
-        with m.If(bn.o.valid & active):
-            m.d.sync += [gather.eq(merged), outputs_left.eq(outputs_left - 1)]
-            with m.If((slot == P - 1) | (outputs_left == 1)):
-                m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(waddr), wr_data.eq(merged),
-                             waddr.eq(waddr + entry.out_groups), slot.eq(0),
-                             writes.eq(writes + 1)]
-                with m.If(outputs_left == 1):
-                    m.d.sync += [group_running.eq(0), group.eq(group + 1)]
+            m.d.sync += [g0.eq(0), loading.eq(kind == DW), load_j.eq(0), running.eq(0)]
+        with m.Elif(loading):
+            m.d.sync += load_j.eq(load_j + 1)
+            with m.If(load_j == P - 1):
+                m.d.sync += loading.eq(0)
+        with m.Elif(active & ~running & ~load_valid & (g0 < entry.out_groups)):
+            m.d.comb += row_start.eq(1)
+            m.d.sync += running.eq(1)
+        with m.Elif(running & row_done):
+            m.d.sync += [running.eq(0), g0.eq(g0 + P), load_j.eq(0)]
+            with m.If(g0 + P < entry.out_groups):
+                m.d.sync += loading.eq(1)
+
+        # --- wide reader: P words (groups g0..g0+P-1 of one block) -> P pixels of P groups
+        buffers = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(slot_layout, P), P), 2))
+        full = Signal(2)
+        fill_idx = Signal()
+        fill_j = Signal(range(P + 1))
+        filling = Signal()
+        fill_base = Signal(range(depth))      # in_groups * the next block to fetch
+        blocks_left = Signal.like(entry.in_pixels)   # pixels still to fetch
+        fill_d_valid = Signal()
+        fill_d_j = Signal.like(fill_j)
+        fill_d_idx = Signal()
+        stream_idx = Signal()
+        stream_slot = Signal(range(P))
+        pixels_left = Signal.like(entry.in_pixels)
+        self._dw_raddr = Signal(range(depth))
+        m.d.comb += self._dw_raddr.eq(fill_base + g0 + Mux(g0 + fill_j < entry.in_groups, fill_j, 0))
+        m.d.sync += [fill_d_valid.eq(filling), fill_d_j.eq(fill_j), fill_d_idx.eq(fill_idx)]
+        with m.If(fill_d_valid):
+            for idx in range(2):
+                for j in range(P):
+                    with m.If((fill_d_idx == idx) & (fill_d_j == j)):
+                        m.d.sync += buffers[idx][j].eq(fm_rdata)
+            with m.If(fill_d_j == P - 1):
+                m.d.sync += full.bit_select(fill_d_idx, 1).eq(1)
+        with m.If(row_start):
+            m.d.sync += [fill_base.eq(0), blocks_left.eq(entry.in_pixels), fill_j.eq(0),
+                         filling.eq(0), fill_idx.eq(0), full.eq(0), stream_idx.eq(0),
+                         stream_slot.eq(0), pixels_left.eq(entry.in_pixels)]
+        with m.Elif(filling):
+            m.d.sync += fill_j.eq(fill_j + 1)
+            with m.If(fill_j == P - 1):
+                m.d.sync += [filling.eq(0), fill_j.eq(0), fill_idx.eq(~fill_idx),
+                             fill_base.eq(fill_base + entry.in_groups)]
+        with m.Elif(running & (blocks_left != 0) & ~full.bit_select(fill_idx, 1)
+                    & ~(fill_d_valid & (fill_d_idx == fill_idx))):
+            m.d.sync += [filling.eq(1), fill_j.eq(0),
+                         blocks_left.eq(Mux(blocks_left > P, blocks_left - P, 0))]
+        stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
+        wide_pixel = Signal(data.ArrayLayout(slot_layout, P))
+        for j in range(P):
+            m.d.comb += wide_pixel[j].eq(buffers[stream_idx][j][stream_slot])
+        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
+                     patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
+                     patch.i.payload.eq(wide_pixel)]
+        with m.If(patch.i.valid & patch.i.ready):
+            m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1)]
+            with m.If((stream_slot == P - 1) | (pixels_left == 1)):
+                m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx),
+                             full.bit_select(stream_idx, 1).eq(0)]
+
+        # --- windows -> DW PEs (PE j: lanes j*L .. j*L+L-1) -> BN
+        # PE j's lanes are one contiguous slice of each tap; the array's input is driven
+        # by one assignment (see layouts.pack_struct)
+        window = patch.o.payload.window
+        chunk = L * A
+        m.d.comb += array.i.payload.eq(Cat(*(
+            pack_struct(array.pe_in_layout, weight=dw_regs[j],
+                        window=Cat(*(window[tap].as_value()[j * chunk:(j + 1) * chunk]
+                                     for tap in range(K * K))))
+            for j in range(P))))
+        m.d.comb += [array.i.valid.eq(patch.o.valid & active),
+                     patch.o.ready.eq(array.i.ready & active)]
+        hold = Signal()     # the write queue cannot take the block this output completes yet
+        for j, bn in enumerate(bns):
+            m.d.comb += [bn.i.payload.mult.eq(bn_regs[j].mult), bn.i.payload.bias.eq(bn_regs[j].bias),
+                         bn.i.payload.shift.eq(shift), bn.i.valid.eq(array.o.valid),
+                         bn.o.ready.eq(~hold)]
+            for lane in range(L):
+                m.d.comb += bn.i.payload.acc[lane].eq(array.o.payload[j][lane])
+        m.d.comb += array.o.ready.eq(bns[0].i.ready)
+
+        # --- gather P pixels per group, then write the P words one per cycle
+        gather = Signal(data.ArrayLayout(data.ArrayLayout(slot_layout, P), P))   # [group][slot]
+        queue = Signal.like(gather)
+        g_slot = Signal(range(P))
+        outputs_left = Signal.like(entry.out_pixels)
+        out_base = Signal(range(depth))
+        queue_base = Signal(range(depth))
+        queue_busy = Signal()
+        queue_j = Signal(range(P))
+        completes = (g_slot == P - 1) | (outputs_left == 1)
+        m.d.comb += hold.eq(queue_busy & completes & ~(queue_j == P - 1))
+        with m.If(queue_busy):
+            m.d.sync += queue_j.eq(queue_j + 1)
+            with m.If(g0 + queue_j < entry.out_groups):
+                m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(queue_base + queue_j),
+                             wr_data.eq(queue[queue_j]), writes.eq(writes + 1)]
+            with m.If(queue_j == P - 1):
+                m.d.sync += queue_busy.eq(0)
+        with m.If(row_start):
+            m.d.sync += [g_slot.eq(0), outputs_left.eq(entry.out_pixels), out_base.eq(g0)]
+        with m.Elif(bns[0].o.valid & bns[0].o.ready & active):
+            m.d.sync += outputs_left.eq(outputs_left - 1)
+            merged = Signal.like(gather)
+            for j, bn in enumerate(bns):
+                for slot in range(P):
+                    m.d.comb += merged[j][slot].eq(Mux(g_slot == slot, bn.o.payload, gather[j][slot]))
+            m.d.sync += gather.eq(merged)
+            with m.If(completes):
+                m.d.sync += [queue.eq(merged), queue_busy.eq(1), queue_j.eq(0),
+                             queue_base.eq(out_base), out_base.eq(out_base + entry.out_groups),
+                             g_slot.eq(0)]
             with m.Else():
-                m.d.sync += slot.eq(slot + 1)
+                m.d.sync += g_slot.eq(g_slot + 1)
+        m.d.comb += row_done.eq((outputs_left == 0) & ~queue_busy)
         done = Signal()
-        m.d.comb += done.eq(active & (writes == entry.writes) & ~wr_en & ~start)
+        m.d.comb += done.eq(active & (g0 >= entry.out_groups) & ~running & ~loading
+                            & ~load_valid & ~wr_en & ~start)
         return done
 
     # ------------------------------------------------------------------

@@ -110,3 +110,27 @@ def read_layout(data_shape, tag_shape) -> data.StructLayout:
 def shape_of(shape):
     """``shape`` as a layout if it is one, else as a :class:`Shape` (for checks and widths)."""
     return shape if isinstance(shape, data.Layout) else Shape.cast(shape)
+
+
+def pack_struct(layout: data.StructLayout, **fields):
+    """One value with ``layout``'s bits, from one value per field (``Cat`` in offset order).
+
+    Driving a wide payload with a single assignment instead of one per field or lane
+    keeps event-driven simulators (Icarus) fast: each partial driver of a wide net
+    re-sends the whole net to every reader.
+    """
+    from amaranth.hdl import Cat, Value
+    members = sorted(((layout[name].offset, name) for name in layout.members), key=lambda x: x[0])
+    if set(fields) != {name for _, name in members}:
+        raise ValueError(f"pack_struct needs exactly the fields {sorted(layout.members)}, "
+                         f"got {sorted(fields)}")
+    parts, position = [], 0
+    for offset, name in members:
+        width = Shape.cast(layout[name].shape).width
+        value = Value.cast(fields[name])
+        if offset != position or len(value) != width:
+            raise ValueError(f"pack_struct: field {name!r} is {len(value)} bits at {position}, "
+                             f"the layout has {width} at {offset}")
+        parts.append(value)
+        position += width
+    return Cat(*parts)
