@@ -781,8 +781,20 @@ class AcceleratorCore(wiring.Component):
                 for j in range(P):
                     with m.If((fill_d_idx == idx) & (fill_d_j == j)):
                         m.d.sync += buffers[idx][j].eq(fm_rdata)
-            with m.If(fill_d_j == P - 1):
-                m.d.sync += full.bit_select(fill_d_idx, 1).eq(1)
+        # A buffer is full from the cycle its last word is on the RAM's output (the
+        # streamer takes that word from there), and free again once its last pixel
+        # has been streamed: fills and streams follow each other without a gap cycle.
+        stream_fire = patch.i.valid & patch.i.ready
+        stream_ends = stream_fire & ((stream_slot == P - 1) | (pixels_left == 1))
+        free = [~full[idx] | (stream_ends & (stream_idx == idx)) for idx in range(2)]
+        can_fill = running & (blocks_left != 0)
+
+        def begin_fill(idx):
+            return [filling.eq(1), fill_j.eq(0), fill_idx.eq(idx),
+                    blocks_left.eq(Mux(blocks_left > P, blocks_left - P, 0))]
+
+        with m.If(stream_ends):
+            m.d.sync += full.bit_select(stream_idx, 1).eq(0)
         with m.If(row_start):
             m.d.sync += [fill_base.eq(0), blocks_left.eq(entry.in_pixels), fill_j.eq(0),
                          filling.eq(0), fill_idx.eq(0), full.eq(0), stream_idx.eq(0),
@@ -791,23 +803,28 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += fill_j.eq(fill_j + 1)
             with m.If(fill_j == P - 1):
                 m.d.sync += [filling.eq(0), fill_j.eq(0), fill_idx.eq(~fill_idx),
-                             fill_base.eq(fill_base + entry.in_groups)]
-        with m.Elif(running & (blocks_left != 0) & ~full.bit_select(fill_idx, 1)
-                    & ~(fill_d_valid & (fill_d_idx == fill_idx))):
-            m.d.sync += [filling.eq(1), fill_j.eq(0),
-                         blocks_left.eq(Mux(blocks_left > P, blocks_left - P, 0))]
+                             fill_base.eq(fill_base + entry.in_groups),
+                             full.bit_select(fill_idx, 1).eq(1)]
+                with m.If(can_fill & Mux(fill_idx, free[0], free[1])):
+                    m.d.sync += begin_fill(~fill_idx)
+        with m.Elif(can_fill & Mux(fill_idx, free[1], free[0])):
+            m.d.sync += begin_fill(fill_idx)
         stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
+        landing = fill_d_valid & (fill_d_j == P - 1) & (fill_d_idx == stream_idx)
         wide_pixel = Signal(data.ArrayLayout(slot_layout, P))
         for j in range(P):
-            m.d.comb += wide_pixel[j].eq(buffers[stream_idx][j][stream_slot])
+            word = buffers[stream_idx][j]
+            if j == P - 1:
+                word = Mux(landing, fm_rdata.as_value(), word.as_value())
+                word = data.ArrayLayout(slot_layout, P)(word)
+            m.d.comb += wide_pixel[j].eq(word[stream_slot])
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
                      patch.i.payload.eq(wide_pixel)]
-        with m.If(patch.i.valid & patch.i.ready):
+        with m.If(stream_fire):
             m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1)]
-            with m.If((stream_slot == P - 1) | (pixels_left == 1)):
-                m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx),
-                             full.bit_select(stream_idx, 1).eq(0)]
+            with m.If(stream_ends):
+                m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx)]
 
         # --- windows -> DW PEs (PE j: lanes j*L .. j*L+L-1) -> BN
         # PE j's lanes are one contiguous slice of each tap; the array's input is driven

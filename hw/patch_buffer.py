@@ -49,7 +49,7 @@ class PatchBuffer(wiring.Component):
     Parameters
     ----------
     channels : int
-        Values per pixel (the lanes, 1..256).
+        Values per pixel (the DW module: pe_count x lanes; 1..4096).
     kernel : int
         K (odd).
     value_shape : Shape
@@ -73,7 +73,7 @@ class PatchBuffer(wiring.Component):
     latency = 1
 
     def __init__(self, *, channels: int, kernel: int, value_shape, max_height: int, max_width: int):
-        self.channels = check_int("channels", channels, 1, 256)
+        self.channels = check_int("channels", channels, 1, 4096)
         self.kernel = check_odd_kernel("kernel", kernel)
         self.value_shape = Shape.cast(value_shape)
         self.max_height = check_int("max_height", max_height, 1, 4096)

@@ -32,6 +32,7 @@ from .accelerator_sim import compare, first_mismatch, simulate
 from .build import ROOT, SIM_DIR
 from .conftest import simulator
 from .specs import tiny
+from .test_cycle_model import check_model
 
 SPEC = load_preset("tiny")
 SIZE, CHANNELS = SPEC.network.input_size, SPEC.network.input_channels
@@ -142,6 +143,7 @@ def test_conv_pes_on_channel_groups_of_small_maps(tmp_path):
     for entry in grouped:  # within a few cycles of MACs / (PEs x lanes), rounded up to group rows
         bound = entry.out_pixels * -(-entry.out_groups // 8) * entry.taps
         assert cycles[entry.index] < bound + 40, (entry.name, cycles[entry.index], bound)
+    check_model(spec, results["steps"][1]["images"][0])   # the cycle model, on 8 PEs
 
 
 def test_reset_mid_image_then_a_correct_image(tmp_path):

@@ -1,0 +1,246 @@
+"""Cycle model of :class:`hw.accelerator.Accelerator`: cycles per layer and per image.
+
+Predicts, from the spec and the layer table alone, what the RTL's ``layer_cycles``
+and ``image_cycles`` report (every image takes the same cycles: nothing depends
+on the data). Each engine's count follows its control structure in
+:mod:`hw.accelerator`; the pipeline latencies come from the blocks themselves.
+
+``cycles`` of a layer run from the first cycle after the sequencer's START state
+to the cycle its engine reports done (what ``layer_cycles`` counts):
+
+- **pw**, pixel mode: one beat per (block of P pixels, output group, input
+  channel), back to back, then the pipeline: RAM, Conv PE, BN, write, done.
+- **pw**, group mode: one beat per (pixel, row of P groups, input channel), then
+  the last row's P groups drain through one BN unit, one per cycle.
+- **conv1**: the FM reader, the patch buffer (one padded position per cycle,
+  stalled while its window waits), the gather of P windows and the serializer
+  (K*K*C beats per output group and block) interact; :func:`conv1_cycles` steps
+  those four registers cycle by cycle (a few lines of Python, no RTL).
+- **dw**: per row of P channel groups: load the row's kernels and BN words
+  (P cycles), fill the wide reader (P cycles), walk the padded map up to the
+  last window (one position per cycle), drain PE, BN and the P writes.
+- **pool**: one beat per (pixel, group); **fc**: one weight word per (class, group).
+
+The image adds its input (one pixel per cycle) and four sequencer cycles per
+layer (FETCH, LATCH, SHIFT, START); the logits leave during the FC layer.
+
+Lower bound of a layer: its MACs divided by what its module does per cycle
+(Conv: ``pe_count * lanes``; DW: ``pe_count * lanes * K * K``; FC: ``lanes``;
+pool: ``lanes`` additions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from rrm.memory_map import memory_map
+from rrm.spec import Spec
+
+from .bn_requant import BnRequant
+from .conv_pe import ConvPE
+from .dw_pe import DepthwisePE
+from .fc import FullyConnected
+from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters
+
+#: Sequencer cycles per layer outside its layer_cycles (FETCH, LATCH, SHIFT, START).
+SEQUENCER_CYCLES = 4
+#: Cycles of an image besides its pixels, its layers and the sequencer's (IDLE->INPUT,
+#: the last input word's write, OUTPUT's class beat).
+IMAGE_EXTRA_CYCLES = 4
+
+
+@dataclass(frozen=True)
+class LayerCycles:
+    """One layer: predicted cycles, MACs, lower bound and lane utilisation (bound / cycles)."""
+
+    name: str
+    kind: str
+    cycles: int
+    macs: int
+    bound: float
+
+    @property
+    def utilisation(self) -> float:
+        return self.bound / self.cycles if self.cycles else 0.0
+
+
+@dataclass(frozen=True)
+class CycleModel:
+    """A whole image: per-layer counts and the totals at the spec's clock."""
+
+    spec_name: str
+    clock_mhz: float
+    input_cycles: int
+    sequencer_cycles: int
+    layers: tuple
+    cycles: int
+    macs: int
+
+    @property
+    def bound(self) -> float:
+        return sum(layer.bound for layer in self.layers)
+
+    @property
+    def ms(self) -> float:
+        return self.cycles / (self.clock_mhz * 1e3)
+
+    @property
+    def fps(self) -> float:
+        return self.clock_mhz * 1e6 / self.cycles
+
+    @property
+    def gops(self) -> float:
+        """Operations (2 x MACs) per second, in GOP/s, at the spec's clock."""
+        return 2 * self.macs * self.fps / 1e9
+
+    def layer(self, name: str) -> LayerCycles:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer {name!r}; layers: {[layer.name for layer in self.layers]}")
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": self.spec_name, "clock_mhz": self.clock_mhz,
+            "layers": [{**asdict(layer), "utilisation": layer.utilisation} for layer in self.layers],
+            "input_cycles": self.input_cycles, "sequencer_cycles": self.sequencer_cycles,
+            "cycles": self.cycles, "bound": self.bound, "utilisation": self.bound / self.cycles,
+            "ms": self.ms, "fps": self.fps, "gops": self.gops, "macs": self.macs,
+        }
+
+
+def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count: int,
+                 channels: int, groups: int, tail: int) -> int:
+    """conv1's layer cycles: the reader, patch buffer, window gather and serializer of
+    ``AcceleratorCore._conv_engine`` stepped cycle by cycle (register for register), then
+    ``tail`` cycles from the last serializer beat to done."""
+    pad = kernel // 2
+    padded_h, padded_w = height + 2 * pad, width + 2 * pad
+    out_h = (padded_h - kernel) // stride + 1
+    out_w = (padded_w - kernel) // stride + 1
+    beats = kernel * kernel * channels * groups        # serializer beats per block
+    blocks = -(-out_h * out_w // pe_count)
+    windows_left = out_h * out_w
+    reader_active, reader_primed, remaining = True, False, height * width
+    row = col = 0
+    window_valid = gather_full = serializing = False
+    gather_slot = beat = blocks_done = 0
+    cycle = 1                                         # the first cycle after START
+    while True:
+        reader_valid = reader_active and reader_primed
+        is_pad = row < pad or row >= height + pad or col < pad or col >= width + pad
+        window_ready = not gather_full
+        out_free = not window_valid or window_ready
+        advance = out_free and (reader_valid or (is_pad and (row, col) != (0, 0)))
+        reader_fire = reader_valid and out_free and not is_pad
+        window_fire = window_valid and window_ready
+        take = gather_full and not serializing
+        if serializing:
+            beat += 1
+            if beat == beats:
+                serializing = False
+                blocks_done += 1
+                if blocks_done == blocks:
+                    return cycle + tail
+        if take:
+            serializing, beat, gather_full = True, 0, False
+        if advance:
+            on_grid = stride == 1 or ((row - kernel + 1) % 2 == 0 and (col - kernel + 1) % 2 == 0)
+            window_valid = row >= kernel - 1 and col >= kernel - 1 and on_grid
+            if col == padded_w - 1:
+                col, row = 0, (0 if row == padded_h - 1 else row + 1)
+            else:
+                col += 1
+        elif window_ready:
+            window_valid = False
+        if window_fire:
+            windows_left -= 1
+            if gather_slot == pe_count - 1 or windows_left == 0:
+                gather_full, gather_slot = True, 0
+            else:
+                gather_slot += 1
+        reader_primed = reader_active
+        if reader_fire:
+            remaining -= 1
+            reader_active = remaining != 0
+        cycle += 1
+
+
+def _latencies(spec: Spec) -> dict:
+    return {
+        "conv": ConvPE(**conv_parameters(spec)).latency,
+        "dw": DepthwisePE(**dw_parameters(spec)).latency,
+        "bn": BnRequant(**bn_parameters(spec)).latency,
+        "fc": FullyConnected(**fc_parameters(spec)).latency,
+    }
+
+
+def _dw_cycles(entry, pe_count: int, kernel: int, latency: dict) -> int:
+    pad = kernel // 2
+    padded_h, padded_w = entry.in_h + 2 * pad, entry.in_w + 2 * pad
+    last_row = kernel - 1 + entry.stride * (entry.out_h - 1)
+    last_col = kernel - 1 + entry.stride * (entry.out_w - 1)
+    last_window = last_row * padded_w + last_col      # padded positions before the last window
+    leftover = padded_h * padded_w - 1 - last_window  # padding walked after it
+    row_overhead = 3 * pe_count + 6 + latency["dw"] + latency["bn"]
+    rows = -(-entry.out_groups // pe_count)
+    # a row's frame starts once the previous frame's padding has been walked
+    late = max(0, leftover + 1 - row_overhead)
+    # A last, partial block of r < P outputs completes d cycles after the block before it;
+    # its words wait (BN and the PEs stall) until that block's P writes are out.
+    held = 0
+    outputs = entry.out_h * entry.out_w
+    partial = outputs % pe_count
+    if partial and outputs > pe_count:
+        def position(index):
+            y, x = divmod(index, entry.out_w)
+            return (kernel - 1 + entry.stride * y) * padded_w + kernel - 1 + entry.stride * x
+        held = max(0, pe_count - (position(outputs - 1) - position(outputs - 1 - partial)))
+    return rows * (last_window + row_overhead + held) + (rows - 1) * late + 1
+
+
+def _pw_cycles(entry, pe_count: int, latency: dict) -> int:
+    if not entry.group_mode:
+        return entry.out_blocks * entry.out_groups * entry.in_channels + latency["conv"] + latency["bn"] + 3
+    rows = -(-entry.out_groups // pe_count)
+    last_row_groups = entry.out_groups - (rows - 1) * pe_count
+    return (entry.out_pixels * rows * entry.in_channels + latency["conv"] + 3
+            + max(last_row_groups + latency["bn"] + 1, pe_count - 1))
+
+
+def cycle_model(spec: Spec) -> CycleModel:
+    """Predicted cycles of every layer and of one image of ``spec`` on its accelerator."""
+    if not isinstance(spec, Spec):
+        raise TypeError(f"spec must be a Spec, not {spec!r}")
+    hw = spec.hardware
+    P, L, K = hw.pe_count, hw.lanes, hw.kernel
+    latency = _latencies(spec)
+    macs = {layer.name: layer.macs for layer in spec.layers()}
+    rows = []
+    for entry in memory_map(spec).layers:
+        if entry.kind == "conv":
+            cycles = conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
+                                  kernel=K, pe_count=P, channels=spec.network.input_channels,
+                                  groups=entry.out_groups, tail=latency["conv"] + latency["bn"] + 3)
+            bound = macs[entry.name] / (P * L)
+        elif entry.kind == "pw":
+            cycles = _pw_cycles(entry, P, latency)
+            bound = macs[entry.name] / (P * L)
+        elif entry.kind == "dw":
+            cycles = _dw_cycles(entry, P, K, latency)
+            bound = macs[entry.name] / (P * L * K * K)
+        elif entry.kind == "pool":
+            cycles = entry.in_h * entry.in_w * entry.in_groups + 2
+            bound = entry.in_h * entry.in_w * entry.in_channels / L
+        elif entry.kind == "fc":
+            cycles = entry.out_channels * entry.in_groups + latency["fc"] + 2
+            bound = macs[entry.name] / L
+        else:  # pragma: no cover - memory_map only produces the kinds above
+            raise ValueError(f"layer {entry.name}: no cycle model for kind {entry.kind!r}")
+        rows.append(LayerCycles(entry.name, entry.kind, int(cycles), int(macs.get(entry.name, 0)),
+                                float(bound)))
+    input_cycles = spec.network.input_size ** 2
+    sequencer = SEQUENCER_CYCLES * len(rows)
+    total = input_cycles + sequencer + sum(row.cycles for row in rows) + IMAGE_EXTRA_CYCLES
+    return CycleModel(spec.network.name, hw.clock_mhz, input_cycles, sequencer, tuple(rows),
+                      total, sum(macs.values()))

@@ -1,0 +1,56 @@
+"""``rrm cycles``: the cycle model of the accelerator, per layer and per image.
+
+    rrm cycles [--preset NAME | --spec FILE.json] [--json]
+
+Prints, per layer (named as in ``rrm sim``'s ``layer_cycles``), the predicted
+cycles, the lower bound (MACs over what the layer's module does per cycle) and
+the lane utilisation (bound / cycles); then the image's cycles, ms at the
+spec's clock, GOPS and frames per second, beside the paper's figures.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..specio import add_spec_arguments, spec_from_args
+
+NAME = "cycles"
+HELP = "predicted cycles per layer and per image (the cycle model), lower bounds, ms, GOPS, fps"
+
+#: Su et al. (ARC 2018), Table 1: XCZU9EG at 150 MHz.
+PAPER = {"ms": 7.85, "cycles": 1_177_500}
+
+
+def add_arguments(parser) -> None:
+    add_spec_arguments(parser, default="rr-mobilenet")
+    parser.add_argument("--json", action="store_true", help="print the model as JSON")
+
+
+def format_model(model) -> str:
+    lines = [f"cycle model of the accelerator for {model.spec_name} at {model.clock_mhz:g} MHz",
+             f"{'layer':10s} {'kind':5s} {'cycles':>10s} {'bound':>10s} {'util.':>6s}",
+             "-" * 45]
+    for layer in model.layers:
+        lines.append(f"{layer.name:10s} {layer.kind:5s} {layer.cycles:10,d} {layer.bound:10,.0f} "
+                     f"{layer.utilisation:6.2f}")
+    lines += ["-" * 45,
+              f"{'input':10s} {'':5s} {model.input_cycles:10,d}   (one pixel per cycle)",
+              f"{'sequencer':10s} {'':5s} {model.sequencer_cycles:10,d}   (4 cycles per layer)",
+              f"{'image':10s} {'':5s} {model.cycles:10,d} {model.bound:10,.0f} "
+              f"{model.bound / model.cycles:6.2f}",
+              "",
+              f"{model.cycles:,d} cycles = {model.ms:.3f} ms at {model.clock_mhz:g} MHz, "
+              f"{model.fps:.1f} fps, {model.gops:.1f} GOPS ({2 * model.macs / 1e9:.3f} GOP per image)",
+              f"paper (XCZU9EG, 150 MHz): {PAPER['ms']} ms = {PAPER['cycles']:,d} cycles; "
+              f"ours / paper = {model.cycles / PAPER['cycles']:.3f}"]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from hw.cycle_model import cycle_model
+    model = cycle_model(spec_from_args(args))
+    if args.json:
+        print(json.dumps(model.to_dict(), indent=2))
+    else:
+        print(format_model(model))
+    return 0

@@ -1,0 +1,66 @@
+"""The cycle model (hw.cycle_model, ``rrm cycles``) on its own; tb/test_cycle_model.py checks it
+against the RTL's layer_cycles."""
+
+import dataclasses
+import json
+
+import pytest
+
+from hw.cycle_model import conv1_cycles, cycle_model
+from rrm.memory_map import memory_map
+from rrm.presets import PRESETS, load_preset
+from scripts.cli import main
+
+from .specs import TINY
+
+
+def tiny_with(pe_count):
+    return dataclasses.replace(TINY, hardware=dataclasses.replace(TINY.hardware, pe_count=pe_count))
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_layer_takes_at_least_its_bound(preset):
+    model = cycle_model(load_preset(preset))
+    assert [layer.name for layer in model.layers] == [e.name for e in memory_map(load_preset(preset)).layers]
+    for layer in model.layers:
+        assert layer.cycles >= layer.bound > 0, (layer.name, layer.cycles, layer.bound)
+        assert 0 < layer.utilisation <= 1
+    assert model.cycles > sum(layer.cycles for layer in model.layers) + model.input_cycles
+    assert model.fps == pytest.approx(model.clock_mhz * 1e6 / model.cycles)
+    assert model.gops == pytest.approx(2 * model.macs * model.fps / 1e9)
+
+
+def test_pointwise_layers_keep_the_lanes_busy():
+    model = cycle_model(load_preset("rr-mobilenet"))
+    for name in ("dsc2.pw", "dsc4.pw", "dsc8.pw", "dsc13.pw"):
+        assert model.layer(name).utilisation > 0.99, model.layer(name)
+
+
+def test_more_pes_never_take_more_cycles():
+    cycles = [cycle_model(tiny_with(pe_count=p)).cycles for p in (1, 2, 4, 8)]
+    assert cycles == sorted(cycles, reverse=True) and cycles[0] > 2 * cycles[-1]
+
+
+def test_conv1_is_bound_by_the_slower_of_its_input_and_its_serializer():
+    # 1 PE: the serializer (9 beats per window) is the limit; many PEs: the padded positions
+    slow = conv1_cycles(height=16, width=16, stride=1, kernel=3, pe_count=1, channels=1, groups=1, tail=0)
+    assert slow >= 16 * 16 * 9
+    fast = conv1_cycles(height=16, width=16, stride=1, kernel=3, pe_count=64, channels=1, groups=1, tail=0)
+    assert 18 * 18 <= fast < 18 * 18 + 9 * 2 + 10
+
+
+def test_cli_prints_layers_and_totals(capsys):
+    assert main(["cycles", "--preset", "tiny"]) == 0
+    out = capsys.readouterr().out
+    model = cycle_model(load_preset("tiny"))
+    assert f"{model.cycles:,d} cycles" in out and "dsc14.pw" in out and "paper" in out
+    assert main(["cycles", "--preset", "tiny", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["cycles"] == model.cycles
+    assert [layer["name"] for layer in data["layers"]] == [layer.name for layer in model.layers]
+
+
+def test_cli_unknown_preset_is_a_user_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["cycles", "--preset", "no-such-net"])
+    assert exc.value.code == 2
