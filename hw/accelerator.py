@@ -32,7 +32,8 @@ What runs where, per image (the sequencer walks the layer-table ROM):
    through a FIFO to the result stream, followed by the class (argmax, ties to
    the lowest index) with ``last``.
 
-Parameters arrive once through the parameter stream (:mod:`rrm.param_stream`);
+Parameters arrive once through the parameter stream (:mod:`rrm.param_stream`), or, built
+with ``preloaded``, are in the RAMs from power-up (``rrm vivado`` init files);
 images are refused (``ready`` low) until a complete, matching stream has been
 loaded. A reset aborts an image but keeps the loaded parameters.
 
@@ -89,6 +90,13 @@ def _bits(value: int) -> int:
     return max(1, int(value).bit_length())
 
 
+def conv1_window_fifo_depth(spec: Spec) -> int:
+    """Windows the FIFO between conv1's patch buffer and its serializer holds: one output
+    row of conv1, rounded up to a power of two (at least 4)."""
+    out_w = sizing(spec).memories.layers[0].out_w
+    return max(4, 1 << (out_w - 1).bit_length())
+
+
 def entry_layout(mmap) -> data.StructLayout:
     """The layer table's row: every LayerEntry field the RTL needs, each as wide as its largest value."""
     fields = ("kind_code", "src", "in_h", "in_w", "stride", "in_groups", "out_groups",
@@ -111,10 +119,13 @@ def entry_value(mmap, entry) -> dict:
 class AcceleratorCore(wiring.Component):
     __doc__ = __doc__
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, *, preloaded: bool = False):
         if not isinstance(spec, Spec):
             raise TypeError(f"spec must be a Spec, not {spec!r}")
         self.spec = spec
+        #: The parameter RAMs come initialised (``$readmemh`` files of ``rrm vivado``):
+        #: ``params_loaded`` is 1 from power-up.
+        self.preloaded = bool(preloaded)
         self.mmap = mmap = sizing(spec).memories
         mmap.check_image_fits(spec)
         net, quant, hw = spec.network, spec.quant, spec.hardware
@@ -207,9 +218,18 @@ class AcceleratorCore(wiring.Component):
         wr_slots = Signal(P)   # slots written: all but in group mode
         self._wr_slots = wr_slots
         m.d.sync += [wr_en.eq(0), wr_slots.eq((1 << P) - 1)]
+        # The image loader writes buffer Q while conv1 runs (and writes P): its own request.
+        img_wr_en = Signal()
+        img_wr_addr = Signal.like(wr_addr)
+        img_wr_data = Signal(fm_layout)
         for index, port in enumerate(fm_wr):
-            m.d.comb += [port.addr.eq(wr_addr), port.data.eq(wr_data),
-                         port.en.eq(Mux(wr_en & (wr_buf == index), wr_slots, 0))]
+            engine_en = Mux(wr_en & (wr_buf == index), wr_slots, 0)
+            if index == 1:
+                m.d.comb += [port.addr.eq(Mux(img_wr_en, img_wr_addr, wr_addr)),
+                             port.data.eq(Mux(img_wr_en, img_wr_data, wr_data)),
+                             port.en.eq(Mux(img_wr_en, (1 << P) - 1, engine_en))]
+            else:
+                m.d.comb += [port.addr.eq(wr_addr), port.data.eq(wr_data), port.en.eq(engine_en)]
         m.d.comb += [self.debug_write_en.eq(wr_en), self.debug_write_buffer.eq(wr_buf),
                      self.debug_write_addr.eq(wr_addr), self.debug_write_data.eq(wr_data),
                      self.debug_write_slots.eq(wr_slots)]
@@ -224,9 +244,11 @@ class AcceleratorCore(wiring.Component):
         # ---- engines ----------------------------------------------------
         run = Signal()          # the current layer's engine runs
         start = Signal()        # one-cycle pulse: the current layer starts
+        inputting = Signal()    # an image's pixels are being taken (while conv1 runs)
+        image_done, readable_words = self._image_loader(m, inputting, img_wr_en, img_wr_addr,
+                                                        img_wr_data)
+        self._readable_words = readable_words
         reader = self._fm_reader(m, fm_rdata, P)
-        in_input = Signal()     # the sequencer takes an image's pixels
-        image_done = self._image_loader(m, in_input, wr_en, wr_buf, wr_addr, wr_data)
 
         conv_done = self._conv_engine(m, entry, shift, kind, run, start, fm_rdata, reader,
                                       pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes)
@@ -249,16 +271,15 @@ class AcceleratorCore(wiring.Component):
         m.d.sync += layer_count.eq(layer_count + 1)
         with m.If(self.busy):
             m.d.sync += image_count.eq(image_count + 1)
+        with m.If(image_done):
+            m.d.sync += inputting.eq(0)
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
                 m.d.comb += self.busy.eq(0)
                 with m.If(self.image.valid & self.params_loaded & self._loader_idle):
-                    m.d.sync += [image_count.eq(0), layer.eq(0), self.image_error.eq(0)]
-                    m.next = "INPUT"
-            with m.State("INPUT"):
-                m.d.comb += [self.busy.eq(1), in_input.eq(1)]
-                with m.If(image_done):
-                    m.next = "FETCH"
+                    m.d.sync += [image_count.eq(0), layer.eq(0), self.image_error.eq(0),
+                                 inputting.eq(1)]
+                    m.next = "FETCH"   # conv1 starts at once and reads the pixels as they land
             with m.State("FETCH"):  # the table read port presents row `layer`
                 m.d.comb += self.busy.eq(1)
                 m.next = "LATCH"
@@ -275,7 +296,7 @@ class AcceleratorCore(wiring.Component):
                 m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), run.eq(1)]
-                with m.If(layer_done):
+                with m.If(layer_done & ~inputting):
                     m.d.sync += [cycles[layer].eq(layer_count), layer.eq(layer + 1)]
                     with m.If(layer == self.layer_count - 1):
                         m.next = "OUTPUT"
@@ -304,7 +325,7 @@ class AcceleratorCore(wiring.Component):
         commit = Signal()
         commit_region = Signal.like(region)
         commit_addr = Signal.like(word)
-        loaded = Signal(reset_less=True)
+        loaded = Signal(reset_less=True, init=int(self.preloaded))
         error = Signal()
         finishing = Signal()
         m.d.comb += [self.params_loaded.eq(loaded), self.param_error.eq(error)]
@@ -380,9 +401,10 @@ class AcceleratorCore(wiring.Component):
 
     # ------------------------------------------------------------------
     def _fm_reader(self, m, fm_rdata, P):
-        """Streams ``count`` pixels of one channel group of the source map, one per cycle
-        (the read port is addressed one step ahead, so its data always holds the word of
-        the current pixel). Returns its control/data signals as a dict."""
+        """conv1's reader: streams ``count`` pixels of one channel group of the source map,
+        one per cycle, each once its word is readable (the image may still be arriving; the
+        read port is addressed one step ahead, so its data always holds the word of the
+        current pixel). Returns its control/data signals as a dict."""
         mmap = self.mmap
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
         r = {
@@ -399,8 +421,10 @@ class AcceleratorCore(wiring.Component):
         stride = Signal.like(r["stride"])
         fire = r["valid"] & r["ready"]
         next_addr = Mux(slot == P - 1, addr + stride, addr)
+        # conv1 reads the image while it arrives: only words already readable
+        available = addr < self._readable_words
         m.d.comb += [
-            r["valid"].eq(active & primed),
+            r["valid"].eq(active & primed & available),
             r["raddr"].eq(Mux(fire, next_addr, addr)),
             r["pixel"].eq(fm_rdata.as_value().word_select(slot, mmap.slot_bits)),
         ]
@@ -416,9 +440,13 @@ class AcceleratorCore(wiring.Component):
         return r
 
     # ------------------------------------------------------------------
-    def _image_loader(self, m, in_input, wr_en, wr_buf, wr_addr, wr_data):
-        """Input pixels -> signed values -> FM buffer Q, ``pe_count`` pixels per word.
-        Returns a signal that is 1 once the image's last word has been written."""
+    def _image_loader(self, m, inputting, wr_en, wr_addr, wr_data):
+        """Input pixels -> signed values -> FM buffer Q, ``pe_count`` pixels per word, on
+        its own write request (conv1 runs meanwhile and writes buffer P).
+
+        Returns ``(done, readable)``: ``done`` is 1 once the image's last word has been
+        written; ``readable`` counts the words a read port can return (two cycles after
+        their write: the read ports are not transparent), for conv1's reader."""
         spec, P = self.spec, self.pe_count
         quant = spec.quant
         channels, bits, byte_bits = spec.network.input_channels, quant.input_bits, self.byte_bits
@@ -426,34 +454,37 @@ class AcceleratorCore(wiring.Component):
         slot_bits = self.mmap.slot_bits
         count = Signal(range(pixels + 1))
         slot = Signal(range(P))
-        addr = Signal.like(wr_addr)
         gather = Signal(P * slot_bits)
+        written = Signal(range(self.mmap.ram("fm_q").depth + 1))
+        readable = Signal.like(written)
         done = Signal()
         value = Signal(slot_bits)
         for c in range(channels):
             byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
             m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
-        m.d.comb += self.image.ready.eq(in_input & (count != pixels))
+        m.d.comb += self.image.ready.eq(inputting & (count != pixels))
         fire = self.image.valid & self.image.ready
         merged = Signal(P * slot_bits)
         for s in range(P):
             m.d.comb += merged[s * slot_bits:(s + 1) * slot_bits].eq(
                 Mux(slot == s, value, gather[s * slot_bits:(s + 1) * slot_bits]))
-        with m.If(~in_input):
-            m.d.sync += [count.eq(0), slot.eq(0), addr.eq(0)]
+        m.d.sync += [wr_en.eq(0), readable.eq(written)]
+        with m.If(wr_en):
+            m.d.sync += [written.eq(written + 1), wr_addr.eq(wr_addr + 1)]
+        with m.If(~self.busy):   # idle: the next image starts from word 0
+            m.d.sync += [count.eq(0), slot.eq(0), wr_addr.eq(0), written.eq(0), readable.eq(0)]
         with m.Elif(fire):
             m.d.sync += [gather.eq(merged), count.eq(count + 1)]
             final = count == pixels - 1
             with m.If(self.image.payload.last != final):
                 m.d.sync += self.image_error.eq(1)
             with m.If((slot == P - 1) | final):
-                m.d.sync += [wr_en.eq(1), wr_buf.eq(1), wr_addr.eq(addr), wr_data.eq(merged),
-                             addr.eq(addr + 1), slot.eq(0)]
+                m.d.sync += [wr_en.eq(1), wr_data.eq(merged), slot.eq(0)]
             with m.Else():
                 m.d.sync += slot.eq(slot + 1)
         # The last word is written the cycle after the last pixel.
-        m.d.comb += done.eq((count == pixels) & ~wr_en)
-        return done
+        m.d.comb += done.eq(inputting & (count == pixels) & ~wr_en)
+        return done, readable
 
     # ------------------------------------------------------------------
     def _bn_units(self, m, name, count):
@@ -576,13 +607,20 @@ class AcceleratorCore(wiring.Component):
         s_busy = Signal()
         s_tap = Signal(range(K * K))
         s_chan = Signal(range(channels))
-        window_payload = patch.o.payload.window
-        m.d.comb += patch.o.ready.eq(conv_reading & ~g_full)
+        # A FIFO of windows lets the patch buffer walk on (through the rows a stride-2
+        # layer skips) while the serializer works through earlier windows.
+        windows = fifo.SyncFIFOBuffered(width=window_shape.size, depth=conv1_window_fifo_depth(spec))
+        m.submodules.conv_windows = windows
+        m.d.comb += [windows.w_data.eq(patch.o.payload.window),
+                     windows.w_en.eq(patch.o.valid & conv_reading),
+                     patch.o.ready.eq(conv_reading & windows.w_rdy)]
+        take_window = windows.r_rdy & ~g_full & conv_reading
+        m.d.comb += windows.r_en.eq(take_window)
         with m.If(start):
             m.d.sync += [gather_slot.eq(0), g_full.eq(0), windows_left.eq(entry.out_pixels),
                          s_busy.eq(0)]
-        with m.Elif(patch.o.valid & patch.o.ready):
-            m.d.sync += [gather[gather_slot].eq(window_payload), windows_left.eq(windows_left - 1)]
+        with m.Elif(take_window):
+            m.d.sync += [gather[gather_slot].eq(windows.r_data), windows_left.eq(windows_left - 1)]
             with m.If((gather_slot == P - 1) | (windows_left == 1)):
                 m.d.sync += [g_full.eq(1), gather_slot.eq(0)]
             with m.Else():
@@ -1020,8 +1058,8 @@ class Accelerator(wiring.Component):
     See above; every member is a plain port so the Verilog names are the AXI ones.
     """
 
-    def __init__(self, spec: Spec):
-        self.core = AcceleratorCore(spec)
+    def __init__(self, spec: Spec, *, preloaded: bool = False):
+        self.core = AcceleratorCore(spec, preloaded=preloaded)
         core = self.core
         self.spec, self.mmap = spec, core.mmap
         members = {"aclk": In(1), "aresetn": In(1)}

@@ -12,17 +12,19 @@ to the cycle its engine reports done (what ``layer_cycles`` counts):
   channel), back to back, then the pipeline: RAM, Conv PE, BN, write, done.
 - **pw**, group mode: one beat per (pixel, row of P groups, input channel), then
   the last row's P groups drain through one BN unit, one per cycle.
-- **conv1**: the FM reader, the patch buffer (one padded position per cycle,
-  stalled while its window waits), the gather of P windows and the serializer
-  (K*K*C beats per output group and block) interact; :func:`conv1_cycles` steps
-  those four registers cycle by cycle (a few lines of Python, no RTL).
+- **conv1**: the arriving image, the FM reader, the patch buffer (one padded
+  position per cycle, stalled while the window FIFO is full), the window FIFO,
+  the gather of P windows and the serializer (K*K*C beats per output group and
+  block) interact; :func:`conv1_cycles` steps them cycle by cycle (a few lines
+  of Python, no RTL).
 - **dw**: per row of P channel groups: load the row's kernels and BN words
   (P cycles), fill the wide reader (P cycles), walk the padded map up to the
   last window (one position per cycle), drain PE, BN and the P writes.
 - **pool**: one beat per (pixel, group); **fc**: one weight word per (class, group).
 
-The image adds its input (one pixel per cycle) and four sequencer cycles per
-layer (FETCH, LATCH, SHIFT, START); the logits leave during the FC layer.
+The image's pixels (one per cycle) arrive while conv1 runs; the image adds four
+sequencer cycles per layer (FETCH, LATCH, SHIFT, START); the logits leave during
+the FC layer.
 
 Lower bound of a layer: its MACs divided by what its module does per cycle
 (Conv: ``pe_count * lanes``; DW: ``pe_count * lanes * K * K``; FC: ``lanes``;
@@ -36,6 +38,7 @@ from dataclasses import asdict, dataclass
 from rrm.memory_map import memory_map
 from rrm.spec import Spec
 
+from .accelerator import conv1_window_fifo_depth
 from .bn_requant import BnRequant
 from .conv_pe import ConvPE
 from .dw_pe import DepthwisePE
@@ -44,9 +47,12 @@ from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parame
 
 #: Sequencer cycles per layer outside its layer_cycles (FETCH, LATCH, SHIFT, START).
 SEQUENCER_CYCLES = 4
-#: Cycles of an image besides its pixels, its layers and the sequencer's (IDLE->INPUT,
-#: the last input word's write, OUTPUT's class beat).
-IMAGE_EXTRA_CYCLES = 4
+#: Cycles from a window's write into conv1's window FIFO until it can be read.
+FIFO_LATENCY = 2
+#: Pixels of the image that have arrived when conv1's first cycle begins.
+INPUT_LEAD = 3
+#: Cycles of an image besides its layers and the sequencer's (IDLE, OUTPUT's class beat).
+IMAGE_EXTRA_CYCLES = 2
 
 
 @dataclass(frozen=True)
@@ -110,31 +116,44 @@ class CycleModel:
 
 
 def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count: int,
-                 channels: int, groups: int, tail: int) -> int:
-    """conv1's layer cycles: the reader, patch buffer, window gather and serializer of
-    ``AcceleratorCore._conv_engine`` stepped cycle by cycle (register for register), then
-    ``tail`` cycles from the last serializer beat to done."""
+                 channels: int, groups: int, tail: int, fifo_depth: int,
+                 fifo_latency: int = FIFO_LATENCY, input_lead: int = INPUT_LEAD) -> int:
+    """conv1's layer cycles: the image arriving one pixel per cycle, the FM reader, the
+    patch buffer, the window FIFO, the gather and the serializer of
+    ``AcceleratorCore._conv_engine`` stepped cycle by cycle, then ``tail`` cycles from
+    the last serializer beat to done.
+
+    Pixel ``i`` of the image arrives in cycle ``i - input_lead`` of conv1 (an image
+    streamed without gaps); its word (``pe_count`` pixels) is readable three cycles after
+    the word's last pixel arrived. A window written into the FIFO can be taken
+    ``fifo_latency`` cycles later.
+    """
     pad = kernel // 2
     padded_h, padded_w = height + 2 * pad, width + 2 * pad
     out_h = (padded_h - kernel) // stride + 1
     out_w = (padded_w - kernel) // stride + 1
+    pixels = height * width
     beats = kernel * kernel * channels * groups        # serializer beats per block
     blocks = -(-out_h * out_w // pe_count)
     windows_left = out_h * out_w
-    reader_active, reader_primed, remaining = True, False, height * width
+    reader_active, reader_primed, pixel = True, False, 0
     row = col = 0
     window_valid = gather_full = serializing = False
     gather_slot = beat = blocks_done = 0
+    fifo: list = []                                   # cycles at which each window is takeable
     cycle = 1                                         # the first cycle after START
     while True:
-        reader_valid = reader_active and reader_primed
+        word_last = min((pixel // pe_count + 1) * pe_count, pixels) - 1
+        readable = cycle >= word_last - input_lead + 3
+        reader_valid = reader_active and reader_primed and readable
         is_pad = row < pad or row >= height + pad or col < pad or col >= width + pad
-        window_ready = not gather_full
-        out_free = not window_valid or window_ready
+        fifo_ready = len(fifo) < fifo_depth
+        out_free = not window_valid or fifo_ready
         advance = out_free and (reader_valid or (is_pad and (row, col) != (0, 0)))
         reader_fire = reader_valid and out_free and not is_pad
-        window_fire = window_valid and window_ready
+        window_push = window_valid and fifo_ready
         take = gather_full and not serializing
+        pop = bool(fifo) and fifo[0] <= cycle and not gather_full
         if serializing:
             beat += 1
             if beat == beats:
@@ -151,18 +170,21 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
                 col, row = 0, (0 if row == padded_h - 1 else row + 1)
             else:
                 col += 1
-        elif window_ready:
+        elif fifo_ready:
             window_valid = False
-        if window_fire:
+        if pop:
+            fifo.pop(0)
             windows_left -= 1
             if gather_slot == pe_count - 1 or windows_left == 0:
                 gather_full, gather_slot = True, 0
             else:
                 gather_slot += 1
+        if window_push:
+            fifo.append(cycle + fifo_latency)
         reader_primed = reader_active
         if reader_fire:
-            remaining -= 1
-            reader_active = remaining != 0
+            pixel += 1
+            reader_active = pixel != pixels
         cycle += 1
 
 
@@ -221,7 +243,8 @@ def cycle_model(spec: Spec) -> CycleModel:
         if entry.kind == "conv":
             cycles = conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
                                   kernel=K, pe_count=P, channels=spec.network.input_channels,
-                                  groups=entry.out_groups, tail=latency["conv"] + latency["bn"] + 3)
+                                  groups=entry.out_groups, tail=latency["conv"] + latency["bn"] + 3,
+                                  fifo_depth=conv1_window_fifo_depth(spec))
             bound = macs[entry.name] / (P * L)
         elif entry.kind == "pw":
             cycles = _pw_cycles(entry, P, latency)
@@ -239,8 +262,8 @@ def cycle_model(spec: Spec) -> CycleModel:
             raise ValueError(f"layer {entry.name}: no cycle model for kind {entry.kind!r}")
         rows.append(LayerCycles(entry.name, entry.kind, int(cycles), int(macs.get(entry.name, 0)),
                                 float(bound)))
-    input_cycles = spec.network.input_size ** 2
+    input_cycles = spec.network.input_size ** 2      # overlapped with conv1
     sequencer = SEQUENCER_CYCLES * len(rows)
-    total = input_cycles + sequencer + sum(row.cycles for row in rows) + IMAGE_EXTRA_CYCLES
+    total = sequencer + sum(row.cycles for row in rows) + IMAGE_EXTRA_CYCLES
     return CycleModel(spec.network.name, hw.clock_mhz, input_cycles, sequencer, tuple(rows),
                       total, sum(macs.values()))
