@@ -26,15 +26,18 @@ TEST_MODULE = "tb.cocotb_accelerator"
 
 
 def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "verilator",
-             gaps: bool = False, backpressure: bool = False, monitor: bool = False) -> dict:
+             gaps: bool = False, backpressure: bool = False, monitor: bool = False,
+             verilog_text: str | None = None) -> dict:
     """Build (cached) and run a plan; ``steps`` as in :mod:`tb.cocotb_accelerator`, with numpy
     arrays under ``"data"`` (saved into ``work_dir`` for the simulator process).
+    ``verilog_text`` replaces the generated Verilog (files it reads at run time, such as
+    ``$readmemh`` init files, belong in ``work_dir / "sim"``, the simulator's directory).
 
     Returns ``{"steps": [...], "writes": [...], "build": Design, "run_seconds": s}``.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    design = build_design("accelerator", spec, simulator)
+    design = build_design("accelerator", spec, simulator, verilog_text)
     plan_steps = []
     for index, step in enumerate(steps):
         step = dict(step)

@@ -156,13 +156,16 @@ def design_key(verilog_text: str, simulator: str, flags: dict, waves: str | None
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_design(block: str, spec: Spec, simulator: str = "verilator") -> Design:
-    """Compile block ``block`` of ``spec`` for ``simulator``, reusing a cached build."""
+def build_design(block: str, spec: Spec, simulator: str = "verilator",
+                 verilog_text: str | None = None) -> Design:
+    """Compile block ``block`` of ``spec`` for ``simulator``, reusing a cached build;
+    ``verilog_text`` replaces the generated Verilog (e.g. ``rrm vivado``'s, with init files)."""
     from cocotb_tools.runner import get_runner
     waves = waves_requested()
     setup_verilator()
     start = time.monotonic()
-    verilog_text = _verilog_text(block, spec.to_json())
+    if verilog_text is None:
+        verilog_text = _verilog_text(block, spec.to_json())
     if simulator == "icarus":
         verilog_text = icarus_time_zero(verilog_text)
     flags = _build_flags(block, simulator, waves)

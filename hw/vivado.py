@@ -1,0 +1,110 @@
+"""The Vivado hand-off: Verilog top, memory init files, XDC and a project TCL script.
+
+:func:`write_handoff` writes into one directory:
+
+- ``accelerator.v``: :class:`hw.accelerator.Accelerator` with the IP-integrator
+  interface names (``aclk``, ``aresetn``, ``s_axis_*``, ``m_axis_*``,
+  ``s_axis_param_*``). With an artifact, the parameter RAMs read
+  ``ram_<name>.mem`` with ``$readmemh`` and ``params_loaded`` is 1 from power-up,
+  so the bitstream classifies images without a parameter stream;
+- ``ram_<name>.mem`` (with an artifact): one hex word per line, word 0 first;
+- ``constraints.xdc``: the spec's clock on ``aclk``;
+- ``build.tcl``: creates a ZCU102 project (``xczu9eg-ffvb1156-2-e``), adds the
+  sources and constraints, runs out-of-context synthesis (the top is a block for
+  IP integrator: its ports are not pins) and implementation, and writes
+  utilisation and timing reports into ``reports/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from rrm.memory_map import memory_map
+from rrm.param_stream import ram_words
+from rrm.spec import Spec
+
+from .accelerator import Accelerator
+from .verilog import module_name
+
+#: The ZCU102 board's device.
+PART = "xczu9eg-ffvb1156-2-e"
+TOP = module_name("accelerator")
+
+
+def init_file_name(ram: str) -> str:
+    return f"ram_{ram}.mem"
+
+
+def with_readmemh(text: str, rams: list) -> str:
+    """Replace each parameter RAM's ``initial`` block (one line per word, all zero) with a
+    ``$readmemh`` of its init file."""
+    for ram in rams:
+        name = f"ram_{ram}"
+        pattern = re.compile(rf"(  reg \[\d+:0\] {name} \[\d+:0\];\n)  initial begin\n(?:    {name}\[\d+\] = [^\n]*\n)*  end\n")
+        text, count = pattern.subn(rf'\1  initial $readmemh("{init_file_name(ram)}", {name});\n', text)
+        if count != 1:
+            raise RuntimeError(f"found {count} initial blocks for {name} in the Verilog, expected 1")
+    return text
+
+
+def hex_lines(words: list, width: int) -> str:
+    digits = -(-width // 4)
+    return "".join(f"{int(word):0{digits}x}\n" for word in words)
+
+
+def xdc(spec: Spec) -> str:
+    period = 1000.0 / spec.hardware.clock_mhz
+    return (f"# {spec.network.name}: {spec.hardware.clock_mhz:g} MHz on aclk\n"
+            f"create_clock -name aclk -period {period:.3f} [get_ports aclk]\n")
+
+
+def build_tcl(spec: Spec, sources: list) -> str:
+    files = " ".join(f"[file join $here {name}]" for name in sources)
+    return f"""# Vivado project for {spec.network.name} on a ZCU102 ({PART}), written by `rrm vivado`.
+# Run from any directory:  vivado -mode batch -source build.tcl
+# The top is a block for IP integrator (AXI4-Stream ports, not pins): synthesis runs
+# out of context, and the reports are written to reports/ next to this script.
+set here [file dirname [file normalize [info script]]]
+create_project -force rr_mobilenet [file join $here vivado] -part {PART}
+add_files -norecurse [list {files}]
+add_files -fileset constrs_1 -norecurse [file join $here constraints.xdc]
+set_property top {TOP} [current_fileset]
+set_property -name {{STEPS.SYNTH_DESIGN.ARGS.MORE OPTIONS}} -value {{-mode out_of_context}} -objects [get_runs synth_1]
+file mkdir [file join $here reports]
+launch_runs synth_1 -jobs 4
+wait_on_run synth_1
+open_run synth_1
+report_utilization -file [file join $here reports utilization_synth.rpt]
+launch_runs impl_1 -jobs 4
+wait_on_run impl_1
+open_run impl_1
+report_utilization -file [file join $here reports utilization_impl.rpt]
+report_timing_summary -file [file join $here reports timing_impl.rpt]
+"""
+
+
+def write_handoff(spec: Spec, out_dir: Path, artifact=None) -> list:
+    """Write the hand-off files (see the module docstring); returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    preloaded = artifact is not None
+    text = verilog.convert(Accelerator(spec, preloaded=preloaded), name=TOP, emit_src=False)
+    written = []
+    sources = ["accelerator.v"]
+    if preloaded:
+        mmap = memory_map(spec)
+        words = ram_words(artifact, mmap)
+        rams = [ram.name for ram in mmap.param_rams]
+        text = with_readmemh(text, rams)
+        for ram in mmap.param_rams:
+            path = out_dir / init_file_name(ram.name)
+            path.write_text(hex_lines(words[ram.name], ram.width))
+            written.append(path)
+            sources.append(path.name)
+    (out_dir / "accelerator.v").write_text(text)
+    (out_dir / "constraints.xdc").write_text(xdc(spec))
+    (out_dir / "build.tcl").write_text(build_tcl(spec, sources))
+    return [out_dir / "accelerator.v", *written, out_dir / "constraints.xdc", out_dir / "build.tcl"]
