@@ -11,13 +11,16 @@ OUT    ?= out
 
 TINY   := $(OUT)/tiny
 
-.PHONY: install demo analyze train verilog test test-py sim bench clean help
+.PHONY: install demo analyze train verilog test test-py sim sim-full cycles synth bench clean help
 
 help:
 	@echo "make install  - create .venv and install rr-mobilenet with its pinned dependencies"
 	@echo "make demo     - set up and run the main job on the embedded default"
 	@echo "make test     - every test: Python (tests/) and RTL (tb/), in parallel"
 	@echo "make sim      - the RTL testbenches only (cocotb + Verilator), in parallel"
+	@echo "make sim-full - rr-mobilenet at full size in Verilator on one image, cycles against the model"
+	@echo "make cycles   - the cycle model of every preset (cycles, ms, GOPS, fps)"
+	@echo "make synth    - Yosys resource estimate of rr-mobilenet (needs yosys on the PATH)"
 	@echo "make analyze  - the paper's complexity and on-chip-memory analysis for every preset"
 	@echo "make train    - train, prune and export the tiny network on the embedded digits"
 	@echo "make verilog  - every hardware block's Verilog for the tiny preset, linted"
@@ -69,6 +72,16 @@ test-py: install
 
 sim: install
 	$(BIN)/python -m pytest -n $(JOBS) tb
+
+sim-full: install
+	$(BIN)/python -m scripts.sim_full
+
+cycles: install
+	$(BIN)/rrm cycles --preset tiny
+	$(BIN)/rrm cycles --preset rr-mobilenet
+
+synth: install
+	$(BIN)/rrm synth --preset rr-mobilenet
 
 clean:
 	rm -rf build sim_build $(OUT) .pytest_cache .hypothesis

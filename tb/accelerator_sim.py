@@ -46,6 +46,7 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
         plan_steps.append({**step, "file": str(path)})
     progress = work_dir / "progress.txt"
     progress.write_text("")
+    (work_dir / "progress.txt.layer").unlink(missing_ok=True)
     plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor,
             "progress": str(progress)}
     (work_dir / "plan.json").write_text(json.dumps(plan))
@@ -64,6 +65,14 @@ def images_done(work_dir: Path) -> int:
         return len((Path(work_dir) / "progress.txt").read_text().splitlines())
     except OSError:
         return 0
+
+
+def current_layer(work_dir: Path) -> int | None:
+    """The layer index the running simulation of ``work_dir`` last reported, if any."""
+    try:
+        return int((Path(work_dir) / "progress.txt.layer").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def decode_writes(spec: Spec, writes: list) -> dict:

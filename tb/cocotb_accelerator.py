@@ -75,6 +75,14 @@ class TB:
                                     int(dut.debug_write_addr.value), str(dut.debug_write_data.value),
                                     int(dut.debug_write_slots.value)])
 
+    async def report_layer(self, path: str, every: int = 4096) -> None:
+        """Write the layer the sequencer is on into ``path`` every ``every`` cycles (progress
+        for long runs; one Python wake-up per ``every`` cycles)."""
+        while True:
+            await ClockCycles(self.dut.aclk, every)
+            with open(path, "w") as out:
+                out.write(f"{int(self.dut.layer_index.value)}\n")
+
     async def load_params(self, beats: np.ndarray) -> dict:
         await self.param.send(AxiStreamFrame(beats.astype("<u4").tobytes()))
         await self.param.wait()
@@ -119,6 +127,8 @@ async def run_plan(dut):
     tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False))
     if plan.get("monitor"):
         cocotb.start_soon(tb.monitor_writes())
+    if plan.get("progress"):
+        cocotb.start_soon(tb.report_layer(plan["progress"] + ".layer"))
     results = {"steps": []}
     for step in plan["steps"]:
         data = np.load(step["file"], allow_pickle=False)

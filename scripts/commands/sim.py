@@ -193,17 +193,32 @@ def _simulate(spec, steps, work_dir: Path, args, images: int, console, label: st
     instead of the bar."""
     from tqdm import tqdm
 
-    from tb.accelerator_sim import images_done, simulate
+    from rrm.memory_map import memory_map
+    from tb.accelerator_sim import current_layer, images_done, simulate
 
+    names = [entry.name for entry in memory_map(spec).layers]
     interactive = console.isatty()
     if not interactive:
         print(f"{label}: {images} image(s) in one {args.simulator} run ...", file=console)
+    shown = [None]
+
+    def update(bar):
+        bar.update(images_done(work_dir) - bar.n)
+        layer = current_layer(work_dir)
+        if layer is not None and layer < len(names) and layer != shown[0]:
+            shown[0] = layer
+            where = f"layer {layer + 1}/{len(names)} {names[layer]}"
+            bar.set_postfix_str(where)
+            if not interactive and images == 1:   # a long single-image run: one line per layer
+                print(f"  {where}", file=console, flush=True)
+        bar.refresh()
+
     with tqdm(total=images, desc=label, unit="image", file=console, leave=True,
               dynamic_ncols=True, disable=not interactive) as bar:
         results = _in_thread(lambda: simulate(spec, steps, work_dir, simulator=args.simulator,
                                               gaps=args.gaps, backpressure=args.backpressure,
                                               monitor=monitor),
-                             lambda: (bar.update(images_done(work_dir) - bar.n), bar.refresh()))
+                             lambda: update(bar))
         bar.update(images - bar.n)
     return results
 

@@ -1,0 +1,81 @@
+"""``make sim-full``: rr-mobilenet (224x224, 9 PEs x 32 lanes) in Verilator on one image of a
+random-weight artifact, bit-exact against golden, each layer's cycles beside the cycle model.
+
+    python -m scripts.sim_full [--preset NAME] [--out DIR] [--seed N]
+
+Runs ``rrm sim`` (cached build, progress per layer), then prints per layer the RTL's
+cycles, the model's and their difference, the image's cycles and ms at the spec's
+clock against the paper's 7.85 ms (1,177,500 cycles at 150 MHz), the Verilator build
+time and the simulated cycles per second; writes ``DIR/summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+PAPER_CYCLES = 1_177_500
+
+
+def main(argv=None) -> int:
+    from hw.cycle_model import cycle_model
+    from rrm.presets import load_preset
+    from scripts.cli import main as rrm
+
+    parser = argparse.ArgumentParser(prog="sim_full", description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="rr-mobilenet")
+    parser.add_argument("--out", type=Path, default=Path("build/sim-full"))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    spec = load_preset(args.preset)
+    out = args.out / args.preset
+    out.mkdir(parents=True, exist_ok=True)
+    artifact = out / f"artifact-seed{args.seed}"
+    if not (artifact / "manifest.json").is_file():
+        code = rrm(["export", "--preset", args.preset, "--random", "--seed", str(args.seed),
+                    "--out", str(artifact)])
+        if code:
+            return code
+    size, channels = spec.network.input_size, spec.network.input_channels
+    images = out / f"image-seed{args.seed}.npy"
+    np.save(images, np.random.default_rng(args.seed).integers(0, 256, size=(1, size, size, channels),
+                                                               dtype=np.uint8))
+    result_path = out / "result.json"
+    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), "--preset", args.preset])
+    if code:
+        return code
+    result = json.loads(result_path.read_text())
+    image = result["images"][0]
+    model = cycle_model(spec)
+    rows, worst = [], 0.0
+    print(f"\n{'layer':10s} {'RTL':>10s} {'model':>10s} {'error':>7s} {'bound':>10s} {'util.':>6s}")
+    for layer in model.layers:
+        rtl = image["layer_cycles"][layer.name]
+        error = (layer.cycles - rtl) / rtl
+        worst = max(worst, abs(error))
+        rows.append({"layer": layer.name, "rtl": rtl, "model": layer.cycles, "bound": layer.bound})
+        print(f"{layer.name:10s} {rtl:10,d} {layer.cycles:10,d} {100 * error:6.2f}% {layer.bound:10,.0f} "
+              f"{layer.bound / rtl:6.2f}")
+    cycles = image["cycles"]
+    ms = cycles / (spec.hardware.clock_mhz * 1e3)
+    print(f"\nimage: {cycles:,d} cycles (model {model.cycles:,d}, {100 * (model.cycles - cycles) / cycles:+.2f} %), "
+          f"{ms:.3f} ms at {spec.hardware.clock_mhz:g} MHz; paper 7.85 ms = {PAPER_CYCLES:,d} cycles "
+          f"(ours / paper {cycles / PAPER_CYCLES:.3f}); bit-exact: {image['match_golden']}")
+    print(f"largest per-layer model error: {100 * worst:.2f} %")
+    print(f"Verilator build: {'cached' if result['build_cached'] else f'{result['build_seconds']:,.0f} s'}; "
+          f"simulation {result['run_seconds']:,.0f} s, {result['cycles_per_second']:,} cycles/s")
+    summary = {"spec": args.preset, "cycles": cycles, "model_cycles": model.cycles, "ms": ms,
+               "paper_cycles": PAPER_CYCLES, "match_golden": image["match_golden"],
+               "largest_layer_error": worst, "layers": rows, "build_seconds": result["build_seconds"],
+               "build_cached": result["build_cached"], "run_seconds": result["run_seconds"],
+               "cycles_per_second": result["cycles_per_second"]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return 0 if image["match_golden"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
