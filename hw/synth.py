@@ -1,0 +1,195 @@
+"""Resource estimate of the accelerator without Vivado: Yosys ``synth_xilinx -family xcup``.
+
+Two ways, same numbers where both run:
+
+- **top**: synthesise the whole Verilog top at once (tiny: a few minutes);
+- **blocks**: synthesise each distinct block once, the others blackboxed, and
+  multiply by its instance count (the full-size top would take far longer than
+  15 minutes on 2 cores). Instances of one block differ only in their names,
+  except that PE 0 of an array also drives the array's handshake (a few LUTs),
+  so the sum is a slight overestimate.
+
+Counts: LUT (LUT1..LUT6, plus the LUTs of LUTRAM and SRL cells), FF (FD*),
+DSP48E2, BRAM18K (RAMB18E2 = 1, RAMB36E2 = 2). Yosys maps every product of 9
+bits or more to one DSP48E2 and its LUT counts run above Vivado's: an estimate.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rrm.errors import UserError
+
+#: Yosys's synthesis command for the XCZU9EG's family (UltraScale+).
+SYNTH = "synth_xilinx -family xcup"
+#: LUTs per LUTRAM / shift-register primitive (UltraScale+ CLB, UG574).
+LUTRAM_LUTS = {"RAM32M16": 8, "RAM64M8": 8, "RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2,
+               "RAM128X1D": 4, "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2,
+               "RAM256X1S": 4, "RAM512X1S": 8, "SRL16E": 1, "SRLC32E": 1}
+#: The paper's Table 1 (XCZU9EG, 150 MHz).
+PAPER = {"lut": 139_000, "ff": 55_000, "dsp": 1452, "bram18k": 1729}
+
+
+@dataclass
+class Resources:
+    """LUT, FF, DSP48E2 and BRAM18K counts (and the primitive counts they came from)."""
+
+    lut: int = 0
+    ff: int = 0
+    dsp: int = 0
+    bram18k: int = 0
+    cells: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_cells(cls, cells: dict) -> "Resources":
+        lut = sum(n for name, n in cells.items() if re.fullmatch(r"LUT[1-6]", name))
+        lut += sum(LUTRAM_LUTS[name] * n for name, n in cells.items() if name in LUTRAM_LUTS)
+        ff = sum(n for name, n in cells.items() if re.fullmatch(r"FD[CPRS]E", name))
+        bram = cells.get("RAMB18E2", 0) + 2 * cells.get("RAMB36E2", 0)
+        return cls(lut, ff, cells.get("DSP48E2", 0), bram, dict(cells))
+
+    def scaled(self, count: int) -> "Resources":
+        return Resources(self.lut * count, self.ff * count, self.dsp * count, self.bram18k * count,
+                         {name: n * count for name, n in self.cells.items()})
+
+    def __add__(self, other: "Resources") -> "Resources":
+        cells = dict(self.cells)
+        for name, n in other.cells.items():
+            cells[name] = cells.get(name, 0) + n
+        return Resources(self.lut + other.lut, self.ff + other.ff, self.dsp + other.dsp,
+                         self.bram18k + other.bram18k, cells)
+
+    def as_dict(self) -> dict:
+        return {"lut": self.lut, "ff": self.ff, "dsp": self.dsp, "bram18k": self.bram18k}
+
+
+@dataclass
+class BlockEstimate:
+    """One distinct block: its representative module, instance count, resources of one."""
+
+    kind: str
+    module: str
+    count: int
+    each: Resources
+
+
+@dataclass
+class SynthResult:
+    mode: str                  # "top" or "blocks"
+    total: Resources
+    blocks: list
+    seconds: float
+    yosys: str
+
+
+def yosys_path() -> str:
+    path = shutil.which("yosys")
+    if path is None:
+        raise UserError("Yosys is not on the PATH: `rrm synth` needs a Yosys with synth_xilinx "
+                        "(e.g. Debian's: apt-get install yosys); Amaranth's builtin one has no synth_xilinx")
+    return path
+
+
+def modules(verilog: str) -> dict:
+    """Module name -> names of the modules it instantiates, from Amaranth's Verilog."""
+    defined = {}
+    current = None
+    names = re.findall(r"^module (\\\S+|\w+)\s*\(", verilog, re.M)
+    known = {name.lstrip("\\") for name in names}
+    for line in verilog.splitlines():
+        match = re.match(r"^module (\\\S+|\w+)\s*\(", line)
+        if match:
+            current = match.group(1).lstrip("\\")
+            defined[current] = []
+            continue
+        match = re.match(r"^\s+(\\\S+|\w+)\s+\\?\S+\s*\($", line)
+        if current and match and match.group(1).lstrip("\\") in known:
+            defined[current].append(match.group(1).lstrip("\\"))
+    return defined
+
+
+def block_kinds(hierarchy: dict) -> dict:
+    """Kind (module name with the instance number of its last part replaced by ``#``) ->
+    its modules, in name order."""
+    kinds: dict = {}
+    for name in sorted(hierarchy):
+        head, _, last = name.rpartition(".")
+        kind = f"{head}.{re.sub(r'[0-9]+$', '#', last)}" if head else re.sub(r"[0-9]+$", "#", last)
+        kinds.setdefault(kind, []).append(name)
+    return kinds
+
+
+def _cells_from_stat(text: str) -> dict:
+    """The design's cell counts from ``stat -json`` output (Yosys 0.23 mixes a text hierarchy
+    into that JSON, so the counts are read from the last ``num_cells_by_type`` object)."""
+    found = re.findall(r'"num_cells_by_type":\s*\{([^}]*)\}', text)
+    if not found:
+        raise RuntimeError("Yosys's stat output has no cell counts")
+    return {name: int(n) for name, n in re.findall(r'"([^"]+)":\s*(\d+)', found[-1])}
+
+
+def _escape(name: str) -> str:
+    return "\\" + name if not re.fullmatch(r"\w+", name) else name
+
+
+def _run_yosys(script: str, work: Path, log_name: str) -> None:
+    (work / f"{log_name}.ys").write_text(script)
+    result = subprocess.run([yosys_path(), "-q", "-s", str(work / f"{log_name}.ys")],
+                            cwd=work, capture_output=True, text=True)
+    (work / f"{log_name}.log").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-5:])
+        raise RuntimeError(f"yosys failed ({log_name}); see {work / (log_name + '.log')}:\n{tail}")
+
+
+def synth_top(verilog_path: Path, top: str, work: Path) -> Resources:
+    """The whole design at once."""
+    script = (f"read_verilog -sv {verilog_path}\n{SYNTH} -top {_escape(top)}\n"
+              f"tee -q -o top.stat stat -json\n")
+    _run_yosys(script, work, "top")
+    return Resources.from_cells(_cells_from_stat((work / "top.stat").read_text()))
+
+
+def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> list:
+    """Each distinct block once, every other module blackboxed; returns BlockEstimate per kind."""
+    hierarchy = modules(verilog_path.read_text())
+    if top not in hierarchy:
+        raise UserError(f"{verilog_path}: no module {top!r}")
+    kinds = block_kinds(hierarchy)
+    estimates = []
+    for index, (kind, names) in enumerate(kinds.items()):
+        module = names[0]
+        others = [name for name in hierarchy if name != module]
+        tag = f"block{index}"
+        script = (f"read_verilog -sv {verilog_path}\n"
+                  + "".join(f"blackbox {_escape(name)}\n" for name in others)
+                  + f"{SYNTH} -top {_escape(module)}\ntee -q -o {tag}.stat stat -json\n")
+        if progress:
+            progress(index, len(kinds), kind)
+        _run_yosys(script, work, tag)
+        cells = {name: n for name, n in _cells_from_stat((work / f"{tag}.stat").read_text()).items()
+                 if name not in hierarchy}
+        estimates.append(BlockEstimate(kind, module, len(names), Resources.from_cells(cells)))
+    return estimates
+
+
+def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) -> SynthResult:
+    """Run the estimate in ``mode`` ("top" or "blocks") with files under ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    version = subprocess.run([yosys_path(), "-V"], capture_output=True, text=True).stdout.strip()
+    start = time.monotonic()
+    if mode == "top":
+        total, blocks = synth_top(verilog_path, top, work), []
+    elif mode == "blocks":
+        blocks = synth_blocks(verilog_path, top, work, progress)
+        total = Resources()
+        for block in blocks:
+            total = total + block.each.scaled(block.count)
+    else:
+        raise ValueError(f"mode must be 'top' or 'blocks', not {mode!r}")
+    return SynthResult(mode, total, blocks, time.monotonic() - start, version)

@@ -1,0 +1,103 @@
+"""``rrm synth``: LUT, FF, DSP48E2 and BRAM18K of the accelerator, estimated by Yosys.
+
+    rrm synth [--preset NAME | --spec FILE.json | DIR] [--mode auto|top|blocks]
+              [--work-dir DIR] [--json]
+
+Writes the accelerator's Verilog for the spec (or takes ``DIR/accelerator.v``, as
+``rrm vivado`` writes it), runs ``synth_xilinx -family xcup`` (Yosys on the
+PATH) and prints the counts beside the paper's Table 1, the device and the
+analytic BRAM18K count of ``rrm analyze``. ``--mode blocks`` synthesises each
+distinct block once and sums by instance count (``auto`` does so when the
+Verilog is larger than :data:`TOP_LINES_MAX` lines: the full-size top would take
+far more than 15 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from rrm.errors import UserError
+
+from ..specio import add_spec_arguments, spec_from_args
+
+NAME = "synth"
+HELP = "estimate LUT/FF/DSP/BRAM18K of the accelerator with Yosys synth_xilinx (beside the paper's Table 1)"
+
+#: Above this many lines of Verilog, ``--mode auto`` synthesises block by block.
+TOP_LINES_MAX = 60_000
+TOP = "rrm_accelerator"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("directory", nargs="?", type=Path, metavar="DIR",
+                        help="a directory holding accelerator.v (e.g. from `rrm vivado`); "
+                             "default: generate it for --preset/--spec")
+    add_spec_arguments(parser, default="rr-mobilenet")
+    parser.add_argument("--mode", choices=("auto", "top", "blocks"), default="auto",
+                        help="whole top at once, or each distinct block once (default: auto)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="keep Yosys scripts, logs and statistics here (default: a temporary directory)")
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+
+
+def _progress(index, total, kind):
+    print(f"  [{index + 1}/{total}] {kind}", file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    from hw.synth import PAPER, synth, yosys_path
+    from rrm.analysis import rtl_memories
+    from rrm.devices import get_device
+
+    yosys_path()   # a clear error before any work
+    spec = spec_from_args(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work_dir or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        if args.directory is not None:
+            verilog = args.directory / "accelerator.v"
+            if not verilog.is_file():
+                raise UserError(f"{args.directory}: no accelerator.v in it (write one with `rrm vivado`)")
+        else:
+            from hw.verilog import write_block_verilog
+            print(f"writing the accelerator's Verilog for {spec.network.name} ...", file=sys.stderr)
+            verilog = write_block_verilog("accelerator", spec, work)
+        lines = verilog.read_text().count("\n")
+        mode = args.mode if args.mode != "auto" else ("blocks" if lines > TOP_LINES_MAX else "top")
+        print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
+        result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress)
+    device = get_device(spec.hardware.device)
+    analytic = rtl_memories(spec, device)["bram18k"]
+    total = result.total
+    report = {
+        "spec": spec.network.name, "mode": result.mode, "yosys": result.yosys,
+        "seconds": round(result.seconds, 1), "estimate": total.as_dict(),
+        "paper": PAPER, "analytic_bram18k": analytic,
+        "device": {"name": device.name, "lut": device.lut, "ff": device.ff, "dsp": device.dsp,
+                   "bram18k": device.bram18k},
+        "fits": (total.lut <= device.lut and total.ff <= device.ff and total.dsp <= device.dsp
+                 and total.bram18k <= device.bram18k),
+        "blocks": [{"kind": b.kind, "count": b.count, "each": b.each.as_dict()} for b in result.blocks],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    how = ("each distinct block synthesised once, times its instance count"
+           if result.mode == "blocks" else "the whole top synthesised at once")
+    print(f"Yosys estimate for {spec.network.name} ({result.yosys}, synth_xilinx -family xcup; {how}; "
+          f"{result.seconds:.0f} s)")
+    if result.blocks:
+        print(f"\n{'block':44s} {'count':>5s} {'LUT':>8s} {'FF':>8s} {'DSP':>6s} {'BRAM18K':>8s}")
+        for b in result.blocks:
+            print(f"{b.kind:44s} {b.count:5d} {b.each.lut:8,d} {b.each.ff:8,d} {b.each.dsp:6,d} "
+                  f"{b.each.bram18k:8,d}")
+    print(f"\n{'':10s} {'estimate':>10s} {'paper':>10s} {device.name:>10s}  fits")
+    for key, label in (("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP48E2"), ("bram18k", "BRAM18K")):
+        ours, limit = getattr(total, key), getattr(device, key)
+        print(f"{label:10s} {ours:10,d} {PAPER[key]:10,d} {limit:10,d}  {'yes' if ours <= limit else 'NO'}")
+    print(f"{'BRAM18K analytic (rrm analyze, RTL RAMs)':s}: {analytic:,d}")
+    print("LUT counts from Yosys run above Vivado's; every product of 9+ bits is one DSP48E2.")
+    return 0

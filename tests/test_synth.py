@@ -1,0 +1,67 @@
+"""``rrm synth`` and hw.synth: the hierarchy and statistics parsing, and (with Yosys on the
+PATH) the block-by-block estimate against the whole-top one on a small PE array."""
+
+import shutil
+
+import pytest
+
+from hw.synth import Resources, _cells_from_stat, block_kinds, modules, synth
+from hw.verilog import block_verilog, write_block_verilog
+from scripts.cli import main
+
+from .specs import TINY
+
+needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not on the PATH")
+
+
+def test_hierarchy_and_block_kinds_of_the_accelerator():
+    hierarchy = modules(block_verilog("accelerator", TINY))
+    assert hierarchy["rrm_accelerator"] == ["rrm_accelerator.core"]
+    assert "rrm_accelerator.core.conv_pes" in hierarchy["rrm_accelerator.core"]
+    kinds = block_kinds(hierarchy)
+    pes = TINY.hardware.pe_count
+    assert len(kinds["rrm_accelerator.core.conv_pes.pe#"]) == pes
+    assert len(kinds["rrm_accelerator.core.dw_pes.pe#"]) == pes
+    assert len(kinds["rrm_accelerator.core.conv_bn#"]) == pes
+    assert sum(len(names) for names in kinds.values()) == len(hierarchy)
+
+
+def test_statistics_are_read_from_yosys_023_json():
+    # Yosys 0.23 mixes a text hierarchy into `stat -json`; the last cell table is the design's
+    text = ('{"modules": {"a": {"num_cells_by_type": {"LUT2": 1}}},\n  a      1\n'
+            '"design": {"num_cells": 9, "num_cells_by_type": {"LUT2": 3, "LUT6": 2, "FDRE": 7,'
+            ' "DSP48E2": 1, "RAMB36E2": 2, "RAMB18E2": 1, "RAM64M8": 1, "CARRY8": 4}}}')
+    resources = Resources.from_cells(_cells_from_stat(text))
+    assert resources.as_dict() == {"lut": 3 + 2 + 8, "ff": 7, "dsp": 1, "bram18k": 5}
+    assert (resources + resources.scaled(2)).as_dict() == {"lut": 39, "ff": 21, "dsp": 3, "bram18k": 15}
+
+
+@needs_yosys
+def test_blocks_mode_matches_the_whole_top(tmp_path):
+    verilog = write_block_verilog("conv_pe_array", TINY, tmp_path)
+    top = synth(verilog, "rrm_conv_pe_array", tmp_path / "top", "top").total
+    blocks = synth(verilog, "rrm_conv_pe_array", tmp_path / "blocks", "blocks")
+    assert [b.count for b in blocks.blocks] == [1, TINY.hardware.pe_count]
+    assert blocks.total.dsp == top.dsp == TINY.hardware.pe_count * TINY.hardware.lanes
+    assert top.ff > 0 and abs(blocks.total.ff - top.ff) <= 0.1 * top.ff
+    assert top.lut > 0 and abs(blocks.total.lut - top.lut) <= 0.15 * top.lut
+
+
+@needs_yosys
+def test_cli_reads_a_vivado_directory_and_prints_the_paper_row(tmp_path, capsys):
+    assert main(["vivado", "--preset", "tiny", "--out", str(tmp_path / "h")]) == 0
+    capsys.readouterr()
+    (tmp_path / "h" / "accelerator.v").write_text(block_verilog("bn_requant", TINY).replace(
+        "module rrm_bn_requant(", "module rrm_accelerator("))   # a small stand-in top
+    assert main(["synth", str(tmp_path / "h"), "--preset", "tiny", "--mode", "top"]) == 0
+    out = capsys.readouterr().out
+    assert "DSP48E2" in out and "1,452" in out and "BRAM18K analytic" in out
+
+
+def test_cli_without_accelerator_v_is_a_user_error(tmp_path, capsys):
+    if shutil.which("yosys") is None:
+        pytest.skip("yosys is not on the PATH")
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "accelerator.v" in capsys.readouterr().err
