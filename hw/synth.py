@@ -155,26 +155,50 @@ def synth_top(verilog_path: Path, top: str, work: Path) -> Resources:
     return Resources.from_cells(_cells_from_stat((work / "top.stat").read_text()))
 
 
+def _descendants(hierarchy: dict, module: str) -> list:
+    found, stack = [], list(hierarchy[module])
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.append(name)
+            stack.extend(hierarchy[name])
+    return found
+
+
 def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> list:
-    """Each distinct block once, every other module blackboxed; returns BlockEstimate per kind."""
+    """Each distinct block once, its sub-blocks blackboxed (one Yosys process reads the
+    Verilog once); returns a BlockEstimate per kind."""
     hierarchy = modules(verilog_path.read_text())
     if top not in hierarchy:
         raise UserError(f"{verilog_path}: no module {top!r}")
-    kinds = block_kinds(hierarchy)
-    estimates = []
-    for index, (kind, names) in enumerate(kinds.items()):
+    kinds = list(block_kinds(hierarchy).items())
+    script = [f"read_verilog -sv {verilog_path}", "design -save everything"]
+    for index, (_kind, names) in enumerate(kinds):
         module = names[0]
-        others = [name for name in hierarchy if name != module]
-        tag = f"block{index}"
-        script = (f"read_verilog -sv {verilog_path}\n"
-                  + "".join(f"blackbox {_escape(name)}\n" for name in others)
-                  + f"{SYNTH} -top {_escape(module)}\ntee -q -o {tag}.stat stat -json\n")
-        if progress:
-            progress(index, len(kinds), kind)
-        _run_yosys(script, work, tag)
-        cells = {name: n for name, n in _cells_from_stat((work / f"{tag}.stat").read_text()).items()
+        script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
+        script += [f"blackbox {_escape(name)}" for name in _descendants(hierarchy, module)]
+        script += [f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
+    (work / "blocks.ys").write_text("\n".join(script) + "\n")
+    for stale in work.glob("block*.stat"):
+        stale.unlink()
+    with open(work / "blocks.log", "w") as log:
+        process = subprocess.Popen([yosys_path(), "-s", str(work / "blocks.ys")], cwd=work,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        shown = -1
+        while process.poll() is None:
+            done = sum(1 for index in range(len(kinds)) if (work / f"block{index}.stat").is_file())
+            if progress and done != shown and done < len(kinds):
+                progress(done, len(kinds), kinds[done][0])
+                shown = done
+            time.sleep(1)
+    if process.returncode != 0:
+        tail = "\n".join((work / "blocks.log").read_text(errors="replace").splitlines()[-5:])
+        raise RuntimeError(f"yosys failed; see {work / 'blocks.log'}:\n{tail}")
+    estimates = []
+    for index, (kind, names) in enumerate(kinds):
+        cells = {name: n for name, n in _cells_from_stat((work / f"block{index}.stat").read_text()).items()
                  if name not in hierarchy}
-        estimates.append(BlockEstimate(kind, module, len(names), Resources.from_cells(cells)))
+        estimates.append(BlockEstimate(kind, names[0], len(names), Resources.from_cells(cells)))
     return estimates
 
 
