@@ -9,9 +9,10 @@ What runs where, per image (the sequencer walks the layer-table ROM):
 
 1. **input**: pixels (one beat = one pixel, channels-last bytes) are shifted to
    signed (``p - 2**(input_bits-1)``) and written into FM buffer Q,
-   ``pe_count`` pixels per word;
-2. **conv1**: the FM reader streams the image into the conv patch buffer; its
-   windows are gathered ``pe_count`` at a time and serialized tap by tap into
+   ``pe_count`` pixels per word, while conv1 already runs;
+2. **conv1**: the FM reader streams the image into the conv patch buffer as its
+   words land; the windows pass a FIFO, are gathered ``pe_count`` at a time and
+   serialized tap by tap into
    the Conv PEs (PE p on output pixel p of the block, all sharing one weight
    word per cycle from the PW RAM), then BN + ReLU + requantize, one word per
    (block of output pixels, output group) into buffer P;
