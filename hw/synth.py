@@ -202,9 +202,22 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> lis
     return estimates
 
 
+def without_memory_init(text: str) -> str:
+    """The Verilog with every memory's ``initial`` block (one line per word) removed: the
+    contents do not change the resources, and Yosys's frontend needs gigabytes and tens of
+    minutes for the full-size RAMs' lines."""
+    pattern = re.compile(r"(  reg \[\d+:0\] (\\?\S+) \[\d+:0\];\n)  initial begin\n"
+                         r"(?:    \2\[\d+\] = [^\n]*\n)*  end\n")
+    return pattern.sub(r"\1", text)
+
+
 def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) -> SynthResult:
-    """Run the estimate in ``mode`` ("top" or "blocks") with files under ``work``."""
+    """Run the estimate in ``mode`` ("top" or "blocks") with files under ``work``; the
+    memories' initial contents are dropped first (:func:`without_memory_init`)."""
     work.mkdir(parents=True, exist_ok=True)
+    stripped = work / "synth_input.v"
+    stripped.write_text(without_memory_init(Path(verilog_path).read_text()))
+    verilog_path = stripped
     version = subprocess.run([yosys_path(), "-V"], capture_output=True, text=True).stdout.strip()
     start = time.monotonic()
     if mode == "top":
