@@ -44,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError: what went wrong with which path."""
+    path = exc.filename if exc.filename is not None else ""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        why = "a file stands where a directory is needed"
+    elif isinstance(exc, PermissionError):
+        why = "no permission"
+    elif isinstance(exc, IsADirectoryError):
+        why = "a directory stands where a file is needed"
+    else:
+        why = exc.strerror or str(exc)
+    return f"{path}: {why}" if path else why
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -51,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except UserError as exc:
         args._parser.exit(2, f"{args._parser.prog}: error: {exc}\n")
+    except OSError as exc:   # a path the command could not create, read or write
+        args._parser.exit(2, f"{args._parser.prog}: error: {describe_os_error(exc)}\n")
+    except UnicodeDecodeError as exc:
+        args._parser.exit(2, f"{args._parser.prog}: error: a file that must be UTF-8 text is not "
+                             f"(byte {exc.object[exc.start:exc.start + 1]!r} at offset {exc.start})\n")
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()
         return 0

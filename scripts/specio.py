@@ -26,7 +26,11 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
         path: Path = args.spec
         if not path.is_file():
             raise UserError(f"spec file {path} does not exist")
-        return Spec.from_json(path.read_text())
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"spec file {path} is not UTF-8 text (a spec is a JSON file)") from None
+        return Spec.from_json(text)
     name = args.preset or args._default_preset
     if name is None:
         raise UserError("give --preset NAME or --spec FILE.json")

@@ -53,8 +53,14 @@ def add_arguments(parser) -> None:
 
 def load_npy(path: Path) -> np.ndarray:
     """A plain .npy array (images or labels); UserError if missing or not a plain .npy."""
+    if path.is_dir():
+        raise UserError(f"images file {path} is a directory, not a .npy file")
     if not path.is_file():
         raise UserError(f"images file {path} does not exist")
+    with open(path, "rb") as head:
+        magic = head.read(6)
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
+        raise UserError(f"{path} is not a .npy file (it does not start with NumPy's header)")
     try:
         images = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
