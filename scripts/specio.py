@@ -16,7 +16,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser, default: str | None = "t
     group.add_argument("--preset", default=None,
                        help=f"named spec ({', '.join(PRESETS)}); default: {default}")
     group.add_argument("--spec", type=Path, default=None, metavar="FILE.json",
-                       help="a spec JSON file (as written by `rrm analyze --json` 's spec or Spec.to_json)")
+                       help="a spec JSON file in Spec.to_json's format (docs/spec.md shows how to write one)")
     parser.set_defaults(_default_preset=default)
 
 

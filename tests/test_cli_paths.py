@@ -56,3 +56,14 @@ def test_images_that_are_not_a_npy_file(kind, tmp_path, capsys, artifact_dir):
         path.write_text("not an array\n")
         expected = "not a .npy file"
     assert expected in run_error(["golden", str(artifact_dir), str(path)], capsys)
+
+
+def test_golden_out_is_written_under_exactly_the_name_given(tmp_path, capsys, artifact_dir):
+    import numpy as np
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((2, 32, 32, 1), np.uint8))
+    out = tmp_path / "logits"
+    assert main(["golden", str(artifact_dir), str(images), "--out", str(out)]) == 0
+    assert out.is_file() and not (tmp_path / "logits.npy").exists()
+    assert np.load(out).shape == (2, 10)
+    assert f"to {out}" in capsys.readouterr().out

@@ -104,7 +104,8 @@ def run(args) -> int:
         else (model.run(artifact, images, batch_size=batch), None)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.out, logits)
+        with open(args.out, "wb") as out:   # exactly the name given (np.save on a name adds .npy)
+            np.save(out, logits)
     if trace is not None:
         args.trace.mkdir(parents=True, exist_ok=True)
         for name, output in trace.items():
