@@ -8,11 +8,15 @@ An artifact is a directory holding two files (format: docs/artifact.md):
     ``L.bn_bias`` (M,), ``L.shift`` (shape ()); for ``fc``: ``fc.weight``
     (classes, C) and ``fc.bias`` (classes,).
 ``manifest.json``
-    ``{"format": "rr-mobilenet-artifact", "version": 1, "spec": ..., "numerics": ...,
-    "metrics": ..., "provenance": ..., "files": {"weights.npz": "<sha256>"}}``.
+    ``{"format": "rr-mobilenet-artifact", "version": 2, "spec": ..., "numerics": ...,
+    "metrics": ..., "provenance": ..., "files": {"weights.npz": "<sha256>"},
+    "manifest_sha256": "<sha256>"}``; ``manifest_sha256`` covers every other
+    key of the manifest (:func:`manifest_digest`), so no byte that decides the
+    results (the spec, the numerics, the weights' checksum) can change unnoticed.
 
 Every reader goes through :func:`load_artifact`, which checks the format, the
-version, the checksum, every key, shape, dtype and value range, and raises
+version, both checksums, that the numerics agree with the spec, every key,
+shape, dtype and value range, and raises
 :class:`ArtifactError` naming the file, the key and the problem. Writers go
 through :func:`save_artifact`, which validates the same way and writes into a
 temporary sibling directory that is renamed into place only when complete.
@@ -40,7 +44,7 @@ from .numerics import MAX_SHIFT, signed_range
 from .spec import Spec
 
 FORMAT = "rr-mobilenet-artifact"
-VERSION = 1
+VERSION = 2
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.npz"
 
@@ -198,6 +202,14 @@ def _json_safe(value: Any, what: str) -> Any:
         raise ArtifactError(f"{what} is not JSON-serialisable ({exc})") from None
 
 
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """sha256 of the manifest without its ``manifest_sha256`` key (canonical JSON: sorted
+    keys, no whitespace)."""
+    body = {key: value for key, value in manifest.items() if key != "manifest_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def save_artifact(path: str | os.PathLike, spec: Spec, params: Mapping[str, Any],
                   metrics: dict | None = None, provenance: dict | None = None) -> Path:
     """Validate ``params`` and write the artifact directory ``path``; return it.
@@ -230,6 +242,7 @@ def save_artifact(path: str | os.PathLike, spec: Spec, params: Mapping[str, Any]
             "provenance": _json_safe(provenance or {}, "provenance"),
             "files": {WEIGHTS: _sha256(tmp / WEIGHTS)},
         }
+        manifest["manifest_sha256"] = manifest_digest(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         old = None
         if path.exists():
@@ -265,12 +278,20 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     if manifest.get("format") != FORMAT:
         raise ArtifactError(f"{manifest_path}: format is {manifest.get('format')!r} (expected {FORMAT!r})")
     if manifest.get("version") != VERSION:
+        hint = (": its manifest has no checksum of its own; export it again"
+                if manifest.get("version") == 1 else "")
         raise ArtifactError(f"{manifest_path}: version {manifest.get('version')!r} is not supported "
-                            f"(this reader understands version {VERSION})")
+                            f"(this reader understands version {VERSION}){hint}")
+    if manifest.get("manifest_sha256") != manifest_digest(manifest):
+        raise ArtifactError(f"{manifest_path}: manifest checksum mismatch: the manifest (its spec, "
+                            f"numerics or file checksums) was changed after export")
     try:
         spec = Spec.from_dict(manifest.get("spec"))
     except SpecError as exc:
         raise ArtifactError(f"{manifest_path}: bad spec: {exc}") from None
+    if manifest.get("numerics") != numerics(spec):
+        raise ArtifactError(f"{manifest_path}: the numerics block does not agree with the spec "
+                            f"(expected {numerics(spec)})")
     files = manifest.get("files")
     if not isinstance(files, dict) or set(files) != {WEIGHTS}:
         raise ArtifactError(f"{manifest_path}: 'files' must list exactly {WEIGHTS!r} with its sha256")

@@ -65,10 +65,10 @@ def check_bit_exact(artifact, images, image_results):
 
 @pytest.fixture(scope="session")
 def trained_tiny() -> Artifact:
-    """A trained tiny artifact (short run), cached under build/ by the training arguments and
-    the sources of sw/ (a change to either trains again)."""
+    """A trained tiny artifact (short run), cached under build/ by the training arguments, the
+    sources of sw/ and the artifact format (a change to any trains again)."""
     digest = hashlib.sha256(" ".join(TRAIN_ARGS).encode())
-    for path in sorted((ROOT / "sw").glob("*.py")):
+    for path in [*sorted((ROOT / "sw").glob("*.py")), ROOT / "rrm" / "artifact.py"]:
         digest.update(path.read_bytes())
     out = SIM_DIR.parent / f"trained-tiny-{digest.hexdigest()[:12]}"
     artifact = out / "artifact"

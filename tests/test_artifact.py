@@ -14,7 +14,7 @@ import pytest
 from golden.ops import bn_requant, layer_accumulator
 from golden.random_weights import random_artifact
 from rrm.artifact import (ArtifactError, FORMAT, MANIFEST, VERSION, WEIGHTS, expected_arrays,
-                          load_artifact, save_artifact)
+                          load_artifact, manifest_digest, save_artifact)
 from rrm.presets import load_preset
 from scripts.cli import main
 
@@ -44,12 +44,17 @@ def rewrite_weights(path: Path, change) -> None:
         np.savez(handle, **arrays)
     manifest = json.loads((path / MANIFEST).read_text())
     manifest["files"][WEIGHTS] = hashlib.sha256((path / WEIGHTS).read_bytes()).hexdigest()
+    manifest["manifest_sha256"] = manifest_digest(manifest)
     (path / MANIFEST).write_text(json.dumps(manifest))
 
 
-def edit_manifest(path: Path, change) -> None:
+def edit_manifest(path: Path, change, resign: bool = True) -> None:
+    """Apply ``change(manifest)``; ``resign`` recomputes the manifest's own checksum, so that
+    the deeper checks are reached (a forger who knows the format)."""
     manifest = json.loads((path / MANIFEST).read_text())
     change(manifest)
+    if resign:
+        manifest["manifest_sha256"] = manifest_digest(manifest)
     (path / MANIFEST).write_text(json.dumps(manifest))
 
 
@@ -112,7 +117,8 @@ def test_flipped_byte_is_a_checksum_error(saved):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(version=2), "version 2 is not supported"),
+    (lambda m: m.update(version=3), "version 3 is not supported"),
+    (lambda m: m.update(version=1), "version 1 is not supported.*export it again"),
     (lambda m: m.update(format="something-else"), "format is 'something-else'"),
     (lambda m: m["spec"]["network"].update(num_classes=0), "num_classes"),
     (lambda m: m.update(files={}), "'files' must list exactly"),
@@ -120,6 +126,25 @@ def test_flipped_byte_is_a_checksum_error(saved):
 def test_bad_manifest_is_refused(saved, change, message):
     edit_manifest(saved, change)
     with pytest.raises(ArtifactError, match=message):
+        load_artifact(saved)
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m["spec"]["quant"].update(act_bits=m["spec"]["quant"]["act_bits"] + 1),
+    lambda m: m["spec"]["quant"].update(input_bits=7),
+    lambda m: m["spec"]["network"]["blocks"][0].__setitem__(1, 2),
+    lambda m: m["numerics"].update(act_bits=99),
+    lambda m: m["metrics"].update(acc=0.99),
+], ids=["act_bits", "input_bits", "stride", "numerics", "metrics"])
+def test_any_edit_of_the_manifest_is_refused(saved, change):
+    edit_manifest(saved, change, resign=False)
+    with pytest.raises(ArtifactError, match="manifest checksum mismatch"):
+        load_artifact(saved)
+
+
+def test_numerics_that_contradict_the_spec_are_refused_even_when_re_signed(saved):
+    edit_manifest(saved, lambda m: m["numerics"].update(act_bits=99))
+    with pytest.raises(ArtifactError, match="numerics block does not agree with the spec"):
         load_artifact(saved)
 
 
