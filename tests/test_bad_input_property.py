@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scripts.cli import main
@@ -42,6 +42,7 @@ def good(tmp_path_factory):
 
 def expect_refusal(args: list, output: Path | None = None) -> str:
     """Run ``rrm args``; it must exit 2 with one line on stderr and write nothing at ``output``."""
+    event(f"rrm {args[0]}")   # cases per subcommand, in --hypothesis-show-statistics
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         with pytest.raises(SystemExit) as exc:
