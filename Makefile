@@ -50,7 +50,10 @@ demo: analyze train verilog
 	$(BIN)/rrm golden $(TINY)/artifact $(TINY)/test/images.npy --labels $(TINY)/test/labels.npy \
 	    --out $(TINY)/test/logits.npy > $(TINY)/test/golden.txt
 	@grep "top-1 accuracy" $(TINY)/test/golden.txt | sed "s/^/golden model on the test split: /"
-	@echo "demo done: report $(TINY)/report.md, artifact $(TINY)/artifact, Verilog $(TINY)/verilog, plots $(OUT)/"
+	$(BIN)/rrm sim $(TINY)/artifact $(TINY)/test/images.npy --limit 16 --out $(TINY)/rtl.json
+	$(BIN)/python -m scripts.rtl_report $(TINY)/rtl.json $(TINY)/artifact $(TINY)/test/images.npy \
+	    $(TINY)/test/labels.npy --out $(TINY)
+	@echo "demo done: report $(TINY)/report.md and $(TINY)/rtl.md, artifact $(TINY)/artifact, Verilog $(TINY)/verilog, plots $(OUT)/"
 
 train: install
 	$(BIN)/rrm train --preset tiny --out $(TINY) $(if $(wildcard $(TINY)/checkpoint.pt),--resume)

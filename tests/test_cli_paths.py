@@ -67,3 +67,12 @@ def test_golden_out_is_written_under_exactly_the_name_given(tmp_path, capsys, ar
     assert out.is_file() and not (tmp_path / "logits.npy").exists()
     assert np.load(out).shape == (2, 10)
     assert f"to {out}" in capsys.readouterr().out
+
+
+def test_sim_limit_must_be_positive(tmp_path, capsys, artifact_dir):
+    import numpy as np
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((2, 32, 32, 1), np.uint8))
+    err = run_error(["sim", str(artifact_dir), str(images), "--out", str(tmp_path / "r.json"),
+                     "--limit", "0"], capsys)
+    assert "--limit" in err and not (tmp_path / "r.json").exists()

@@ -71,6 +71,8 @@ def add_arguments(parser) -> None:
                         help="pause the image and parameter streams on random cycles")
     parser.add_argument("--backpressure", action="store_true",
                         help="hold the result stream's tready low on random cycles")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="simulate only the first N images")
     parser.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
                         help="keep the simulator's files (plan, log, waveform) here; default: "
                              "RESULT.sim/ beside --out with --waves, else a temporary directory")
@@ -255,7 +257,11 @@ def run(args) -> int:
         build_spec = spec_from_args(args)
         check_build_spec(artifact, build_spec, args.artifact)
         spec = build_spec
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be >= 1, got {args.limit}")
     images = check_images(spec, load_npy(args.images))
+    if args.limit is not None:
+        images = images[:args.limit]
     if len(images) == 0:
         raise UserError(f"{args.images} holds no images")
     mmap = memory_map(spec)  # SpecError if this spec cannot be built

@@ -1,0 +1,110 @@
+"""The demo's RTL section: what ``rrm sim`` measured, as Markdown and two PNG plots.
+
+    python -m scripts.rtl_report RESULT.json IMAGES.npy LABELS.npy --out DIR
+
+Writes ``DIR/rtl.md`` (images simulated, bit-exact count, RTL top-1 on them, cycles
+per image and ms at the spec's clock, a per-layer table against the lower bound and
+the cycle model), ``DIR/rtl-cycles.png`` (per-layer RTL cycles against their lower
+bound) and ``DIR/rtl-images.png`` (the simulated images with the class the RTL gave,
+red where it differs from the label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def write_report(result: dict, images: np.ndarray, labels: np.ndarray, out: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hw.cycle_model import cycle_model
+    from rrm.spec import Spec
+
+    spec = Spec.from_dict(result["spec_full"]) if "spec_full" in result else None
+    runs = result["images"]
+    count = len(runs)
+    classes = np.array([run["class"] for run in runs])
+    correct = int((classes == labels[:count]).sum())
+    exact = sum(run["match_golden"] for run in runs)
+    cycles = runs[0]["cycles"]
+    layer_cycles = runs[0]["layer_cycles"]
+    model = cycle_model(spec) if spec is not None else None
+    clock = spec.hardware.clock_mhz if spec is not None else 150.0
+    out.mkdir(parents=True, exist_ok=True)
+
+    names = list(layer_cycles)
+    bounds = [model.layer(name).bound for name in names] if model else [0] * len(names)
+    figure, axis = plt.subplots(figsize=(11, 4))
+    positions = np.arange(len(names))
+    axis.bar(positions - 0.2, [layer_cycles[n] for n in names], 0.4, label="RTL cycles")
+    axis.bar(positions + 0.2, bounds, 0.4, label="lower bound (MACs / MACs per cycle)")
+    axis.set_xticks(positions, names, rotation=60, ha="right", fontsize=8)
+    axis.set_yscale("log")
+    axis.set_ylabel("cycles")
+    axis.set_title(f"{result['spec']}: {cycles:,d} cycles per image in RTL")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "rtl-cycles.png", dpi=110)
+    plt.close(figure)
+
+    columns = min(8, count)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < count:
+            image = images[index]
+            axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+            right = classes[index] == labels[index]
+            axis.set_title(f"RTL {classes[index]}" + ("" if right else f" ({labels[index]})"),
+                           color="black" if right else "red", fontsize=9)
+    figure.suptitle("test images and the class the RTL gave (label in brackets where it differs)",
+                    fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out / "rtl-images.png", dpi=110)
+    plt.close(figure)
+
+    lines = [
+        "## The accelerator's RTL (Verilator)", "",
+        f"{count} test images through the whole accelerator: {exact} of {count} bit-exact against "
+        f"the golden model, RTL top-1 {correct} of {count} ({correct / count:.1%}).",
+        f"Every image takes {cycles:,d} cycles: {cycles / (clock * 1e3):.3f} ms at {clock:g} MHz"
+        + (f" (the cycle model says {model.cycles:,d})." if model else "."), "",
+        "| layer | RTL cycles | lower bound | utilisation |", "|---|---:|---:|---:|",
+    ]
+    for name, bound in zip(names, bounds):
+        lines.append(f"| {name} | {layer_cycles[name]:,d} | {bound:,.0f} | "
+                     f"{bound / layer_cycles[name]:.2f} |")
+    lines += ["", "![per-layer cycles](rtl-cycles.png)", "", "![images](rtl-images.png)", ""]
+    path = out / "rtl.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main(argv=None) -> int:
+    from rrm.artifact import load_artifact
+
+    parser = argparse.ArgumentParser(prog="rtl_report", description=__doc__.splitlines()[0])
+    parser.add_argument("result", type=Path, help="RESULT.json from rrm sim")
+    parser.add_argument("artifact", type=Path, help="the artifact rrm sim ran")
+    parser.add_argument("images", type=Path)
+    parser.add_argument("labels", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    result = json.loads(args.result.read_text())
+    result["spec_full"] = load_artifact(args.artifact).spec.to_dict()
+    count = len(result["images"])
+    path = write_report(result, np.load(args.images)[:count], np.load(args.labels)[:count], args.out)
+    print(f"wrote {path}, {args.out / 'rtl-cycles.png'}, {args.out / 'rtl-images.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
