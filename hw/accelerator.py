@@ -83,6 +83,10 @@ from .patch_buffer import PatchBuffer
 from .pe_array import conv_pe_array, depthwise_pe_array
 
 CONV, DW, PW, POOL, FC = (KIND_CODES[k] for k in ("conv", "dw", "pw", "pool", "fc"))
+#: The core's status and monitor outputs, passed through by the AXI wrapper under the same names.
+STATUS_PORTS = ("busy", "params_loaded", "param_error", "image_error", "image_cycles", "layer_cycles",
+                "layer_index", "debug_write_en", "debug_write_buffer", "debug_write_addr",
+                "debug_write_data", "debug_write_slots")
 #: Width of the cycle counters.
 COUNTER_BITS = 32
 
@@ -248,21 +252,22 @@ class AcceleratorCore(wiring.Component):
         inputting = Signal()    # an image's pixels are being taken (while conv1 runs)
         image_done, readable_words = self._image_loader(m, inputting, img_wr_en, img_wr_addr,
                                                         img_wr_data)
-        self._readable_words = readable_words
-        reader = self._fm_reader(m, fm_rdata, P)
+        reader = self._fm_reader(m, fm_rdata, readable_words)
 
         conv_done = self._conv_engine(m, entry, shift, kind, run, start, fm_rdata, reader,
                                       pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes)
-        dw_done = self._dw_engine(m, entry, shift, kind, run, start, reader, fm_rdata, dw_rd, bn_rd,
+        dw_done = self._dw_engine(m, entry, shift, kind, run, start, fm_rdata, dw_rd, bn_rd,
                                   wr_en, wr_buf, wr_addr, wr_data, writes)
         fc_done, logits = self._classifier(m, entry, kind, run, start, fm_rdata, pw_rd, fcb_rd)
         in_output = Signal()
         out_done = self._output(m, logits, in_output)
 
-        # The FM read address: the reader (conv1/dw input), else the engines' own.
+        # The FM read address: conv1's reader, else the engine's own.
         m.d.comb += fm_raddr.eq(Mux(kind == PW, self._pw_raddr,
                                     Mux(kind == POOL, self._pool_raddr,
                                         Mux(kind == DW, self._dw_raddr, reader["raddr"]))))
+        # The BN RAM: the DW engine's row loads, else the Conv engine's beats or drain.
+        m.d.comb += bn_rd.addr.eq(Mux(kind == DW, self._dw_bn_addr, self._conv_bn_addr))
 
         # ---- the sequencer ----------------------------------------------
         m.d.comb += [table_rd.addr.eq(layer), shift_rd.addr.eq(entry.bn_index)]
@@ -401,12 +406,12 @@ class AcceleratorCore(wiring.Component):
                     m.next = "MAGIC"
 
     # ------------------------------------------------------------------
-    def _fm_reader(self, m, fm_rdata, P):
+    def _fm_reader(self, m, fm_rdata, readable_words):
         """conv1's reader: streams ``count`` pixels of one channel group of the source map,
         one per cycle, each once its word is readable (the image may still be arriving; the
         read port is addressed one step ahead, so its data always holds the word of the
         current pixel). Returns its control/data signals as a dict."""
-        mmap = self.mmap
+        mmap, P = self.mmap, self.pe_count
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
         r = {
             "start": Signal(), "base": Signal(range(depth)), "stride": Signal(range(depth + 1)),
@@ -423,7 +428,7 @@ class AcceleratorCore(wiring.Component):
         fire = r["valid"] & r["ready"]
         next_addr = Mux(slot == P - 1, addr + stride, addr)
         # conv1 reads the image while it arrives: only words already readable
-        available = addr < self._readable_words
+        available = addr < readable_words
         m.d.comb += [
             r["valid"].eq(active & primed & available),
             r["raddr"].eq(Mux(fire, next_addr, addr)),
@@ -456,6 +461,8 @@ class AcceleratorCore(wiring.Component):
         count = Signal(range(pixels + 1))
         slot = Signal(range(P))
         gather = Signal(P * slot_bits)
+        # words written so far: one more value than a write address can hold (an image may
+        # fill buffer Q exactly, and the reader must still see every word as readable)
         written = Signal(range(self.mmap.ram("fm_q").depth + 1))
         readable = Signal.like(written)
         done = Signal()
@@ -523,9 +530,8 @@ class AcceleratorCore(wiring.Component):
         g_slice = Signal(range(P))         # slice of the current group in its row
         group = Signal.like(entry.out_groups)
         m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
-        conv_bn_addr = Signal(range(mmap.ram("bn").depth))
+        conv_bn_addr = Signal(range(mmap.ram("bn").depth))   # BN row of the beats' group
         m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
-        self._conv_bn_addr = conv_bn_addr
         group_mode = entry.group_mode
 
         def next_group():
@@ -596,10 +602,12 @@ class AcceleratorCore(wiring.Component):
         conv_reading = (kind == CONV) & run
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride)]
-        m.d.comb += [patch.i.valid.eq(reader["valid"] & conv_reading)]
+        m.d.comb += [reader["start"].eq(start & (kind == CONV)), reader["base"].eq(0),
+                     reader["stride"].eq(entry.in_groups), reader["count"].eq(entry.in_pixels),
+                     reader["ready"].eq(patch.i.ready),
+                     patch.i.valid.eq(reader["valid"] & conv_reading)]
         for c in range(channels):
             m.d.comb += patch.i.payload[c].eq(reader["pixel"][c * in_bits:(c + 1) * in_bits].as_signed())
-        self._conv_reader_ready = patch.i.ready
         gather = Signal(data.ArrayLayout(window_shape, P))
         serial = Signal(data.ArrayLayout(window_shape, P))
         gather_slot = Signal(range(P))
@@ -687,7 +695,8 @@ class AcceleratorCore(wiring.Component):
         drain_j = Signal(range(P))
         drain_bn_addr = Signal.like(conv_bn_addr)
         m.d.comb += drain_bn_addr.eq(entry.bn_base + drain_tag.first + drain_j)
-        self._drain_bn_addr, self._draining = drain_bn_addr, draining
+        # the BN RAM address this engine needs (the sequencer's mux picks it for conv/pw)
+        self._conv_bn_addr = Mux(draining, drain_bn_addr, conv_bn_addr)
         with m.If(start):
             m.d.sync += draining.eq(0)
         with m.Elif(pes.o.valid & group_mode):
@@ -738,7 +747,7 @@ class AcceleratorCore(wiring.Component):
         return done
 
     # ------------------------------------------------------------------
-    def _dw_engine(self, m, entry, shift, kind, run, start, reader, fm_rdata, dw_rd, bn_rd,
+    def _dw_engine(self, m, entry, shift, kind, run, start, fm_rdata, dw_rd, bn_rd,
                    wr_en, wr_buf, wr_addr, wr_data, writes):
         """Depthwise layers on all ``pe_count`` DW PEs in lock step, PE j on channel group
         g0 + j of the same pixels, for g0 = 0, P, 2P, ...: per row of groups, the kernels and
@@ -758,11 +767,6 @@ class AcceleratorCore(wiring.Component):
         bns = self._bn_units(m, "dw_bn", P)
         active = run & (kind == DW)
 
-        # conv1's image reader is started here too (it is the one-group reader)
-        m.d.comb += [reader["start"].eq(start & (kind == CONV)), reader["base"].eq(0),
-                     reader["stride"].eq(entry.in_groups), reader["count"].eq(entry.in_pixels),
-                     reader["ready"].eq(self._conv_reader_ready)]
-
         # --- rows of P groups: load kernels and BN, run the frame, drain the writes
         g0 = Signal.like(entry.out_groups)
         load_j = Signal(range(P + 1))
@@ -774,10 +778,8 @@ class AcceleratorCore(wiring.Component):
         load_d = Signal(range(P + 1))
         load_valid = Signal()
         in_range = g0 + load_j < entry.out_groups
-        m.d.comb += [dw_rd.addr.eq(entry.w_base + Mux(in_range, g0 + load_j, 0)),
-                     bn_rd.addr.eq(Mux(kind == DW, entry.bn_base + Mux(in_range, g0 + load_j, 0),
-                                       Mux(self._draining, self._drain_bn_addr,
-                                           self._conv_bn_addr)))]
+        m.d.comb += dw_rd.addr.eq(entry.w_base + Mux(in_range, g0 + load_j, 0))
+        self._dw_bn_addr = entry.bn_base + Mux(in_range, g0 + load_j, 0)
         m.d.sync += [load_valid.eq(loading), load_d.eq(load_j)]
         with m.If(load_valid):
             for j in range(P):
@@ -1070,9 +1072,7 @@ class Accelerator(wiring.Component):
             members[f"{prefix}_tvalid"] = direction(1)
             members[f"{prefix}_tready"] = (Out if direction is In else In)(1)
             members[f"{prefix}_tlast"] = direction(1)
-        for name in ("busy", "params_loaded", "param_error", "image_error", "image_cycles",
-                     "layer_cycles", "layer_index", "debug_write_en", "debug_write_buffer",
-                     "debug_write_addr", "debug_write_data", "debug_write_slots"):
+        for name in STATUS_PORTS:
             members[name] = Out(len(getattr(core, name)))
         super().__init__(members)
 
@@ -1090,8 +1090,6 @@ class Accelerator(wiring.Component):
                      self.m_axis_tlast.eq(core.result.payload.last),
                      self.m_axis_tvalid.eq(core.result.valid),
                      core.result.ready.eq(self.m_axis_tready)]
-        for name in ("busy", "params_loaded", "param_error", "image_error", "image_cycles",
-                     "layer_cycles", "layer_index", "debug_write_en", "debug_write_buffer",
-                     "debug_write_addr", "debug_write_data", "debug_write_slots"):
+        for name in STATUS_PORTS:
             m.d.comb += getattr(self, name).eq(getattr(core, name))
         return m

@@ -33,6 +33,7 @@ pool: ``lanes`` additions).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 
 from rrm.memory_map import memory_map
@@ -140,7 +141,7 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
     row = col = 0
     window_valid = gather_full = serializing = False
     gather_slot = beat = blocks_done = 0
-    fifo: list = []                                   # cycles at which each window is takeable
+    fifo: deque = deque()                             # cycles at which each window is takeable
     cycle = 1                                         # the first cycle after START
     while True:
         word_last = min((pixel // pe_count + 1) * pe_count, pixels) - 1
@@ -173,7 +174,7 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
         elif fifo_ready:
             window_valid = False
         if pop:
-            fifo.pop(0)
+            fifo.popleft()
             windows_left -= 1
             if gather_slot == pe_count - 1 or windows_left == 0:
                 gather_full, gather_slot = True, 0

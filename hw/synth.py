@@ -25,14 +25,14 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
+from .verilog import rewrite_memory_init
+
 #: Yosys's synthesis command for the XCZU9EG's family (UltraScale+).
 SYNTH = "synth_xilinx -family xcup"
 #: LUTs per LUTRAM / shift-register primitive (UltraScale+ CLB, UG574).
 LUTRAM_LUTS = {"RAM32M16": 8, "RAM64M8": 8, "RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2,
                "RAM128X1D": 4, "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2,
                "RAM256X1S": 4, "RAM512X1S": 8, "SRL16E": 1, "SRLC32E": 1}
-#: The paper's Table 1 (XCZU9EG, 150 MHz).
-PAPER = {"lut": 139_000, "ff": 55_000, "dsp": 1452, "bram18k": 1729}
 
 
 @dataclass
@@ -203,12 +203,10 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> lis
 
 
 def without_memory_init(text: str) -> str:
-    """The Verilog with every memory's ``initial`` block (one line per word) removed: the
-    contents do not change the resources, and Yosys's frontend needs gigabytes and tens of
-    minutes for the full-size RAMs' lines."""
-    pattern = re.compile(r"(  reg \[\d+:0\] (\\?\S+) \[\d+:0\];\n)  initial begin\n"
-                         r"(?:    \2\[\d+\] = [^\n]*\n)*  end\n")
-    return pattern.sub(r"\1", text)
+    """The Verilog with every memory's ``initial`` block removed: the contents do not change
+    the resources, and Yosys's frontend needs gigabytes and tens of minutes for the
+    full-size RAMs' lines."""
+    return rewrite_memory_init(text, lambda name: "")[0]
 
 
 def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) -> SynthResult:

@@ -9,6 +9,7 @@ the Verilog that Amaranth/Yosys emit, not of a design bug.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -39,6 +40,28 @@ LINT_WAIVERS = {
     "ASCRANGE": "A zero-width signal (a counter over one value, e.g. the channel counter of a "
                 "one-channel serializer) is emitted as [-1:0]",
 }
+
+#: A memory as Amaranth's Verilog declares it, with the ``initial`` block of its contents
+#: (one line per word): group 1 is the declaration, group 2 the memory's name.
+MEMORY_INIT = re.compile(r"(  reg \[\d+:0\] (\\?\S+) \[\d+:0\];\n)  initial begin\n"
+                         r"(?:    \2\[\d+\] = [^\n]*\n)*  end\n")
+
+
+def rewrite_memory_init(text: str, rewrite) -> tuple[str, list]:
+    """Replace the ``initial`` block of each memory for which ``rewrite(name)`` returns a
+    string (Verilog lines to put after the declaration; "" drops the contents); memories for
+    which it returns None keep theirs. Returns the text and the names rewritten."""
+    rewritten = []
+
+    def replace(match):
+        lines = rewrite(match.group(2))
+        if lines is None:
+            return match.group(0)
+        rewritten.append(match.group(2))
+        return match.group(1) + lines
+
+    return MEMORY_INIT.sub(replace, text), rewritten
+
 
 def module_name(block: str) -> str:
     """Verilog module name of a block's top level: ``rrm_<block>``."""

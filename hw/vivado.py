@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -27,7 +26,7 @@ from rrm.param_stream import ram_words
 from rrm.spec import Spec
 
 from .accelerator import Accelerator
-from .verilog import module_name
+from .verilog import module_name, rewrite_memory_init
 
 #: The ZCU102 board's device.
 PART = "xczu9eg-ffvb1156-2-e"
@@ -41,12 +40,13 @@ def init_file_name(ram: str) -> str:
 def with_readmemh(text: str, rams: list) -> str:
     """Replace each parameter RAM's ``initial`` block (one line per word, all zero) with a
     ``$readmemh`` of its init file."""
-    for ram in rams:
-        name = f"ram_{ram}"
-        pattern = re.compile(rf"(  reg \[\d+:0\] {name} \[\d+:0\];\n)  initial begin\n(?:    {name}\[\d+\] = [^\n]*\n)*  end\n")
-        text, count = pattern.subn(rf'\1  initial $readmemh("{init_file_name(ram)}", {name});\n', text)
-        if count != 1:
-            raise RuntimeError(f"found {count} initial blocks for {name} in the Verilog, expected 1")
+    names = {f"ram_{ram}": ram for ram in rams}
+    text, rewritten = rewrite_memory_init(
+        text, lambda name: (f'  initial $readmemh("{init_file_name(names[name])}", {name});\n'
+                            if name in names else None))
+    if sorted(rewritten) != sorted(names):
+        raise RuntimeError(f"the Verilog has initial blocks for {sorted(rewritten)}, "
+                           f"expected one for each of {sorted(names)}")
     return text
 
 

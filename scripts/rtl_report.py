@@ -19,15 +19,13 @@ from pathlib import Path
 import numpy as np
 
 
-def write_report(result: dict, images: np.ndarray, labels: np.ndarray, out: Path) -> Path:
+def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from hw.cycle_model import cycle_model
-    from rrm.spec import Spec
 
-    spec = Spec.from_dict(result["spec_full"]) if "spec_full" in result else None
     runs = result["images"]
     count = len(runs)
     classes = np.array([run["class"] for run in runs])
@@ -35,12 +33,12 @@ def write_report(result: dict, images: np.ndarray, labels: np.ndarray, out: Path
     exact = sum(run["match_golden"] for run in runs)
     cycles = runs[0]["cycles"]
     layer_cycles = runs[0]["layer_cycles"]
-    model = cycle_model(spec) if spec is not None else None
-    clock = spec.hardware.clock_mhz if spec is not None else 150.0
+    model = cycle_model(spec)
+    clock = spec.hardware.clock_mhz
     out.mkdir(parents=True, exist_ok=True)
 
     names = list(layer_cycles)
-    bounds = [model.layer(name).bound for name in names] if model else [0] * len(names)
+    bounds = [model.layer(name).bound for name in names]
     figure, axis = plt.subplots(figsize=(11, 4))
     positions = np.arange(len(names))
     axis.bar(positions - 0.2, [layer_cycles[n] for n in names], 0.4, label="RTL cycles")
@@ -75,8 +73,8 @@ def write_report(result: dict, images: np.ndarray, labels: np.ndarray, out: Path
         "## The accelerator's RTL (Verilator)", "",
         f"{count} test images through the whole accelerator: {exact} of {count} bit-exact against "
         f"the golden model, RTL top-1 {correct} of {count} ({correct / count:.1%}).",
-        f"Every image takes {cycles:,d} cycles: {cycles / (clock * 1e3):.3f} ms at {clock:g} MHz"
-        + (f" (the cycle model says {model.cycles:,d})." if model else "."), "",
+        f"Every image takes {cycles:,d} cycles: {cycles / (clock * 1e3):.3f} ms at {clock:g} MHz "
+        f"(the cycle model says {model.cycles:,d}).", "",
         "| layer | RTL cycles | lower bound | utilisation |", "|---|---:|---:|---:|",
     ]
     for name, bound in zip(names, bounds):
@@ -99,9 +97,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     result = json.loads(args.result.read_text())
-    result["spec_full"] = load_artifact(args.artifact).spec.to_dict()
     count = len(result["images"])
-    path = write_report(result, np.load(args.images)[:count], np.load(args.labels)[:count], args.out)
+    path = write_report(result, load_artifact(args.artifact).spec, np.load(args.images)[:count],
+                        np.load(args.labels)[:count], args.out)
     print(f"wrote {path}, {args.out / 'rtl-cycles.png'}, {args.out / 'rtl-images.png'}")
     return 0
 

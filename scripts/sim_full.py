@@ -18,15 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-PAPER_CYCLES = 1_177_500
-
-
 def main(argv=None) -> int:
     from hw.cycle_model import cycle_model
     from rrm.memory_map import memory_map
     from rrm.param_stream import stream_length
     from rrm.presets import load_preset
     from scripts.cli import main as rrm
+    from scripts.paper_figures import PAPER_DESIGN as PAPER
 
     parser = argparse.ArgumentParser(prog="sim_full", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="rr-mobilenet")
@@ -65,8 +63,8 @@ def main(argv=None) -> int:
     cycles = image["cycles"]
     ms = cycles / (spec.hardware.clock_mhz * 1e3)
     print(f"\nimage: {cycles:,d} cycles (model {model.cycles:,d}, {100 * (model.cycles - cycles) / cycles:+.2f} %), "
-          f"{ms:.3f} ms at {spec.hardware.clock_mhz:g} MHz; paper 7.85 ms = {PAPER_CYCLES:,d} cycles "
-          f"(ours / paper {cycles / PAPER_CYCLES:.3f}); bit-exact: {image['match_golden']}")
+          f"{ms:.3f} ms at {spec.hardware.clock_mhz:g} MHz; paper {PAPER['ms']} ms = {PAPER['cycles']:,d} cycles "
+          f"(ours / paper {cycles / PAPER['cycles']:.3f}); bit-exact: {image['match_golden']}")
     print(f"largest per-layer model error: {100 * worst:.2f} %")
     # the run also streams the parameters in, one 32-bit beat per cycle
     simulated = stream_length(memory_map(spec)) + cycles
@@ -75,7 +73,7 @@ def main(argv=None) -> int:
     print(f"Verilator build: {build}; simulation {result['run_seconds']:,.0f} s for {simulated:,d} cycles "
           f"(parameter stream and image): {rate:,.0f} cycles/s")
     summary = {"spec": args.preset, "cycles": cycles, "model_cycles": model.cycles, "ms": ms,
-               "paper_cycles": PAPER_CYCLES, "match_golden": image["match_golden"],
+               "paper_cycles": PAPER["cycles"], "match_golden": image["match_golden"],
                "largest_layer_error": worst, "layers": rows, "build_seconds": result["build_seconds"],
                "build_cached": result["build_cached"], "run_seconds": result["run_seconds"],
                "simulated_cycles": simulated, "cycles_per_second": round(rate)}

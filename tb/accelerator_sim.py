@@ -23,6 +23,8 @@ from rrm.spec import Spec
 from .build import build_design, run_cocotb
 
 TEST_MODULE = "tb.cocotb_accelerator"
+#: The layer a running simulation is on, written by the testbench beside the progress file.
+LAYER_FILE = "progress.txt.layer"
 
 
 def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "verilator",
@@ -46,9 +48,9 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
         plan_steps.append({**step, "file": str(path)})
     progress = work_dir / "progress.txt"
     progress.write_text("")
-    (work_dir / "progress.txt.layer").unlink(missing_ok=True)
+    (work_dir / LAYER_FILE).unlink(missing_ok=True)
     plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor,
-            "progress": str(progress)}
+            "progress": str(progress), "layer_file": str(work_dir / LAYER_FILE)}
     (work_dir / "plan.json").write_text(json.dumps(plan))
     results_path = work_dir / "results.json"
     seconds = run_cocotb(design, TEST_MODULE, work_dir / "sim",
@@ -70,7 +72,7 @@ def images_done(work_dir: Path) -> int:
 def current_layer(work_dir: Path) -> int | None:
     """The layer index the running simulation of ``work_dir`` last reported, if any."""
     try:
-        return int((Path(work_dir) / "progress.txt.layer").read_text().strip())
+        return int((Path(work_dir) / LAYER_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
 

@@ -127,8 +127,8 @@ async def run_plan(dut):
     tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False))
     if plan.get("monitor"):
         cocotb.start_soon(tb.monitor_writes())
-    if plan.get("progress"):
-        cocotb.start_soon(tb.report_layer(plan["progress"] + ".layer"))
+    if plan.get("layer_file"):
+        cocotb.start_soon(tb.report_layer(plan["layer_file"]))
     results = {"steps": []}
     for step in plan["steps"]:
         data = np.load(step["file"], allow_pickle=False)

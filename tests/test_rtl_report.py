@@ -12,12 +12,12 @@ def test_report_counts_accuracy_and_lists_every_layer(tmp_path):
     model = cycle_model(TINY)
     layer_cycles = {layer.name: layer.cycles for layer in model.layers}
     classes = [1, 2, 3, 4]
-    result = {"spec": "tiny", "spec_full": TINY.to_dict(),
+    result = {"spec": "tiny",
               "images": [{"class": c, "cycles": model.cycles, "layer_cycles": layer_cycles,
                           "match_golden": True, "logits": []} for c in classes]}
     images = np.zeros((4, 32, 32, 1), np.uint8)
     labels = np.array([1, 2, 0, 4])
-    path = write_report(result, images, labels, tmp_path)
+    path = write_report(result, TINY, images, labels, tmp_path)
     text = path.read_text()
     assert "4 of 4 bit-exact" in text and "RTL top-1 3 of 4 (75.0%)" in text
     assert f"{model.cycles:,d} cycles" in text

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 
+from ..paper_figures import PAPER_DESIGN as PAPER
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "cycles"
 HELP = "predicted cycles per layer and per image (the cycle model), lower bounds, ms, GOPS, fps"
 
-#: Su et al. (ARC 2018), Table 1: XCZU9EG at 150 MHz.
-PAPER = {"ms": 7.85, "cycles": 1_177_500}
 
 
 def add_arguments(parser) -> None:

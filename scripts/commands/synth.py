@@ -48,7 +48,9 @@ def _progress(index, total, kind):
 
 
 def run(args) -> int:
-    from hw.synth import PAPER, synth, yosys_path
+    from hw.synth import synth, yosys_path
+
+    from ..paper_figures import PAPER_DESIGN as PAPER
     from rrm.analysis import rtl_memories
     from rrm.devices import get_device
 
