@@ -1,8 +1,9 @@
 """Training data: the embedded digits set (default) or an ImageFolder directory.
 
 Every dataset yields ``(image, label)`` with the image a uint8 tensor (H, W, C),
-channels-last, exactly what the accelerator receives, and checks itself
-against the spec: input size, channels, classes.
+channels-last, exactly what the accelerator receives (the network subtracts
+128 itself, DESIGN §3), and checks itself against the spec: input size,
+channels, classes.
 
 * **Embedded default**: scikit-learn's 8x8 handwritten digits (1797 images, 10
   classes, shipped inside the package: nothing is downloaded), pixel values
@@ -10,15 +11,22 @@ against the spec: input size, channels, classes.
   train/test split is fixed (stratified, 20 % test, seed 0) whatever the
   training seed. Training images are shifted by up to size/16 pixels at random.
 * **ImageFolder** (``--data DIR``): ``DIR/train/<class>/*.jpg`` and
-  ``DIR/val/<class>/*.jpg`` (any format PIL reads); classes are the sorted folder
-  names and must be the same in both. Validation: resize the shorter side to
-  size/0.875, centre crop. Training: the same resize, a random crop, a random
-  horizontal flip.
+  ``DIR/val/<class>/*.jpg`` (any format PIL reads), torchvision's
+  ``ImageFolder`` layout: classes are the sorted folder names (the same in
+  both), files in ``os.walk`` order. The standard ImageNet transforms, on PIL
+  images and without ``ToTensor``/``Normalize``: training
+  ``RandomResizedCrop(size)`` (scale 0.08-1, ratio 3/4-4/3, bilinear) and
+  ``RandomHorizontalFlip()``; evaluation ``Resize(round(size / 0.875))`` (256
+  for 224) and ``CenterCrop(size)``. They come from torchvision when it imports
+  (:func:`torchvision_status`); otherwise from :class:`PilTransforms`, the same
+  algorithms, the same random draws from torch's generator, pixel for pixel.
 """
 
 from __future__ import annotations
 
-import random
+import functools
+import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +40,11 @@ from rrm.spec import Spec
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 #: The usual ImageNet evaluation crop: resize to size/0.875, centre crop to size.
 CROP_FRACTION = 0.875
+#: RandomResizedCrop's area and aspect-ratio ranges (torchvision's defaults).
+CROP_SCALE = (0.08, 1.0)
+CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+#: ``--data-backend`` choices: torchvision if it imports, else the built-in PIL transforms.
+BACKENDS = ("auto", "torchvision", "pil")
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
 MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
@@ -112,8 +125,10 @@ def _list_split(root: Path, split: str) -> tuple[list[str], list[tuple[Path, int
         raise UserError(f"{folder} has no class folders")
     samples = []
     for index, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).rglob("*")
-                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        # torchvision.datasets.folder.make_dataset's order: sorted os.walk, sorted names.
+        files = [Path(top) / fname
+                 for top, _, fnames in sorted(os.walk(folder / name, followlinks=True))
+                 for fname in sorted(fnames) if fname.lower().endswith(IMAGE_SUFFIXES)]
         if not files:
             raise UserError(f"class folder {folder / name} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         samples.extend((f, index) for f in files)
@@ -129,15 +144,118 @@ def _open(path: Path) -> Image.Image:
         raise UserError(f"image {path} cannot be read ({exc})") from None
 
 
-class ImageFolder(Dataset):
-    """``root/<split>/<class>/<image>`` read with PIL, resized and cropped to the spec's input."""
+@functools.lru_cache(maxsize=None)
+def torchvision_status():
+    """``(torchvision.transforms or None, one line)``: the module and its version, or why it does not import.
 
-    def __init__(self, root: Path, split: str, spec: Spec, train: bool):
+    A torchvision wheel built for another torch build fails inside ``import
+    torchvision`` (PyPI's 0.28.0 beside the CPU-only torch 2.13.0 wheel: its
+    ``_C.so`` needs ``libtorch_cuda.so``, then ``operator torchvision::nms does
+    not exist``), so any exception means "not available".
+    """
+    try:
+        import torchvision
+        from torchvision import transforms
+    except Exception as exc:  # noqa: BLE001 - RuntimeError, ImportError, OSError, ... all mean "unusable"
+        lines = str(exc).strip().splitlines()
+        return None, f"{type(exc).__name__}: {lines[0] if lines else ''}"[:200]
+    return transforms, f"torchvision {torchvision.__version__}"
+
+
+def eval_resize(size: int) -> int:
+    """The shorter side before the evaluation centre crop: 256 for 224."""
+    return max(size, int(round(size / CROP_FRACTION)))
+
+
+def random_resized_crop_params(width: int, height: int, scale=CROP_SCALE, ratio=CROP_RATIO):
+    """torchvision's ``RandomResizedCrop.get_params``: (top, left, h, w), drawn from torch's generator."""
+    area = height * width
+    log_ratio = torch.log(torch.tensor(ratio))
+    for _ in range(10):
+        target_area = area * torch.empty(1).uniform_(scale[0], scale[1]).item()
+        aspect = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1])).item()
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = torch.randint(0, height - h + 1, size=(1,)).item()
+            left = torch.randint(0, width - w + 1, size=(1,)).item()
+            return top, left, h, w
+    in_ratio = width / height  # ten misses: the central crop that fits the ratio range
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+class PilTransforms:
+    """The standard ImageNet transforms without torchvision, equal to its v1 transforms on PIL images.
+
+    Training: ``RandomResizedCrop(size)`` then ``RandomHorizontalFlip()``;
+    evaluation: ``Resize(eval_resize(size))`` then ``CenterCrop(size)``; bilinear
+    resampling by PIL, as torchvision does for PIL images, and the same draws
+    from torch's random generator in the same order.
+    """
+
+    def __init__(self, size: int, train: bool):
+        self.size, self.train = size, train
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        size = self.size
+        if self.train:
+            top, left, h, w = random_resized_crop_params(*image.size)
+            image = image.crop((left, top, left + w, top + h)).resize((size, size), Image.BILINEAR)
+            if torch.rand(1) < 0.5:
+                image = image.transpose(Image.FLIP_LEFT_RIGHT)
+            return image
+        w, h = image.size
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = eval_resize(size), int(eval_resize(size) * long / short)
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+        if (new_w, new_h) != (w, h):
+            image = image.resize((new_w, new_h), Image.BILINEAR)
+        top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+        return image.crop((left, top, left + size, top + size))
+
+    def __repr__(self) -> str:
+        return (f"PilTransforms(RandomResizedCrop({self.size}), RandomHorizontalFlip())" if self.train else
+                f"PilTransforms(Resize({eval_resize(self.size)}), CenterCrop({self.size}))")
+
+
+def make_transform(size: int, train: bool, backend: str = "auto"):
+    """``(transform, backend used)``: the training or evaluation transform on PIL images (see the module doc)."""
+    if backend not in BACKENDS:
+        raise UserError(f"--data-backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend != "pil":
+        transforms, why = torchvision_status()
+        if transforms is not None:
+            bilinear = transforms.InterpolationMode.BILINEAR
+            if train:
+                steps = [transforms.RandomResizedCrop(size, scale=CROP_SCALE, ratio=CROP_RATIO,
+                                                      interpolation=bilinear),
+                         transforms.RandomHorizontalFlip()]
+            else:
+                steps = [transforms.Resize(eval_resize(size), interpolation=bilinear), transforms.CenterCrop(size)]
+            return transforms.Compose(steps), "torchvision"
+        if backend == "torchvision":
+            raise UserError(f"--data-backend torchvision: torchvision does not import here ({why}); "
+                            f"install one built for torch {torch.__version__} or use --data-backend pil "
+                            f"(the same transforms)")
+    return PilTransforms(size, train), "pil"
+
+
+class ImageFolder(Dataset):
+    """``root/<split>/<class>/<image>`` read with PIL and transformed (see the module doc) to uint8 (H, W, C)."""
+
+    def __init__(self, root: Path, split: str, spec: Spec, train: bool, backend: str = "auto"):
         self.root = Path(root)
         self.classes, self.samples = _list_split(self.root, split)
         self.size = spec.network.input_size
         self.channels = spec.network.input_channels
         self.train = train
+        self.transform, self.backend = make_transform(self.size, train, backend)
         first = _open(self.samples[0][0])
         found = MODE_CHANNELS.get(first.mode, len(first.getbands()))
         if found != self.channels:
@@ -149,28 +267,12 @@ class ImageFolder(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _transform(self, image: Image.Image) -> Image.Image:
-        size = self.size
-        short = max(size, int(round(size / CROP_FRACTION)))
-        w, h = image.size
-        scale = short / min(w, h)
-        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
-        w, h = image.size
-        if self.train:
-            left, top = random.randint(0, w - size), random.randint(0, h - size)
-        else:
-            left, top = (w - size) // 2, (h - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-        if self.train and random.random() < 0.5:
-            image = image.transpose(Image.FLIP_LEFT_RIGHT)
-        return image
-
     def __getitem__(self, index: int):
         path, label = self.samples[index]
         image = _open(path)
         if image.mode != self.mode:
             image = image.convert(self.mode)
-        array = np.asarray(self._transform(image), dtype=np.uint8)
+        array = np.asarray(self.transform(image), dtype=np.uint8)
         if array.ndim == 2:
             array = array[..., None]
         return torch.from_numpy(array.copy()), torch.tensor(label, dtype=torch.int64)
@@ -182,15 +284,15 @@ class ImageFolder(Dataset):
                 np.array([int(lb) for _, lb in items], dtype=np.int64))
 
 
-def image_folder(root: Path, spec: Spec) -> tuple[ImageFolder, ImageFolder]:
-    """(train, val) ImageFolder datasets of ``root``, checked against the spec."""
+def image_folder(root: Path, spec: Spec, backend: str = "auto") -> tuple[ImageFolder, ImageFolder]:
+    """(train, val) ImageFolder datasets of ``root``, checked against the spec; ``backend`` picks the transforms."""
     root = Path(root)
     if not root.exists():
         raise UserError(f"data directory {root} does not exist")
     if not root.is_dir():
         raise UserError(f"data directory {root} is not a directory")
-    train = ImageFolder(root, "train", spec, train=True)
-    val = ImageFolder(root, "val", spec, train=False)
+    train = ImageFolder(root, "train", spec, train=True, backend=backend)
+    val = ImageFolder(root, "val", spec, train=False, backend=backend)
     if train.classes != val.classes:
         raise UserError(f"{root}: train/ and val/ hold different class folders "
                         f"({len(train.classes)} vs {len(val.classes)})")
@@ -198,8 +300,8 @@ def image_folder(root: Path, spec: Spec) -> tuple[ImageFolder, ImageFolder]:
     return train, val
 
 
-def load_data(spec: Spec, data_dir: Path | None):
-    """(train, test) datasets: ImageFolder ``data_dir`` or the embedded digits."""
+def load_data(spec: Spec, data_dir: Path | None, backend: str = "auto"):
+    """(train, test) datasets: ImageFolder ``data_dir`` (transforms from ``backend``) or the embedded digits."""
     if data_dir is None:
         return digits(spec)
-    return image_folder(data_dir, spec)
+    return image_folder(data_dir, spec, backend)

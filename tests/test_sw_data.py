@@ -141,3 +141,82 @@ def test_corrupt_image_is_named(tmp_path):
     _, val = image_folder(root, folder_spec())
     with pytest.raises(UserError, match="0.png cannot be read"):
         val[2]
+
+
+def test_eval_transform_is_resize_then_centre_crop():
+    """Resize(256) + CenterCrop(224): 500x375 -> 341x256, crop at (58, 16)."""
+    from sw.data import make_transform
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (375, 500, 3), dtype=np.uint8))
+    transform, backend = make_transform(224, train=False, backend="pil")
+    assert backend == "pil"
+    want = image.resize((341, 256), Image.BILINEAR).crop((58, 16, 58 + 224, 16 + 224))
+    np.testing.assert_array_equal(np.asarray(transform(image)), np.asarray(want))
+
+
+def test_train_transform_is_a_seeded_random_resized_crop_and_flip():
+    from sw.data import make_transform, random_resized_crop_params
+    image = Image.fromarray(np.arange(40 * 30 * 3, dtype=np.uint32).reshape(30, 40, 3).astype(np.uint8))
+    transform, _ = make_transform(16, train=True, backend="pil")
+    outputs = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        outputs.append(np.asarray(transform(image)))
+    assert outputs[0].shape == (16, 16, 3) and outputs[0].dtype == np.uint8
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert not np.array_equal(outputs[0], outputs[2])
+    torch.manual_seed(3)
+    for _ in range(200):
+        top, left, h, w = random_resized_crop_params(40, 30)
+        assert 0 <= top and top + h <= 30 and 0 <= left and left + w <= 40
+        assert 0.08 * 1200 * 0.9 <= h * w <= 1200 and 0.7 <= w / h <= 1.4
+    flips = 0
+    for seed in range(40):
+        torch.manual_seed(seed)
+        top, left, h, w = random_resized_crop_params(40, 30)
+        torch.manual_seed(seed)
+        out = np.asarray(transform(image))
+        crop = np.asarray(image.crop((left, top, left + w, top + h)).resize((16, 16), Image.BILINEAR))
+        flips += np.array_equal(out, crop[:, ::-1])
+        assert np.array_equal(out, crop) or np.array_equal(out, crop[:, ::-1])
+    assert 5 < flips < 35
+
+
+def test_backend_choice_and_a_torchvision_that_does_not_import(monkeypatch):
+    import sw.data as data
+    monkeypatch.setattr(data, "torchvision_status", lambda: (None, "RuntimeError: operator torchvision::nms "
+                                                                   "does not exist"))
+    assert data.make_transform(16, True, "auto")[1] == "pil"
+    with pytest.raises(UserError, match="torchvision does not import here .*nms.*--data-backend pil"):
+        data.make_transform(16, True, "torchvision")
+    with pytest.raises(UserError, match="--data-backend must be one of"):
+        data.make_transform(16, True, "opencv")
+
+
+def test_torchvision_status_never_raises():
+    from sw.data import torchvision_status
+    module, line = torchvision_status()
+    assert isinstance(line, str) and line
+    assert (module is None) == (not line.startswith("torchvision "))
+
+
+@pytest.mark.skipif(__import__("sw.data", fromlist=["x"]).torchvision_status()[0] is None,
+                    reason="torchvision does not import beside this torch build")
+def test_pil_transforms_equal_torchvision_pixel_for_pixel(tmp_path):
+    import torchvision
+    from sw.data import make_transform
+    rng = np.random.default_rng(0)
+    for size, (w, h) in [(224, (500, 375)), (224, (375, 500)), (16, (40, 30)), (16, (17, 400))]:
+        image = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        for train in (False, True):
+            ours, theirs = make_transform(size, train, "pil")[0], make_transform(size, train, "torchvision")[0]
+            for seed in range(3):
+                torch.manual_seed(seed)
+                a = np.asarray(ours(image))
+                torch.manual_seed(seed)
+                np.testing.assert_array_equal(a, np.asarray(theirs(image)))
+    root = write_image_folder(tmp_path / "data")
+    (root / "train" / "cat" / "deeper").mkdir()
+    Image.new("RGB", (20, 20)).save(root / "train" / "cat" / "deeper" / "a.png")
+    train, _ = image_folder(root, folder_spec())
+    reference = torchvision.datasets.ImageFolder(str(root / "train"))
+    assert [(str(p), c) for p, c in train.samples] == reference.samples
