@@ -185,7 +185,7 @@ class AcceleratorCore(wiring.Component):
         bn_shape = data.StructLayout({"mult": data.ArrayLayout(signed(quant.bn_mult_bits), L),
                                       "bias": data.ArrayLayout(signed(quant.bn_bias_bits), L)})
         bn_ram = ram("bn", bn_shape)
-        fcb_ram = ram("fc_bias", signed(quant.fc_bias_bits))
+        fcb_ram = ram("fc_bias", data.ArrayLayout(signed(quant.fc_bias_bits), P))
         shift_ram = ram("shift", unsigned(mmap.ram("shift").width))
         table_layout = entry_layout(mmap)
         table = Memory(shape=table_layout, depth=self.layer_count,
@@ -971,38 +971,32 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += pool_done_flag.eq(1)
         self._pool_done = pool_active & pool_done_flag
 
-        # fc: for every class, every group: one weight word (+ the class bias); word
-        # (class k, group g) is slice k % P of PW row w_base + (k // P) * groups + g
+        # fc: for every row of P classes, every group: one PW row (P classes' weights)
+        # and the row's P biases; row r, group g is PW row w_base + r * groups + g.
+        # Rows are issued max(groups, P) cycles apart so the FC's bank has sent the
+        # previous row's logits (one per cycle) when the next row is done.
         fc_active = run & (kind == FC)
         w_issue = Signal()
         w_off = Signal(range(mmap.ram("pw").depth + 1))
-        row_base = Signal.like(w_off)
-        k_slice = Signal(range(P))
-        w_group = Signal.like(entry.in_groups)
-        cls = Signal(range(classes + 1))
-        total = self.fc_params["channels"]
-        groups = -(-total // self.lanes)
+        w_group = Signal(range(max(fc.groups, P)))
+        row = Signal(range(fc.rows))
         with m.If(start):
-            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), row_base.eq(0), k_slice.eq(0),
-                         w_group.eq(0), cls.eq(0)]
+            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), w_group.eq(0), row.eq(0)]
         with m.Elif(w_issue):
-            with m.If(w_group == groups - 1):
-                wrap = k_slice == P - 1
-                m.d.sync += [w_group.eq(0), cls.eq(cls + 1), k_slice.eq(Mux(wrap, 0, k_slice + 1)),
-                             w_off.eq(Mux(wrap, w_off + 1, row_base)),
-                             row_base.eq(Mux(wrap, w_off + 1, row_base))]
-                with m.If(cls == classes - 1):
+            with m.If(w_group == max(fc.groups, P) - 1):
+                m.d.sync += [w_group.eq(0), row.eq(row + 1)]
+                with m.If(row == fc.rows - 1):
                     m.d.sync += w_issue.eq(0)
             with m.Else():
-                m.d.sync += [w_group.eq(w_group + 1), w_off.eq(w_off + 1)]
-        d_slice = Signal.like(k_slice)
-        m.d.sync += d_slice.eq(k_slice)
+                m.d.sync += w_group.eq(w_group + 1)
+            with m.If(w_group < fc.groups):
+                m.d.sync += w_off.eq(w_off + 1)
         with m.If(kind == FC):
             m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
-        m.d.comb += fcb_rd.addr.eq(cls)
+        m.d.comb += fcb_rd.addr.eq(row)
         w_valid = Signal()
-        m.d.sync += w_valid.eq(w_issue & ~start)
-        m.d.comb += [fc.w.valid.eq(w_valid), fc.w.payload.weight.eq(pw_rd.data[d_slice]),
+        m.d.sync += w_valid.eq(w_issue & ~start & (w_group < fc.groups))
+        m.d.comb += [fc.w.valid.eq(w_valid), fc.w.payload.weight.eq(pw_rd.data),
                      fc.w.payload.bias.eq(fcb_rd.data)]
 
         # logits: FIFO to the output, argmax on the way

@@ -20,14 +20,15 @@ to the cycle its engine reports done (what ``layer_cycles`` counts):
 - **dw**: per row of P channel groups: load the row's kernels and BN words
   (P cycles), fill the wide reader (P cycles), walk the padded map up to the
   last window (one position per cycle), drain PE, BN and the P writes.
-- **pool**: one beat per (pixel, group); **fc**: one weight word per (class, group).
+- **pool**: one beat per (pixel, group); **fc**: one PW row per (row of P classes,
+  group), rows at least P cycles apart (the FC sends a row's logits one per cycle).
 
 The image's pixels (one per cycle) arrive while conv1 runs; the image adds four
 sequencer cycles per layer (FETCH, LATCH, SHIFT, START); the logits leave during
 the FC layer.
 
 Lower bound of a layer: its MACs divided by what its module does per cycle
-(Conv: ``pe_count * lanes``; DW: ``pe_count * lanes * K * K``; FC: ``lanes``;
+(Conv and FC: ``pe_count * lanes``; DW: ``pe_count * lanes * K * K``;
 pool: ``lanes`` additions).
 """
 
@@ -263,8 +264,13 @@ def cycle_model(spec: Spec) -> CycleModel:
             cycles = entry.in_h * entry.in_w * entry.in_groups + 2
             bound = entry.in_h * entry.in_w * entry.in_channels / L
         elif entry.kind == "fc":
-            cycles = entry.out_channels * entry.in_groups + latency["fc"] + 2
-            bound = macs[entry.name] / L
+            # rows of P classes, max(groups, P) cycles apart; the last row's logits
+            # leave one per cycle
+            fc_rows = -(-entry.out_channels // P)
+            last_row = entry.out_channels - (fc_rows - 1) * P
+            cycles = ((fc_rows - 1) * max(entry.in_groups, P) + entry.in_groups + latency["fc"] + 2
+                      + last_row - 1)
+            bound = macs[entry.name] / (P * L)
         else:  # pragma: no cover - memory_map only produces the kinds above
             raise ValueError(f"layer {entry.name}: no cycle model for kind {entry.kind!r}")
         rows.append(LayerCycles(entry.name, entry.kind, int(cycles), int(macs.get(entry.name, 0)),

@@ -25,7 +25,8 @@ Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
   slice, PEs on ``pe_count`` consecutive groups (group mode) take one each;
 - ``bn``: one word per (conv/dw/pw layer, output group): ``lanes`` multipliers
   then ``lanes`` biases;
-- ``fc_bias``: one bias per class; ``shift``: one shift per conv/dw/pw layer.
+- ``fc_bias``: one word per row of ``pe_count`` classes (the FC's rows), class
+  ``r * pe_count + j`` in field j; ``shift``: one shift per conv/dw/pw layer.
 """
 
 from __future__ import annotations
@@ -237,7 +238,8 @@ def memory_map(spec: Spec) -> MemoryMap:
                   "conv1, pointwise and FC weights"),
         "bn": Ram("bn", lanes * (quant.bn_mult_bits + quant.bn_bias_bits), max(1, bn_words),
                   "BN multipliers and biases"),
-        "fc_bias": Ram("fc_bias", quant.fc_bias_bits, fc.out_channels, "FC biases"),
+        "fc_bias": Ram("fc_bias", p * quant.fc_bias_bits, -(-fc.out_channels // p),
+                       "FC biases, one row of pe_count classes per word"),
         "shift": Ram("shift", SHIFT_FIELD_BITS, max(1, bn_index), "requantization shifts"),
     }
     return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, image_bits=image_bits, rams=rams,

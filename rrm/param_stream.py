@@ -80,8 +80,12 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
             fc_words = padded.reshape(w.shape[0], entry.in_groups, lanes)  # (classes, groups, lanes)
             for row in _pw_rows(fc_words, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
-            for bias in np.asarray(params[f"{name}.bias"], dtype=np.int64):
-                words["fc_bias"].append(_pack_fields([bias], quant.fc_bias_bits))
+            bias = np.asarray(params[f"{name}.bias"], dtype=np.int64)
+            rows = -(-len(bias) // mmap.pe_count)
+            padded_bias = np.zeros(rows * mmap.pe_count, dtype=np.int64)
+            padded_bias[:len(bias)] = bias
+            for row in padded_bias.reshape(rows, mmap.pe_count):   # class r*P + j in slot j
+                words["fc_bias"].append(_pack_fields(row, quant.fc_bias_bits))
         if entry.kind in ("conv", "dw", "pw"):
             mult = np.asarray(params[f"{name}.bn_mult"], dtype=np.int64)
             bias = np.asarray(params[f"{name}.bn_bias"], dtype=np.int64)

@@ -2,7 +2,8 @@
 
 Several images run back to back: each sends its map on ``i`` (G beats of
 ``lanes`` channels per pixel, ``last`` on the final beat) and the weights and
-biases on ``w`` (G beats per class). Cases: random maps, weights and biases;
+biases on ``w`` (G beats per row of Q = ``parallel`` classes; slots past the last
+class carry zeros). Cases: random maps, weights and biases;
 all-act_max maps with all-max weights and the largest bias (the largest logit)
 and with all-min weights and the smallest bias (the smallest logit).
 """
@@ -31,10 +32,13 @@ def image_beats(block, x, weights, bias):
             pool.append({"values": values[g * lanes:(g + 1) * lanes],
                          "last": int(p == len(pixels) - 1 and g == groups - 1)})
     wbeats = []
-    for k in range(block.classes):
-        row = padded(weights[k])
+    q = block.parallel
+    for r in range(block.rows):
+        slots = [r * q + j for j in range(q)]
+        rows = [padded(weights[k]) if k < block.classes else [0] * (groups * lanes) for k in slots]
+        biases = [int(bias[k]) if k < block.classes else 0 for k in slots]
         for g in range(groups):
-            wbeats.append({"weight": row[g * lanes:(g + 1) * lanes], "bias": int(bias[k])})
+            wbeats.append({"weight": [row[g * lanes:(g + 1) * lanes] for row in rows], "bias": biases})
     return pool, wbeats
 
 
@@ -67,13 +71,17 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
         len(want), gaps, backpressure)
     check_values(sink.values, want, lambda index: f"image {index // classes}, class {index % classes}")
     if gaps == "none" and backpressure == "none":
-        w_cycles, groups = sources["w"].cycles, block.groups
-        # A logit is complete with its class's last weight group.
-        check_latency(w_cycles, sink.cycles, block.latency,
-                      completing=[(k + 1) * groups - 1 for k in range(len(sink.cycles))])
-        per_image = classes * groups
+        w_cycles, groups, q = sources["w"].cycles, block.groups, block.parallel
+        per_image = block.rows * groups
+        # The first logit leaves `latency` cycles after its row's last weight beat; then
+        # one logit per cycle, a row every max(G, Q) cycles (the bank sends Q logits).
         for image in range(len(images)):
-            check_back_to_back(w_cycles[image * per_image:(image + 1) * per_image], "weights in")
+            out = sink.cycles[image * classes:(image + 1) * classes]
+            check_latency(w_cycles, out[:1], block.latency, completing=[image * per_image + groups - 1])
+            want_cycles = [out[0] + (k // q) * max(groups, q) + k % q for k in range(classes)]
+            assert out == want_cycles, f"image {image}: logits at {out}, expected {want_cycles}"
+            if groups >= q:
+                check_back_to_back(w_cycles[image * per_image:(image + 1) * per_image], "weights in")
         check_back_to_back(sources["i"].cycles[:len(pool) // len(images)], "pool beats in")
 
 
@@ -81,5 +89,5 @@ async def check(dut, gaps: str, backpressure: str, seed: int):
 @cocotb.parametrize(gaps=STALLS, backpressure=STALLS)
 async def images(dut, gaps, backpressure):
     """Images with and without stalls on both inputs: exact logits; without stalls also the
-    documented latency and lanes MACs per cycle."""
+    documented latency, one logit per cycle and Q x lanes MACs per cycle."""
     await check(dut, gaps, backpressure, seed=1 + STALLS.index(gaps) + 2 * STALLS.index(backpressure))

@@ -6,7 +6,7 @@ from .specs import tiny
 
 
 def test_fc_tiny(run_block):
-    """The tiny preset: 192 channels on a 1x1 map, 8 lanes, 10 classes."""
+    """The tiny preset: 192 channels on a 1x1 map, 8 lanes, 10 classes in rows of 2."""
     run_block("fc", tiny(), "tb.cocotb_fc")
 
 
@@ -22,3 +22,9 @@ def test_fc_32_lanes(run_block):
     spec = tiny(lanes=32)
     spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, num_classes=3))
     run_block("fc", spec, "tb.cocotb_fc")
+
+
+def test_fc_rows_wider_than_groups(run_block):
+    """8 classes at once on 6 groups (192 channels, 32 lanes): the bank needs 8 cycles per
+    row, more than the row's 6 beats, so the pipeline holds; 10 classes, a partial last row."""
+    run_block("fc", tiny(pe_count=8, lanes=32), "tb.cocotb_fc")

@@ -115,13 +115,16 @@ def test_round_trip_of_every_ram_kind(packed):
             for m, n in _samples(rng, weight.shape):
                 assert pw_weight(words, mmap, entry, m // lanes, n, m % lanes, wb) == weight[m, n], \
                     (name, m, n)
-        elif entry.kind == "fc":  # pw RAM: word (class, input group) as (group, tap); fc_bias per class
+        elif entry.kind == "fc":  # pw RAM: word (class, input group) as (group, tap); fc_bias per row of P classes
             weight = params[f"{name}.weight"]  # (classes, C)
             for cls, c in _samples(rng, weight.shape):
                 assert pw_weight(words, mmap, entry, cls, c // lanes, c % lanes, wb) == weight[cls, c], \
                     (name, cls, c)
             bias = params[f"{name}.bias"]
-            assert [field(w, 0, q.fc_bias_bits) for w in words["fc_bias"]] == list(bias)
+            p = mmap.pe_count
+            assert [field(words["fc_bias"][cls // p], cls % p, q.fc_bias_bits)
+                    for cls in range(len(bias))] == list(bias)
+            assert len(words["fc_bias"]) == -(-len(bias) // p)
             seen.add("fc_bias")
         if entry.kind in ("conv", "dw", "pw"):  # bn: lanes multipliers, then lanes biases
             mult, bias = params[f"{name}.bn_mult"], params[f"{name}.bn_bias"]
