@@ -1,4 +1,7 @@
-"""Training settings (:class:`TrainConfig`), kept free of torch so the CLI can read its defaults cheaply."""
+"""Training settings: :class:`TrainConfig` and the named :class:`Recipe` it starts from.
+
+Kept free of torch so the CLI can read its defaults cheaply.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,65 @@ import math
 from dataclasses import dataclass
 
 from rrm.errors import UserError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a run optimizes, chosen by name (``--recipe``) and written into the report.
+
+    ``defaults`` are the :class:`TrainConfig` values the recipe starts from
+    (command-line options still override them); ``digits`` has none, so it is
+    :class:`TrainConfig`'s own defaults.
+    """
+
+    name: str
+    optimizer: str = "adamw"           #: "adamw" or "sgd"
+    momentum: float = 0.0              #: SGD momentum
+    nesterov: bool = False
+    warmup_epochs: float = 0.0         #: linear warm-up at the start of the float phase ...
+    qat_warmup_epochs: float = 0.0     #: ... and of the QAT and of every pruning phase
+    lr_floor: float = 0.01             #: the cosine ends at lr * lr_floor
+    label_smoothing: float = 0.0
+    decay_norm_and_bias: bool = True   #: False: weight decay on conv and FC weights only, not BN or biases
+    reference_batch: int | None = None  #: lr is for this global batch; scaled by batch_size * processes / it
+    amp: bool = False                  #: autocast on CUDA (bf16, or fp16 with loss scaling)
+    defaults: tuple = ()               #: (TrainConfig field, value) pairs
+
+    def describe(self) -> str:
+        """One line for the report."""
+        parts = [self.optimizer.upper() if self.optimizer == "sgd" else "AdamW"]
+        if self.optimizer == "sgd":
+            parts[0] += f" (momentum {self.momentum}{', Nesterov' if self.nesterov else ''})"
+        warm = (f", linear warm-up {self.warmup_epochs:g} epoch(s) (float), {self.qat_warmup_epochs:g} (QAT/prune)"
+                if self.warmup_epochs or self.qat_warmup_epochs else "")
+        parts.append(f"cosine to {self.lr_floor:g} x lr per phase{warm}")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
+        parts.append("weight decay on all parameters" if self.decay_norm_and_bias
+                     else "weight decay on conv/FC weights only (not BN, not biases)")
+        if self.reference_batch:
+            parts.append(f"lr per {self.reference_batch} images of global batch (batch x processes)")
+        if self.amp:
+            parts.append("mixed precision on CUDA")
+        return "; ".join(parts)
+
+
+#: ``--data-backend``: ImageFolder transforms from torchvision if it imports, else PIL (sw/data.py).
+DATA_BACKENDS = ("auto", "torchvision", "pil")
+
+#: The named recipes. ``imagenet``: the usual MobileNet-v1 ImageNet recipe (SGD
+#: with Nesterov momentum, lr 0.1 per 256 images scaled linearly with the global
+#: batch, 5 warm-up epochs then cosine, label smoothing 0.1, weight decay 4e-5
+#: without BN and biases, mixed precision); QAT and pruning fine-tune at lr/10.
+RECIPES = {
+    "digits": Recipe("digits"),
+    "imagenet": Recipe("imagenet", optimizer="sgd", momentum=0.9, nesterov=True, warmup_epochs=5.0,
+                       qat_warmup_epochs=0.5, lr_floor=0.0, label_smoothing=0.1, decay_norm_and_bias=False,
+                       reference_batch=256, amp=True,
+                       defaults=(("epochs", 150), ("qat_epochs", 10), ("prune_steps", 3), ("prune_epochs", 5),
+                                 ("batch_size", 256), ("lr", 0.1), ("qat_lr_scale", 0.1), ("weight_decay", 4e-5),
+                                 ("bn_batches", 50), ("workers", 8))),
+}
 
 
 @dataclass(frozen=True)
@@ -29,8 +91,16 @@ class TrainConfig:
     max_batches: int | None = None
     int_eval_images: int | None = None
     workers: int = 0
+    recipe: str = "digits"
+    init: str | None = None
+    init_imagenet_norm: bool = False
+    data_backend: str = "auto"
 
     def __post_init__(self):
+        if self.recipe not in RECIPES:
+            raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+        if self.data_backend not in DATA_BACKENDS:
+            raise UserError(f"--data-backend must be one of {', '.join(DATA_BACKENDS)}, got {self.data_backend!r}")
         for name in ("epochs", "qat_epochs", "prune_epochs"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
@@ -50,6 +120,24 @@ class TrainConfig:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
         if self.seed < 0:
             raise UserError(f"--seed must be >= 0, got {self.seed}")
+
+    @classmethod
+    def for_recipe(cls, recipe: str = "digits", **overrides) -> "TrainConfig":
+        """The named recipe's defaults, then every override that is not None."""
+        if recipe not in RECIPES:
+            raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+        values = dict(RECIPES[recipe].defaults)
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(recipe=recipe, **values)
+
+    @property
+    def recipe_spec(self) -> Recipe:
+        return RECIPES[self.recipe]
+
+    def lr_for(self, processes: int) -> float:
+        """The float phase's peak learning rate for ``processes`` processes (linear scaling rule)."""
+        reference = self.recipe_spec.reference_batch
+        return self.lr * (self.batch_size * processes / reference if reference else 1.0)
 
     def phases(self) -> list[tuple[str, int]]:
         """(name, epochs) of every phase, in order."""

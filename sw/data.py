@@ -37,14 +37,14 @@ from torch.utils.data import Dataset
 from rrm.errors import UserError
 from rrm.spec import Spec
 
+from .config import DATA_BACKENDS as BACKENDS
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 #: The usual ImageNet evaluation crop: resize to size/0.875, centre crop to size.
 CROP_FRACTION = 0.875
 #: RandomResizedCrop's area and aspect-ratio ranges (torchvision's defaults).
 CROP_SCALE = (0.08, 1.0)
 CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
-#: ``--data-backend`` choices: torchvision if it imports, else the built-in PIL transforms.
-BACKENDS = ("auto", "torchvision", "pil")
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
 MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}

@@ -22,14 +22,18 @@ def quantize_weight(weight: torch.Tensor, quant: QuantSpec) -> torch.Tensor:
 
 
 def quantize_activation(x: torch.Tensor, quant: QuantSpec) -> torch.Tensor:
-    """ReLU + clip + round to the unsigned activation grid: 0 .. act_max * 2**-act_frac."""
-    return torch.fake_quantize_per_tensor_affine(x, 2.0 ** -quant.act_frac, 0, 0, quant.act_max)
+    """ReLU + clip + round to the unsigned activation grid: 0 .. act_max * 2**-act_frac.
+
+    Computed in float32 (a no-op for float32 input; under mixed precision the
+    grid values are exact in bf16/fp16 again for the next convolution).
+    """
+    return torch.fake_quantize_per_tensor_affine(x.float(), 2.0 ** -quant.act_frac, 0, 0, quant.act_max)
 
 
 def quantize_input(x: torch.Tensor, quant: QuantSpec) -> torch.Tensor:
     """The shifted image on the signed input grid (exact for 8-bit pixels and Q1.7)."""
     half = 1 << (quant.input_bits - 1)
-    return torch.fake_quantize_per_tensor_affine(x, 2.0 ** -quant.input_frac, 0, -half, half - 1)
+    return torch.fake_quantize_per_tensor_affine(x.float(), 2.0 ** -quant.input_frac, 0, -half, half - 1)
 
 
 def image_to_input(pixels: torch.Tensor, quant: QuantSpec) -> torch.Tensor:

@@ -22,14 +22,38 @@ def _size(spec: Spec) -> dict:
     return {"params": sum(l.params for l in layers), "macs": sum(l.macs for l in layers)}
 
 
+def _throughput(history: list[dict]) -> dict | None:
+    """Median training images/s over the epochs (per process and over all processes)."""
+    rates = sorted(h["images_per_s"] for h in history if h.get("images_per_s") is not None)
+    totals = sorted(h["images_per_s_all"] for h in history if h.get("images_per_s_all") is not None)
+    if not rates:
+        return None
+    return {"images_per_s_per_process": rates[len(rates) // 2],
+            "images_per_s_all_processes": totals[len(totals) // 2] if totals else None, "epochs": len(rates)}
+
+
 def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dict], model, data_dir,
-                 processes: int = 1, device: str = "cpu") -> dict:
+                 processes: int = 1, device: str = "cpu", data_backend: str | None = None,
+                 init: dict | None = None) -> dict:
     """Write ``out/report.json`` and ``out/report.md``; return the report dict."""
     full, pruned = _size(unpruned(spec)), _size(spec)
+    recipe = config.recipe_spec
+    recipe_report = {"name": config.recipe, "description": recipe.describe(), "optimizer": recipe.optimizer,
+                     "batch_per_process": config.batch_size, "global_batch": config.batch_size * processes,
+                     "peak_lr": config.lr_for(processes), "qat_lr": config.lr_for(processes) * config.qat_lr_scale,
+                     "weight_decay": config.weight_decay, "label_smoothing": recipe.label_smoothing,
+                     "warmup_epochs": recipe.warmup_epochs, "qat_warmup_epochs": recipe.qat_warmup_epochs,
+                     "mixed_precision": recipe.amp and device.startswith("cuda")}
+    throughput = _throughput(history)
+    start = {"path": config.init, "imagenet_norm": config.init_imagenet_norm, **(init or {})} if config.init else None
     report = {
         "network": spec.network.name,
         "preset": spec.preset,
         "data": str(data_dir) if data_dir else "embedded digits (scikit-learn load_digits, 20 % test split)",
+        "data_backend": data_backend,
+        "recipe": recipe_report,
+        "throughput": throughput,
+        "init": start,
         "accuracy": {
             "float_top1": summary.get("float_test_acc"),
             "qat_top1": summary.get("qat_test_acc"),
@@ -80,6 +104,20 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
         "Kept output channels per block: "
         + ", ".join(f"{block} {count}" for block, count in report["kept_channels"].items()) + ".",
         "",
+        f"Recipe `{config.recipe}`: {recipe.describe()}; global batch {config.batch_size * processes} "
+        f"({config.batch_size} x {processes}), peak lr {recipe_report['peak_lr']:g} (QAT/pruning "
+        f"{recipe_report['qat_lr']:g}), weight decay {config.weight_decay:g}"
+        + ("; bf16/fp16 autocast" if recipe_report["mixed_precision"] else "") + ".",
+        "",
+        *([f"Training throughput: {throughput['images_per_s_per_process']:.1f} images/s per process, "
+           f"{throughput['images_per_s_all_processes']:.1f} over all {processes} process(es) "
+           f"(median over {throughput['epochs']} epoch(s), data loading included)", ""] if throughput else []),
+        *([f"Float start point (--init): {config.init}"
+           + (f", {start['layout']} layout, {start['rescaled_channels']} channel(s) scaled into the clip range"
+              if "layout" in start else "")
+           + (", ImageNet normalization folded into conv1" if config.init_imagenet_norm else "")
+           + "; no float training.", ""] if start else []),
+        *([f"ImageFolder transforms: {data_backend}.", ""] if data_backend else []),
         "Phases (epochs): " + ", ".join(f"{name} {epochs}" for name, epochs in config.phases())
         + f"; batch {config.batch_size} per process, lr {config.lr}, seed {config.seed}"
         + (f", at most {config.max_batches} batches per epoch" if config.max_batches else "") + ".",

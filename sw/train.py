@@ -51,6 +51,7 @@ from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import load_data
 from .export import export_model
+from .init import load_init
 from .model import MobileNet, shrink
 from .pruning import prune_step, pruning_done
 from .quant import clip_weights_
@@ -111,10 +112,35 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _lr(base: float, step: int, total: int) -> float:
-    """Cosine decay from ``base`` to base/100 over ``total`` steps."""
-    floor = base * 0.01
-    return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(1, total)))
+def _lr(base: float, step: int, total: int, warmup: int = 0, floor: float = 0.01) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``base * floor`` at step ``total``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    low = base * floor
+    progress = (min(step, total) - warmup) / max(1, total - warmup)
+    return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    """The recipe's optimizer; without decay on BN and biases (1-D parameters) where the recipe says so."""
+    recipe = config.recipe_spec
+    if recipe.decay_norm_and_bias:
+        groups = model.parameters()
+    else:
+        named = list(model.named_parameters())
+        groups = [{"params": [p for _, p in named if p.ndim > 1], "weight_decay": config.weight_decay},
+                  {"params": [p for _, p in named if p.ndim <= 1], "weight_decay": 0.0}]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                               weight_decay=config.weight_decay)
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=config.weight_decay)
+
+
+def amp_dtype(device: torch.device, recipe) -> torch.dtype | None:
+    """The autocast dtype of a recipe with mixed precision on this device: bf16 (fp16 before Ampere); None on CPU."""
+    if not recipe.amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
@@ -127,14 +153,15 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def evaluate(model, dataset, env: Distributed, batch_size: int) -> dict:
+def evaluate(model, dataset, env: Distributed, batch_size: int, workers: int = 0) -> dict:
     """Top-1/top-5 accuracy and loss over ``dataset``, sharded across processes."""
     model.eval()
     shard = Subset(dataset, range(env.rank, len(dataset), env.world))
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
+                        pin_memory=env.device.type == "cuda")
     loss = top1 = top5 = count = 0.0
     for images, labels in loader:
-        images, labels = images.to(env.device), labels.to(env.device)
+        images, labels = images.to(env.device, non_blocking=True), labels.to(env.device, non_blocking=True)
         logits = model(images)
         loss += float(F.cross_entropy(logits, labels, reduction="sum"))
         c1, c5 = topk_correct(logits, labels)
@@ -180,7 +207,12 @@ class Trainer:
             raise UserError(f"{self.out} already holds a training run ({CHECKPOINT}); "
                             f"use --resume to continue it or choose another --out")
         self.data_dir = data_dir
-        self.train_set, self.test_set = load_data(spec, data_dir)
+        self.init_model, self.init_info = None, None
+        if self.state is None and self.config.init is not None:
+            # Before the data and before --out is made: a bad --init file leaves nothing behind.
+            self.init_model, self.init_info = load_init(self.config.init, spec, self.config.init_imagenet_norm)
+        self.train_set, self.test_set = load_data(spec, data_dir, self.config.data_backend)
+        self.data_backend = getattr(self.train_set, "backend", None)
 
     # --- helpers -------------------------------------------------------------
 
@@ -193,7 +225,8 @@ class Trainer:
                                      shuffle=True, seed=self.config.seed, drop_last=False)
         sampler.set_epoch(global_epoch)
         return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=sampler,
-                          num_workers=self.config.workers, drop_last=len(self.train_set) > self.config.batch_size)
+                          num_workers=self.config.workers, drop_last=len(self.train_set) > self.config.batch_size,
+                          pin_memory=self.env.device.type == "cuda")
 
     def _steps_per_epoch(self) -> int:
         shard = math.ceil(len(self.train_set) / self.env.world)
@@ -225,7 +258,10 @@ class Trainer:
             self._log(f"resuming {self.out} at phase {progress['phase']}, "
                       f"{progress['epochs_done']} epoch(s) done")
         else:
-            model = MobileNet(unpruned(self.spec))
+            model = self.init_model if self.init_model is not None else MobileNet(unpruned(self.spec))
+            if self.init_info is not None:
+                self._log(f"float start point: {self.init_info['path']} ({self.init_info['layout']} layout, "
+                          f"{self.init_info['rescaled_channels']} channel(s) scaled into the clip range)")
             history, summary = [], {}
             progress = {"phase": config.phases()[0][0], "phase_index": 0, "epochs_done": 0,
                         "quantized": False, "finished": False}
@@ -248,8 +284,10 @@ class Trainer:
             if name.startswith("prune") and first_epoch == 0:
                 kept = prune_step(model, self.spec, int(name[5:]), config.prune_steps)
                 self._log(f"{name}: kept channels {kept}")
-            base_lr = config.lr * (1.0 if name == "float" else config.qat_lr_scale)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=base_lr, weight_decay=config.weight_decay)
+            base_lr = config.lr_for(env.world) * (1.0 if name == "float" else config.qat_lr_scale)
+            optimizer = make_optimizer(model, config, base_lr)
+            recipe = config.recipe_spec
+            warmup = round(steps * (recipe.warmup_epochs if name == "float" else recipe.qat_warmup_epochs))
             if optimizer_state is not None and first_epoch > 0:
                 optimizer.load_state_dict(optimizer_state)
             optimizer_state = None
@@ -257,14 +295,16 @@ class Trainer:
                 tic = time.monotonic()
                 _seed_everything(config.seed * 100_003 + global_epoch)
                 train = self._train_epoch(train_model, model, optimizer, global_epoch, base_lr,
-                                          epoch * steps, epochs * steps, f"{name} {epoch + 1}/{epochs}")
+                                          epoch * steps, epochs * steps, f"{name} {epoch + 1}/{epochs}",
+                                          warmup=warmup)
                 if model.quantized:
                     self._recalibrate_bn(model, global_epoch)
-                test = evaluate(model, self.test_set, env, config.batch_size * 2)
+                test = evaluate(model, self.test_set, env, config.batch_size * 2, config.workers)
                 record = {"phase": name, "epoch": epoch + 1, "global_epoch": global_epoch + 1,
                           "lr": optimizer.param_groups[0]["lr"], "train_loss": train["loss"],
                           "train_acc": train["top1"], "test_acc": test["top1"], "test_top5": test["top5"],
-                          "test_loss": test["loss"], "seconds": round(time.monotonic() - tic, 3)}
+                          "test_loss": test["loss"], "seconds": round(time.monotonic() - tic, 3),
+                          "images_per_s": train["images_per_s"], "images_per_s_all": train["images_per_s_all"]}
                 if name.startswith("prune"):
                     record["kept_channels"] = model.kept_channels()
                 history.append(record)
@@ -289,32 +329,49 @@ class Trainer:
             raise RuntimeError("pruning did not reach the spec's channel counts")
         return self._finish(model, history, summary, progress, elapsed_before, start)
 
-    def _train_epoch(self, train_model, model, optimizer, global_epoch, base_lr, step0, total, label) -> dict:
+    def _train_epoch(self, train_model, model, optimizer, global_epoch, base_lr, step0, total, label,
+                     warmup: int = 0) -> dict:
         train_model.train()
+        recipe = self.config.recipe_spec
+        device = self.env.device
+        dtype = amp_dtype(device, recipe)
+        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
         loader = self._loader(global_epoch)
         steps = self._steps_per_epoch()
         loss_sum = correct = count = 0.0
         bar = tqdm(total=steps, desc=label, leave=False, disable=not self.progress, unit="batch")
+        tic = time.monotonic()
         for step, (images, labels) in enumerate(loader):
             if step >= steps:
                 break
             for group in optimizer.param_groups:
-                group["lr"] = _lr(base_lr, step0 + step, total)
-            images, labels = images.to(self.env.device), labels.to(self.env.device)
-            logits = train_model(images)
-            loss = F.cross_entropy(logits, labels)
+                group["lr"] = _lr(base_lr, step0 + step, total, warmup, recipe.lr_floor)
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = train_model(images)
+            logits = logits.float()
+            loss = F.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
             clip_weights_(model.weighted_modules(), self.spec.quant)
             loss_sum += float(loss.detach()) * len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             count += len(labels)
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
+                            img_s=f"{count / max(time.monotonic() - tic, 1e-9):.1f}")
         bar.close()
-        loss_sum, correct, count = self.env.sum([loss_sum, correct, count])
-        return {"loss": loss_sum / max(count, 1), "top1": correct / max(count, 1)}
+        seconds = max(time.monotonic() - tic, 1e-9)
+        mine = count
+        loss_sum, correct, count, rates = self.env.sum([loss_sum, correct, count, mine / seconds])
+        return {"loss": loss_sum / max(count, 1), "top1": correct / max(count, 1),
+                "images_per_s": round(mine / seconds, 2), "images_per_s_all": round(rates, 2)}
 
     @torch.no_grad()
     def _recalibrate_bn(self, model, global_epoch: int) -> None:
@@ -397,7 +454,8 @@ class Trainer:
                 "metrics": {"summary": summary}, "elapsed_s": elapsed, "cpu_s": self._cpu_seconds(),
             })
             report = write_report(self.out, self.spec, self.config, summary, history, model, self.data_dir,
-                                  processes=env.world, device=str(env.device))
+                                  processes=env.world, device=str(env.device), data_backend=self.data_backend,
+                                  init=self.init_info)
             self._log(f"float {summary.get('float_test_acc', float('nan')):.4f}  "
                       f"qat {summary.get('qat_test_acc', float('nan')):.4f}  "
                       f"pruned int {summary['int_test_acc']:.4f}  ({elapsed:.1f} s)  -> {artifact_dir}")

@@ -13,33 +13,55 @@ HELP = "train (float -> QAT -> iterative pruning) and export the integer artifac
 
 
 def add_arguments(parser) -> None:
-    from sw.config import TrainConfig
+    from sw.config import DATA_BACKENDS, RECIPES, TrainConfig
     defaults = TrainConfig()
+
+    def recipe_default(name: str) -> str:
+        """Help text for an option whose default comes from the recipe."""
+        values = {recipe: dict(RECIPES[recipe].defaults).get(name, getattr(defaults, name)) for recipe in RECIPES}
+        return "default: the recipe's, " + ", ".join(f"{recipe} {value}" for recipe, value in values.items())
     add_spec_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="run directory: checkpoint.pt, metrics.jsonl, report.{json,md}, artifact/")
     parser.add_argument("--data", type=Path, default=None, metavar="DIR",
                         help="ImageFolder with train/<class>/ and val/<class>/ (default: embedded digits)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="float epochs (default %(default)s)")
-    parser.add_argument("--qat-epochs", type=int, default=defaults.qat_epochs,
-                        help="QAT epochs before pruning (default %(default)s)")
-    parser.add_argument("--prune-steps", type=int, default=defaults.prune_steps,
-                        help="pruning steps (default %(default)s)")
-    parser.add_argument("--prune-epochs", type=int, default=defaults.prune_epochs,
-                        help="QAT re-training epochs after each pruning step (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help="batch size per process (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="AdamW learning rate (default %(default)s)")
-    parser.add_argument("--bn-batches", type=int, default=defaults.bn_batches,
-                        help="batches used to re-estimate BN statistics after each quantized epoch "
-                             "(0: off; default %(default)s)")
+    parser.add_argument("--data-backend", choices=DATA_BACKENDS, default="auto",
+                        help="ImageFolder transforms: torchvision, or the same transforms in PIL; auto: torchvision "
+                             "if it imports (default %(default)s)")
+    parser.add_argument("--recipe", choices=tuple(RECIPES), default="digits",
+                        help="optimizer, schedule and defaults: digits (AdamW, the tiny preset) or imagenet (SGD + "
+                             "Nesterov, warm-up + cosine, label smoothing, lr scaled with the global batch, mixed "
+                             "precision on CUDA); docs/training.md (default %(default)s)")
+    parser.add_argument("--init", type=Path, default=None, metavar="FLOAT.pt",
+                        help="start QAT and pruning from this float MobileNet-v1 state dict (ours or the "
+                             "Sequential layout of docs/init.md), without float training (--epochs defaults to 0)")
+    parser.add_argument("--init-imagenet-norm", action="store_true",
+                        help="the --init weights expect torchvision's ImageNet mean/std normalization: fold it "
+                             "into conv1")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"float epochs ({recipe_default('epochs')}; 0 with --init)")
+    parser.add_argument("--qat-epochs", type=int, default=None,
+                        help=f"QAT epochs before pruning ({recipe_default('qat_epochs')})")
+    parser.add_argument("--prune-steps", type=int, default=None,
+                        help=f"pruning steps ({recipe_default('prune_steps')})")
+    parser.add_argument("--prune-epochs", type=int, default=None,
+                        help=f"QAT re-training epochs after each pruning step ({recipe_default('prune_epochs')})")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"batch size per process ({recipe_default('batch_size')})")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"learning rate of the float phase; imagenet: per 256 images of global batch "
+                             f"({recipe_default('lr')})")
+    parser.add_argument("--bn-batches", type=int, default=None,
+                        help=f"batches used to re-estimate BN statistics after each quantized epoch "
+                             f"(0: off; {recipe_default('bn_batches')})")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop every epoch after this many batches (quick runs, tests)")
     parser.add_argument("--int-eval-images", type=int, default=None, metavar="N",
                         help="run the integer emulation on N evenly spaced test images only "
                              "(default: all; the emulation is slow for 224x224 networks on CPU)")
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="data loader workers per process")
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"data loader workers per process ({recipe_default('workers')})")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where to train (default: CUDA if available)")
@@ -58,10 +80,15 @@ def run(args) -> int:
         if args.threads < 1:
             raise UserError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    config = TrainConfig(epochs=args.epochs, qat_epochs=args.qat_epochs, prune_steps=args.prune_steps,
-                         prune_epochs=args.prune_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         bn_batches=args.bn_batches, int_eval_images=args.int_eval_images,
-                         max_batches=args.max_batches, workers=args.workers)
+    epochs = 0 if args.init is not None and args.epochs is None else args.epochs
+    config = TrainConfig.for_recipe(args.recipe, init=str(args.init) if args.init is not None else None,
+                                    init_imagenet_norm=args.init_imagenet_norm or None,
+                                    data_backend=args.data_backend, epochs=epochs,
+                                    qat_epochs=args.qat_epochs, prune_steps=args.prune_steps,
+                                    prune_epochs=args.prune_epochs, batch_size=args.batch_size, lr=args.lr,
+                                    seed=args.seed, bn_batches=args.bn_batches,
+                                    int_eval_images=args.int_eval_images, max_batches=args.max_batches,
+                                    workers=args.workers)
     train(spec, config, args.out, data_dir=args.data, resume=args.resume, device=args.device,
           progress=not args.quiet)
     return 0
