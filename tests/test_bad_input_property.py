@@ -195,3 +195,53 @@ def test_outputs_that_cannot_be_written(command, data, good):
     expect_refusal(args)
     assert blocker.read_bytes() == data
     shutil.rmtree(root)
+
+
+INIT_KINDS = ["wrong shape", "missing key", "extra key", "non-finite", "integer tensor", "not a tensor",
+              "foreign keys", "other spec", "truncated", "path kind"]
+
+
+def make_bad_init(root: Path, kind: str, position: float, data: bytes) -> Path:
+    """A --init file for ``tiny`` that is not a MobileNet-v1 state dict of its shape."""
+    import torch
+
+    from rrm.presets import load_preset
+    from rrm.spec import unpruned
+    from sw.model import MobileNet
+    if kind == "path kind":
+        return make_bad_path(root, PATH_KINDS[int(position * (len(PATH_KINDS) - 0.01))], "init.pt", data)
+    preset = "rr-mobilenet" if kind == "other spec" else "tiny"
+    state = MobileNet(unpruned(load_preset(preset))).state_dict()
+    required = [k for k in state if not k.endswith(("mask", "num_batches_tracked"))]
+    key = required[int(position * (len(required) - 1))]
+    if kind == "wrong shape":
+        state[key] = torch.zeros(state[key].shape[0] + 1 + data[0] % 3, *state[key].shape[1:])
+    elif kind == "missing key":
+        del state[key]
+    elif kind == "extra key":
+        state[f"convs.{99 + data[0]}.conv.weight"] = torch.zeros(1)
+    elif kind == "non-finite":
+        state[key].view(-1)[data[0] % state[key].numel()] = [float("nan"), float("inf"), -float("inf")][data[0] % 3]
+    elif kind == "integer tensor":
+        state[key] = state[key].to(torch.int32)
+    elif kind == "not a tensor":
+        state[key] = data.hex()
+    elif kind == "foreign keys":
+        state = {f"backbone.{i}.weight": v for i, v in enumerate(state.values())}
+    path = root / "init.pt"
+    torch.save(state, path)
+    if kind == "truncated":
+        content = path.read_bytes()
+        path.write_bytes(content[:int(position * (len(content) - 1))])
+    return path
+
+
+@SETTINGS
+@given(case=st.tuples(st.sampled_from(INIT_KINDS), st.floats(0, 1), st.binary(min_size=1, max_size=4)))
+def test_bad_init_files(case):
+    root = scratch()
+    init = make_bad_init(root, *case)
+    out = root / "out"
+    message = expect_refusal(["train", "--preset", "tiny", "--out", out, "--init", init, "--max-batches", "1"], out)
+    assert "--init" in message, message
+    shutil.rmtree(root)
