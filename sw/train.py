@@ -316,7 +316,7 @@ class Trainer:
                 self._checkpoint(model, optimizer, progress, history, summary,
                                  elapsed_before + time.monotonic() - start)
             if epochs == 0 or not history or history[-1]["phase"] != name:
-                test = evaluate(model, self.test_set, env, config.batch_size * 2)
+                test = evaluate(model, self.test_set, env, config.batch_size * 2, config.workers)
             else:
                 test = {"top1": history[-1]["test_acc"], "top5": history[-1]["test_top5"]}
             if name in ("float", "qat"):
@@ -422,7 +422,7 @@ class Trainer:
         env = self.env
         small = shrink(model, self.spec)
         small.quantized = True
-        pruned = evaluate(small, self.test_set, env, self.config.batch_size * 2)
+        pruned = evaluate(small, self.test_set, env, self.config.batch_size * 2, self.config.workers)
         summary["pruned_qat_test_acc"] = pruned["top1"]
         summary["pruned_qat_test_top5"] = pruned["top5"]
         report = None

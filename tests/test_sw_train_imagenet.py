@@ -310,3 +310,14 @@ def test_torchrun_two_processes_imagenet_recipe_scales_the_batch(tmp_path):
     for record in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()):
         assert record["images_per_s_all"] > record["images_per_s"] > 0
         assert not math.isnan(record["train_loss"])
+
+
+@pytest.mark.skipif(__import__("sw.data", fromlist=["x"]).torchvision_status()[0] is not None,
+                    reason="torchvision imports here")
+def test_data_backend_torchvision_without_torchvision_exits_2(tmp_path, capsys):
+    spec, data = folder_spec_file(tmp_path)
+    out = tmp_path / "run"
+    code, text = run_cli(["train", "--spec", str(spec), "--data", str(data), "--data-backend", "torchvision",
+                          "--out", str(out), *FAST], capsys)
+    assert code == 2 and "torchvision does not import here" in text and "--data-backend pil" in text, text
+    assert not out.exists()
