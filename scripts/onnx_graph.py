@@ -11,8 +11,9 @@
   top one int8) and the byte products are shifted and added in int64;
 - the input shift ``x = p - 2**(input_bits-1)``: ConvInteger's ``x_zero_point``, with the
   border padded explicitly by the zero point (``Pad``), so the padding is the real value 0;
-- BN + ReLU + requantize: int64 ``Mul``/``Add``, then ``Max(., 0)``, ``Div`` by ``2**s``
-  and ``Min(., act_max)``;
+- BN + ReLU + requantize: int64 ``Mul``/``Add``, then negative values set to 0
+  (``Less``/``Where``), ``Div`` by ``2**s`` and values above ``act_max`` set to it
+  (``Greater``/``Where``);
 - the pool: ``ReduceSum`` over H x W in int64.
 
 Why each integer operator computes DESIGN §3 exactly, where its own semantics differ
@@ -187,11 +188,14 @@ def requantize(g: GraphBuilder, acc: str, params: dict, act_max: int, acc_bound:
     value = g.op("Mul", [acc, g.const(f"{what}_bn_mult", mult.astype(np.int64).reshape(shape))], f"{what}_bn")
     value = g.op("Add", [value, g.const(f"{what}_bn_bias_r", (bias.astype(np.int64) + rnd).reshape(shape))],
                  f"{what}_bn")
-    value = g.op("Max", [value, g.const("zero", np.array(0, np.int64))], f"{what}_relu")
+    # Less/Greater + Where, not Max/Min/Clip: onnxruntime 1.31's int64 Max/Min against a
+    # broadcast scalar get values with bit 31 set wrong (docs/onnx.md)
+    zero, top = g.const("zero", np.array(0, np.int64)), g.const("act_max", np.array(act_max, np.int64))
+    value = g.op("Where", [g.op("Less", [value, zero], f"{what}_negative"), zero, value], f"{what}_relu")
     if shift:
         value = g.op("Div", [value, g.const(f"{what}_2_pow_shift", np.array(1 << shift, np.int64))],
                      f"{what}_shift")
-    value = g.op("Min", [value, g.const("act_max", np.array(act_max, np.int64))], f"{what}_act")
+    value = g.op("Where", [g.op("Greater", [value, top], f"{what}_saturated"), top, value], f"{what}_act")
     if act_max <= 255:
         value = g.op("Cast", [value], f"{what}_u8", to=TensorProto.UINT8)
         return Act(value, np.dtype(np.uint8), 0, act_max)

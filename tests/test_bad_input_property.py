@@ -145,7 +145,7 @@ def test_bad_spec_files(case, command):
 
 
 @SETTINGS
-@given(case=bad_artifacts, command=st.sampled_from(["export --check", "golden", "sim", "vivado"]))
+@given(case=bad_artifacts, command=st.sampled_from(["export --check", "golden", "sim", "vivado", "onnx"]))
 def test_bad_artifacts(case, command, good):
     root = scratch()
     art = make_bad_artifact(root, good / "art", *case)
@@ -153,7 +153,8 @@ def test_bad_artifacts(case, command, good):
     args = {"export --check": ["export", "--check", art],
             "golden": ["golden", art, good / "images.npy", "--out", out],
             "sim": ["sim", art, good / "images.npy", "--out", out],
-            "vivado": ["vivado", art, "--out", out]}[command]
+            "vivado": ["vivado", art, "--out", out],
+            "onnx": ["onnx", art, "--out", out]}[command]
     message = expect_refusal(args, out)
     assert str(root) in message or "manifest" in message or "weights" in message, message
     shutil.rmtree(root)
@@ -180,7 +181,7 @@ def test_bad_image_paths(case, command, good):
 
 
 @SETTINGS
-@given(command=st.sampled_from(["export", "dataset", "verilog", "vivado", "golden-trace"]),
+@given(command=st.sampled_from(["export", "dataset", "verilog", "vivado", "golden-trace", "onnx"]),
        data=st.binary(min_size=1, max_size=16))
 def test_outputs_that_cannot_be_written(command, data, good):
     root = scratch()
@@ -191,7 +192,8 @@ def test_outputs_that_cannot_be_written(command, data, good):
             "dataset": ["dataset", "--preset", "tiny", "--out", out],
             "verilog": ["verilog", "--block", "skid_buffer", "--preset", "tiny", "--out", out],
             "vivado": ["vivado", "--preset", "tiny", "--out", out],
-            "golden-trace": ["golden", good / "art", good / "images.npy", "--trace", blocker]}[command]
+            "golden-trace": ["golden", good / "art", good / "images.npy", "--trace", blocker],
+            "onnx": ["onnx", good / "art", "--out", out]}[command]
     expect_refusal(args)
     assert blocker.read_bytes() == data
     shutil.rmtree(root)
