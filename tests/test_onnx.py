@@ -106,6 +106,7 @@ def test_weights_at_both_ends_of_their_range(spec):
 def test_qonnx_tiny_is_exact_in_qonnx_executor():
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.util.cleanup import cleanup_model
 
     artifact = random_artifact(TINY, 3)
     images = images_for(TINY, 60, 4)
@@ -113,10 +114,15 @@ def test_qonnx_tiny_is_exact_in_qonnx_executor():
     assert result.inexact == []
     quant_nodes = [node for node in result.model.graph.node if node.op_type == "Quant"]
     assert len(quant_nodes) == 2 * (len(TINY.layers()) - 2) + 2  # weights + acts, input, fc weight
-    out = execute_onnx(ModelWrapper(result.model),
-                       {"images": images.transpose(0, 3, 1, 2).astype(np.float32)})["logits"]
-    assert np.array_equal(out.astype(np.int64), model.run(artifact, images))
+    pixels = images.transpose(0, 3, 1, 2).astype(np.float32)
+    expected = model.run(artifact, images)
+    out = execute_onnx(ModelWrapper(result.model), {"images": pixels})["logits"]
+    assert np.array_equal(out.astype(np.int64), expected)
     assert np.array_equal(out, np.rint(out))
+    # FINN's first step on an ingested model: qonnx's cleanup (renames tensors, folds, sorts)
+    cleaned = cleanup_model(ModelWrapper(result.model))
+    out = execute_onnx(cleaned, {cleaned.graph.input[0].name: pixels})[cleaned.graph.output[0].name]
+    assert np.array_equal(out.astype(np.int64), expected)
 
 
 def measure_qonnx(artifact: Artifact, images: np.ndarray) -> dict:
@@ -234,3 +240,11 @@ def test_cli_refuses_bad_input_before_writing(case, artifact_dir, tmp_path):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rrm onnx: error:") and "Traceback" not in err
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.slow
+def test_full_size_rr_mobilenet():
+    from rrm.presets import load_preset
+
+    spec = load_preset("rr-mobilenet")
+    assert_exact(random_artifact(spec, 0), images_for(spec, 2, 0))
