@@ -10,7 +10,9 @@
   activations are split into bytes (``w = sum_j w_j * 256**j``, lower bytes uint8, the
   top one int8) and the byte products are shifted and added in int64;
 - the input shift ``x = p - 2**(input_bits-1)``: ConvInteger's ``x_zero_point``, with the
-  border padded explicitly by the zero point (``Pad``), so the padding is the real value 0;
+  border padded explicitly by the zero point (``Pad``), so the padding is the real value 0
+  (above 8 input bits: the pixels padded with the offset in int64, and ``-offset * sum(w)``
+  added per output channel);
 - BN + ReLU + requantize: int64 ``Mul``/``Add``, then negative values set to 0
   (``Less``/``Where``), ``Div`` by ``2**s`` and values above ``act_max`` set to it
   (``Greater``/``Where``);
@@ -21,7 +23,8 @@ Why each integer operator computes DESIGN §3 exactly, where its own semantics d
 sum is bounded at build time: a byte product that could leave int32, or a BN sum that
 could leave int64, raises :class:`~rrm.errors.UserError` instead of writing a wrong graph.
 
-Needs ``onnx`` (imported lazily by the caller's command, here at module level).
+This module imports ``onnx`` at load time; ``rrm onnx`` imports this module only when it
+runs, so ``rrm --help`` does not load onnx.
 """
 
 from __future__ import annotations
