@@ -516,7 +516,7 @@ class AcceleratorCore(wiring.Component):
         value_shape = conv_params["value_shape"]
         pes = conv_pe_array(pe_count=P, **conv_params)   # lock step, a weight word per PE
         m.submodules.conv_pes = pes
-        bns = self._bn_units(m, "conv_bn", P)
+        bns = self._bn_units(m, "conv_bn", 1 if spec.hardware.serial_bn else P)
         active = run & ((kind == CONV) | (kind == PW))
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
 
@@ -688,54 +688,65 @@ class AcceleratorCore(wiring.Component):
             side = nxt
 
         # group mode: the P sums (P groups of one pixel) go through BN unit 0, one group
-        # per cycle, each written into its own word's slot
+        # per cycle, each written into its own word's slot. With serial_bn, pixel mode does
+        # the same with the P pixels of one group: slot j of the block's word, the group's
+        # BN word held from the PE output.
+        serial = spec.hardware.serial_bn
+        drains = (group_mode | 1) if serial else group_mode
         drain_acc = Signal(pes.out_layout)
         drain_tag = Signal(tag_layout)
+        drain_bn = Signal(bn_rd.data.shape())
         draining = Signal()
         drain_j = Signal(range(P))
         drain_bn_addr = Signal.like(conv_bn_addr)
         m.d.comb += drain_bn_addr.eq(entry.bn_base + drain_tag.first + drain_j)
         # the BN RAM address this engine needs (the sequencer's mux picks it for conv/pw)
-        self._conv_bn_addr = Mux(draining, drain_bn_addr, conv_bn_addr)
+        self._conv_bn_addr = Mux(draining & group_mode, drain_bn_addr, conv_bn_addr)
         with m.If(start):
             m.d.sync += draining.eq(0)
-        with m.Elif(pes.o.valid & group_mode):
+        with m.Elif(pes.o.valid & drains):
             m.d.sync += [drain_tag.eq(side.tag), draining.eq(1), drain_j.eq(0),
-                         drain_acc.eq(pes.o.payload)]
+                         drain_acc.eq(pes.o.payload), drain_bn.eq(side.bn)]
         with m.Elif(draining):
             m.d.sync += drain_j.eq(drain_j + 1)
             with m.If(drain_j == P - 1):
                 m.d.sync += draining.eq(0)
-        # the BN input of a drained group, one cycle after its BN address
+        # the BN input of a drained sum, one cycle after its BN address (group mode)
         dr_valid = Signal()
         dr_j = Signal.like(drain_j)
-        m.d.sync += [dr_valid.eq(draining & (drain_tag.first + drain_j < entry.out_groups)),
-                     dr_j.eq(drain_j)]
+        in_layer = Mux(group_mode, drain_tag.first + drain_j < entry.out_groups, 1)
+        m.d.sync += [dr_valid.eq(draining & in_layer), dr_j.eq(drain_j)]
         dr_tag = Signal(tag_layout)
-        m.d.comb += [dr_tag.eq(drain_tag), dr_tag.waddr.eq(drain_tag.waddr + dr_j)]
+        m.d.comb += [dr_tag.eq(drain_tag),
+                     dr_tag.waddr.eq(Mux(group_mode, drain_tag.waddr + dr_j, drain_tag.waddr)),
+                     dr_tag.slot.eq(Mux(group_mode, drain_tag.slot, dr_j))]
 
         for p, bn in enumerate(bns):
             sums = pes.o.payload[p]
-            use_drain = group_mode if p == 0 else 0
+            use_drain = drains if p == 0 else 0
+            drain_mult = Mux(group_mode, bn_rd.data.mult, drain_bn.mult)
+            drain_bias = Mux(group_mode, bn_rd.data.bias, drain_bn.bias)
             m.d.comb += [
-                bn.i.valid.eq(Mux(group_mode, dr_valid if p == 0 else 0, pes.o.valid)),
-                bn.i.payload.mult.eq(Mux(use_drain, bn_rd.data.mult, side.bn.mult)),
-                bn.i.payload.bias.eq(Mux(use_drain, bn_rd.data.bias, side.bn.bias)),
+                bn.i.valid.eq(Mux(drains, dr_valid if p == 0 else 0, pes.o.valid)),
+                bn.i.payload.mult.eq(Mux(use_drain, drain_mult, side.bn.mult)),
+                bn.i.payload.bias.eq(Mux(use_drain, drain_bias, side.bn.bias)),
                 bn.i.payload.shift.eq(shift),
             ]
             for lane in range(L):
                 acc = Mux(use_drain, drain_acc[dr_j][lane], sums[lane]) if p == 0 else sums[lane]
                 m.d.comb += bn.i.payload.acc[lane].eq(acc)
         tag_out = Signal(tag_layout)
-        m.d.comb += tag_out.eq(Mux(group_mode, dr_tag, side.tag))
+        m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
         for level in range(bns[0].latency):
             nxt = Signal(tag_layout, name=f"conv_tag{level}")
             m.d.sync += nxt.eq(tag_out)
             tag_out = nxt
+        # one write per word in pixel mode (the last slot's, with serial_bn), per slot in group mode
+        counted = group_mode | (tag_out.slot == P - 1) if serial else 1
         with m.If(bns[0].o.valid & active):
             m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(tag_out.waddr),
-                         writes.eq(writes + 1)]
-            with m.If(group_mode):
+                         writes.eq(writes + counted)]
+            with m.If(drains):
                 m.d.sync += self._wr_slots.eq(1 << tag_out.slot)
                 for p in range(P):
                     m.d.sync += wr_data[p].eq(bns[0].o.payload)
@@ -749,40 +760,42 @@ class AcceleratorCore(wiring.Component):
     # ------------------------------------------------------------------
     def _dw_engine(self, m, entry, shift, kind, run, start, fm_rdata, dw_rd, bn_rd,
                    wr_en, wr_buf, wr_addr, wr_data, writes):
-        """Depthwise layers on all ``pe_count`` DW PEs in lock step, PE j on channel group
-        g0 + j of the same pixels, for g0 = 0, P, 2P, ...: per row of groups, the kernels and
-        BN words are read into registers; a wide reader turns P FM words (one per group) into
-        P pixels of P groups; one patch buffer of P x lanes channels gives the windows; the
-        P BN outputs are gathered into one word per group and written one per cycle."""
+        """Depthwise layers on the D = ``dw_pes`` DW PEs in lock step, PE j on channel group
+        g0 + j of the same pixels, for g0 = 0, D, 2D, ...: per row of groups, the kernels and
+        BN words are read into registers; a wide reader turns D FM words (one per group, P
+        pixels each) into P pixels of D groups; one patch buffer of D x lanes channels gives
+        the windows; the D BN outputs are gathered into one word per group (P pixels) and
+        written one per cycle."""
         spec, mmap, P, L, K = self.spec, self.mmap, self.pe_count, self.lanes, self.kernel
+        D = spec.hardware.dw_pes
         A = spec.quant.act_bits
         slot_layout = data.ArrayLayout(unsigned(A), L)
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
         params = patch_parameters(spec, "dw")
-        params["channels"] = P * L
+        params["channels"] = D * L
         patch = PatchBuffer(**params)
         m.submodules.dw_patch = patch
-        array = depthwise_pe_array(pe_count=P, **dw_parameters(spec))
+        array = depthwise_pe_array(pe_count=D, **dw_parameters(spec))
         m.submodules.dw_pes = array
-        bns = self._bn_units(m, "dw_bn", P)
+        bns = self._bn_units(m, "dw_bn", D)
         active = run & (kind == DW)
 
-        # --- rows of P groups: load kernels and BN, run the frame, drain the writes
+        # --- rows of D groups: load kernels and BN, run the frame, drain the writes
         g0 = Signal.like(entry.out_groups)
-        load_j = Signal(range(P + 1))
+        load_j = Signal(range(D + 1))
         loading = Signal()
         running = Signal()
         row_start = Signal()
-        dw_regs = Signal(data.ArrayLayout(dw_rd.data.shape(), P))
-        bn_regs = Signal(data.ArrayLayout(bn_rd.data.shape(), P))
-        load_d = Signal(range(P + 1))
+        dw_regs = Signal(data.ArrayLayout(dw_rd.data.shape(), D))
+        bn_regs = Signal(data.ArrayLayout(bn_rd.data.shape(), D))
+        load_d = Signal(range(D + 1))
         load_valid = Signal()
         in_range = g0 + load_j < entry.out_groups
         m.d.comb += dw_rd.addr.eq(entry.w_base + Mux(in_range, g0 + load_j, 0))
         self._dw_bn_addr = entry.bn_base + Mux(in_range, g0 + load_j, 0)
         m.d.sync += [load_valid.eq(loading), load_d.eq(load_j)]
         with m.If(load_valid):
-            for j in range(P):
+            for j in range(D):
                 with m.If(load_d == j):
                     m.d.sync += [dw_regs[j].eq(dw_rd.data), bn_regs[j].eq(bn_rd.data)]
         row_done = Signal()
@@ -790,21 +803,21 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += [g0.eq(0), loading.eq(kind == DW), load_j.eq(0), running.eq(0)]
         with m.Elif(loading):
             m.d.sync += load_j.eq(load_j + 1)
-            with m.If(load_j == P - 1):
+            with m.If(load_j == D - 1):
                 m.d.sync += loading.eq(0)
         with m.Elif(active & ~running & ~load_valid & (g0 < entry.out_groups)):
             m.d.comb += row_start.eq(1)
             m.d.sync += running.eq(1)
         with m.Elif(running & row_done):
-            m.d.sync += [running.eq(0), g0.eq(g0 + P), load_j.eq(0)]
-            with m.If(g0 + P < entry.out_groups):
+            m.d.sync += [running.eq(0), g0.eq(g0 + D), load_j.eq(0)]
+            with m.If(g0 + D < entry.out_groups):
                 m.d.sync += loading.eq(1)
 
-        # --- wide reader: P words (groups g0..g0+P-1 of one block) -> P pixels of P groups
-        buffers = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(slot_layout, P), P), 2))
+        # --- wide reader: D words (groups g0..g0+D-1 of one block) -> P pixels of D groups
+        buffers = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D), 2))
         full = Signal(2)
         fill_idx = Signal()
-        fill_j = Signal(range(P + 1))
+        fill_j = Signal(range(D + 1))
         filling = Signal()
         fill_base = Signal(range(depth))      # in_groups * the next block to fetch
         blocks_left = Signal.like(entry.in_pixels)   # pixels still to fetch
@@ -819,7 +832,7 @@ class AcceleratorCore(wiring.Component):
         m.d.sync += [fill_d_valid.eq(filling), fill_d_j.eq(fill_j), fill_d_idx.eq(fill_idx)]
         with m.If(fill_d_valid):
             for idx in range(2):
-                for j in range(P):
+                for j in range(D):
                     with m.If((fill_d_idx == idx) & (fill_d_j == j)):
                         m.d.sync += buffers[idx][j].eq(fm_rdata)
         # A buffer is full from the cycle its last word is on the RAM's output (the
@@ -842,7 +855,7 @@ class AcceleratorCore(wiring.Component):
                          stream_slot.eq(0), pixels_left.eq(entry.in_pixels)]
         with m.Elif(filling):
             m.d.sync += fill_j.eq(fill_j + 1)
-            with m.If(fill_j == P - 1):
+            with m.If(fill_j == D - 1):
                 m.d.sync += [filling.eq(0), fill_j.eq(0), fill_idx.eq(~fill_idx),
                              fill_base.eq(fill_base + entry.in_groups),
                              full.bit_select(fill_idx, 1).eq(1)]
@@ -851,11 +864,11 @@ class AcceleratorCore(wiring.Component):
         with m.Elif(can_fill & Mux(fill_idx, free[1], free[0])):
             m.d.sync += begin_fill(fill_idx)
         stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
-        landing = fill_d_valid & (fill_d_j == P - 1) & (fill_d_idx == stream_idx)
-        wide_pixel = Signal(data.ArrayLayout(slot_layout, P))
-        for j in range(P):
+        landing = fill_d_valid & (fill_d_j == D - 1) & (fill_d_idx == stream_idx)
+        wide_pixel = Signal(data.ArrayLayout(slot_layout, D))
+        for j in range(D):
             word = buffers[stream_idx][j]
-            if j == P - 1:
+            if j == D - 1:
                 word = Mux(landing, fm_rdata.as_value(), word.as_value())
                 word = data.ArrayLayout(slot_layout, P)(word)
             m.d.comb += wide_pixel[j].eq(word[stream_slot])
@@ -876,7 +889,7 @@ class AcceleratorCore(wiring.Component):
             pack_struct(array.pe_in_layout, weight=dw_regs[j],
                         window=Cat(*(window[tap].as_value()[j * chunk:(j + 1) * chunk]
                                      for tap in range(K * K))))
-            for j in range(P))))
+            for j in range(D))))
         m.d.comb += [array.i.valid.eq(patch.o.valid & active),
                      patch.o.ready.eq(array.i.ready & active)]
         hold = Signal()     # the write queue cannot take the block this output completes yet
@@ -888,23 +901,23 @@ class AcceleratorCore(wiring.Component):
                 m.d.comb += bn.i.payload.acc[lane].eq(array.o.payload[j][lane])
         m.d.comb += array.o.ready.eq(bns[0].i.ready)
 
-        # --- gather P pixels per group, then write the P words one per cycle
-        gather = Signal(data.ArrayLayout(data.ArrayLayout(slot_layout, P), P))   # [group][slot]
+        # --- gather P pixels per group, then write the D words one per cycle
+        gather = Signal(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D))   # [group][slot]
         queue = Signal.like(gather)
         g_slot = Signal(range(P))
         outputs_left = Signal.like(entry.out_pixels)
         out_base = Signal(range(depth))
         queue_base = Signal(range(depth))
         queue_busy = Signal()
-        queue_j = Signal(range(P))
+        queue_j = Signal(range(D))
         completes = (g_slot == P - 1) | (outputs_left == 1)
-        m.d.comb += hold.eq(queue_busy & completes & ~(queue_j == P - 1))
+        m.d.comb += hold.eq(queue_busy & completes & ~(queue_j == D - 1))
         with m.If(queue_busy):
             m.d.sync += queue_j.eq(queue_j + 1)
             with m.If(g0 + queue_j < entry.out_groups):
                 m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(queue_base + queue_j),
                              wr_data.eq(queue[queue_j]), writes.eq(writes + 1)]
-            with m.If(queue_j == P - 1):
+            with m.If(queue_j == D - 1):
                 m.d.sync += queue_busy.eq(0)
         with m.If(row_start):
             m.d.sync += [g_slot.eq(0), outputs_left.eq(entry.out_pixels), out_base.eq(g0)]
@@ -971,33 +984,53 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += pool_done_flag.eq(1)
         self._pool_done = pool_active & pool_done_flag
 
-        # fc: for every row of P classes, every group: one PW row (P classes' weights)
-        # and the row's P biases; row r, group g is PW row w_base + r * groups + g.
-        # Rows are issued max(groups, P) cycles apart so the FC's bank has sent the
-        # previous row's logits (one per cycle) when the next row is done.
+        # fc: for every row of P classes, Q = fc_classes at a time, every group: one PW
+        # row (P classes' weights, slices s*Q .. s*Q+Q-1 taken) and the row's biases; row r,
+        # group g is PW row w_base + r * groups + g. FC rows are issued max(groups, Q) cycles
+        # apart so the FC's bank has sent the previous row's logits (one per cycle).
+        Q = spec.hardware.fc_classes
+        subs = P // Q
+        span = max(fc.groups, Q)
         fc_active = run & (kind == FC)
         w_issue = Signal()
         w_off = Signal(range(mmap.ram("pw").depth + 1))
-        w_group = Signal(range(max(fc.groups, P)))
-        row = Signal(range(fc.rows))
+        row_base = Signal.like(w_off)
+        w_group = Signal(range(span))
+        sub = Signal(range(subs))
+        fc_row = Signal(range(fc.rows))
+        bias_row = Signal(range(mmap.ram("fc_bias").depth))
         with m.If(start):
-            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), w_group.eq(0), row.eq(0)]
+            m.d.sync += [w_issue.eq(kind == FC), w_off.eq(0), row_base.eq(0), w_group.eq(0),
+                         sub.eq(0), fc_row.eq(0), bias_row.eq(0)]
         with m.Elif(w_issue):
-            with m.If(w_group == max(fc.groups, P) - 1):
-                m.d.sync += [w_group.eq(0), row.eq(row + 1)]
-                with m.If(row == fc.rows - 1):
+            with m.If(w_group == span - 1):
+                m.d.sync += [w_group.eq(0), fc_row.eq(fc_row + 1)]
+                with m.If(fc_row == fc.rows - 1):
                     m.d.sync += w_issue.eq(0)
+                with m.If(sub == subs - 1):
+                    m.d.sync += [sub.eq(0), bias_row.eq(bias_row + 1)]
+                with m.Else():
+                    m.d.sync += sub.eq(sub + 1)
             with m.Else():
                 m.d.sync += w_group.eq(w_group + 1)
-            with m.If(w_group < fc.groups):
+            with m.If(w_group == fc.groups - 1):
+                with m.If(sub == subs - 1):     # on to the next PW rows
+                    m.d.sync += [w_off.eq(w_off + 1), row_base.eq(w_off + 1)]
+                with m.Else():                  # the next sub-row reads the same PW rows
+                    m.d.sync += w_off.eq(row_base)
+            with m.Elif(w_group < fc.groups):
                 m.d.sync += w_off.eq(w_off + 1)
         with m.If(kind == FC):
             m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
-        m.d.comb += fcb_rd.addr.eq(row)
+        m.d.comb += fcb_rd.addr.eq(bias_row)
         w_valid = Signal()
-        m.d.sync += w_valid.eq(w_issue & ~start & (w_group < fc.groups))
-        m.d.comb += [fc.w.valid.eq(w_valid), fc.w.payload.weight.eq(pw_rd.data),
-                     fc.w.payload.bias.eq(fcb_rd.data)]
+        d_sub = Signal.like(sub)
+        m.d.sync += [w_valid.eq(w_issue & ~start & (w_group < fc.groups)), d_sub.eq(sub)]
+        for j in range(Q):
+            slice_index = d_sub * Q + j if subs > 1 else j
+            m.d.comb += [fc.w.payload.weight[j].eq(pw_rd.data[slice_index]),
+                         fc.w.payload.bias[j].eq(fcb_rd.data[slice_index])]
+        m.d.comb += fc.w.valid.eq(w_valid)
 
         # logits: FIFO to the output, argmax on the way
         logit_fifo = fifo.SyncFIFOBuffered(width=self.result_bits, depth=classes)

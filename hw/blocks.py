@@ -67,7 +67,7 @@ BLOCKS = {
     "conv_pe_array_shared": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, shared_weight=True,
                                                        **conv_parameters(spec)),
     "dw_pe": lambda spec: DepthwisePE(**dw_parameters(spec)),
-    "dw_pe_array": lambda spec: depthwise_pe_array(pe_count=spec.hardware.pe_count, **dw_parameters(spec)),
+    "dw_pe_array": lambda spec: depthwise_pe_array(pe_count=spec.hardware.dw_pes, **dw_parameters(spec)),
     "fc": lambda spec: FullyConnected(**fc_parameters(spec)),
     "patch_buffer": lambda spec: PatchBuffer(**patch_parameters(spec, "dw")),
     "ram_join": ram_join_block,

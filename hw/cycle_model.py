@@ -9,7 +9,8 @@ on the data). Each engine's count follows its control structure in
 to the cycle its engine reports done (what ``layer_cycles`` counts):
 
 - **pw**, pixel mode: one beat per (block of P pixels, output group, input
-  channel), back to back, then the pipeline: RAM, Conv PE, BN, write, done.
+  channel), back to back, then the pipeline: RAM, Conv PE, BN, write, done
+  (with ``serial_bn``, the last result's P sums drain through one BN unit first).
 - **pw**, group mode: one beat per (pixel, row of P groups, input channel), then
   the last row's P groups drain through one BN unit, one per cycle.
 - **conv1**: the arriving image, the FM reader, the patch buffer (one padded
@@ -17,18 +18,19 @@ to the cycle its engine reports done (what ``layer_cycles`` counts):
   the gather of P windows and the serializer (K*K*C beats per output group and
   block) interact; :func:`conv1_cycles` steps them cycle by cycle (a few lines
   of Python, no RTL).
-- **dw**: per row of P channel groups: load the row's kernels and BN words
-  (P cycles), fill the wide reader (P cycles), walk the padded map up to the
-  last window (one position per cycle), drain PE, BN and the P writes.
-- **pool**: one beat per (pixel, group); **fc**: one PW row per (row of P classes,
-  group), rows at least P cycles apart (the FC sends a row's logits one per cycle).
+- **dw**: per row of D = ``dw_pes`` channel groups: load the row's kernels and BN
+  words (D cycles), fill the wide reader (D cycles), walk the padded map up to the
+  last window (one position per cycle), drain PE, BN and the D writes.
+- **pool**: one beat per (pixel, group); **fc**: one PW row per (row of Q =
+  ``fc_classes`` classes, group), rows at least Q cycles apart (the FC sends a
+  row's logits one per cycle).
 
 The image's pixels (one per cycle) arrive while conv1 runs; the image adds four
 sequencer cycles per layer (FETCH, LATCH, SHIFT, START); the logits leave during
 the FC layer.
 
 Lower bound of a layer: its MACs divided by what its module does per cycle
-(Conv and FC: ``pe_count * lanes``; DW: ``pe_count * lanes * K * K``;
+(Conv: ``pe_count * lanes``; DW: ``dw_pes * lanes * K * K``; FC: ``fc_classes * lanes``;
 pool: ``lanes`` additions).
 """
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from rrm.memory_map import memory_map
 from rrm.spec import Spec
@@ -117,6 +120,7 @@ class CycleModel:
         }
 
 
+@lru_cache(maxsize=256)   # a sweep asks for the same conv1 many times
 def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count: int,
                  channels: int, groups: int, tail: int, fifo_depth: int,
                  fifo_latency: int = FIFO_LATENCY, input_lead: int = INPUT_LEAD) -> int:
@@ -205,19 +209,19 @@ def _latencies(spec: Spec) -> dict:
     }
 
 
-def _dw_cycles(entry, pe_count: int, kernel: int, latency: dict) -> int:
+def _dw_cycles(entry, pe_count: int, dw_pes: int, kernel: int, latency: dict) -> int:
     pad = kernel // 2
     padded_h, padded_w = entry.in_h + 2 * pad, entry.in_w + 2 * pad
     last_row = kernel - 1 + entry.stride * (entry.out_h - 1)
     last_col = kernel - 1 + entry.stride * (entry.out_w - 1)
     last_window = last_row * padded_w + last_col      # padded positions before the last window
     leftover = padded_h * padded_w - 1 - last_window  # padding walked after it
-    row_overhead = 3 * pe_count + 6 + latency["dw"] + latency["bn"]
-    rows = -(-entry.out_groups // pe_count)
+    row_overhead = 3 * dw_pes + 6 + latency["dw"] + latency["bn"]
+    rows = -(-entry.out_groups // dw_pes)
     # a row's frame starts once the previous frame's padding has been walked
     late = max(0, leftover + 1 - row_overhead)
     # A last, partial block of r < P outputs completes d cycles after the block before it;
-    # its words wait (BN and the PEs stall) until that block's P writes are out.
+    # its words wait (BN and the PEs stall) until that block's D writes are out.
     held = 0
     outputs = entry.out_h * entry.out_w
     partial = outputs % pe_count
@@ -225,13 +229,14 @@ def _dw_cycles(entry, pe_count: int, kernel: int, latency: dict) -> int:
         def position(index):
             y, x = divmod(index, entry.out_w)
             return (kernel - 1 + entry.stride * y) * padded_w + kernel - 1 + entry.stride * x
-        held = max(0, pe_count - (position(outputs - 1) - position(outputs - 1 - partial)))
+        held = max(0, dw_pes - (position(outputs - 1) - position(outputs - 1 - partial)))
     return rows * (last_window + row_overhead + held) + (rows - 1) * late + 1
 
 
-def _pw_cycles(entry, pe_count: int, latency: dict) -> int:
+def _pw_cycles(entry, pe_count: int, latency: dict, serial_drain: int) -> int:
     if not entry.group_mode:
-        return entry.out_blocks * entry.out_groups * entry.in_channels + latency["conv"] + latency["bn"] + 3
+        return (entry.out_blocks * entry.out_groups * entry.in_channels + latency["conv"] + latency["bn"] + 3
+                + serial_drain)
     rows = -(-entry.out_groups // pe_count)
     last_row_groups = entry.out_groups - (rows - 1) * pe_count
     return (entry.out_pixels * rows * entry.in_channels + latency["conv"] + 3
@@ -243,7 +248,9 @@ def cycle_model(spec: Spec) -> CycleModel:
     if not isinstance(spec, Spec):
         raise TypeError(f"spec must be a Spec, not {spec!r}")
     hw = spec.hardware
-    P, L, K = hw.pe_count, hw.lanes, hw.kernel
+    P, L, K, D, Q = hw.pe_count, hw.lanes, hw.kernel, hw.dw_pes, hw.fc_classes
+    # serial_bn: a pixel-mode result's P sums leave through one BN unit, one per cycle
+    serial_drain = P + 1 if hw.serial_bn else 0
     latency = _latencies(spec)
     macs = {layer.name: layer.macs for layer in spec.layers()}
     rows = []
@@ -251,26 +258,27 @@ def cycle_model(spec: Spec) -> CycleModel:
         if entry.kind == "conv":
             cycles = conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
                                   kernel=K, pe_count=P, channels=spec.network.input_channels,
-                                  groups=entry.out_groups, tail=latency["conv"] + latency["bn"] + 3,
+                                  groups=entry.out_groups,
+                                  tail=latency["conv"] + latency["bn"] + 3 + serial_drain,
                                   fifo_depth=conv1_window_fifo_depth(spec))
             bound = macs[entry.name] / (P * L)
         elif entry.kind == "pw":
-            cycles = _pw_cycles(entry, P, latency)
+            cycles = _pw_cycles(entry, P, latency, serial_drain)
             bound = macs[entry.name] / (P * L)
         elif entry.kind == "dw":
-            cycles = _dw_cycles(entry, P, K, latency)
-            bound = macs[entry.name] / (P * L * K * K)
+            cycles = _dw_cycles(entry, P, D, K, latency)
+            bound = macs[entry.name] / (D * L * K * K)
         elif entry.kind == "pool":
             cycles = entry.in_h * entry.in_w * entry.in_groups + 2
             bound = entry.in_h * entry.in_w * entry.in_channels / L
         elif entry.kind == "fc":
-            # rows of P classes, max(groups, P) cycles apart; the last row's logits
+            # rows of Q classes, max(groups, Q) cycles apart; the last row's logits
             # leave one per cycle
-            fc_rows = -(-entry.out_channels // P)
-            last_row = entry.out_channels - (fc_rows - 1) * P
-            cycles = ((fc_rows - 1) * max(entry.in_groups, P) + entry.in_groups + latency["fc"] + 2
+            fc_rows = -(-entry.out_channels // Q)
+            last_row = entry.out_channels - (fc_rows - 1) * Q
+            cycles = ((fc_rows - 1) * max(entry.in_groups, Q) + entry.in_groups + latency["fc"] + 2
                       + last_row - 1)
-            bound = macs[entry.name] / (P * L)
+            bound = macs[entry.name] / (Q * L)
         else:  # pragma: no cover - memory_map only produces the kinds above
             raise ValueError(f"layer {entry.name}: no cycle model for kind {entry.kind!r}")
         rows.append(LayerCycles(entry.name, entry.kind, int(cycles), int(macs.get(entry.name, 0)),

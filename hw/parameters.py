@@ -63,6 +63,6 @@ def fc_parameters(spec: Spec) -> dict:
     layer = spec.layer("fc")
     size = sizing(spec)
     return dict(channels=layer.in_channels, classes=layer.out_channels, lanes=spec.hardware.lanes,
-                parallel=spec.hardware.pe_count, act_bits=spec.quant.act_bits, pool_width=size.pool_width,
+                parallel=spec.hardware.fc_classes, act_bits=spec.quant.act_bits, pool_width=size.pool_width,
                 weight_width=spec.quant.weight_bits, bias_width=spec.quant.fc_bias_bits,
                 logit_width=size.logit_width)

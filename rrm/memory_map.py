@@ -124,7 +124,16 @@ class MemoryMap:
     spec_hash: int
 
     def check_image_fits(self, spec: Spec) -> None:
-        """SpecError unless an image pixel fits a feature-map slot (the accelerator needs it)."""
+        """SpecError unless the accelerator can be built: an image pixel fits a feature-map
+        slot, and with ``serial_bn`` every pixel-mode conv/pw layer has at least
+        ``pe_count + 2`` beats per result (the drain of the previous result's P sums)."""
+        if spec.hardware.serial_bn:
+            for entry in self.layers:
+                if entry.kind in ("conv", "pw") and not entry.group_mode and entry.taps < self.pe_count + 2:
+                    raise SpecError("hardware.serial_bn",
+                                    f"layer {entry.name} has {entry.taps} beats per result, fewer "
+                                    f"than pe_count + 2 = {self.pe_count + 2}: its results would "
+                                    f"come faster than one BN unit drains them")
         if self.image_bits > self.slot_bits:
             raise SpecError("hardware.lanes",
                             f"an image pixel ({spec.network.input_channels} x {spec.quant.input_bits} "

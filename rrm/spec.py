@@ -214,6 +214,18 @@ class HardwareSpec:
     tiling : dict of str to LayerTiling
         Per-layer tiling overrides; layers not named use the rule in
         :func:`rrm.layers.auto_tiling`.
+    dw_pe_count : int
+        DW PEs (each ``lanes`` channels x K*K taps), when fewer than ``pe_count``
+        (0: ``pe_count``, the paper's design). The depthwise layers are a small
+        part of the work; fewer DW PEs trade a few cycles for many multipliers.
+    fc_parallel : int
+        Classes the FC computes at once (``lanes`` multipliers each), a divisor of
+        ``pe_count`` (0: ``pe_count``).
+    serial_bn : bool
+        The Conv module's ``pe_count`` results of a (block, group) go through one
+        BN unit, one per cycle, instead of ``pe_count`` BN units in parallel
+        (a pointwise layer has at least ``pe_count`` beats per result, so no cycles
+        are lost but the drain).
     """
 
     pe_count: int = 9
@@ -224,6 +236,22 @@ class HardwareSpec:
     fm_buffers: int = 2
     fm_on_chip: float = 1.0
     tiling: dict[str, LayerTiling] = field(default_factory=dict)
+    dw_pe_count: int = 0
+    fc_parallel: int = 0
+    serial_bn: bool = False
+
+    #: Fields a spec file may leave out (their defaults keep the paper's design).
+    OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn")
+
+    @property
+    def dw_pes(self) -> int:
+        """DW PEs in the accelerator."""
+        return self.dw_pe_count or self.pe_count
+
+    @property
+    def fc_classes(self) -> int:
+        """Classes the FC computes at once."""
+        return self.fc_parallel or self.pe_count
 
     def __post_init__(self):
         _check_int("hardware.pe_count", self.pe_count, 1, 64)
@@ -237,6 +265,13 @@ class HardwareSpec:
             raise SpecError("hardware.device",
                             f"unknown device {self.device!r} (allowed: {', '.join(DEVICES)})")
         _check_int("hardware.fm_buffers", self.fm_buffers, 1, 4)
+        _check_int("hardware.dw_pe_count", self.dw_pe_count, 0, self.pe_count)
+        _check_int("hardware.fc_parallel", self.fc_parallel, 0, self.pe_count)
+        if self.fc_parallel and self.pe_count % self.fc_parallel:
+            raise SpecError("hardware.fc_parallel",
+                            f"{self.fc_parallel} does not divide pe_count {self.pe_count}")
+        if not isinstance(self.serial_bn, bool):
+            raise SpecError("hardware.serial_bn", f"must be true or false, not {self.serial_bn!r}")
         beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
         if not 0.0 < beta <= 1.0:
             raise SpecError("hardware.fm_on_chip", f"{beta} is out of range (allowed: 0 < value <= 1)")
@@ -283,6 +318,9 @@ class Spec:
         """JSON-serialisable dict; :meth:`from_dict` gives back an equal Spec."""
         out = dataclasses.asdict(self)
         out["network"]["blocks"] = [list(b) for b in self.network.blocks]
+        for name in HardwareSpec.OPTIONAL_FIELDS:   # left out at their defaults: a spec's
+            if out["hardware"][name] == getattr(HardwareSpec, name):   # hash stays what it was
+                del out["hardware"][name]
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -293,7 +331,7 @@ class Spec:
         """Build a Spec from a dict; every field must be present and spelled right."""
         _expect_fields("spec", data, cls, optional={"preset"})
         hardware = dict(data["hardware"]) if isinstance(data["hardware"], dict) else data["hardware"]
-        _expect_fields("hardware", hardware, HardwareSpec)
+        _expect_fields("hardware", hardware, HardwareSpec, optional=set(HardwareSpec.OPTIONAL_FIELDS))
         tiling = {}
         if not isinstance(hardware["tiling"], dict):
             raise SpecError("hardware.tiling", "must be a mapping of layer name to {ti, tj, tn, tm}")

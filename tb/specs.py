@@ -1,4 +1,5 @@
-"""Spec variants for the testbenches: the tiny preset with other PE counts and lane counts."""
+"""Spec variants for the testbenches: the tiny preset with other PE counts, lane counts and
+hardware options."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import dataclasses
 from rrm.presets import load_preset
 
 
-def tiny(pe_count: int | None = None, lanes: int | None = None):
-    """The tiny preset, optionally with ``pe_count`` PEs of ``lanes`` lanes."""
+def tiny(pe_count: int | None = None, lanes: int | None = None, **options):
+    """The tiny preset, optionally with ``pe_count`` PEs of ``lanes`` lanes and other
+    :class:`rrm.spec.HardwareSpec` fields (``dw_pe_count``, ``fc_parallel``, ``serial_bn``)."""
     spec = load_preset("tiny")
-    hardware = spec.hardware
+    changes = dict(options)
     if pe_count is not None:
-        hardware = dataclasses.replace(hardware, pe_count=pe_count)
+        changes["pe_count"] = pe_count
     if lanes is not None:
-        hardware = dataclasses.replace(hardware, lanes=lanes)
-    return dataclasses.replace(spec, hardware=hardware)
+        changes["lanes"] = lanes
+    return dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, **changes))

@@ -30,8 +30,10 @@ from rrm.presets import load_preset
      "max_height", 0),
     (lambda v: BnRequant(lanes=8, acc_width=19, mult_width=16, bias_width=32, sum_width=35,
                          act_bits=4, max_shift=v), "max_shift", 63),
-    (lambda v: FullyConnected(channels=v, classes=10, lanes=8, act_bits=4, pool_width=4,
+    (lambda v: FullyConnected(channels=v, classes=10, lanes=8, parallel=2, act_bits=4, pool_width=4,
                               weight_width=8, bias_width=32, logit_width=33), "channels", 0),
+    (lambda v: FullyConnected(channels=16, classes=10, lanes=8, parallel=v, act_bits=4, pool_width=4,
+                              weight_width=8, bias_width=32, logit_width=33), "parallel", 0),
 ])
 def test_bad_parameter_is_named(make, name, bad):
     with pytest.raises(ValueError, match=rf"{name} must .*{bad}"):

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rrm.errors import SpecError
+from rrm.memory_map import memory_map
 from rrm.presets import PRESETS, load_preset
 from rrm.spec import HardwareSpec, LayerTiling, NetworkSpec, QuantSpec, Spec
 
@@ -66,6 +67,9 @@ def test_layer_shapes_follow_padding_rule():
     (lambda: HardwareSpec(pe_count=0), "hardware.pe_count"),
     (lambda: HardwareSpec(lanes=1000), "hardware.lanes"),
     (lambda: HardwareSpec(device="xc7z020"), "hardware.device"),
+    (lambda: HardwareSpec(pe_count=4, dw_pe_count=5), "hardware.dw_pe_count"),
+    (lambda: HardwareSpec(pe_count=9, fc_parallel=2), "hardware.fc_parallel"),
+    (lambda: HardwareSpec(serial_bn=1), "hardware.serial_bn"),
     (lambda: HardwareSpec(tiling={"conv1": LayerTiling(0, 1, 1, 1)}), "hardware.tiling.conv1.ti"),
     (lambda: Spec(hardware=HardwareSpec(tiling={"nope": LayerTiling(1, 1, 1, 1)})), "hardware.tiling.nope"),
 ])
@@ -95,6 +99,28 @@ def test_missing_field_is_named():
     del data["quant"]["act_bits"]
     with pytest.raises(SpecError, match="quant.act_bits.*missing"):
         Spec.from_dict(data)
+
+
+def test_hardware_options_default_to_the_papers_design_and_stay_out_of_the_json():
+    """dw_pe_count, fc_parallel and serial_bn may be left out of a spec file; at their
+    defaults they are not written, so every existing spec keeps its hash."""
+    spec = load_preset("rr-mobilenet")
+    assert (spec.hardware.dw_pes, spec.hardware.fc_classes, spec.hardware.serial_bn) == (9, 9, False)
+    assert "dw_pe_count" not in spec.to_dict()["hardware"]
+    changed = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, dw_pe_count=3,
+                                                                    fc_parallel=3, serial_bn=True))
+    again = Spec.from_json(changed.to_json())
+    assert again == changed and (again.hardware.dw_pes, again.hardware.fc_classes) == (3, 3)
+
+
+def test_serial_bn_needs_enough_beats_per_result():
+    """One BN unit drains a result's pe_count sums while the next result is summed: a layer
+    with fewer than pe_count + 2 beats per result is refused, naming the layer."""
+    spec = load_preset("tiny")
+    spec = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, pe_count=8,
+                                                                  serial_bn=True))
+    with pytest.raises(SpecError, match="layer conv1 has 9 beats per result"):
+        memory_map(spec).check_image_fits(spec)
 
 
 def test_not_json():

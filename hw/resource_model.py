@@ -1,0 +1,94 @@
+"""Resource model of :class:`hw.accelerator.Accelerator` for design-space sweeps: LUT, FF,
+DSP48E2 and BRAM18K of a spec in microseconds, where ``rrm synth`` takes minutes.
+
+Each block's cost is a count (lanes, PEs, word bits) times a unit cost calibrated on
+``rrm synth --preset rr-mobilenet --mode blocks`` (Yosys 0.23 ``synth_xilinx -family
+xcup``, 9 PEs x 32 lanes, one instance of each block):
+
+=================  ======  ======  =====  ==========================================
+block              LUT     FF      DSP    unit
+=================  ======  ======  =====  ==========================================
+BN unit            7,959   3,535   32     per lane: 249 LUT, 110 FF, 1 DSP
+DW PE              3,297   8,133   288    per lane: 103 LUT, 254 FF, K*K DSP
+Conv PE            673     1,860   32     per lane: 21 LUT, 58 FF, 1 DSP
+FC (one class)     24,447  9,202   32     pool: 3.05 LUT, 1.0 FF per pool-sum bit;
+                                          per class lane: 33 LUT, 52 FF, 1 DSP
+core               9,212   11,887  0      8.0 LUT, 10.3 FF per FM word bit
+DW patch buffer    1,237   10,400  0      per DW channel: 4.3 LUT, 36.1 FF
+=================  ======  ======  =====  ==========================================
+
+DSP48E2 counts are exact for Yosys (it maps each product to one DSP). BRAM18K is the
+analytic count of the RTL's RAMs (:func:`rrm.analysis.rtl_memories`, Eq. 11) plus the DW
+patch buffer's line buffers and the small FIFOs. LUT and FF are estimates: confirm a
+chosen configuration with ``rrm synth``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rrm.analysis import rtl_memories
+from rrm.devices import bram18k_blocks, get_device
+from rrm.sizing import sizing
+from rrm.spec import Spec
+
+#: Per-lane costs (LUT, FF) of the blocks, from the Yosys run in the module docstring.
+BN_LANE = (249.0, 110.0)
+DW_LANE = (103.0, 254.0)
+CONV_LANE = (21.0, 58.0)
+FC_POOL_BIT = (3.05, 1.0)
+FC_CLASS_LANE = (33.0, 52.0)
+CORE_WORD_BIT = (8.0, 10.3)
+DW_PATCH_CHANNEL = (4.3, 36.1)
+#: The conv1 patch buffer, its window FIFO and the logit FIFO: (LUT, FF, BRAM18K).
+SMALL_BLOCKS = (202.0, 305.0, 12)
+
+
+@dataclass(frozen=True)
+class ResourceEstimate:
+    """LUT, FF, DSP48E2 and BRAM18K of one accelerator, and whether they fit its device."""
+
+    lut: int
+    ff: int
+    dsp: int
+    bram18k: int
+    device: str
+    fits: bool
+    limits: dict
+
+    def usage(self) -> dict:
+        """Each resource as a fraction of the device's."""
+        return {name: getattr(self, name) / self.limits[name] for name in ("lut", "ff", "dsp", "bram18k")}
+
+
+def estimate_resources(spec: Spec) -> ResourceEstimate:
+    """The resource model of the module docstring for ``spec`` on its device."""
+    if not isinstance(spec, Spec):
+        raise TypeError(f"spec must be a Spec, not {spec!r}")
+    hw, quant = spec.hardware, spec.quant
+    P, L, K, D, Q = hw.pe_count, hw.lanes, hw.kernel, hw.dw_pes, hw.fc_classes
+    size = sizing(spec)
+    bn_units = (1 if hw.serial_bn else P) + D
+    word_bits = P * L * quant.act_bits
+    fc = spec.layer("fc")
+    pool_bits = fc.in_channels * size.pool_width
+    parts = [
+        (bn_units * L, BN_LANE),
+        (D * L, DW_LANE),
+        (P * L, CONV_LANE),
+        (pool_bits, FC_POOL_BIT),
+        (Q * L, FC_CLASS_LANE),
+        (word_bits, CORE_WORD_BIT),
+        (D * L, DW_PATCH_CHANNEL),
+    ]
+    lut = SMALL_BLOCKS[0] + sum(count * unit[0] for count, unit in parts)
+    ff = SMALL_BLOCKS[1] + sum(count * unit[1] for count, unit in parts)
+    dsp = bn_units * L + D * L * K * K + P * L + Q * L
+    device = get_device(hw.device)
+    rams = rtl_memories(spec, device)
+    line_buffers = (K - 1) * bram18k_blocks(D * L * quant.act_bits, size.dw_patch_max_width + K - 1)
+    bram = rams["bram18k"] + line_buffers + SMALL_BLOCKS[2]
+    limits = {"lut": device.lut, "ff": device.ff, "dsp": device.dsp, "bram18k": device.bram18k}
+    fits = rams["buildable"] and lut <= device.lut and ff <= device.ff and dsp <= device.dsp \
+        and bram <= device.bram18k
+    return ResourceEstimate(round(lut), round(ff), dsp, bram, device.name, bool(fits), limits)

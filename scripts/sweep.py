@@ -1,0 +1,153 @@
+"""Design-space sweep of the accelerator: cycles per image (the cycle model) against LUT,
+FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
+serial BN, on one network.
+
+    python -m scripts.sweep [--preset rr-mobilenet] [--out DIR] [--mark NAME ...]
+
+Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configurations
+that fit the device and are Pareto-optimal in cycles and DSP48E2, and the marked presets)
+and ``DIR/sweep.png`` (cycles against DSP, LUT and BRAM18K; fitting configurations in
+colour, the marked presets labelled). Cycles are exact for the RTL (``rrm cycles``);
+resources are the block model of :mod:`hw.resource_model` (DSP exact for Yosys, LUT/FF
+estimates, BRAM18K the RTL's RAMs): confirm a chosen point with ``rrm synth``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 24)
+LANES = (16, 32, 64)
+DW_PES = (1, 2, 3, 4, 6, 9)
+
+
+def configurations(base):
+    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn) of the grid, as specs."""
+    for pe_count, lanes, dw_pes, serial in itertools.product(PE_COUNTS, LANES, DW_PES, (False, True)):
+        if dw_pes > pe_count:
+            continue
+        for fc_parallel in sorted({1, pe_count} | {q for q in (2, 3, 4) if pe_count % q == 0}):
+            hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
+                                           dw_pe_count=0 if dw_pes == pe_count else dw_pes,
+                                           fc_parallel=0 if fc_parallel == pe_count else fc_parallel,
+                                           serial_bn=serial)
+            yield dataclasses.replace(base, hardware=hardware)
+
+
+def evaluate(spec) -> dict | None:
+    """One configuration's cycles and resources, or None where the RTL cannot be built."""
+    from hw.cycle_model import cycle_model
+    from hw.resource_model import estimate_resources
+    from rrm.errors import SpecError
+    from rrm.memory_map import memory_map
+    try:
+        memory_map(spec).check_image_fits(spec)
+    except SpecError:
+        return None
+    model = cycle_model(spec)
+    res = estimate_resources(spec)
+    hw = spec.hardware
+    return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
+            "serial_bn": hw.serial_bn, "cycles": model.cycles, "bound_ratio": model.bound / model.cycles,
+            "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
+            "dsp": res.dsp, "bram18k": res.bram18k, "fits": res.fits, "hardware": hw}
+
+
+def pareto(rows: list) -> list:
+    """The rows no other row beats in both cycles and DSP48E2 (fewer or equal in both)."""
+    front, best_dsp = [], None
+    for row in sorted(rows, key=lambda r: (r["cycles"], r["dsp"])):
+        if best_dsp is None or row["dsp"] < best_dsp:
+            front.append(row)
+            best_dsp = row["dsp"]
+    return front
+
+
+def describe(row) -> str:
+    return (f"{row['pe_count']}x{row['lanes']}, DW {row['dw_pes']}, FC {row['fc_classes']}"
+            f"{', serial BN' if row['serial_bn'] else ''}")
+
+
+def table(rows: list, title: str) -> list:
+    lines = [f"### {title}", "",
+             "| config (PEs x lanes, DW PEs, FC classes) | cycles | ms | fps | GOPS | bound/cycles "
+             "| LUT | FF | DSP | BRAM18K | fits |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        lines.append(f"| {row.get('label', describe(row))} | {row['cycles']:,} | {row['ms']:.3f} | "
+                     f"{row['fps']:.0f} | {row['gops']:.1f} | {row['bound_ratio']:.2f} | {row['lut']:,} | "
+                     f"{row['ff']:,} | {row['dsp']:,} | {row['bram18k']:,} | "
+                     f"{'yes' if row['fits'] else 'no'} |")
+    return lines + [""]
+
+
+def plot(rows: list, marked: list, path: Path, device) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
+    for ax, key, limit in zip(axes, ("dsp", "lut", "bram18k"), (device.dsp, device.lut, device.bram18k)):
+        for fits, colour in ((False, "0.8"), (True, "tab:blue")):
+            points = [r for r in rows if r["fits"] == fits]
+            ax.scatter([r[key] for r in points], [r["cycles"] for r in points], s=8, c=colour,
+                       label="fits the device" if fits else "does not fit")
+        ax.axvline(limit, color="tab:red", lw=1, ls="--", label=f"{device.name}: {limit:,}")
+        for row in marked:
+            ax.scatter([row[key]], [row["cycles"]], s=60, marker="*", c="tab:orange", zorder=3)
+            ax.annotate(row["label"], (row[key], row["cycles"]), textcoords="offset points",
+                        xytext=(5, 5), fontsize=8)
+        ax.set_xlabel(key.upper() if key != "bram18k" else "BRAM18K")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("cycles per image")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("design space: cycles (cycle model) against resources (block model)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    from rrm.devices import get_device
+    from rrm.presets import PRESETS, load_preset
+    parser = argparse.ArgumentParser(prog="sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="rr-mobilenet", help="the network (and device) to sweep")
+    parser.add_argument("--out", type=Path, default=Path("out/sweep"))
+    parser.add_argument("--mark", nargs="*", default=None,
+                        help="presets to mark (default: every rr-mobilenet preset)")
+    args = parser.parse_args(argv)
+    base = load_preset(args.preset)
+    device = get_device(base.hardware.device)
+    specs = list(configurations(base))
+    rows = [row for row in (evaluate(spec) for spec in tqdm(specs, desc="configurations", unit="config"))
+            if row is not None]
+    names = args.mark if args.mark is not None else [n for n in PRESETS if n.startswith(args.preset)]
+    marked = []
+    for name in names:
+        row = evaluate(load_preset(name))
+        if row is not None:
+            marked.append({**row, "label": name})
+    args.out.mkdir(parents=True, exist_ok=True)
+    dump = [{k: v for k, v in row.items() if k != "hardware"} for row in rows + marked]
+    (args.out / "sweep.json").write_text(json.dumps(dump, indent=1))
+    front = pareto([row for row in rows if row["fits"]])
+    lines = [f"# Design space of {args.preset} on the {device.name}", "",
+             f"{len(rows)} configurations, {sum(r['fits'] for r in rows)} fit the device.", ""]
+    lines += table(marked, "Presets")
+    lines += table(front, "Pareto front: configurations that fit, fewest cycles for their DSP48E2")
+    (args.out / "sweep.md").write_text("\n".join(lines))
+    plot(rows, marked, args.out / "sweep.png", device)
+    print("\n".join(lines))
+    print(f"wrote {args.out / 'sweep.md'}, {args.out / 'sweep.json'}, {args.out / 'sweep.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The resource model (hw.resource_model) and the design-space sweep (scripts/sweep.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from hw.resource_model import estimate_resources
+from rrm.analysis import rtl_memories
+from rrm.devices import get_device
+from rrm.presets import load_preset
+from scripts import sweep
+
+
+def with_hardware(spec, **changes):
+    return dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, **changes))
+
+
+def test_dsp_count_is_one_per_product_as_yosys_maps_them():
+    """rr-mobilenet with a one-class FC is the design `rrm synth` measured: 3,488 DSP48E2
+    (9 DW PEs x 32 lanes x 9 taps, 18 BN units x 32, 9 Conv PEs x 32, 32 FC)."""
+    spec = load_preset("rr-mobilenet")
+    assert estimate_resources(with_hardware(spec, fc_parallel=1)).dsp == 2592 + 576 + 288 + 32
+    assert estimate_resources(spec).dsp == 2592 + 576 + 288 + 288
+
+
+def test_levers_cut_multipliers_and_bram_is_the_rtl_rams_plus_line_buffers():
+    spec = load_preset("rr-mobilenet")
+    full = estimate_resources(spec)
+    lean = estimate_resources(with_hardware(spec, dw_pe_count=2, fc_parallel=3, serial_bn=True))
+    assert lean.dsp == 2 * 32 * 9 + (1 + 2) * 32 + 9 * 32 + 3 * 32
+    assert lean.lut < full.lut and lean.ff < full.ff
+    rams = rtl_memories(spec, get_device("xczu9eg"))["bram18k"]
+    assert rams < full.bram18k < rams + 100
+    assert lean.bram18k < full.bram18k        # narrower DW line buffers
+    assert not full.fits and lean.fits
+
+
+def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "PE_COUNTS", (2, 3))
+    monkeypatch.setattr(sweep, "LANES", (8,))
+    monkeypatch.setattr(sweep, "DW_PES", (1, 2))
+    assert sweep.main(["--preset", "tiny", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "sweep.json").read_text())
+    assert {(r["pe_count"], r["dw_pes"]) for r in rows} >= {(2, 1), (2, 2), (3, 1), (3, 2)}
+    assert [r["label"] for r in rows if "label" in r] == ["tiny"]   # the presets named like the network
+    fitting = [r for r in rows if r["fits"]]
+    front = sweep.pareto(fitting)
+    for row in front:   # nothing that fits is better in both cycles and DSP
+        assert not any(o["cycles"] <= row["cycles"] and o["dsp"] < row["dsp"]
+                       or o["cycles"] < row["cycles"] and o["dsp"] <= row["dsp"] for o in fitting)
+    text = (tmp_path / "sweep.md").read_text()
+    assert "Pareto front" in text and (tmp_path / "sweep.png").stat().st_size > 10_000
