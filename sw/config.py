@@ -66,7 +66,7 @@ RECIPES = {
                        reference_batch=256, amp=True,
                        defaults=(("epochs", 150), ("qat_epochs", 10), ("prune_steps", 3), ("prune_epochs", 5),
                                  ("batch_size", 256), ("lr", 0.1), ("qat_lr_scale", 0.1), ("weight_decay", 4e-5),
-                                 ("bn_batches", 50), ("workers", 8))),
+                                 ("bn_batches", 50), ("workers", 8), ("finetune_epochs", 0), ("threads", None))),
 }
 
 
@@ -78,10 +78,11 @@ class TrainConfig:
     minutes on 2 CPU cores). ``batch_size`` is per process.
     """
 
-    epochs: int = 40
-    qat_epochs: int = 10
+    epochs: int = 60
+    qat_epochs: int = 15
     prune_steps: int = 3
-    prune_epochs: int = 6
+    prune_epochs: int = 10
+    finetune_epochs: int = 10
     batch_size: int = 64
     lr: float = 3e-3
     qat_lr_scale: float = 0.3
@@ -91,6 +92,9 @@ class TrainConfig:
     max_batches: int | None = None
     int_eval_images: int | None = None
     workers: int = 0
+    distill: float = 0.0
+    distill_temperature: float = 2.0
+    threads: int | None = 1
     recipe: str = "digits"
     init: str | None = None
     init_imagenet_norm: bool = False
@@ -101,7 +105,7 @@ class TrainConfig:
             raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         if self.data_backend not in DATA_BACKENDS:
             raise UserError(f"--data-backend must be one of {', '.join(DATA_BACKENDS)}, got {self.data_backend!r}")
-        for name in ("epochs", "qat_epochs", "prune_epochs"):
+        for name in ("epochs", "qat_epochs", "prune_epochs", "finetune_epochs"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.prune_steps < 1:
@@ -118,6 +122,12 @@ class TrainConfig:
             raise UserError(f"--int-eval-images must be >= 1, got {self.int_eval_images}")
         if self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
+        if not 0.0 <= self.distill <= 1.0:
+            raise UserError(f"--distill must be in [0, 1], got {self.distill}")
+        if not (self.distill_temperature > 0 and math.isfinite(self.distill_temperature)):
+            raise UserError(f"--distill-temperature must be a positive number, got {self.distill_temperature}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be >= 1, got {self.threads}")
         if self.seed < 0:
             raise UserError(f"--seed must be >= 0, got {self.seed}")
 
@@ -143,4 +153,6 @@ class TrainConfig:
         """(name, epochs) of every phase, in order."""
         out = [("float", self.epochs), ("qat", self.qat_epochs)]
         out += [(f"prune{k}", self.prune_epochs) for k in range(1, self.prune_steps + 1)]
+        if self.finetune_epochs:
+            out.append(("finetune", self.finetune_epochs))
         return out

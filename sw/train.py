@@ -25,6 +25,7 @@ evaluation is sharded and summed; only rank 0 writes files.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -112,6 +113,29 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _deterministic(threads: int | None) -> None:
+    """Same seed and thread count => the same weights: a fixed number of CPU threads (the
+    order of float sums in a parallel convolution depends on it) and torch's deterministic
+    kernels (on CUDA too: cuBLAS needs its workspace setting before the first call)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+                      weight: float, temperature: float, label_smoothing: float = 0.0) -> torch.Tensor:
+    """(1 - weight) x cross-entropy + weight x T^2 x KL(teacher || student) at temperature T
+    (Hinton et al. 2015); weight 0 is plain cross-entropy (with the recipe's label smoothing)."""
+    loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    if weight == 0.0 or teacher_logits is None:
+        return loss
+    soft = F.kl_div(F.log_softmax(logits / temperature, dim=1), F.log_softmax(teacher_logits / temperature, dim=1),
+                    reduction="batchmean", log_target=True)
+    return (1.0 - weight) * loss + weight * temperature * temperature * soft
+
+
 def _lr(base: float, step: int, total: int, warmup: int = 0, floor: float = 0.01) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay to ``base * floor`` at step ``total``."""
     if step < warmup:
@@ -188,6 +212,7 @@ class Trainer:
     def __init__(self, spec: Spec, config: TrainConfig, out: Path, data_dir: Path | None = None,
                  resume: bool = False, device: str = "auto", progress: bool = True):
         self.spec, self.config, self.out = spec, config, Path(out)
+        _deterministic(config.threads)
         self.env = Distributed.from_env(device)
         self.progress = progress and self.env.main
         if self.out.exists() and not self.out.is_dir():
@@ -203,6 +228,7 @@ class Trainer:
                 raise UserError(f"--resume: {ckpt} was written for another spec (network {theirs!r}); "
                                 f"give the same --preset/--spec as the interrupted run")
             self.config = TrainConfig(**self.state["config"])
+            _deterministic(self.config.threads)
         elif ckpt.exists():
             raise UserError(f"{self.out} already holds a training run ({CHECKPOINT}); "
                             f"use --resume to continue it or choose another --out")
@@ -213,6 +239,7 @@ class Trainer:
             self.init_model, self.init_info = load_init(self.config.init, spec, self.config.init_imagenet_norm)
         self.train_set, self.test_set = load_data(spec, data_dir, self.config.data_backend)
         self.data_backend = getattr(self.train_set, "backend", None)
+        self.teacher = None  # the float network, teacher of every quantized phase (config.distill > 0)
 
     # --- helpers -------------------------------------------------------------
 
@@ -255,6 +282,10 @@ class Trainer:
             progress = dict(self.state["progress"])
             elapsed_before = float(self.state.get("elapsed_s", 0.0))
             self.cpu_before = float(self.state.get("cpu_s", 0.0))
+            if self.state.get("teacher") is not None:
+                self.teacher = MobileNet(unpruned(self.spec))
+                self.teacher.load_state_dict(self.state["teacher"])
+                self.teacher.requires_grad_(False)
             self._log(f"resuming {self.out} at phase {progress['phase']}, "
                       f"{progress['epochs_done']} epoch(s) done")
         else:
@@ -268,6 +299,8 @@ class Trainer:
             elapsed_before = 0.0
             self.cpu_before = 0.0
         model.to(env.device)
+        if self.teacher is not None:
+            self.teacher.to(env.device).eval()
         train_model = model
         if env.world > 1:
             train_model = torch.nn.parallel.DistributedDataParallel(
@@ -281,6 +314,9 @@ class Trainer:
             name, epochs = phases[index]
             first_epoch = progress["epochs_done"] if index == progress["phase_index"] else 0
             model.quantized = name != "float"
+            if model.quantized and config.distill > 0 and self.teacher is None:
+                # The float network as it left the float phase teaches the quantized, pruned one.
+                self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
             if name.startswith("prune") and first_epoch == 0:
                 kept = prune_step(model, self.spec, int(name[5:]), config.prune_steps)
                 self._log(f"{name}: kept channels {kept}")
@@ -297,7 +333,7 @@ class Trainer:
                 train = self._train_epoch(train_model, model, optimizer, global_epoch, base_lr,
                                           epoch * steps, epochs * steps, f"{name} {epoch + 1}/{epochs}",
                                           warmup=warmup)
-                if model.quantized:
+                if model.quantized and name != "finetune":
                     self._recalibrate_bn(model, global_epoch)
                 test = evaluate(model, self.test_set, env, config.batch_size * 2, config.workers)
                 record = {"phase": name, "epoch": epoch + 1, "global_epoch": global_epoch + 1,
@@ -305,7 +341,7 @@ class Trainer:
                           "train_acc": train["top1"], "test_acc": test["top1"], "test_top5": test["top5"],
                           "test_loss": test["loss"], "seconds": round(time.monotonic() - tic, 3),
                           "images_per_s": train["images_per_s"], "images_per_s_all": train["images_per_s_all"]}
-                if name.startswith("prune"):
+                if name.startswith("prune") or name == "finetune":
                     record["kept_channels"] = model.kept_channels()
                 history.append(record)
                 global_epoch += 1
@@ -332,6 +368,12 @@ class Trainer:
     def _train_epoch(self, train_model, model, optimizer, global_epoch, base_lr, step0, total, label,
                      warmup: int = 0) -> dict:
         train_model.train()
+        if label.startswith("finetune"):
+            # BN statistics frozen at the last re-estimate: the weights learn the very
+            # normalisation (and so the quantization thresholds) that the export folds in.
+            for norm in model.modules():
+                if isinstance(norm, torch.nn.BatchNorm2d):
+                    norm.eval()
         recipe = self.config.recipe_spec
         device = self.env.device
         dtype = amp_dtype(device, recipe)
@@ -350,7 +392,12 @@ class Trainer:
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = train_model(images)
             logits = logits.float()
-            loss = F.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
+            teacher_logits = None
+            if self.teacher is not None and model.quantized and self.config.distill > 0:
+                with torch.no_grad():
+                    teacher_logits = self.teacher(images)
+            loss = distillation_loss(logits, teacher_logits, labels, self.config.distill,
+                                     self.config.distill_temperature, recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -411,6 +458,7 @@ class Trainer:
                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "history": history, "metrics": {"summary": summary}, "elapsed_s": elapsed,
                 "cpu_s": self._cpu_seconds(),
+                "teacher": self.teacher.state_dict() if self.teacher is not None else None,
             })
         self.env.barrier()
 

@@ -22,7 +22,7 @@ from sw import int_emulation
 from sw.data import digits
 from sw.train import Trainer
 
-FAST = ["--epochs", "1", "--qat-epochs", "1", "--prune-steps", "2", "--prune-epochs", "1",
+FAST = ["--epochs", "1", "--qat-epochs", "1", "--prune-steps", "2", "--prune-epochs", "1", "--finetune-epochs", "1",
         "--max-batches", "2", "--batch-size", "32", "--quiet", "--threads", "1"]
 
 
@@ -50,7 +50,8 @@ def test_fast_run_writes_checkpoint_metrics_report_and_artifact(fast_run):
     assert sorted(p.name for p in fast_run.iterdir()) == ["artifact", "checkpoint.pt", "metrics.jsonl",
                                                           "report.json", "report.md"]
     lines = [json.loads(line) for line in (fast_run / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["phase"], r["epoch"]) for r in lines] == [("float", 1), ("qat", 1), ("prune1", 1), ("prune2", 1)]
+    assert [(r["phase"], r["epoch"]) for r in lines] == [("float", 1), ("qat", 1), ("prune1", 1), ("prune2", 1),
+                                                             ("finetune", 1)]
     for record in lines:
         assert 0.0 <= record["test_acc"] <= 1.0 and record["train_loss"] > 0
     assert lines[-1]["kept_channels"]["dsc14"] == 192
@@ -121,8 +122,19 @@ def test_interrupted_run_resumes_to_the_same_result(fast_run, tmp_path, monkeypa
     for ours, theirs in zip(history, reference):
         assert ours["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-4)
     a, b = load_artifact(out / "artifact"), load_artifact(fast_run / "artifact")
-    same = np.mean([np.array_equal(a.params[k], b.params[k]) for k in b.params])
-    assert same > 0.9
+    assert a.manifest["files"] == b.manifest["files"]  # the same weights, bit for bit
+
+
+def test_same_seed_and_threads_give_the_same_weights(fast_run, tmp_path):
+    """Reproducibility: a second run with the same seed and thread count writes the same weights.npz."""
+    code, _ = run_cli(["train", "--preset", "tiny", "--out", str(tmp_path / "again"), *FAST])
+    assert code == 0
+    ours = json.loads((tmp_path / "again" / "artifact" / "manifest.json").read_text())
+    theirs = json.loads((fast_run / "artifact" / "manifest.json").read_text())
+    assert ours["files"] == theirs["files"]
+    timing = ("wall_time_s", "cpu_time_s", "throughput")
+    ours, theirs = (json.loads((run / "report.json").read_text()) for run in (tmp_path / "again", fast_run))
+    assert {k: v for k, v in ours.items() if k not in timing} == {k: v for k, v in theirs.items() if k not in timing}
 
 
 def test_existing_run_needs_resume_and_resume_needs_a_run(fast_run, tmp_path, capsys):
@@ -224,7 +236,8 @@ def test_torchrun_two_processes_over_gloo(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "scripts.cli", "train", "--preset", "tiny", "--out", str(out), "--epochs", "1", "--qat-epochs", "0",
-           "--prune-steps", "1", "--prune-epochs", "1", "--max-batches", "2", "--batch-size", "16", "--quiet",
+           "--prune-steps", "1", "--prune-epochs", "1", "--finetune-epochs", "0", "--max-batches", "2", "--batch-size", "16",
+           "--quiet",
            "--device", "cpu"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300,
                           cwd=Path(__file__).resolve().parents[1])
@@ -238,11 +251,12 @@ def test_torchrun_two_processes_over_gloo(tmp_path):
 
 @pytest.mark.slow
 def test_default_tiny_training_meets_the_goals(tmp_path):
-    """The issue's figures: float >= 97 %, pruned integer >= 95 %, <= 10 minutes on 2 CPU threads."""
+    """The issue's figures: pruned integer >= 97 % with at most 1.5 points below float, <= 10 minutes
+    (scripts/train_seeds.py checks seeds 0, 1 and 2)."""
     out = tmp_path / "tiny"
-    code, _ = run_cli(["train", "--preset", "tiny", "--out", str(out), "--threads", "2", "--quiet"])
+    code, _ = run_cli(["train", "--preset", "tiny", "--out", str(out), "--quiet"])
     assert code == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["accuracy"]["float_top1"] >= 0.97
-    assert report["accuracy"]["pruned_int_top1"] >= 0.95
+    assert report["accuracy"]["pruned_int_top1"] >= 0.97
+    assert report["accuracy"]["float_top1"] - report["accuracy"]["pruned_int_top1"] <= 0.015 + 1e-9
     assert report["wall_time_s"] <= 600

@@ -23,8 +23,8 @@ from sw.train import _lr, amp_dtype, make_optimizer
 from tests.test_sw_data import write_image_folder
 from tests.test_sw_train import run_cli
 
-FAST = ["--qat-epochs", "1", "--prune-steps", "1", "--prune-epochs", "1", "--max-batches", "2",
-        "--batch-size", "8", "--quiet", "--threads", "1", "--workers", "0"]
+FAST = ["--qat-epochs", "1", "--prune-steps", "1", "--prune-epochs", "1", "--finetune-epochs", "0",
+        "--max-batches", "2", "--batch-size", "8", "--quiet", "--threads", "1", "--workers", "0"]
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -46,6 +46,14 @@ def add_arguments(parser) -> None:
                         help=f"pruning steps ({recipe_default('prune_steps')})")
     parser.add_argument("--prune-epochs", type=int, default=None,
                         help=f"QAT re-training epochs after each pruning step ({recipe_default('prune_epochs')})")
+    parser.add_argument("--finetune-epochs", type=int, default=None,
+                        help="QAT epochs after the last pruning step with BN statistics frozen "
+                             f"({recipe_default('finetune_epochs')})")
+    parser.add_argument("--distill", type=float, default=defaults.distill, metavar="W",
+                        help="weight of the float network's soft labels (knowledge distillation) in every "
+                             "quantized phase, 0..1 (0: off; default %(default)s)")
+    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature, metavar="T",
+                        help="distillation temperature (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help=f"batch size per process ({recipe_default('batch_size')})")
     parser.add_argument("--lr", type=float, default=None,
@@ -62,7 +70,9 @@ def add_arguments(parser) -> None:
                              "(default: all; the emulation is slow for 224x224 networks on CPU)")
     parser.add_argument("--workers", type=int, default=None,
                         help=f"data loader workers per process ({recipe_default('workers')})")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"torch CPU threads ({recipe_default('threads')}; None: torch's choice); a run "
+                             "repeats bit for bit only with the same seed and thread count")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where to train (default: CUDA if available)")
     parser.add_argument("--resume", action="store_true",
@@ -71,15 +81,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import torch
-
     from sw.config import TrainConfig
     from sw.train import train
     spec = spec_from_args(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be >= 1, got {args.threads}")
     epochs = 0 if args.init is not None and args.epochs is None else args.epochs
     config = TrainConfig.for_recipe(args.recipe, init=str(args.init) if args.init is not None else None,
                                     init_imagenet_norm=args.init_imagenet_norm or None,
@@ -88,7 +94,9 @@ def run(args) -> int:
                                     prune_epochs=args.prune_epochs, batch_size=args.batch_size, lr=args.lr,
                                     seed=args.seed, bn_batches=args.bn_batches,
                                     int_eval_images=args.int_eval_images, max_batches=args.max_batches,
-                                    workers=args.workers)
+                                    workers=args.workers, finetune_epochs=args.finetune_epochs,
+                                    distill=args.distill, distill_temperature=args.distill_temperature,
+                                    threads=args.threads)
     train(spec, config, args.out, data_dir=args.data, resume=args.resume, device=args.device,
           progress=not args.quiet)
     return 0
