@@ -10,8 +10,20 @@ JOBS   ?= auto
 OUT    ?= out
 
 TINY   := $(OUT)/tiny
+# A target whose recipe fails is removed (a half-written result is never taken as built).
+.DELETE_ON_ERROR:
+# The demo's training run (seed and torch threads: same values => same weights),
+# and how many test images go through the RTL.
+SEED   ?= 0
+THREADS ?= 1
+RTL_IMAGES ?= 16
+RUN    := $(TINY)/train
+ARTIFACT := $(RUN)/artifact/manifest.json
+TEST   := $(TINY)/test
+HW_SOURCES := $(wildcard hw/*.py rrm/*.py)
+STAGE  := @sh scripts/stage.sh
 
-.PHONY: install demo analyze train verilog test test-py sim sim-full cycles synth bench clean help
+.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth bench clean help
 
 help:
 	@echo "make install  - create .venv and install rr-mobilenet with its pinned dependencies"
@@ -23,6 +35,7 @@ help:
 	@echo "make synth    - Yosys resource estimate of rr-mobilenet (needs yosys on the PATH)"
 	@echo "make analyze  - the paper's complexity and on-chip-memory analysis for every preset"
 	@echo "make train    - train, prune and export the tiny network on the embedded digits"
+	@echo "make train-seeds - train tiny with seeds 0, 1 and 2 and print the accuracy table (benchmark)"
 	@echo "make verilog  - every hardware block's Verilog for the tiny preset, linted"
 	@echo "make bench    - golden model speed against torch float32 on the full-size network"
 	@echo "make clean    - remove build outputs (keeps .venv)"
@@ -35,34 +48,69 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-analyze: install
+analyze: $(OUT)/analysis.done
+
+$(OUT)/analysis.done: $(wildcard rrm/*.py) scripts/memory_plot.py | $(STAMP)
 	@mkdir -p $(OUT)
-	@for preset in tiny mobilenet-v1 rr-mobilenet; do \
-	    $(BIN)/rrm analyze --preset $$preset --plot $(OUT)/memory-$$preset.png || exit $$?; \
-	    echo; \
-	done
+	$(STAGE) "demo 1/7: the paper's complexity and memory analysis of every preset" \
+	    "rrm analyze failed on the preset named above (its message says why); see docs/analysis.md." \
+	    sh -c 'for preset in tiny mobilenet-v1 rr-mobilenet; do \
+	        $(BIN)/rrm analyze --preset $$preset --plot $(OUT)/memory-$$preset.png || exit $$?; echo; done'
+	@touch $@
 
-# The main job on the embedded default: analyse the presets, train + prune +
-# export tiny on the digits that ship with scikit-learn, run the bit-exact golden
-# model on the test split, write and lint the hardware blocks' Verilog.
-demo: analyze train verilog
-	$(BIN)/rrm dataset --preset tiny --out $(TINY)/test
-	$(BIN)/rrm golden $(TINY)/artifact $(TINY)/test/images.npy --labels $(TINY)/test/labels.npy \
-	    --out $(TINY)/test/logits.npy > $(TINY)/test/golden.txt
-	@grep "top-1 accuracy" $(TINY)/test/golden.txt | sed "s/^/golden model on the test split: /"
-	$(BIN)/rrm sim $(TINY)/artifact $(TINY)/test/images.npy --limit 16 --out $(TINY)/rtl.json
-	$(BIN)/python -m scripts.rtl_report $(TINY)/rtl.json $(TINY)/artifact $(TINY)/test/images.npy \
-	    $(TINY)/test/labels.npy --out $(TINY)
-	@echo "demo done: report $(TINY)/report.md and $(TINY)/rtl.md, artifact $(TINY)/artifact, Verilog $(TINY)/verilog, plots $(OUT)/"
+# The main job on the embedded default, in stages that make reuses when their inputs
+# have not changed (a second `make demo` only prints the report's head): analyse the
+# presets; train + prune + export tiny on the digits that ship with scikit-learn
+# (an interrupted training resumes); the bit-exact golden model on the whole test
+# split; every block's Verilog, linted; the whole accelerator's RTL on the first
+# RTL_IMAGES test images (rerun only when the artifact or the hardware changes); one
+# report, $(TINY)/report.md, with its plots.
+demo: $(TINY)/report.md
+	@echo
+	@sed -n '/^## Headline/,/^## Accuracy/p' $(TINY)/report.md | sed '$$d'
+	@echo "demo done: report $(TINY)/report.md (plots beside it), artifact $(RUN)/artifact, Verilog $(TINY)/verilog"
 
-train: install
-	$(BIN)/rrm train --preset tiny --out $(TINY) $(if $(wildcard $(TINY)/checkpoint.pt),--resume)
-	@cat $(TINY)/report.md
+$(TINY)/report.md: $(OUT)/analysis.done $(ARTIFACT) $(TEST)/logits.npy $(TINY)/verilog/.done $(TINY)/rtl.json \
+		scripts/demo_report.py scripts/rtl_report.py
+	$(STAGE) "demo 7/7: report" "scripts/demo_report.py could not write $@; its traceback is above." \
+	    $(BIN)/python -m scripts.demo_report --train $(RUN) --test $(TEST) --rtl $(TINY)/rtl.json --out $(TINY)
 
-verilog: install
-	@for block in $$($(BIN)/rrm verilog --list-blocks); do \
-	    $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint || exit $$?; \
-	done
+$(ARTIFACT): | $(STAMP)
+	$(STAGE) "demo 2/7: training (float, QAT, pruning, export)$(if $(wildcard $(RUN)/checkpoint.pt), resumed from $(RUN)/checkpoint.pt)" \
+	    "Run make demo again to resume from the last finished epoch; to start over: rm -rf $(RUN)." \
+	    $(BIN)/rrm train --preset tiny --out $(RUN) --seed $(SEED) --threads $(THREADS) \
+	    $(if $(wildcard $(RUN)/checkpoint.pt),--resume)
+
+$(TEST)/labels.npy: | $(STAMP)
+	$(STAGE) "demo 3/7: the digits test split" "rrm dataset failed; check that make install finished (rm $(STAMP) and run it again)." \
+	    $(BIN)/rrm dataset --preset tiny --out $(TEST)
+
+$(TEST)/logits.npy: $(ARTIFACT) $(TEST)/labels.npy
+	$(STAGE) "demo 4/7: golden model on the test split" \
+	    "rrm golden refused the artifact or the images (the message is above); rm -rf $(RUN) $(TEST) and run make demo again." \
+	    sh -c '$(BIN)/rrm golden $(RUN)/artifact $(TEST)/images.npy --labels $(TEST)/labels.npy \
+	        --out $(TEST)/logits.npy > $(TEST)/golden.txt && grep "top-1 accuracy" $(TEST)/golden.txt'
+
+$(TINY)/verilog/.done: $(HW_SOURCES) | $(STAMP)
+	$(STAGE) "demo 5/7: every block's Verilog, linted" \
+	    "Verilog generation or the Verilator lint failed for the block named above; see docs/hw.md (make verilog repeats this stage)." \
+	    sh -c 'for block in $$($(BIN)/rrm verilog --list-blocks); do \
+	        $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint || exit $$?; done'
+	@touch $@
+
+$(TINY)/rtl.json: $(ARTIFACT) $(TEST)/labels.npy $(HW_SOURCES)
+	$(STAGE) "demo 6/7: the accelerator's RTL on $(RTL_IMAGES) test images (Verilator)" \
+	    "The RTL run failed or differs from golden (the first differing layer is named above; the simulator's log is under build/sim/). See docs/accelerator.md." \
+	    $(BIN)/rrm sim $(RUN)/artifact $(TEST)/images.npy --limit $(RTL_IMAGES) --out $@
+
+train: $(ARTIFACT)
+	@cat $(RUN)/report.md
+
+# A benchmark, not a test: seeds 0, 1 and 2 with the default recipe, one table.
+train-seeds: install
+	$(BIN)/python -m scripts.train_seeds --out $(OUT)/seeds --threads $(THREADS)
+
+verilog: $(TINY)/verilog/.done
 
 bench: install
 	$(BIN)/rrm golden --preset rr-mobilenet --random-weights --bench
