@@ -22,14 +22,29 @@ def _size(spec: Spec) -> dict:
     return {"params": sum(l.params for l in layers), "macs": sum(l.macs for l in layers)}
 
 
-def _throughput(history: list[dict]) -> dict | None:
-    """Median training images/s over the epochs (per process and over all processes)."""
-    rates = sorted(h["images_per_s"] for h in history if h.get("images_per_s") is not None)
-    totals = sorted(h["images_per_s_all"] for h in history if h.get("images_per_s_all") is not None)
-    if not rates:
+def _median(values: list[float]) -> float | None:
+    values = sorted(values)
+    if not values:
         return None
-    return {"images_per_s_per_process": rates[len(rates) // 2],
-            "images_per_s_all_processes": totals[len(totals) // 2] if totals else None, "epochs": len(rates)}
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
+
+
+def _throughput(history: list[dict]) -> dict | None:
+    """Median training images/s over the epochs: per process, over all processes, float and quantized epochs."""
+    timed = [h for h in history if h.get("images_per_s") is not None]
+    if not timed:
+        return None
+    return {"images_per_s_per_process": _median([h["images_per_s"] for h in timed]),
+            "images_per_s_all_processes": _median([h.get("images_per_s_all", h["images_per_s"]) for h in timed]),
+            "float_images_per_s_per_process": _median([h["images_per_s"] for h in timed if h["phase"] == "float"]),
+            "quantized_images_per_s_per_process": _median([h["images_per_s"] for h in timed
+                                                           if h["phase"] != "float"]),
+            "epochs": len(timed)}
+
+
+def _rate(value) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) else "n/a"
 
 
 def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dict], model, data_dir,
@@ -109,9 +124,11 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
         f"{recipe_report['qat_lr']:g}), weight decay {config.weight_decay:g}"
         + ("; bf16/fp16 autocast" if recipe_report["mixed_precision"] else "") + ".",
         "",
-        *([f"Training throughput: {throughput['images_per_s_per_process']:.1f} images/s per process, "
-           f"{throughput['images_per_s_all_processes']:.1f} over all {processes} process(es) "
-           f"(median over {throughput['epochs']} epoch(s), data loading included)", ""] if throughput else []),
+        *([f"Training throughput (images/s, median over {throughput['epochs']} epoch(s), data loading "
+           f"included): {_rate(throughput['images_per_s_per_process'])} per process, "
+           f"{_rate(throughput['images_per_s_all_processes'])} over all {processes} process(es); float epochs "
+           f"{_rate(throughput['float_images_per_s_per_process'])}, quantized (QAT/pruning) epochs "
+           f"{_rate(throughput['quantized_images_per_s_per_process'])} per process.", ""] if throughput else []),
         *([f"Float start point (--init): {config.init}"
            + (f", {start['layout']} layout, {start['rescaled_channels']} channel(s) scaled into the clip range"
               if "layout" in start else "")

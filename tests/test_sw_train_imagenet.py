@@ -261,6 +261,8 @@ def test_train_from_init_skips_float_training(tmp_path, capsys):
     assert report["config"]["epochs"] == 0 and report["init"]["layout"] == "sequential"
     assert report["init"]["rescaled_channels"] > 0
     assert report["throughput"]["images_per_s_per_process"] > 0
+    assert report["throughput"]["float_images_per_s_per_process"] is None  # no float epoch with --init
+    assert report["throughput"]["quantized_images_per_s_per_process"] > 0
     assert "Float start point (--init)" in (out / "report.md").read_text()
     # The float accuracy reported is the start point's.
     from sw.data import digits
@@ -289,7 +291,7 @@ def test_imagenet_recipe_on_an_image_folder(tmp_path, capsys):
     # Warm-up: the float phase (1 epoch of 2 steps, warm-up 5 epochs) never leaves it.
     assert history[0]["lr"] == pytest.approx(0.1 * 8 / 256 * 2 / 10)
     md = (out / "report.md").read_text()
-    assert "Recipe `imagenet`: SGD (momentum 0.9, Nesterov)" in md and "images/s per process" in md
+    assert "Recipe `imagenet`: SGD (momentum 0.9, Nesterov)" in md and "Training throughput (images/s" in md
 
 
 def test_torchrun_two_processes_imagenet_recipe_scales_the_batch(tmp_path):
