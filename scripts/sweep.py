@@ -23,6 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+#: Cycles per image at 150 MHz the issue measures against (horizontal lines in the plot).
+TARGETS = {"paper 7.85 ms": 1_177_500, "Vitis AI DPU 3.06 ms": 459_000, "1910 fps": 78_500}
 PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 24)
 LANES = (16, 32, 64)
 DW_PES = (1, 2, 3, 4, 6, 9)
@@ -99,6 +101,8 @@ def plot(rows: list, marked: list, path: Path, device) -> None:
             ax.scatter([r[key] for r in points], [r["cycles"] for r in points], s=8, c=colour,
                        label="fits the device" if fits else "does not fit")
         ax.axvline(limit, color="tab:red", lw=1, ls="--", label=f"{device.name}: {limit:,}")
+        for (name, cycles), style in zip(TARGETS.items(), (":", "-.", "--")):
+            ax.axhline(cycles, color="tab:green", lw=1, ls=style, label=f"{name}: {cycles:,} cycles")
         for row in marked:
             ax.scatter([row[key]], [row["cycles"]], s=60, marker="*", c="tab:orange", zorder=3)
             ax.annotate(row["label"], (row[key], row["cycles"]), textcoords="offset points",
