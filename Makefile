@@ -23,7 +23,7 @@ TEST   := $(TINY)/test
 HW_SOURCES := $(wildcard hw/*.py rrm/*.py)
 STAGE  := @sh scripts/stage.sh
 
-.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth bench clean help
+.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth sweep bench clean help
 
 help:
 	@echo "make install  - create .venv and install rr-mobilenet with its pinned dependencies"
@@ -31,8 +31,10 @@ help:
 	@echo "make test     - every test: Python (tests/) and RTL (tb/), in parallel"
 	@echo "make sim      - the RTL testbenches only (cocotb + Verilator), in parallel"
 	@echo "make sim-full - rr-mobilenet at full size in Verilator on one image, cycles against the model"
+	@echo "               (PRESET=rr-mobilenet-fit for the configuration that fits the XCZU9EG)"
 	@echo "make cycles   - the cycle model of every preset (cycles, ms, GOPS, fps)"
-	@echo "make synth    - Yosys resource estimate of rr-mobilenet (needs yosys on the PATH)"
+	@echo "make synth    - Yosys resource estimate of rr-mobilenet (needs yosys on the PATH; PRESET=...)"
+	@echo "make sweep    - design-space sweep: cycles against DSP/LUT/BRAM18K, Pareto table and plot"
 	@echo "make analyze  - the paper's complexity and on-chip-memory analysis for every preset"
 	@echo "make train    - train, prune and export the tiny network on the embedded digits"
 	@echo "make train-seeds - train tiny with seeds 0, 1 and 2 and print the accuracy table (benchmark)"
@@ -124,15 +126,21 @@ test-py: install
 sim: install
 	$(BIN)/python -m pytest -n $(JOBS) tb
 
+PRESET ?= rr-mobilenet
+
 sim-full: install
-	$(BIN)/python -m scripts.sim_full
+	$(BIN)/python -m scripts.sim_full --preset $(PRESET)
 
 cycles: install
 	$(BIN)/rrm cycles --preset tiny
 	$(BIN)/rrm cycles --preset rr-mobilenet
+	$(BIN)/rrm cycles --preset rr-mobilenet-fit
 
 synth: install
-	$(BIN)/rrm synth --preset rr-mobilenet
+	$(BIN)/rrm synth --preset $(PRESET)
+
+sweep: install
+	$(BIN)/python -m scripts.sweep --out $(OUT)/sweep
 
 clean:
 	rm -rf build sim_build $(OUT) .pytest_cache .hypothesis
