@@ -54,7 +54,7 @@ def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out
 
     columns = min(8, count)
     rows = -(-count // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.75 * rows + 0.3), squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:
