@@ -25,7 +25,10 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
-from .verilog import rewrite_memory_init
+from .verilog import MEMORY_INIT
+
+#: One word of a memory's ``initial`` block: its value's digits (``mem[3] = 64'h00ff;``).
+INIT_VALUE = re.compile(r"\] = \d+'[hdb]([0-9a-fA-F_]+);")
 
 #: Yosys's synthesis command for the XCZU9EG's family (UltraScale+).
 SYNTH = "synth_xilinx -family xcup"
@@ -203,10 +206,16 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> lis
 
 
 def without_memory_init(text: str) -> str:
-    """The Verilog with every memory's ``initial`` block removed: the contents do not change
-    the resources, and Yosys's frontend needs gigabytes and tens of minutes for the
-    full-size RAMs' lines."""
-    return rewrite_memory_init(text, lambda name: "")[0]
+    """The Verilog with the ``initial`` block of every all-zero memory removed: RAMs that the
+    parameter stream and the engines fill hold zeros at power-up, which do not change their
+    resources, and Yosys's frontend needs gigabytes and tens of minutes for the full-size
+    RAMs' lines. A memory with contents (the layer table, a ROM) keeps them: without them
+    Yosys would take its words as undefined and optimise away the logic they drive."""
+    def drop_if_zero(match):
+        values = INIT_VALUE.findall(match.group(0))
+        return match.group(1) if values and not any(value.strip("0_") for value in values) \
+            else match.group(0)
+    return MEMORY_INIT.sub(drop_if_zero, text)
 
 
 def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) -> SynthResult:

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from hw.synth import Resources, _cells_from_stat, block_kinds, modules, synth
-from hw.verilog import block_verilog, write_block_verilog
+from hw.synth import Resources, _cells_from_stat, block_kinds, modules, synth, without_memory_init
+from hw.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
 
 from .specs import TINY
@@ -65,3 +65,19 @@ def test_cli_without_accelerator_v_is_a_user_error(tmp_path, capsys):
         main(["synth", str(tmp_path)])
     assert exc.value.code == 2
     assert "accelerator.v" in capsys.readouterr().err
+
+
+def test_synthesis_input_keeps_the_layer_table_and_drops_zero_rams():
+    """The layer table is a ROM: without its contents Yosys took its words as undefined and
+    optimised the sequencer's engines away (tiny came out at half its LUTs and 48 of 208
+    DSP48E2). All-zero RAMs lose their initial blocks, which only slow Yosys down."""
+    text = ("  reg [7:0] layer_table [1:0];\n  initial begin\n    layer_table[0] = 8'h1f;\n"
+            "    layer_table[1] = 8'h00;\n  end\n"
+            "  reg [15:0] ram_pw [1:0];\n  initial begin\n    ram_pw[0] = 16'h0000;\n"
+            "    ram_pw[1] = 16'h0000;\n  end\n")
+    stripped = without_memory_init(text)
+    assert "layer_table[0] = 8'h1f;" in stripped and "layer_table[1] = 8'h00;" in stripped
+    assert "ram_pw[0]" not in stripped and "reg [15:0] ram_pw [1:0];" in stripped
+    full = block_verilog("accelerator", TINY)
+    kept = [m.group(2) for m in MEMORY_INIT.finditer(without_memory_init(full))]
+    assert kept == ["layer_table"]
