@@ -1,26 +1,31 @@
 """Resource model of :class:`hw.accelerator.Accelerator` for design-space sweeps: LUT, FF,
 DSP48E2 and BRAM18K of a spec in microseconds, where ``rrm synth`` takes minutes.
 
-Each block's cost is a count (lanes, PEs, word bits) times a unit cost calibrated on
-``rrm synth --preset rr-mobilenet --mode blocks`` (Yosys 0.23 ``synth_xilinx -family
-xcup``, 9 PEs x 32 lanes, one instance of each block):
+Each block's cost is a count (lanes, PEs, word bits) times a unit cost calibrated on two
+``rrm synth --mode blocks`` runs (Yosys 0.23 ``synth_xilinx -family xcup``):
+``rr-mobilenet`` (9 PEs x 32 lanes, 9 DW PEs, 9 FC classes, 9 + 9 BN units) and
+``rr-mobilenet-fit`` (12 x 32, 2 DW PEs, 4 FC classes, 1 + 2 BN units):
 
-=================  ======  ======  =====  ==========================================
-block              LUT     FF      DSP    unit
-=================  ======  ======  =====  ==========================================
-BN unit            7,959   3,535   32     per lane: 249 LUT, 110 FF, 1 DSP
-DW PE              3,297   8,133   288    per lane: 103 LUT, 254 FF, K*K DSP
-Conv PE            673     1,860   32     per lane: 21 LUT, 58 FF, 1 DSP
-FC (one class)     24,447  9,202   32     pool: 3.05 LUT, 1.0 FF per pool-sum bit;
-                                          per class lane: 33 LUT, 52 FF, 1 DSP
-core               9,212   11,887  0      8.0 LUT, 10.3 FF per FM word bit
-DW patch buffer    1,237   10,400  0      per DW channel: 4.3 LUT, 36.1 FF
-=================  ======  ======  =====  ==========================================
+===============  ===========================  ================================================
+block            LUT / FF / DSP (rr, fit)     unit
+===============  ===========================  ================================================
+BN unit          7,780 / 3,535 / 32           per lane: 244 LUT, 110 FF, 1 DSP
+DW PE            3,297 / 8,133 / 288          per lane: 103 LUT, 254 FF, K*K DSP
+Conv PE          673 / 1,860 / 32             per lane: 21 LUT, 58 FF, 1 DSP
+FC               29,667 / 21,061 / 288 (Q=9)  pool: 3.13 LUT, 1.0 FF per pool-sum bit;
+                 26,557 / 13,647 / 128 (Q=4)  per class lane: 19.4 LUT, 46.3 FF, 1 DSP
+core             100,688 / 96,880 / 1         51.8 LUT, 18.0 FF per FM word bit, plus
+                 90,302 / 47,612 / 1          0.54 LUT, 1.0 FF per bit of the DW engine's
+                                              registers (wide reader, gather, queue, kernels)
+DW patch buffer  1,237 / 10,400 (D=9)         per DW channel: 4.0 LUT, 36.0 FF
+                 341 / 2,336 (D=2)
+===============  ===========================  ================================================
 
 DSP48E2 counts are exact for Yosys (it maps each product to one DSP). BRAM18K is the
 analytic count of the RTL's RAMs (:func:`rrm.analysis.rtl_memories`, Eq. 11) plus the DW
-patch buffer's line buffers and the small FIFOs. LUT and FF are estimates: confirm a
-chosen configuration with ``rrm synth``.
+patch buffer's line buffers and the small FIFOs; Yosys's own mapping of the same RAMs
+came out 1.6 % (``rr-mobilenet-fit``) and 7.6 % (``rr-mobilenet``) higher. LUT and FF are
+estimates: confirm a chosen configuration with ``rrm synth``.
 """
 
 from __future__ import annotations
@@ -32,16 +37,19 @@ from rrm.devices import bram18k_blocks, get_device
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
-#: Per-lane costs (LUT, FF) of the blocks, from the Yosys run in the module docstring.
-BN_LANE = (249.0, 110.0)
+#: Unit costs (LUT, FF) of the blocks, from the Yosys runs in the module docstring.
+BN_LANE = (244.0, 110.0)
 DW_LANE = (103.0, 254.0)
 CONV_LANE = (21.0, 58.0)
-FC_POOL_BIT = (3.05, 1.0)
-FC_CLASS_LANE = (33.0, 52.0)
-CORE_WORD_BIT = (8.0, 10.3)
-DW_PATCH_CHANNEL = (4.3, 36.1)
-#: The conv1 patch buffer, its window FIFO and the logit FIFO: (LUT, FF, BRAM18K).
-SMALL_BLOCKS = (202.0, 305.0, 12)
+FC_POOL_BIT = (3.13, 1.0)
+FC_CLASS_LANE = (19.4, 46.3)
+CORE_WORD_BIT = (51.8, 18.0)
+CORE_DW_BIT = (0.54, 1.0)
+DW_PATCH_CHANNEL = (4.0, 36.0)
+#: The patch buffers' and FIFOs' fixed parts: (LUT, FF, BRAM18K).
+SMALL_BLOCKS = (290.0, 340.0, 12)
+#: DSP48E2 of the core (an address product).
+CORE_DSP = 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ def estimate_resources(spec: Spec) -> ResourceEstimate:
     size = sizing(spec)
     bn_units = (1 if hw.serial_bn else P) + D
     word_bits = P * L * quant.act_bits
+    # the DW engine's registers: two wide-reader buffers, the gather and the write queue
+    # (D x P pixels of lanes activations each), the D kernels and BN words
+    dw_bits = 4 * D * P * L * quant.act_bits + D * (K * K * L * quant.weight_bits
+                                                    + L * (quant.bn_mult_bits + quant.bn_bias_bits))
     fc = spec.layer("fc")
     pool_bits = fc.in_channels * size.pool_width
     parts = [
@@ -79,11 +91,12 @@ def estimate_resources(spec: Spec) -> ResourceEstimate:
         (pool_bits, FC_POOL_BIT),
         (Q * L, FC_CLASS_LANE),
         (word_bits, CORE_WORD_BIT),
+        (dw_bits, CORE_DW_BIT),
         (D * L, DW_PATCH_CHANNEL),
     ]
     lut = SMALL_BLOCKS[0] + sum(count * unit[0] for count, unit in parts)
     ff = SMALL_BLOCKS[1] + sum(count * unit[1] for count, unit in parts)
-    dsp = bn_units * L + D * L * K * K + P * L + Q * L
+    dsp = bn_units * L + D * L * K * K + P * L + Q * L + CORE_DSP
     device = get_device(hw.device)
     rams = rtl_memories(spec, device)
     line_buffers = (K - 1) * bram18k_blocks(D * L * quant.act_bits, size.dw_patch_max_width + K - 1)
