@@ -253,8 +253,10 @@ def cycle_model(spec: Spec) -> CycleModel:
     serial_drain = P + 1 if hw.serial_bn else 0
     latency = _latencies(spec)
     macs = {layer.name: layer.macs for layer in spec.layers()}
+    mmap = memory_map(spec)
+    mmap.check_image_fits(spec)          # a spec the RTL cannot be built for has no cycles
     rows = []
-    for entry in memory_map(spec).layers:
+    for entry in mmap.layers:
         if entry.kind == "conv":
             cycles = conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
                                   kernel=K, pe_count=P, channels=spec.network.input_channels,

@@ -68,3 +68,18 @@ def test_cli_unknown_preset_is_a_user_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["cycles", "--preset", "no-such-net"])
     assert exc.value.code == 2
+
+
+def test_a_spec_the_rtl_cannot_build_has_no_cycles(tmp_path, capsys):
+    """serial_bn on 8 PEs: conv1's 9 beats per result are fewer than pe_count + 2, so the
+    accelerator cannot be built and `rrm cycles` says why instead of printing cycles."""
+    spec = load_preset("tiny")
+    spec = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, pe_count=8,
+                                                                  serial_bn=True))
+    path = tmp_path / "spec.json"
+    path.write_text(spec.to_json())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cycles", "--spec", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "hardware.serial_bn" in err and "conv1" in err
