@@ -132,9 +132,7 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
     from rrm.analysis import analyze
     from rrm.artifact import load_artifact
     from rrm.spec import unpruned
-    from scripts.rtl_report import write_report as write_rtl
-
-    from hw.cycle_model import cycle_model
+    from scripts.rtl_report import summarise, write_report as write_rtl
 
     training = json.loads((train_dir / "report.json").read_text())
     artifact = load_artifact(train_dir / "artifact")
@@ -145,11 +143,8 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
     golden_classes = np.argmax(logits, axis=1)
     golden_correct = int((golden_classes == labels).sum())
     result = json.loads(rtl_json.read_text())
-    runs = result["images"]
-    count = len(runs)
-    rtl_classes = np.array([run["class"] for run in runs])
-    rtl_correct = int((rtl_classes == labels[:count]).sum())
-    exact = sum(bool(run["match_golden"]) for run in runs)
+    rtl = summarise(result, spec, labels)
+    count, rtl_correct, exact = rtl.count, rtl.correct, rtl.exact
     golden_on_rtl_images = int((golden_classes[:count] == labels[:count]).sum())
     out.mkdir(parents=True, exist_ok=True)
 
@@ -168,9 +163,7 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
     plot_memory(rows, out / "memory.png",
                 f"{spec.network.name}: memory per layer (paper Fig. 5), {totals['float'] / 2**20:.2f} -> "
                 f"{totals['quant'] / 2**20:.2f} -> {totals['pruned'] / 2**20:.2f} Mbit")
-    model = cycle_model(spec)
-    cycles = runs[0]["cycles"]
-    clock = spec.hardware.clock_mhz
+    model, cycles, clock = rtl.model, rtl.cycles, rtl.clock
     ocm = analyze(spec)["ocm"]
     full_params = sum(l.params for l in unpruned(spec).layers())
     params = sum(a.size for k, a in artifact.params.items() if k.endswith(".weight"))
@@ -251,7 +244,7 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
         f"{env['threads']} torch thread(s) on {env['device']}, torch {env['torch']}. "
         "Same seed and thread count give the same weights (docs/training.md, *Reproducibility*).",
         f"- Artifact: {train_dir.name}/artifact (weights.npz sha256 "
-        f"`{json.loads((train_dir / 'artifact' / 'manifest.json').read_text())['files']['weights.npz'][:16]}…`).",
+        f"`{artifact.manifest['files']['weights.npz'][:16]}…`).",
         f"- Golden model on all {n_test} test images; the RTL (`rrm sim --limit {count}`) on the first {count}.",
         "",
     ]

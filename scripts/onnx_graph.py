@@ -48,9 +48,6 @@ INPUT, OUTPUT = "images", "logits"
 INT32_MAX = 2 ** 31 - 1
 INT64_MAX = 2 ** 63 - 1
 
-_ONNX_TYPE = {np.dtype(np.uint8): TensorProto.UINT8, np.dtype(np.int8): TensorProto.INT8,
-              np.dtype(np.int64): TensorProto.INT64}
-
 
 @dataclass(frozen=True)
 class Act:

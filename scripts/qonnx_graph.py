@@ -34,13 +34,12 @@ from golden.requant import certify_float32
 from rrm.artifact import Artifact
 from rrm.errors import UserError
 
-from .onnx_graph import IR_VERSION, OPSET, GraphBuilder
+from .onnx_graph import INPUT, IR_VERSION, OPSET, OUTPUT, GraphBuilder
 
 #: Domain of QONNX's custom operators (``Quant``), as qonnx registers them.
 QONNX_DOMAIN = "qonnx.custom_op.general"
 #: float32 holds every integer of magnitude below this.
 FLOAT32_EXACT = 2 ** 24
-INPUT, OUTPUT = "images", "logits"
 
 
 @dataclass

@@ -14,9 +14,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class RtlSummary:
+    """What ``rrm sim``'s RESULT.json says about its images (the first ``count`` labels)."""
+
+    count: int
+    classes: np.ndarray
+    correct: int
+    exact: int
+    cycles: int
+    layer_cycles: dict
+    model: object
+    clock: float
+
+
+def summarise(result: dict, spec, labels: np.ndarray) -> RtlSummary:
+    """RTL classes, top-1 and bit-exact counts, cycles and the cycle model for ``result``."""
+    from hw.cycle_model import cycle_model
+
+    runs = result["images"]
+    count = len(runs)
+    classes = np.array([run["class"] for run in runs])
+    return RtlSummary(count=count, classes=classes, correct=int((classes == labels[:count]).sum()),
+                      exact=sum(bool(run["match_golden"]) for run in runs),
+                      cycles=runs[0]["cycles"], layer_cycles=runs[0]["layer_cycles"],
+                      model=cycle_model(spec), clock=spec.hardware.clock_mhz)
 
 
 def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out: Path) -> Path:
@@ -24,17 +52,9 @@ def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hw.cycle_model import cycle_model
-
-    runs = result["images"]
-    count = len(runs)
-    classes = np.array([run["class"] for run in runs])
-    correct = int((classes == labels[:count]).sum())
-    exact = sum(run["match_golden"] for run in runs)
-    cycles = runs[0]["cycles"]
-    layer_cycles = runs[0]["layer_cycles"]
-    model = cycle_model(spec)
-    clock = spec.hardware.clock_mhz
+    rtl = summarise(result, spec, labels)
+    count, classes, correct, exact = rtl.count, rtl.classes, rtl.correct, rtl.exact
+    cycles, layer_cycles, model, clock = rtl.cycles, rtl.layer_cycles, rtl.model, rtl.clock
     out.mkdir(parents=True, exist_ok=True)
 
     names = list(layer_cycles)
