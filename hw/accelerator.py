@@ -692,7 +692,7 @@ class AcceleratorCore(wiring.Component):
         # the same with the P pixels of one group: slot j of the block's word, the group's
         # BN word held from the PE output.
         serial = spec.hardware.serial_bn
-        drains = (group_mode | 1) if serial else group_mode
+        drains = Const(1) if serial else group_mode
         drain_acc = Signal(pes.out_layout)
         drain_tag = Signal(tag_layout)
         drain_bn = Signal(bn_rd.data.shape())

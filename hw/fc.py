@@ -42,7 +42,8 @@ class FullyConnected(wiring.Component):
     channels, classes, lanes : int
         C, K and the multipliers per class in parallel.
     parallel : int
-        Q, the classes computed at once (the accelerator's ``pe_count``: one PW RAM row).
+        Q, the classes computed at once (the accelerator's ``fc_classes``: Q of the P
+        slices of one PW RAM row).
     act_bits : int
         Unsigned activation width.
     pool_width : int

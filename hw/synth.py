@@ -25,10 +25,7 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
-from .verilog import MEMORY_INIT
-
-#: One word of a memory's ``initial`` block: its value's digits (``mem[3] = 64'h00ff;``).
-INIT_VALUE = re.compile(r"\] = \d+'[hdb]([0-9a-fA-F_]+);")
+from .verilog import rewrite_memory_init
 
 #: Yosys's synthesis command for the XCZU9EG's family (UltraScale+).
 SYNTH = "synth_xilinx -family xcup"
@@ -211,11 +208,7 @@ def without_memory_init(text: str) -> str:
     resources, and Yosys's frontend needs gigabytes and tens of minutes for the full-size
     RAMs' lines. A memory with contents (the layer table, a ROM) keeps them: without them
     Yosys would take its words as undefined and optimise away the logic they drive."""
-    def drop_if_zero(match):
-        values = INIT_VALUE.findall(match.group(0))
-        return match.group(1) if values and not any(value.strip("0_") for value in values) \
-            else match.group(0)
-    return MEMORY_INIT.sub(drop_if_zero, text)
+    return rewrite_memory_init(text, lambda name, values: "" if not any(values) else None)[0]
 
 
 def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) -> SynthResult:

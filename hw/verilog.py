@@ -47,14 +47,22 @@ MEMORY_INIT = re.compile(r"(  reg \[\d+:0\] (\\?\S+) \[\d+:0\];\n)  initial begi
                          r"(?:    \2\[\d+\] = [^\n]*\n)*  end\n")
 
 
+#: One word of a memory's ``initial`` block: its value's base and digits (``mem[3] = 64'h00ff;``).
+INIT_VALUE = re.compile(r"\] = \d+'([hdb])([0-9a-fA-F_]+);")
+_BASES = {"h": 16, "d": 10, "b": 2}
+
+
 def rewrite_memory_init(text: str, rewrite) -> tuple[str, list]:
-    """Replace the ``initial`` block of each memory for which ``rewrite(name)`` returns a
-    string (Verilog lines to put after the declaration; "" drops the contents); memories for
-    which it returns None keep theirs. Returns the text and the names rewritten."""
+    """Replace the ``initial`` block of each memory for which ``rewrite(name, values)``
+    returns a string (Verilog lines to put after the declaration; "" drops the contents);
+    ``values`` are the memory's initial words as integers. Memories for which it returns
+    None keep theirs. Returns the text and the names rewritten."""
     rewritten = []
 
     def replace(match):
-        lines = rewrite(match.group(2))
+        values = [int(digits.replace("_", ""), _BASES[base])
+                  for base, digits in INIT_VALUE.findall(match.group(0))]
+        lines = rewrite(match.group(2), values)
         if lines is None:
             return match.group(0)
         rewritten.append(match.group(2))

@@ -42,8 +42,8 @@ def with_readmemh(text: str, rams: list) -> str:
     ``$readmemh`` of its init file."""
     names = {f"ram_{ram}": ram for ram in rams}
     text, rewritten = rewrite_memory_init(
-        text, lambda name: (f'  initial $readmemh("{init_file_name(names[name])}", {name});\n'
-                            if name in names else None))
+        text, lambda name, _values: (f'  initial $readmemh("{init_file_name(names[name])}", {name});\n'
+                                     if name in names else None))
     if sorted(rewritten) != sorted(names):
         raise RuntimeError(f"the Verilog has initial blocks for {sorted(rewritten)}, "
                            f"expected one for each of {sorted(names)}")

@@ -247,7 +247,7 @@ def memory_map(spec: Spec) -> MemoryMap:
                   "conv1, pointwise and FC weights"),
         "bn": Ram("bn", lanes * (quant.bn_mult_bits + quant.bn_bias_bits), max(1, bn_words),
                   "BN multipliers and biases"),
-        "fc_bias": Ram("fc_bias", p * quant.fc_bias_bits, -(-fc.out_channels // p),
+        "fc_bias": Ram("fc_bias", p * quant.fc_bias_bits, ceil_div(fc.out_channels, p),
                        "FC biases, one row of pe_count classes per word"),
         "shift": Ram("shift", SHIFT_FIELD_BITS, max(1, bn_index), "requantization shifts"),
     }

@@ -81,10 +81,9 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
             for row in _pw_rows(fc_words, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
             bias = np.asarray(params[f"{name}.bias"], dtype=np.int64)
-            rows = -(-len(bias) // mmap.pe_count)
-            padded_bias = np.zeros(rows * mmap.pe_count, dtype=np.int64)
+            padded_bias = np.zeros(ceil_div(len(bias), mmap.pe_count) * mmap.pe_count, dtype=np.int64)
             padded_bias[:len(bias)] = bias
-            for row in padded_bias.reshape(rows, mmap.pe_count):   # class r*P + j in slot j
+            for row in padded_bias.reshape(-1, mmap.pe_count):   # class r*P + j in slot j
                 words["fc_bias"].append(_pack_fields(row, quant.fc_bias_bits))
         if entry.kind in ("conv", "dw", "pw"):
             mult = np.asarray(params[f"{name}.bn_mult"], dtype=np.int64)
