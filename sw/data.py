@@ -201,6 +201,7 @@ class PilTransforms:
 
     def __init__(self, size: int, train: bool):
         self.size, self.train = size, train
+        self.resize = eval_resize(size)
 
     def __call__(self, image: Image.Image) -> Image.Image:
         size = self.size
@@ -212,7 +213,7 @@ class PilTransforms:
             return image
         w, h = image.size
         short, long = (w, h) if w <= h else (h, w)
-        new_short, new_long = eval_resize(size), int(eval_resize(size) * long / short)
+        new_short, new_long = self.resize, int(self.resize * long / short)
         new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
         if (new_w, new_h) != (w, h):
             image = image.resize((new_w, new_h), Image.BILINEAR)
@@ -221,7 +222,7 @@ class PilTransforms:
 
     def __repr__(self) -> str:
         return (f"PilTransforms(RandomResizedCrop({self.size}), RandomHorizontalFlip())" if self.train else
-                f"PilTransforms(Resize({eval_resize(self.size)}), CenterCrop({self.size}))")
+                f"PilTransforms(Resize({self.resize}), CenterCrop({self.size}))")
 
 
 def make_transform(size: int, train: bool, backend: str = "auto"):

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import platform
+import statistics
 from pathlib import Path
 
 import torch
@@ -23,11 +24,7 @@ def _size(spec: Spec) -> dict:
 
 
 def _median(values: list[float]) -> float | None:
-    values = sorted(values)
-    if not values:
-        return None
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
+    return statistics.median(values) if values else None
 
 
 def _throughput(history: list[dict]) -> dict | None:

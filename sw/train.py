@@ -332,7 +332,7 @@ class Trainer:
                 _seed_everything(config.seed * 100_003 + global_epoch)
                 train = self._train_epoch(train_model, model, optimizer, global_epoch, base_lr,
                                           epoch * steps, epochs * steps, f"{name} {epoch + 1}/{epochs}",
-                                          warmup=warmup)
+                                          warmup=warmup, freeze_bn=name == "finetune")
                 if model.quantized and name != "finetune":
                     self._recalibrate_bn(model, global_epoch)
                 test = evaluate(model, self.test_set, env, config.batch_size * 2, config.workers)
@@ -366,9 +366,9 @@ class Trainer:
         return self._finish(model, history, summary, progress, elapsed_before, start)
 
     def _train_epoch(self, train_model, model, optimizer, global_epoch, base_lr, step0, total, label,
-                     warmup: int = 0) -> dict:
+                     warmup: int = 0, freeze_bn: bool = False) -> dict:
         train_model.train()
-        if label.startswith("finetune"):
+        if freeze_bn:
             # BN statistics frozen at the last re-estimate: the weights learn the very
             # normalisation (and so the quantization thresholds) that the export folds in.
             for norm in model.modules():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rrm.errors import UserError
-
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "train"
@@ -84,8 +82,6 @@ def run(args) -> int:
     from sw.config import TrainConfig
     from sw.train import train
     spec = spec_from_args(args)
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be >= 1, got {args.threads}")
     epochs = 0 if args.init is not None and args.epochs is None else args.epochs
     config = TrainConfig.for_recipe(args.recipe, init=str(args.init) if args.init is not None else None,
                                     init_imagenet_norm=args.init_imagenet_norm or None,
