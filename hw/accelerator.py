@@ -81,6 +81,7 @@ from .fc import FullyConnected
 from .layouts import pack_struct, window_layout
 from .patch_buffer import PatchBuffer
 from .pe_array import conv_pe_array, depthwise_pe_array
+from .select import select
 
 CONV, DW, PW, POOL, FC = (KIND_CODES[k] for k in ("conv", "dw", "pw", "pool", "fc"))
 #: The core's status and monitor outputs, passed through by the AXI wrapper under the same names.
@@ -432,7 +433,7 @@ class AcceleratorCore(wiring.Component):
         m.d.comb += [
             r["valid"].eq(active & primed & available),
             r["raddr"].eq(Mux(fire, next_addr, addr)),
-            r["pixel"].eq(fm_rdata.as_value().word_select(slot, mmap.slot_bits)),
+            r["pixel"].eq(select(fm_rdata, slot)),
         ]
         m.d.sync += primed.eq(active)
         with m.If(r["start"]):
@@ -650,7 +651,7 @@ class AcceleratorCore(wiring.Component):
                 m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), w_off.eq(w_off + 1)]
             with m.Else():
                 m.d.sync += [s_tap.eq(s_tap + 1), w_off.eq(w_off + 1)]
-        conv_values = [serial[p][s_tap][s_chan] for p in range(P)]
+        conv_values = [select(select(serial[p], s_tap), s_chan) for p in range(P)]
 
         # --- stage 1 (RAM data): the PE inputs
         tag_layout = data.StructLayout({"waddr": unsigned(len(waddr)), "slot": range(P),
@@ -669,13 +670,14 @@ class AcceleratorCore(wiring.Component):
         for p in range(P):
             m.d.sync += d_values[p].eq(conv_values[p])
         is_pw = kind == PW
-        shared_value = fm_rdata[d_tag.slot][d_lane]    # group mode: one pixel for every PE
+        shared_value = select(select(fm_rdata, d_tag.slot), d_lane)    # group mode: one pixel for every PE
         m.d.comb += [pes.i.valid.eq(d_valid), pes.o.ready.eq(1)]
+        shared_weight = select(pw_rd.data, d_slice)   # pixel mode: one slice for every PE
         for p in range(P):
-            pixel_value = Mux(is_pw, fm_rdata[p][d_lane], d_values[p])
+            pixel_value = Mux(is_pw, select(fm_rdata[p], d_lane), d_values[p])
             m.d.comb += [
                 pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
-                pes.i.payload[p].weight.eq(Mux(group_mode, pw_rd.data[p], pw_rd.data[d_slice])),
+                pes.i.payload[p].weight.eq(Mux(group_mode, pw_rd.data[p], shared_weight)),
                 pes.i.payload[p].last.eq(d_last),
             ]
         # side channel, aligned with the PE outputs: BN parameters and the write tag
@@ -721,6 +723,7 @@ class AcceleratorCore(wiring.Component):
                      dr_tag.waddr.eq(Mux(group_mode, drain_tag.waddr + dr_j, drain_tag.waddr)),
                      dr_tag.slot.eq(Mux(group_mode, drain_tag.slot, dr_j))]
 
+        drained_acc = select(drain_acc, dr_j)   # the drained PE's sums
         for p, bn in enumerate(bns):
             sums = pes.o.payload[p]
             use_drain = drains if p == 0 else 0
@@ -733,7 +736,7 @@ class AcceleratorCore(wiring.Component):
                 bn.i.payload.shift.eq(shift),
             ]
             for lane in range(L):
-                acc = Mux(use_drain, drain_acc[dr_j][lane], sums[lane]) if p == 0 else sums[lane]
+                acc = Mux(use_drain, drained_acc[lane], sums[lane]) if p == 0 else sums[lane]
                 m.d.comb += bn.i.payload.acc[lane].eq(acc)
         tag_out = Signal(tag_layout)
         m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
@@ -867,11 +870,11 @@ class AcceleratorCore(wiring.Component):
         landing = fill_d_valid & (fill_d_j == D - 1) & (fill_d_idx == stream_idx)
         wide_pixel = Signal(data.ArrayLayout(slot_layout, D))
         for j in range(D):
-            word = buffers[stream_idx][j]
+            word = select(select(buffers, stream_idx), j)
             if j == D - 1:
                 word = Mux(landing, fm_rdata.as_value(), word.as_value())
                 word = data.ArrayLayout(slot_layout, P)(word)
-            m.d.comb += wide_pixel[j].eq(word[stream_slot])
+            m.d.comb += wide_pixel[j].eq(select(word, stream_slot))
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
                      patch.i.payload.eq(wide_pixel)]
@@ -916,7 +919,7 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += queue_j.eq(queue_j + 1)
             with m.If(g0 + queue_j < entry.out_groups):
                 m.d.sync += [wr_en.eq(1), wr_buf.eq(~entry.src), wr_addr.eq(queue_base + queue_j),
-                             wr_data.eq(queue[queue_j]), writes.eq(writes + 1)]
+                             wr_data.eq(select(queue, queue_j)), writes.eq(writes + 1)]
             with m.If(queue_j == D - 1):
                 m.d.sync += queue_busy.eq(0)
         with m.If(row_start):

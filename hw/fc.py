@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .adder_tree import pipelined_sum, tree_depth
 from .checks import check_int
+from .select import select
 
 
 class FullyConnected(wiring.Component):
@@ -116,7 +117,7 @@ class FullyConnected(wiring.Component):
         pending = Signal(range(Q + 1))     # logits of the bank not yet sent
         send = Signal(range(Q))            # the bank slot on o
         rows_out = Signal(range(rows))     # rows loaded into the bank (mod rows)
-        m.d.comb += [self.o.valid.eq(pending != 0), self.o.payload.eq(bank[send])]
+        m.d.comb += [self.o.valid.eq(pending != 0), self.o.payload.eq(select(bank, send))]
         sent = self.o.valid & self.o.ready
         bank_free = (pending == 0) | ((pending == 1) & self.o.ready)
 
@@ -150,7 +151,7 @@ class FullyConnected(wiring.Component):
         m.d.comb += advance.eq(~finishing | bank_free)
 
         product_width = self.pool_width + self.weight_width + 1
-        selected = pools[w_group]
+        selected = select(pools, w_group)
         totals = []
         for slot in range(Q):
             products = []
