@@ -522,25 +522,28 @@ class AcceleratorCore(wiring.Component):
         depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
 
         # --- issue stage: one beat per cycle (valid, last, weight/bn addresses, write address)
-        # Weight word (g, t) is slice g % P of PW row w_base + (g // P) * taps + t.
+        # Pixel mode (conv1, pw): weight word s = g * taps + t is slice s % P of PW row
+        # w_base + s // P, so (w_off, g_slice) step through the slices one per beat.
+        # Group mode: word (g, t) is slice g % P of row w_base + (g // P) * taps + t.
         iss_valid = Signal()
         iss_last = Signal()
         waddr = Signal(range(depth))       # pixel mode: next output word (block-major, group-minor)
         w_off = Signal(range(mmap.ram("pw").depth + 1))    # row offset of the next beat
-        row_base = Signal.like(w_off)      # row offset of the current group's row
-        g_slice = Signal(range(P))         # slice of the current group in its row
+        g_slice = Signal(range(P))         # pixel mode: slice of the next beat in its row
         group = Signal.like(entry.out_groups)
         m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
         conv_bn_addr = Signal(range(mmap.ram("bn").depth))   # BN row of the beats' group
         m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
         group_mode = entry.group_mode
 
+        def next_slice():
+            """Pixel mode: the next beat's weight word is the next slice."""
+            wrap = g_slice == P - 1
+            return [g_slice.eq(Mux(wrap, 0, g_slice + 1)), w_off.eq(Mux(wrap, w_off + 1, w_off))]
+
         def next_group():
             """Sequence end, another group of the same block follows (pixel mode)."""
-            wrap = g_slice == P - 1
-            return [group.eq(group + 1), g_slice.eq(Mux(wrap, 0, g_slice + 1)),
-                    w_off.eq(Mux(wrap, w_off + 1, row_base)),
-                    row_base.eq(Mux(wrap, w_off + 1, row_base))]
+            return [group.eq(group + 1), *next_slice()]
 
         # pw: counters over (block, group, input channel), or in group mode over
         # (pixel, row of P groups, input channel)
@@ -557,7 +560,7 @@ class AcceleratorCore(wiring.Component):
         blocks_left = Signal.like(entry.out_blocks)
         self._pw_raddr = n_word
         with m.If(start):
-            m.d.sync += [waddr.eq(0), w_off.eq(0), row_base.eq(0), g_slice.eq(0), group.eq(0),
+            m.d.sync += [waddr.eq(0), w_off.eq(0), g_slice.eq(0), group.eq(0),
                          n.eq(0), n_lane.eq(0), n_word.eq(0), block_base.eq(0), out_base.eq(0),
                          pixel.eq(0), p_slot.eq(0), g_row.eq(0), g_first.eq(0),
                          blocks_left.eq(entry.out_blocks), pw_issuing.eq(kind == PW)]
@@ -567,7 +570,7 @@ class AcceleratorCore(wiring.Component):
             with m.If(seq_end & ~group_mode):
                 m.d.sync += [n.eq(0), n_lane.eq(0), waddr.eq(waddr + 1)]
                 with m.If(group == entry.out_groups - 1):
-                    m.d.sync += [group.eq(0), g_slice.eq(0), w_off.eq(0), row_base.eq(0),
+                    m.d.sync += [group.eq(0), g_slice.eq(0), w_off.eq(0),
                                  blocks_left.eq(blocks_left - 1),
                                  block_base.eq(block_base + entry.in_groups),
                                  n_word.eq(block_base + entry.in_groups)]
@@ -590,9 +593,13 @@ class AcceleratorCore(wiring.Component):
                     m.d.sync += [g_row.eq(g_row + 1), g_first.eq(g_first + P), group.eq(group + P),
                                  w_off.eq(w_off + 1), n_word.eq(block_base)]
             with m.Else():
-                m.d.sync += [n.eq(n + 1), w_off.eq(w_off + 1),
+                m.d.sync += [n.eq(n + 1),
                              n_lane.eq(Mux(n_lane == L - 1, 0, n_lane + 1)),
                              n_word.eq(Mux(n_lane == L - 1, n_word + 1, n_word))]
+                with m.If(group_mode):
+                    m.d.sync += w_off.eq(w_off + 1)
+                with m.Else():
+                    m.d.sync += next_slice()
 
         # conv1: FM reader -> patch buffer -> gather P windows -> serializer
         patch = PatchBuffer(**patch_parameters(spec, "conv"))
@@ -638,7 +645,7 @@ class AcceleratorCore(wiring.Component):
         s_last = (s_tap == K * K - 1) & (s_chan == channels - 1)
         with m.If(~start & g_full & ~s_busy & (kind == CONV)):
             m.d.sync += [serial.eq(gather), g_full.eq(0), s_busy.eq(1), s_tap.eq(0), s_chan.eq(0),
-                         w_off.eq(0), row_base.eq(0), g_slice.eq(0), group.eq(0)]
+                         w_off.eq(0), g_slice.eq(0), group.eq(0)]
         with m.If(s_busy):
             m.d.comb += [iss_valid.eq(1), iss_last.eq(s_last)]
             with m.If(s_last):
@@ -648,9 +655,9 @@ class AcceleratorCore(wiring.Component):
                 with m.Else():
                     m.d.sync += next_group()
             with m.Elif(s_tap == K * K - 1):
-                m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), w_off.eq(w_off + 1)]
+                m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), *next_slice()]
             with m.Else():
-                m.d.sync += [s_tap.eq(s_tap + 1), w_off.eq(w_off + 1)]
+                m.d.sync += [s_tap.eq(s_tap + 1), *next_slice()]
         conv_values = [select(select(serial[p], s_tap), s_chan) for p in range(P)]
 
         # --- stage 1 (RAM data): the PE inputs

@@ -18,11 +18,14 @@ Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
 
 - ``dw``: one word per (dw layer, channel group): K*K taps x ``lanes`` weights,
   element ``[tap][lane]`` at bit ``(tap*lanes + lane) * weight_bits``;
-- ``pw``: rows of ``pe_count`` slices of ``lanes`` weights. Weight word (g, t) of a
-  layer (conv1: output group g, tap t; pw: output group g, input channel n = t;
-  fc: class g, input group t) is slice ``g % pe_count`` of row
-  ``w_base + (g // pe_count) * taps + t``: PEs on different pixels select one
-  slice, PEs on ``pe_count`` consecutive groups (group mode) take one each;
+- ``pw``: rows of ``pe_count`` slices of ``lanes`` weights (:func:`pw_position`).
+  Weight word (g, t) of a layer (conv1: output group g, tap t; pw: output group g,
+  input channel n = t; fc: class g, input group t). Where the Conv PEs work on
+  pixels (conv1, pixel-mode pw) they read one slice per beat, so the words are
+  packed without gaps: word s = g * taps + t is slice ``s % pe_count`` of row
+  ``w_base + s // pe_count``. Where a beat needs ``pe_count`` groups at once
+  (group-mode pw, the FC) word (g, t) is slice ``g % pe_count`` of row
+  ``w_base + (g // pe_count) * taps + t``;
 - ``bn``: one word per (conv/dw/pw layer, output group): ``lanes`` multipliers
   then ``lanes`` biases;
 - ``fc_bias``: one word per row of ``pe_count`` classes (the FC's rows), class
@@ -110,6 +113,21 @@ class LayerEntry:
     def kind_code(self) -> int:
         return KIND_CODES[self.kind]
 
+    @property
+    def packed(self) -> bool:
+        """Whether the layer's PW RAM words are packed one slice after another (conv1 and
+        pixel-mode pw: one slice per beat), not in rows of ``pe_count`` groups."""
+        return self.kind in ("conv", "pw") and not self.group_mode
+
+    def pw_rows(self, pe_count: int) -> int:
+        """PW RAM rows the layer's weights take (conv1, pw, fc; 0 for the others)."""
+        if self.kind not in ("conv", "pw", "fc"):
+            return 0
+        groups = self.out_channels if self.kind == "fc" else self.out_groups
+        if self.packed:
+            return ceil_div(groups * self.taps, pe_count)
+        return ceil_div(groups, pe_count) * self.taps
+
 
 @dataclass(frozen=True)
 class MemoryMap:
@@ -154,6 +172,15 @@ class MemoryMap:
             if entry.name == name:
                 return entry
         raise KeyError(name)
+
+
+def pw_position(entry: LayerEntry, group: int, tap: int, pe_count: int) -> tuple:
+    """(row, slice) of weight word (``group``, ``tap``) of ``entry`` in the PW RAM (the
+    module docstring: packed for conv1 and pixel-mode pw, rows of groups otherwise)."""
+    if entry.packed:
+        word = group * entry.taps + tap
+        return entry.w_base + word // pe_count, word % pe_count
+    return entry.w_base + (group // pe_count) * entry.taps + tap, group % pe_count
 
 
 def use_group_mode(pixels: int, groups: int, taps: int, pe_count: int) -> bool:
@@ -204,10 +231,10 @@ def memory_map(spec: Spec) -> MemoryMap:
         writes = out_blocks * out_groups
         if layer.kind == "conv":
             taps = k * k * layer.in_channels
-            w_base, pw_words = pw_words, pw_words + ceil_div(out_groups, p) * taps
+            w_base = pw_words
         elif layer.kind == "pw":
             taps = layer.in_channels
-            w_base, pw_words = pw_words, pw_words + ceil_div(out_groups, p) * taps
+            w_base = pw_words
             group_mode = int(use_group_mode(out_pixels, out_groups, taps, p))
             if group_mode:
                 writes = out_pixels * out_groups
@@ -216,7 +243,7 @@ def memory_map(spec: Spec) -> MemoryMap:
             w_base, dw_words = dw_words, dw_words + out_groups
         elif layer.kind == "fc":
             taps = in_groups
-            w_base, pw_words = pw_words, pw_words + ceil_div(layer.out_channels, p) * in_groups
+            w_base = pw_words
         else:
             taps = 1
         layer_src = src
@@ -229,14 +256,16 @@ def memory_map(spec: Spec) -> MemoryMap:
             src = dst
         elif layer.kind == "pool":
             layer_src = pool_src
-        entries.append(LayerEntry(
+        entry = LayerEntry(
             index=index, name=layer.name, kind=layer.kind, src=layer_src,
             in_h=layer.in_h, in_w=layer.in_w, out_h=layer.out_h, out_w=layer.out_w,
             stride=layer.stride, in_channels=layer.in_channels, out_channels=layer.out_channels,
             in_groups=in_groups, out_groups=out_groups, in_blocks=in_blocks,
             out_blocks=out_blocks, out_pixels=out_pixels, taps=taps,
             w_base=w_base, bn_base=bn_base, bn_index=this_bn, group_mode=group_mode,
-            writes=writes))
+            writes=writes)
+        pw_words += entry.pw_rows(p)
+        entries.append(entry)
     fc = layers[-1]
     fm_width = p * slot_bits
     rams = {

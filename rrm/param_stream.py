@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory_map import PARAM_BEAT_BITS, PARAM_MAGIC, MemoryMap, ceil_div, memory_map
+from .memory_map import PARAM_BEAT_BITS, PARAM_MAGIC, MemoryMap, ceil_div, memory_map, pw_position
 
 
 def _pack_fields(values, bits: int) -> int:
@@ -24,28 +24,25 @@ def _pack_fields(values, bits: int) -> int:
     return word
 
 
-def _pw_rows(words: np.ndarray, pe_count: int) -> list:
-    """Weight words (G, T, lanes) as PW RAM rows: row (g // pe_count) * T + t holds word
-    (g, t) in slice g % pe_count (zeros for groups past G)."""
+def _pw_rows(words: np.ndarray, entry, pe_count: int) -> list:
+    """A layer's weight words (G, T, lanes) as its PW RAM rows, each word (g, t) in the
+    slice :func:`rrm.memory_map.pw_position` gives it (unused slices hold zeros)."""
     groups, taps, lanes = words.shape
-    rows = ceil_div(groups, pe_count)
-    padded = np.zeros((rows * pe_count, taps, lanes), dtype=np.int64)
-    padded[:groups] = words
-    out = []
-    for row in range(rows):
-        for tap in range(taps):
-            out.append(padded[row * pe_count:(row + 1) * pe_count, tap].reshape(-1))
-    return out
+    rows = np.zeros((entry.pw_rows(pe_count), pe_count, lanes), dtype=np.int64)
+    group, tap = np.meshgrid(np.arange(groups), np.arange(taps), indexing="ij")
+    row, slot = pw_position(entry, group, tap, pe_count)
+    rows[row - entry.w_base, slot] = words
+    return list(rows.reshape(len(rows), -1))
 
 
-def _lane_words(matrix: np.ndarray, lanes: int, pe_count: int) -> list:
+def _lane_words(matrix: np.ndarray, entry, lanes: int, pe_count: int) -> list:
     """``matrix`` (M, T) as PW RAM rows: word (g, t) holds lanes m = g*lanes + l of column t."""
     m, t = matrix.shape
     groups = ceil_div(m, lanes)
     padded = np.zeros((groups * lanes, t), dtype=np.int64)
     padded[:m] = matrix
     words = padded.reshape(groups, lanes, t).transpose(0, 2, 1)  # (G, T, lanes)
-    return _pw_rows(words, pe_count)
+    return _pw_rows(words, entry, pe_count)
 
 
 def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
@@ -59,11 +56,11 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
         name = entry.name
         if entry.kind == "conv":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N, K, K)
-            for row in _lane_words(w.reshape(w.shape[0], -1), lanes, mmap.pe_count):
+            for row in _lane_words(w.reshape(w.shape[0], -1), entry, lanes, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
         elif entry.kind == "pw":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N)
-            for row in _lane_words(w, lanes, mmap.pe_count):
+            for row in _lane_words(w, entry, lanes, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
         elif entry.kind == "dw":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64).reshape(-1, k * k)  # (C, K*K)
@@ -78,7 +75,7 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
             padded = np.zeros((w.shape[0], entry.in_groups * lanes), dtype=np.int64)
             padded[:, :c] = w
             fc_words = padded.reshape(w.shape[0], entry.in_groups, lanes)  # (classes, groups, lanes)
-            for row in _pw_rows(fc_words, mmap.pe_count):
+            for row in _pw_rows(fc_words, entry, mmap.pe_count):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
             bias = np.asarray(params[f"{name}.bias"], dtype=np.int64)
             padded_bias = np.zeros(ceil_div(len(bias), mmap.pe_count) * mmap.pe_count, dtype=np.int64)

@@ -80,11 +80,17 @@ def _samples(rng, shape, count=6):
 
 
 def pw_weight(words, mmap, entry, group, tap, lane, bits):
-    """Lane ``lane`` of PW weight word (group, tap): slice group % pe_count of row
-    w_base + (group // pe_count) * taps + tap (docs/accelerator.md)."""
+    """Lane ``lane`` of PW weight word (group, tap), by docs/accelerator.md: conv1 and
+    pixel-mode pw pack word s = group * taps + tap into slice s % pe_count of row
+    w_base + s // pe_count; group-mode pw and the FC put it in slice group % pe_count of
+    row w_base + (group // pe_count) * taps + tap."""
     p = mmap.pe_count
-    row = words["pw"][entry.w_base + (group // p) * entry.taps + tap]
-    return field(row, (group % p) * mmap.lanes + lane, bits)
+    if entry.kind == "conv" or (entry.kind == "pw" and not entry.group_mode):
+        s = group * entry.taps + tap
+        row, slot = entry.w_base + s // p, s % p
+    else:
+        row, slot = entry.w_base + (group // p) * entry.taps + tap, group % p
+    return field(words["pw"][row], slot * mmap.lanes + lane, bits)
 
 
 def test_round_trip_of_every_ram_kind(packed):
@@ -111,6 +117,7 @@ def test_round_trip_of_every_ram_kind(packed):
                 assert field(word, (ky * k + kx) * lanes + c % lanes, wb) == weight[c, ky, kx], (name, c)
             seen.add("dw")
         elif entry.kind == "pw":  # pw RAM: word (output group, input channel)
+            seen.add("pw group mode" if entry.group_mode else "pw pixel mode")
             weight = params[f"{name}.weight"]  # (M, N)
             for m, n in _samples(rng, weight.shape):
                 assert pw_weight(words, mmap, entry, m // lanes, n, m % lanes, wb) == weight[m, n], \
@@ -136,7 +143,26 @@ def test_round_trip_of_every_ram_kind(packed):
             shift = words["shift"][entry.bn_index]
             assert shift == int(params[f"{name}.shift"]), name
             seen.update(("bn", "shift"))
-    assert seen == set(RAM_ORDER)
+    assert seen - {"pw group mode", "pw pixel mode"} == set(RAM_ORDER)
+    if spec is TINY:   # both PW layouts are exercised
+        assert {"pw group mode", "pw pixel mode"} <= seen
+
+
+def test_pixel_mode_weights_leave_no_gaps():
+    """conv1 and pixel-mode pw take ceil(groups * taps / pe_count) rows, one after another;
+    the layers that need whole rows of groups take ceil(groups / pe_count) * taps."""
+    mmap = memory_map(TINY)
+    p, rows = mmap.pe_count, 0
+    for entry in mmap.layers:
+        if entry.kind not in ("conv", "pw", "fc"):
+            continue
+        assert entry.w_base == rows, entry.name
+        groups = entry.out_channels if entry.kind == "fc" else entry.out_groups
+        if entry.kind == "fc" or entry.group_mode:
+            rows += -(-groups // p) * entry.taps
+        else:
+            rows += -(-(groups * entry.taps) // p)
+    assert mmap.ram("pw").depth == rows
 
 
 def test_unused_lanes_are_zero():
