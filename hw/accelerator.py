@@ -251,9 +251,10 @@ class AcceleratorCore(wiring.Component):
         run = Signal()          # the current layer's engine runs
         start = Signal()        # one-cycle pulse: the current layer starts
         inputting = Signal()    # an image's pixels are being taken (while conv1 runs)
+        reader_word = Signal(range(mmap.image_words + 1))   # the image word conv1 reads
         image_done, readable_words = self._image_loader(m, inputting, img_wr_en, img_wr_addr,
-                                                        img_wr_data)
-        reader = self._fm_reader(m, fm_rdata, readable_words)
+                                                        img_wr_data, reader_word)
+        reader = self._fm_reader(m, fm_rdata, readable_words, reader_word)
 
         conv_done = self._conv_engine(m, entry, shift, kind, run, start, fm_rdata, reader,
                                       pw_rd, bn_rd, wr_en, wr_buf, wr_addr, wr_data, writes)
@@ -407,71 +408,78 @@ class AcceleratorCore(wiring.Component):
                     m.next = "MAGIC"
 
     # ------------------------------------------------------------------
-    def _fm_reader(self, m, fm_rdata, readable_words):
-        """conv1's reader: streams ``count`` pixels of one channel group of the source map,
-        one per cycle, each once its word is readable (the image may still be arriving; the
-        read port is addressed one step ahead, so its data always holds the word of the
-        current pixel). Returns its control/data signals as a dict."""
+    def _fm_reader(self, m, fm_rdata, readable_words, word):
+        """conv1's reader: streams the ``count`` pixels of the image from buffer Q, one per
+        cycle, each once its word is readable (the image is still arriving). ``word`` is the
+        image word it reads (from 0); the image cycles through ``image_ring`` words of Q, so
+        its RAM address is ``word % image_ring``, kept without a divider. The read port is
+        addressed one step ahead, so its data always holds the word of the current pixel.
+        Returns its control/data signals as a dict."""
         mmap, P = self.mmap, self.pe_count
-        depth = max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth)
+        ring = mmap.image_ring
         r = {
-            "start": Signal(), "base": Signal(range(depth)), "stride": Signal(range(depth + 1)),
-            "count": Signal(range(self.spec.network.input_size ** 2 + 1)),
+            "start": Signal(), "count": Signal(range(self.spec.network.input_size ** 2 + 1)),
             "ready": Signal(), "valid": Signal(), "pixel": Signal(mmap.slot_bits),
-            "raddr": Signal(range(depth)),
+            "raddr": Signal(range(max(mmap.ram("fm_p").depth, mmap.ram("fm_q").depth))),
         }
         active = Signal()
         primed = Signal()
         remaining = Signal.like(r["count"])
         slot = Signal(range(P))
-        addr = Signal(range(depth))
-        stride = Signal.like(r["stride"])
+        ring_addr = Signal(range(ring))
         fire = r["valid"] & r["ready"]
-        next_addr = Mux(slot == P - 1, addr + stride, addr)
-        # conv1 reads the image while it arrives: only words already readable
-        available = addr < readable_words
+        word_ends = slot == P - 1
+        next_ring = Mux(word_ends, Mux(ring_addr == ring - 1, 0, ring_addr + 1), ring_addr)
         m.d.comb += [
-            r["valid"].eq(active & primed & available),
-            r["raddr"].eq(Mux(fire, next_addr, addr)),
+            r["valid"].eq(active & primed & (word < readable_words)),
+            r["raddr"].eq(Mux(fire, next_ring, ring_addr)),
             r["pixel"].eq(select(fm_rdata, slot)),
         ]
         m.d.sync += primed.eq(active)
+        with m.If(~self.busy):   # idle: the loader may fill the whole ring for the next image
+            m.d.sync += word.eq(0)
         with m.If(r["start"]):
             m.d.sync += [active.eq(r["count"] != 0), primed.eq(0), remaining.eq(r["count"]),
-                         slot.eq(0), addr.eq(r["base"]), stride.eq(r["stride"])]
+                         slot.eq(0), word.eq(0), ring_addr.eq(0)]
         with m.Elif(fire):
-            m.d.sync += [remaining.eq(remaining - 1), addr.eq(next_addr),
-                         slot.eq(Mux(slot == P - 1, 0, slot + 1))]
+            m.d.sync += [remaining.eq(remaining - 1), ring_addr.eq(next_ring),
+                         word.eq(Mux(word_ends, word + 1, word)),
+                         slot.eq(Mux(word_ends, 0, slot + 1))]
             with m.If(remaining == 1):
                 m.d.sync += active.eq(0)
         return r
 
     # ------------------------------------------------------------------
-    def _image_loader(self, m, inputting, wr_en, wr_addr, wr_data):
+    def _image_loader(self, m, inputting, wr_en, wr_addr, wr_data, reader_word):
         """Input pixels -> signed values -> FM buffer Q, ``pe_count`` pixels per word, on
-        its own write request (conv1 runs meanwhile and writes buffer P).
+        its own write request (conv1 runs meanwhile and writes buffer P). Q is a ring of
+        ``image_ring`` words: image word w goes to address ``w % image_ring``, and a pixel
+        of word w is taken only once conv1's reader is on word ``w - image_ring + 1`` or
+        later (so the word it overwrites has been read). Where the ring holds the whole
+        image nothing ever waits.
 
         Returns ``(done, readable)``: ``done`` is 1 once the image's last word has been
         written; ``readable`` counts the words a read port can return (two cycles after
         their write: the read ports are not transparent), for conv1's reader."""
-        spec, P = self.spec, self.pe_count
+        spec, mmap, P = self.spec, self.mmap, self.pe_count
         quant = spec.quant
         channels, bits, byte_bits = spec.network.input_channels, quant.input_bits, self.byte_bits
         pixels = spec.network.input_size ** 2
-        slot_bits = self.mmap.slot_bits
+        ring = mmap.image_ring
+        slot_bits = mmap.slot_bits
         count = Signal(range(pixels + 1))
         slot = Signal(range(P))
         gather = Signal(P * slot_bits)
-        # words written so far: one more value than a write address can hold (an image may
-        # fill buffer Q exactly, and the reader must still see every word as readable)
-        written = Signal(range(self.mmap.ram("fm_q").depth + 1))
+        in_word = Signal(range(mmap.image_words + 1))   # the word the next pixel goes to
+        written = Signal(range(mmap.image_words + 1))   # words written so far
         readable = Signal.like(written)
         done = Signal()
         value = Signal(slot_bits)
         for c in range(channels):
             byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
             m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
-        m.d.comb += self.image.ready.eq(inputting & (count != pixels))
+        ring_free = in_word < reader_word + ring
+        m.d.comb += self.image.ready.eq(inputting & (count != pixels) & ring_free)
         fire = self.image.valid & self.image.ready
         merged = Signal(P * slot_bits)
         for s in range(P):
@@ -479,16 +487,18 @@ class AcceleratorCore(wiring.Component):
                 Mux(slot == s, value, gather[s * slot_bits:(s + 1) * slot_bits]))
         m.d.sync += [wr_en.eq(0), readable.eq(written)]
         with m.If(wr_en):
-            m.d.sync += [written.eq(written + 1), wr_addr.eq(wr_addr + 1)]
+            m.d.sync += [written.eq(written + 1),
+                         wr_addr.eq(Mux(wr_addr == ring - 1, 0, wr_addr + 1))]
         with m.If(~self.busy):   # idle: the next image starts from word 0
-            m.d.sync += [count.eq(0), slot.eq(0), wr_addr.eq(0), written.eq(0), readable.eq(0)]
+            m.d.sync += [count.eq(0), slot.eq(0), wr_addr.eq(0), written.eq(0), readable.eq(0),
+                         in_word.eq(0)]
         with m.Elif(fire):
             m.d.sync += [gather.eq(merged), count.eq(count + 1)]
             final = count == pixels - 1
             with m.If(self.image.payload.last != final):
                 m.d.sync += self.image_error.eq(1)
             with m.If((slot == P - 1) | final):
-                m.d.sync += [wr_en.eq(1), wr_data.eq(merged), slot.eq(0)]
+                m.d.sync += [wr_en.eq(1), wr_data.eq(merged), slot.eq(0), in_word.eq(in_word + 1)]
             with m.Else():
                 m.d.sync += slot.eq(slot + 1)
         # The last word is written the cycle after the last pixel.
@@ -610,8 +620,7 @@ class AcceleratorCore(wiring.Component):
         conv_reading = (kind == CONV) & run
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride)]
-        m.d.comb += [reader["start"].eq(start & (kind == CONV)), reader["base"].eq(0),
-                     reader["stride"].eq(entry.in_groups), reader["count"].eq(entry.in_pixels),
+        m.d.comb += [reader["start"].eq(start & (kind == CONV)), reader["count"].eq(entry.in_pixels),
                      reader["ready"].eq(patch.i.ready),
                      patch.i.valid.eq(reader["valid"] & conv_reading)]
         for c in range(channels):

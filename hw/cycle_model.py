@@ -122,7 +122,7 @@ class CycleModel:
 
 @lru_cache(maxsize=256)   # a sweep asks for the same conv1 many times
 def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count: int,
-                 channels: int, groups: int, tail: int, fifo_depth: int,
+                 channels: int, groups: int, tail: int, fifo_depth: int, ring: int = 0,
                  fifo_latency: int = FIFO_LATENCY, input_lead: int = INPUT_LEAD) -> int:
     """conv1's layer cycles: the image arriving one pixel per cycle, the FM reader, the
     patch buffer, the window FIFO, the gather and the serializer of
@@ -130,16 +130,22 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
     the last serializer beat to done.
 
     Pixel ``i`` of the image arrives in cycle ``i - input_lead`` of conv1 (an image
-    streamed without gaps); its word (``pe_count`` pixels) is readable three cycles after
-    the word's last pixel arrived. A window written into the FIFO can be taken
-    ``fifo_latency`` cycles later.
+    streamed without gaps), unless the image's ring of ``ring`` words in buffer Q is full
+    (0: the whole image fits): a pixel of word w is taken only while the reader is on word
+    ``w - ring + 1`` or later. A word (``pe_count`` pixels) is readable three cycles after
+    its last pixel arrived. A window written into the FIFO can be taken ``fifo_latency``
+    cycles later.
     """
     pad = kernel // 2
     padded_h, padded_w = height + 2 * pad, width + 2 * pad
     out_h = (padded_h - kernel) // stride + 1
     out_w = (padded_w - kernel) // stride + 1
     pixels = height * width
+    ring = ring or -(-pixels // pe_count)
     beats = kernel * kernel * channels * groups        # serializer beats per block
+    taken = min(input_lead + 1, pixels)               # pixels taken before the first cycle
+    word_taken = {i // pe_count: i - input_lead for i in range(taken)
+                  if i % pe_count == pe_count - 1 or i == pixels - 1}
     blocks = -(-out_h * out_w // pe_count)
     windows_left = out_h * out_w
     reader_active, reader_primed, pixel = True, False, 0
@@ -149,8 +155,9 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
     fifo: deque = deque()                             # cycles at which each window is takeable
     cycle = 1                                         # the first cycle after START
     while True:
-        word_last = min((pixel // pe_count + 1) * pe_count, pixels) - 1
-        readable = cycle >= word_last - input_lead + 3
+        word = pixel // pe_count
+        loader_takes = taken < pixels and taken // pe_count < word + ring
+        readable = word in word_taken and cycle >= word_taken[word] + 3
         reader_valid = reader_active and reader_primed and readable
         is_pad = row < pad or row >= height + pad or col < pad or col >= width + pad
         fifo_ready = len(fifo) < fifo_depth
@@ -187,6 +194,10 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
                 gather_slot += 1
         if window_push:
             fifo.append(cycle + fifo_latency)
+        if loader_takes:
+            if taken % pe_count == pe_count - 1 or taken == pixels - 1:
+                word_taken[taken // pe_count] = cycle
+            taken += 1
         reader_primed = reader_active
         if reader_fire:
             pixel += 1
@@ -262,7 +273,7 @@ def cycle_model(spec: Spec) -> CycleModel:
                                   kernel=K, pe_count=P, channels=spec.network.input_channels,
                                   groups=entry.out_groups,
                                   tail=latency["conv"] + latency["bn"] + 3 + serial_drain,
-                                  fifo_depth=conv1_window_fifo_depth(spec))
+                                  fifo_depth=conv1_window_fifo_depth(spec), ring=mmap.image_ring)
             bound = macs[entry.name] / (P * L)
         elif entry.kind == "pw":
             cycles = _pw_cycles(entry, P, latency, serial_drain)

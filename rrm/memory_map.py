@@ -9,10 +9,12 @@ read it, so they describe the same memories.
 Feature maps (buffers P and Q, used alternately). A word holds ``pe_count``
 pixels ("slots") of ``lanes`` channels ("a group") of ``act_bits`` each. Pixel
 ``i`` (raster order) of channel group ``g`` of a map with ``G`` groups lives in
-word ``(i // pe_count) * G + g``, slot ``i % pe_count``. The image is stored the
+word ``(i // pe_count) * G + g``, slot ``i % pe_count``. The image is laid out the
 same way with one group; its pixel's ``input_channels`` signed values of
-``input_bits`` fill the low bits of the slot. The image goes to Q, conv1 writes
-P, and every layer after it reads the buffer the previous one wrote.
+``input_bits`` fill the low bits of the slot. It passes through Q as a ring of
+:attr:`MemoryMap.image_ring` words (conv1 reads each pixel once, as it arrives, so
+Q is sized by the feature maps, not the image); conv1 writes P, and every layer
+after it reads the buffer the previous one wrote.
 
 Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
 
@@ -140,6 +142,15 @@ class MemoryMap:
     rams: dict
     layers: tuple
     spec_hash: int
+    #: Words of the image (``pe_count`` pixels each).
+    image_words: int = 1
+
+    @property
+    def image_ring(self) -> int:
+        """Words of buffer Q the arriving image cycles through (all of Q, or the whole image
+        if it is smaller): the loader writes word w at ``w % image_ring`` once conv1's reader
+        has left word ``w - image_ring``."""
+        return min(self.image_words, self.rams["fm_q"].depth)
 
     def check_image_fits(self, spec: Spec) -> None:
         """SpecError unless the accelerator can be built: an image pixel fits a feature-map
@@ -213,7 +224,6 @@ def memory_map(spec: Spec) -> MemoryMap:
     image_bits = spec.network.input_channels * quant.input_bits
     size = spec.network.input_size
     fm_depth = [0, 0]
-    fm_depth[1] = ceil_div(size * size, p)  # the image, one group, in Q
     entries = []
     dw_words = pw_words = bn_words = 0
     bn_index = 0
@@ -270,7 +280,8 @@ def memory_map(spec: Spec) -> MemoryMap:
     fm_width = p * slot_bits
     rams = {
         "fm_p": Ram("fm_p", fm_width, max(1, fm_depth[0]), "feature maps, buffer P"),
-        "fm_q": Ram("fm_q", fm_width, max(1, fm_depth[1]), "the image and feature maps, buffer Q"),
+        "fm_q": Ram("fm_q", fm_width, max(1, fm_depth[1]),
+                    "feature maps and the arriving image (a ring), buffer Q"),
         "dw": Ram("dw", k * k * lanes * quant.weight_bits, max(1, dw_words), "depthwise kernels"),
         "pw": Ram("pw", p * lanes * quant.weight_bits, max(1, pw_words),
                   "conv1, pointwise and FC weights"),
@@ -281,4 +292,5 @@ def memory_map(spec: Spec) -> MemoryMap:
         "shift": Ram("shift", SHIFT_FIELD_BITS, max(1, bn_index), "requantization shifts"),
     }
     return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, image_bits=image_bits, rams=rams,
-                     layers=tuple(entries), spec_hash=spec_hash(spec))
+                     layers=tuple(entries), spec_hash=spec_hash(spec),
+                     image_words=ceil_div(size * size, p))

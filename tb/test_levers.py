@@ -1,7 +1,7 @@
 """The hardware levers of the faster configurations on tiny, bit for bit against golden and
 cycle for cycle against the cycle model: fewer DW PEs than Conv PEs (``dw_pe_count``), the
-FC on fewer classes at once (``fc_parallel``), and the Conv module's results through one BN
-unit (``serial_bn``)."""
+FC on fewer classes at once (``fc_parallel``), the Conv module's results through one BN
+unit (``serial_bn``), and the image streaming through a ring in buffer Q smaller than itself."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ VARIANTS = {
     "3pe-dw2-fc3-serial": dict(pe_count=3, dw_pe_count=2, fc_parallel=3, serial_bn=True),
     # 8 PEs (group mode on the small maps), 3 DW PEs, 4 classes from each 8-slice PW row
     "8pe-dw3-fc4": dict(pe_count=8, dw_pe_count=3, fc_parallel=4),
+    # 4 lanes: conv1 (2 output groups) reads the image slower than it arrives, and the
+    # image's ring in buffer Q (256 words) is half the image: the loader waits for the reader
+    "2pe-4lanes-ring": dict(pe_count=2, lanes=4),
 }
 
 
