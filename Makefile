@@ -31,7 +31,7 @@ help:
 	@echo "make test     - every test: Python (tests/) and RTL (tb/), in parallel"
 	@echo "make sim      - the RTL testbenches only (cocotb + Verilator), in parallel"
 	@echo "make sim-full - rr-mobilenet at full size in Verilator on one image, cycles against the model"
-	@echo "               (PRESET=rr-mobilenet-fit or rr-mobilenet-fast: configurations that fit the XCZU9EG)"
+	@echo "               (PRESET=rr-mobilenet-fit, -fast or -max: configurations that fit the XCZU9EG)"
 	@echo "make cycles   - the cycle model of every preset (cycles, ms, GOPS, fps)"
 	@echo "make synth    - Yosys resource estimate of rr-mobilenet (needs yosys on the PATH; PRESET=...)"
 	@echo "make sweep    - design-space sweep: cycles against DSP/LUT/BRAM18K, Pareto table and plot"
@@ -136,6 +136,7 @@ cycles: install
 	$(BIN)/rrm cycles --preset rr-mobilenet
 	$(BIN)/rrm cycles --preset rr-mobilenet-fit
 	$(BIN)/rrm cycles --preset rr-mobilenet-fast
+	$(BIN)/rrm cycles --preset rr-mobilenet-max
 
 synth: install
 	$(BIN)/rrm synth --preset $(PRESET)

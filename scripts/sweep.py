@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 #: Cycles per image at 150 MHz the issue measures against (horizontal lines in the plot).
 TARGETS = {"paper 7.85 ms": 1_177_500, "Vitis AI DPU 3.06 ms": 459_000, "1910 fps": 78_500}
-PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 24)
+PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 20, 21, 22, 24, 25)
 LANES = (16, 32, 64)
 DW_PES = (1, 2, 3, 4, 6, 9)
 
