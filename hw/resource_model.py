@@ -32,8 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rrm.analysis import rtl_memories
-from rrm.devices import bram18k_blocks, get_device
+from rrm.analysis import LUTRAM_MAX_DEPTH, rtl_memories
+from rrm.devices import BRAM18K_SHAPES, bram18k_blocks, get_device
+from rrm.memory_map import ceil_div
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
@@ -43,13 +44,13 @@ DW_LANE = (103.0, 254.0)
 CONV_LANE = (21.0, 58.0)
 FC_POOL_BIT = (3.13, 1.0)
 FC_CLASS_LANE = (19.4, 46.3)
-CORE_WORD_BIT = (51.8, 18.0)
-CORE_DW_BIT = (0.54, 1.0)
-DW_PATCH_CHANNEL = (4.0, 36.0)
+CORE_WORD_BIT = (7.56, 14.2)
+CORE_DW_BIT = (0.61, 1.29)
+DW_PATCH_CHANNEL = (5.3, 36.5)
 #: The patch buffers' and FIFOs' fixed parts: (LUT, FF, BRAM18K).
-SMALL_BLOCKS = (290.0, 340.0, 12)
+SMALL_BLOCKS = (202.0, 305.0, 12)
 #: DSP48E2 of the core (an address product).
-CORE_DSP = 1
+CORE_DSP = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,33 @@ class ResourceEstimate:
         return {name: getattr(self, name) / self.limits[name] for name in ("lut", "ff", "dsp", "bram18k")}
 
 
+def lutram_luts(width: int, depth: int) -> int:
+    """LUTs of a RAM of at most 64 words built from LUT RAM (``RAM64M8``: 7 bits x 64 words
+    in 8 LUTs, as Yosys maps it); 0 for a RAM that goes to block RAM."""
+    if depth > LUTRAM_MAX_DEPTH:
+        return 0
+    return ceil_div(width, 7) * 8
+
+
+def ram_mux_luts(width: int, depth: int) -> int:
+    """LUTs of the read multiplexer of a block RAM stacked ``rows`` deep: Yosys takes the
+    BRAM18K shape with the fewest blocks (the fewest rows among equals) and, without the
+    BRAM cascade, selects the row's output in LUTs: about one LUT per bit per extra row."""
+    if depth <= LUTRAM_MAX_DEPTH:
+        return 0
+    rows = min((ceil_div(width, w) * ceil_div(depth, d), ceil_div(depth, d)) for d, w in BRAM18K_SHAPES)[1]
+    return width * (rows - 1)
+
+
+def dw_engine_bits(spec: Spec) -> int:
+    """Register bits of the DW engine in the core: two wide-reader buffers, the gather and
+    the write queue (D x P pixels of ``lanes`` activations each), the D kernels and BN words."""
+    hw, quant = spec.hardware, spec.quant
+    P, L, K, D = hw.pe_count, hw.lanes, hw.kernel, hw.dw_pes
+    return 4 * D * P * L * quant.act_bits + D * (K * K * L * quant.weight_bits
+                                                  + L * (quant.bn_mult_bits + quant.bn_bias_bits))
+
+
 def estimate_resources(spec: Spec) -> ResourceEstimate:
     """The resource model of the module docstring for ``spec`` on its device."""
     if not isinstance(spec, Spec):
@@ -78,10 +106,9 @@ def estimate_resources(spec: Spec) -> ResourceEstimate:
     size = sizing(spec)
     bn_units = (1 if hw.serial_bn else P) + D
     word_bits = P * L * quant.act_bits
-    # the DW engine's registers: two wide-reader buffers, the gather and the write queue
-    # (D x P pixels of lanes activations each), the D kernels and BN words
-    dw_bits = 4 * D * P * L * quant.act_bits + D * (K * K * L * quant.weight_bits
-                                                    + L * (quant.bn_mult_bits + quant.bn_bias_bits))
+    dw_bits = dw_engine_bits(spec)
+    ram_luts = sum(lutram_luts(ram.width, ram.depth) + ram_mux_luts(ram.width, ram.depth)
+                   for ram in size.memories.rams.values())
     fc = spec.layer("fc")
     pool_bits = fc.in_channels * size.pool_width
     parts = [
@@ -94,7 +121,7 @@ def estimate_resources(spec: Spec) -> ResourceEstimate:
         (dw_bits, CORE_DW_BIT),
         (D * L, DW_PATCH_CHANNEL),
     ]
-    lut = SMALL_BLOCKS[0] + sum(count * unit[0] for count, unit in parts)
+    lut = SMALL_BLOCKS[0] + ram_luts + sum(count * unit[0] for count, unit in parts)
     ff = SMALL_BLOCKS[1] + sum(count * unit[1] for count, unit in parts)
     dsp = bn_units * L + D * L * K * K + P * L + Q * L + CORE_DSP
     device = get_device(hw.device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from hw.resource_model import estimate_resources
+from hw.resource_model import estimate_resources, lutram_luts, ram_mux_luts
 from rrm.analysis import rtl_memories
 from rrm.devices import get_device
 from rrm.presets import load_preset
@@ -17,23 +17,38 @@ def with_hardware(spec, **changes):
 
 
 def test_dsp_count_is_one_per_product_as_yosys_maps_them():
-    """As `rrm synth` measured rr-mobilenet: 3,745 DSP48E2 (9 DW PEs x 32 lanes x 9 taps,
-    18 BN units x 32, 9 Conv PEs x 32, 9 FC classes x 32, 1 in the core)."""
+    """As `rrm synth` measured rr-mobilenet-fast: 1,984 DSP48E2 (1 DW PE x 64 lanes x 9 taps,
+    2 BN units x 64, 16 Conv PEs x 64, 4 FC classes x 64, none in the core); rr-mobilenet
+    has 9 DW PEs x 32 x 9, 18 BN units x 32, 9 x 32 Conv and 9 x 32 FC products."""
+    assert estimate_resources(load_preset("rr-mobilenet-fast")).dsp == 576 + 128 + 1024 + 256
     spec = load_preset("rr-mobilenet")
-    assert estimate_resources(spec).dsp == 2592 + 576 + 288 + 288 + 1
-    assert estimate_resources(with_hardware(spec, fc_parallel=1)).dsp == 2592 + 576 + 288 + 32 + 1
+    assert estimate_resources(spec).dsp == 2592 + 576 + 288 + 288
+    assert estimate_resources(with_hardware(spec, fc_parallel=1)).dsp == 2592 + 576 + 288 + 32
 
 
 def test_levers_cut_multipliers_and_bram_is_the_rtl_rams_plus_line_buffers():
     spec = load_preset("rr-mobilenet")
     full = estimate_resources(spec)
     lean = estimate_resources(with_hardware(spec, dw_pe_count=2, fc_parallel=3, serial_bn=True))
-    assert lean.dsp == 2 * 32 * 9 + (1 + 2) * 32 + 9 * 32 + 3 * 32 + 1
+    assert lean.dsp == 2 * 32 * 9 + (1 + 2) * 32 + 9 * 32 + 3 * 32
     assert lean.lut < full.lut and lean.ff < full.ff
     rams = rtl_memories(spec, get_device("xczu9eg"))["bram18k"]
     assert rams < full.bram18k < rams + 100
     assert lean.bram18k < full.bram18k        # narrower DW line buffers
     assert not full.fits and lean.fits
+
+
+def test_ram_luts_as_yosys_maps_the_rams():
+    """Yosys 0.23 on single RAMs: 1,536 x 2,092 words (five rows of 512 x 36 blocks) took
+    6,144 LUTs for its read multiplexer; 4,096 x 784 (1K x 18 blocks, one row) and the
+    8,192 x 2,004 PW RAM of rr-mobilenet-fast (2K x 9 blocks) none. rr-mobilenet-fast's
+    LUT RAMs (dw 4,608 x 53, fc_bias 512 x 63, shift 6 x 27) took 733 RAM64M8 and one
+    RAM32M16: 5,872 LUTs."""
+    assert ram_mux_luts(1536, 2092) == 1536 * 4
+    assert ram_mux_luts(4096, 784) == 0 and ram_mux_luts(8192, 2004) == 0
+    assert ram_mux_luts(4608, 53) == 0                       # LUT RAM, no block RAM rows
+    assert lutram_luts(4608, 53) + lutram_luts(512, 63) + lutram_luts(6, 27) == 733 * 8 + 8
+    assert lutram_luts(8192, 2004) == 0
 
 
 def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeypatch):
