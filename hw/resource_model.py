@@ -1,31 +1,35 @@
 """Resource model of :class:`hw.accelerator.Accelerator` for design-space sweeps: LUT, FF,
 DSP48E2 and BRAM18K of a spec in microseconds, where ``rrm synth`` takes minutes.
 
-Each block's cost is a count (lanes, PEs, word bits) times a unit cost calibrated on two
-``rrm synth --mode blocks`` runs (Yosys 0.23 ``synth_xilinx -family xcup``):
-``rr-mobilenet`` (9 PEs x 32 lanes, 9 DW PEs, 9 FC classes, 9 + 9 BN units) and
-``rr-mobilenet-fit`` (12 x 32, 2 DW PEs, 4 FC classes, 1 + 2 BN units):
+Each block's cost is a count (lanes, PEs, word bits) times a unit cost calibrated on
+``rrm synth --mode blocks`` runs (Yosys 0.23 ``synth_xilinx -family xcup``) of
+``rr-mobilenet-fast`` (16 PEs x 64 lanes, 1 DW PE, 4 FC classes, 1 + 1 BN units) and
+``rr-mobilenet-max`` (25 x 64, 1 DW PE, 1 FC class, 1 + 1 BN units), and the core block
+of ``rr-mobilenet-fit`` (12 x 32, 2 DW PEs):
 
-===============  ===========================  ================================================
-block            LUT / FF / DSP (rr, fit)     unit
-===============  ===========================  ================================================
-BN unit          7,780 / 3,535 / 32           per lane: 244 LUT, 110 FF, 1 DSP
-DW PE            3,297 / 8,133 / 288          per lane: 103 LUT, 254 FF, K*K DSP
-Conv PE          673 / 1,860 / 32             per lane: 21 LUT, 58 FF, 1 DSP
-FC               29,667 / 21,061 / 288 (Q=9)  pool: 3.13 LUT, 1.0 FF per pool-sum bit;
-                 26,557 / 13,647 / 128 (Q=4)  per class lane: 19.4 LUT, 46.3 FF, 1 DSP
-core             100,688 / 96,880 / 1         51.8 LUT, 18.0 FF per FM word bit, plus
-                 90,302 / 47,612 / 1          0.54 LUT, 1.0 FF per bit of the DW engine's
-                                              registers (wide reader, gather, queue, kernels)
-DW patch buffer  1,237 / 10,400 (D=9)         per DW channel: 4.0 LUT, 36.0 FF
-                 341 / 2,336 (D=2)
-===============  ===========================  ================================================
+===============  ============================  ===============================================
+block            LUT / FF / DSP (fast)         unit
+===============  ============================  ===============================================
+BN unit          15,862 / 7,055 / 64           per lane: 244 LUT, 110 FF, 1 DSP
+DW PE            6,593 / 16,261 / 576          per lane: 103 LUT, 254 FF, K*K DSP
+Conv PE          1,345 / 3,716 / 64            per lane: 21 LUT, 58 FF, 1 DSP
+FC               15,477 / 18,800 / 256 (Q=4)   pool: 1.0 LUT, 0.75 FF per pool-sum bit; per
+                 (max: 11,576 / 10,491 / 64,   class lane: 20.3 LUT, 43.3 FF, 1 DSP
+                 Q=1)
+core             51,503 / 89,267 / 0           7.56 LUT, 14.2 FF per FM word bit, plus 0.61 LUT,
+                 (fit: 48,357 / 47,610 / 0)    1.29 FF per bit of the DW engine's registers, plus
+                                               the LUT RAMs (:func:`lutram_luts`) and the read
+                                               multiplexers of deep RAMs (:func:`ram_mux_luts`)
+DW patch buffer  341 / 2,336                   per DW channel: 5.3 LUT, 36.5 FF
+===============  ============================  ===============================================
 
 DSP48E2 counts are exact for Yosys (it maps each product to one DSP). BRAM18K is the
 analytic count of the RTL's RAMs (:func:`rrm.analysis.rtl_memories`, Eq. 11) plus the DW
-patch buffer's line buffers and the small FIFOs; Yosys's own mapping of the same RAMs
-came out 1.6 % (``rr-mobilenet-fit``) and 7.6 % (``rr-mobilenet``) higher. LUT and FF are
-estimates: confirm a chosen configuration with ``rrm synth``.
+patch buffer's line buffers and the small FIFOs; Yosys's own mapping of the same RAMs came
+out 0.5 % higher on ``-fast`` (1,489) and ``-max`` (1,545). LUT and FF are estimates
+(against those Yosys runs: -2.1 % / -1.1 % on ``-fast``, -4.9 % / +2.4 % on ``-max``;
+-11 % / -15 % on ``tiny``, which is outside the calibration): confirm a chosen
+configuration with ``rrm synth``.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ from rrm.spec import Spec
 BN_LANE = (244.0, 110.0)
 DW_LANE = (103.0, 254.0)
 CONV_LANE = (21.0, 58.0)
-FC_POOL_BIT = (3.13, 1.0)
-FC_CLASS_LANE = (19.4, 46.3)
+FC_POOL_BIT = (1.0, 0.75)
+FC_CLASS_LANE = (20.3, 43.3)
 CORE_WORD_BIT = (7.56, 14.2)
 CORE_DW_BIT = (0.61, 1.29)
 DW_PATCH_CHANNEL = (5.3, 36.5)

@@ -48,7 +48,7 @@ def _rr_mobilenet() -> Spec:
 def _rr_mobilenet_fit() -> Spec:
     """rr-mobilenet on 12 Conv PEs x 32 lanes, 2 DW PEs, the FC on 4 classes at once and one
     BN unit behind the Conv PEs: from the Pareto front of ``make sweep``, a configuration
-    that fits the XCZU9EG in every resource (the paper's 9 x 32 with 9 DW PEs needs 3,745
+    that fits the XCZU9EG in every resource (the paper's 9 x 32 with 9 DW PEs needs 3,744
     DSP48E2 as Yosys maps it) and takes fewer cycles than the paper's."""
     paper = _rr_mobilenet()
     hardware = HardwareSpec(pe_count=12, lanes=32, dw_pe_count=2, fc_parallel=4, serial_bn=True)
