@@ -470,7 +470,6 @@ class AcceleratorCore(wiring.Component):
         count = Signal(range(pixels + 1))
         slot = Signal(range(P))
         gather = Signal(P * slot_bits)
-        in_word = Signal(range(mmap.image_words + 1))   # the word the next pixel goes to
         written = Signal(range(mmap.image_words + 1))   # words written so far
         readable = Signal.like(written)
         done = Signal()
@@ -478,7 +477,7 @@ class AcceleratorCore(wiring.Component):
         for c in range(channels):
             byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
             m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
-        ring_free = in_word < reader_word + ring
+        ring_free = written + wr_en < reader_word + ring   # written + wr_en: the word being gathered
         m.d.comb += self.image.ready.eq(inputting & (count != pixels) & ring_free)
         fire = self.image.valid & self.image.ready
         merged = Signal(P * slot_bits)
@@ -490,15 +489,14 @@ class AcceleratorCore(wiring.Component):
             m.d.sync += [written.eq(written + 1),
                          wr_addr.eq(Mux(wr_addr == ring - 1, 0, wr_addr + 1))]
         with m.If(~self.busy):   # idle: the next image starts from word 0
-            m.d.sync += [count.eq(0), slot.eq(0), wr_addr.eq(0), written.eq(0), readable.eq(0),
-                         in_word.eq(0)]
+            m.d.sync += [count.eq(0), slot.eq(0), wr_addr.eq(0), written.eq(0), readable.eq(0)]
         with m.Elif(fire):
             m.d.sync += [gather.eq(merged), count.eq(count + 1)]
             final = count == pixels - 1
             with m.If(self.image.payload.last != final):
                 m.d.sync += self.image_error.eq(1)
             with m.If((slot == P - 1) | final):
-                m.d.sync += [wr_en.eq(1), wr_data.eq(merged), slot.eq(0), in_word.eq(in_word + 1)]
+                m.d.sync += [wr_en.eq(1), wr_data.eq(merged), slot.eq(0)]
             with m.Else():
                 m.d.sync += slot.eq(slot + 1)
         # The last word is written the cycle after the last pixel.

@@ -143,9 +143,15 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
     pixels = height * width
     ring = ring or -(-pixels // pe_count)
     beats = kernel * kernel * channels * groups        # serializer beats per block
+    word_taken = {}                                   # word -> cycle its last pixel was taken
+
+    def record_taken(i, at):
+        if i % pe_count == pe_count - 1 or i == pixels - 1:
+            word_taken[i // pe_count] = at
+
     taken = min(input_lead + 1, pixels)               # pixels taken before the first cycle
-    word_taken = {i // pe_count: i - input_lead for i in range(taken)
-                  if i % pe_count == pe_count - 1 or i == pixels - 1}
+    for i in range(taken):
+        record_taken(i, i - input_lead)
     blocks = -(-out_h * out_w // pe_count)
     windows_left = out_h * out_w
     reader_active, reader_primed, pixel = True, False, 0
@@ -195,8 +201,7 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
         if window_push:
             fifo.append(cycle + fifo_latency)
         if loader_takes:
-            if taken % pe_count == pe_count - 1 or taken == pixels - 1:
-                word_taken[taken // pe_count] = cycle
+            record_taken(taken, cycle)
             taken += 1
         reader_primed = reader_active
         if reader_fire:

@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rrm.analysis import LUTRAM_MAX_DEPTH, rtl_memories
-from rrm.devices import BRAM18K_SHAPES, bram18k_blocks, get_device
+from rrm.devices import bram18k_blocks, bram18k_layout, get_device
 from rrm.memory_map import ceil_div
 from rrm.sizing import sizing
 from rrm.spec import Spec
@@ -53,8 +53,6 @@ CORE_DW_BIT = (0.61, 1.29)
 DW_PATCH_CHANNEL = (5.3, 36.5)
 #: The patch buffers' and FIFOs' fixed parts: (LUT, FF, BRAM18K).
 SMALL_BLOCKS = (202.0, 305.0, 12)
-#: DSP48E2 of the core (an address product).
-CORE_DSP = 0
 
 
 @dataclass(frozen=True)
@@ -83,13 +81,12 @@ def lutram_luts(width: int, depth: int) -> int:
 
 
 def ram_mux_luts(width: int, depth: int) -> int:
-    """LUTs of the read multiplexer of a block RAM stacked ``rows`` deep: Yosys takes the
-    BRAM18K shape with the fewest blocks (the fewest rows among equals) and, without the
-    BRAM cascade, selects the row's output in LUTs: about one LUT per bit per extra row."""
+    """LUTs of the read multiplexer of a block RAM stacked ``rows`` deep
+    (:func:`rrm.devices.bram18k_layout`): without the BRAM cascade Yosys selects the row's
+    output in LUTs, about one LUT per bit per extra row."""
     if depth <= LUTRAM_MAX_DEPTH:
         return 0
-    rows = min((ceil_div(width, w) * ceil_div(depth, d), ceil_div(depth, d)) for d, w in BRAM18K_SHAPES)[1]
-    return width * (rows - 1)
+    return width * (bram18k_layout(width, depth)[1] - 1)
 
 
 def dw_engine_bits(spec: Spec) -> int:
@@ -127,7 +124,7 @@ def estimate_resources(spec: Spec) -> ResourceEstimate:
     ]
     lut = SMALL_BLOCKS[0] + ram_luts + sum(count * unit[0] for count, unit in parts)
     ff = SMALL_BLOCKS[1] + sum(count * unit[1] for count, unit in parts)
-    dsp = bn_units * L + D * L * K * K + P * L + Q * L + CORE_DSP
+    dsp = bn_units * L + D * L * K * K + P * L + Q * L
     device = get_device(hw.device)
     rams = rtl_memories(spec, device)
     line_buffers = (K - 1) * bram18k_blocks(D * L * quant.act_bits, size.dw_patch_max_width + K - 1)

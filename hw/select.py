@@ -18,7 +18,8 @@ from amaranth.lib import data
 
 def select(array, index):
     """Element ``index`` of ``array`` (an ``ArrayLayout`` view, or a list of values or views
-    of one shape), as a multiplexer. An index past the last element gives 0."""
+    of one shape), as a multiplexer. An index past the last element gives 0; a single
+    element is returned whatever the index."""
     if isinstance(array, data.View):
         layout = data.Layout.cast(array.shape())
         if not isinstance(layout, data.ArrayLayout):
@@ -30,9 +31,7 @@ def select(array, index):
         raise ValueError("select needs at least one element")
     if len(items) == 1:
         return items[0]
-    first = items[0]
-    if isinstance(first, data.View):
-        element = data.Layout.cast(first.shape())
-        chosen = Array(Value.cast(item) for item in items)[index]
-        return element(chosen)
-    return Array(Value.cast(item) for item in items)[index]
+    chosen = Array(Value.cast(item) for item in items)[index]
+    if isinstance(items[0], data.View):
+        return data.Layout.cast(items[0].shape())(chosen)
+    return chosen

@@ -55,15 +55,21 @@ def get_device(name: str) -> Device:
         raise SpecError("device", f"unknown device {name!r} (allowed: {', '.join(DEVICES)})") from None
 
 
-def bram18k_blocks(width: int, depth: int) -> int:
-    """BRAM18K blocks for a ``width``-bit x ``depth``-word memory.
+def bram18k_layout(width: int, depth: int) -> tuple[int, int]:
+    """(blocks, rows): how a ``width``-bit x ``depth``-word memory is built from BRAM18K.
 
-    Vivado builds a wide or deep memory from blocks of one aspect ratio; the
-    count is ceil(width / w) * ceil(depth / d) for the best (d, w) shape. A
-    zero-sized memory takes no block.
+    Vivado (and Yosys) build a wide or deep memory from blocks of one aspect ratio;
+    the count is ceil(width / w) * ceil(depth / d) for the best (d, w) shape, the one
+    with the fewest rows (ceil(depth / d)) among equals. A zero-sized memory takes no
+    block.
     """
     if width < 0 or depth < 0:
         raise ValueError(f"memory size must be non-negative, got {width} x {depth}")
     if width == 0 or depth == 0:
-        return 0
-    return min(-(-width // w) * -(-depth // d) for d, w in BRAM18K_SHAPES)
+        return 0, 0
+    return min((-(-width // w) * -(-depth // d), -(-depth // d)) for d, w in BRAM18K_SHAPES)
+
+
+def bram18k_blocks(width: int, depth: int) -> int:
+    """BRAM18K blocks for a ``width``-bit x ``depth``-word memory (:func:`bram18k_layout`)."""
+    return bram18k_layout(width, depth)[0]
