@@ -20,7 +20,7 @@ RTL_IMAGES ?= 16
 RUN    := $(TINY)/train
 ARTIFACT := $(RUN)/artifact/manifest.json
 TEST   := $(TINY)/test
-HW_SOURCES := $(wildcard hw/*.py rrm/*.py)
+HW_SOURCES := $(wildcard hw/*.py hw/*/*.py rrm/*.py)
 STAGE  := @sh scripts/stage.sh
 
 .PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth sweep bench clean help

@@ -2,7 +2,7 @@
 
 One function, :func:`memory_map`, says what the RTL builds: every on-chip RAM
 (word width and depth), where each layer's parameters start in them, and the
-layer table the sequencer walks. The hardware (``hw.accelerator``), the
+layer table the sequencer walks. The hardware (``hw.top.accelerator``), the
 parameter packing (:mod:`rrm.param_stream`) and the analysis's BRAM18K count all
 read it, so they describe the same memories.
 
@@ -39,13 +39,27 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from enum import IntEnum
 
 from .errors import SpecError
 from .numerics import MAX_SHIFT
 from .spec import Spec
 
-#: Layer kinds as the layer table encodes them.
-KIND_CODES = {"conv": 0, "dw": 1, "pw": 2, "pool": 3, "fc": 4}
+
+
+class LayerKind(IntEnum):
+    """A layer's kind as the layer table encodes it; the RTL's engines and the cost models
+    dispatch on it (``LayerKind["pw"]`` is the kind of a layer named "pw" in the spec)."""
+
+    conv = 0
+    dw = 1
+    pw = 2
+    pool = 3
+    fc = 4
+
+
+#: Layer kinds by name, as the layer table encodes them.
+KIND_CODES = {kind.name: int(kind) for kind in LayerKind}
 #: Bits of a per-layer requantization shift in the shift RAM (shifts 0..MAX_SHIFT).
 SHIFT_FIELD_BITS = MAX_SHIFT.bit_length()
 #: Bits of one parameter-stream beat.
@@ -112,8 +126,8 @@ class LayerEntry:
     writes: int = 0
 
     @property
-    def kind_code(self) -> int:
-        return KIND_CODES[self.kind]
+    def kind_code(self) -> LayerKind:
+        return LayerKind[self.kind]
 
     @property
     def packed(self) -> bool:

@@ -4,7 +4,7 @@
 are built with beyond the spec's own fields: accumulator widths that cannot
 overflow for any input and any in-range weights (:mod:`rrm.bounds`), the BN
 sum width and largest useful shift, the pool and logit widths, the patch
-buffers' largest maps. :mod:`hw.blocks` turns these plain integers into
+buffers' largest maps. :mod:`hw.top.catalog` turns these plain integers into
 Amaranth shapes and components; nothing here imports Amaranth.
 
 The accelerator's memory geometry (every RAM's word width and depth, the layer
@@ -53,9 +53,12 @@ class Sizing:
         Channels per pixel of the conv1 patch buffer (the image's channels).
     conv_patch_max_height, conv_patch_max_width : int
         Largest input map of the conv layers (conv1: the image).
+    conv1_window_fifo_depth : int
+        Windows the FIFO between conv1's patch buffer and its serializer holds: one
+        output row of conv1, rounded up to a power of two (at least 4).
     memories : rrm.memory_map.MemoryMap
         The accelerator's RAMs (bank, word width, depth) and layer table: what
-        ``hw.accelerator`` builds and what ``rrm analyze`` counts in BRAM18K.
+        ``hw.top.accelerator`` builds and what ``rrm analyze`` counts in BRAM18K.
     """
 
     dw_acc_width: int
@@ -71,6 +74,7 @@ class Sizing:
     conv_patch_channels: int
     conv_patch_max_height: int
     conv_patch_max_width: int
+    conv1_window_fifo_depth: int
     memories: MemoryMap
 
 
@@ -88,6 +92,11 @@ def sizing(spec: Spec) -> Sizing:
     bn_names = [layer.name for layer in of("conv", "dw", "pw")]
     max_shift = max(bounds.max_useful_shift(spec, name) for name in bn_names)
     dw, conv = of("dw"), of("conv")
+    memories = memory_map(spec)
+    # conv1's window FIFO (between its patch buffer and the serializer) holds one output
+    # row of conv1, rounded up to a power of two (at least 4): the patch buffer walks on
+    # through the rows a stride-2 layer skips while the serializer works
+    conv1_out_w = memories.layers[0].out_w
     return Sizing(
         dw_acc_width=acc_width("dw"),
         conv_value_bits=max(quant.input_bits, quant.act_bits + 1),
@@ -102,5 +111,6 @@ def sizing(spec: Spec) -> Sizing:
         conv_patch_channels=max(layer.in_channels for layer in conv),
         conv_patch_max_height=max(layer.in_h for layer in conv),
         conv_patch_max_width=max(layer.in_w for layer in conv),
-        memories=memory_map(spec),
+        conv1_window_fifo_depth=max(4, 1 << (conv1_out_w - 1).bit_length()),
+        memories=memories,
     )

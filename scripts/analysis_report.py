@@ -46,7 +46,7 @@ def format_report(result: dict) -> str:
         if not rtl["buildable"]:
             lines.append(f"RTL memories: the accelerator cannot be built for this spec ({rtl['error']})")
         else:
-            lines.append("RTL memories (rrm.memory_map, the RAMs hw.accelerator builds; not counted: "
+            lines.append("RTL memories (rrm.memory_map, the RAMs hw.top.accelerator builds; not counted: "
                          "line buffers, layer-table ROM, logit FIFO):")
             for r in rtl["rams"]:
                 lines.append(f"  {r['name']:<8} {r['width']:>5} bit x {r['depth']:>6} words"

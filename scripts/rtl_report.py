@@ -36,7 +36,7 @@ class RtlSummary:
 
 def summarise(result: dict, spec, labels: np.ndarray) -> RtlSummary:
     """RTL classes, top-1 and bit-exact counts, cycles and the cycle model for ``result``."""
-    from hw.cycle_model import cycle_model
+    from hw.cost.cycle_model import cycle_model
 
     runs = result["images"]
     count = len(runs)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 def main(argv=None) -> int:
-    from hw.cycle_model import cycle_model
+    from hw.cost.cycle_model import cycle_model
     from rrm.memory_map import memory_map
     from rrm.param_stream import stream_length
     from rrm.presets import load_preset

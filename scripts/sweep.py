@@ -8,7 +8,7 @@ Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configura
 that fit the device and are Pareto-optimal in cycles and DSP48E2, and the marked presets)
 and ``DIR/sweep.png`` (cycles against DSP, LUT and BRAM18K; fitting configurations in
 colour, the marked presets labelled). Cycles are exact for the RTL (``rrm cycles``);
-resources are the block model of :mod:`hw.resource_model` (DSP exact for Yosys, LUT/FF
+resources are the block model of :mod:`hw.cost.resource_model` (DSP exact for Yosys, LUT/FF
 estimates, BRAM18K the RTL's RAMs): confirm a chosen point with ``rrm synth``.
 """
 
@@ -45,8 +45,8 @@ def configurations(base):
 
 def evaluate(spec) -> dict | None:
     """One configuration's cycles and resources, or None where the RTL cannot be built."""
-    from hw.cycle_model import cycle_model
-    from hw.resource_model import estimate_resources
+    from hw.cost.cycle_model import cycle_model
+    from hw.cost.resource_model import estimate_resources
     from rrm.errors import SpecError
     try:
         model = cycle_model(spec)        # refuses a spec the RTL cannot be built for

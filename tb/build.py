@@ -1,7 +1,7 @@
 """Build a hardware block's Verilog into a cached simulator build and run cocotb tests on it.
 
 :func:`build_design` writes a block's Verilog exactly as ``rrm verilog`` does
-(:func:`hw.verilog.block_verilog`) and compiles it with cocotb's Python
+(:func:`hw.flow.verilog.block_verilog`) and compiles it with cocotb's Python
 runner into ``build/sim/<block>-<key>/``. The Verilog text is generated first and
 the key hashes what the build is made of: that text, the simulator's name and
 version, the build flags and the waveform setting (:func:`design_key`). Whatever
@@ -34,14 +34,14 @@ from pathlib import Path
 
 from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
-from hw.verilog import block_verilog, module_name
+from hw.flow.verilog import block_verilog, module_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
 TIMESCALE = ("1ns", "1ps")
 
 #: Verilator flags. Amaranth's Verilog is lint-clean under the waivers of
-#: hw/verilog.py (see there); the simulation build only needs
+#: hw/flow/verilog.py (see there); the simulation build only needs
 #: -Wno-fatal so that a new lint warning is reported in the log but never stops a test.
 #: cocotb's runner makes every signal public (--public-flat-rw), which keeps each of
 #: Amaranth's thousands of alias wires alive in every evaluation (rr-mobilenet: 66 MB of
@@ -193,7 +193,7 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
         staging = SIM_DIR / f".{block}-{key}.{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        source = staging / f"{block}.v"   # the name hw.verilog.write_block_verilog gives it
+        source = staging / f"{block}.v"   # the name hw.flow.verilog.write_block_verilog gives it
         source.write_text(verilog_text)
         sources = [source]
         if simulator == "verilator":   # only the top's signals are visible to cocotb (see above)

@@ -18,7 +18,7 @@ import cocotb
 
 from golden import ops
 from rrm import bounds
-from hw.pe_array import PEArray
+from hw.blocks.pe_array import PEArray
 
 from .harness import STALLS, check_back_to_back, check_latency, check_values, load_config, run_streams
 

@@ -1,7 +1,7 @@
 """cocotb tests of the RAM join: read requests against the RAM's known contents.
 
 The block owns a RAM initialised with known words (``block.memory.init``, the
-pattern of ``hw.blocks.ram_join_block``). Requests are random addresses (every
+pattern of ``hw.top.catalog.ram_join_block``). Requests are random addresses (every
 address, repeats and runs of one address included) with random tags; the model
 is ``{data: init[addr], tag}`` per request, in order. Without stalls: latency 1
 and one request per cycle in and out.

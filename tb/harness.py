@@ -18,7 +18,7 @@ def load_config():
     The component is rebuilt from the block name and spec exactly as it was
     for the Verilog, so the test reads layouts and latency from the same object.
     """
-    from hw.blocks import build_block
+    from hw.top.catalog import build_block
     config = json.loads(os.environ["RRM_TB_CONFIG"])
     spec = Spec.from_dict(config["spec"])
     return build_block(config["block"], spec), spec, config

@@ -226,7 +226,7 @@ def test_whole_network_under_icarus(tmp_path):
 @pytest.mark.slow
 def test_rr_mobilenet_elaborates_to_verilog(tmp_path):
     """The generator that builds tiny builds the paper's network (9 PEs x 32 lanes, 224x224)."""
-    from hw.verilog import lint, write_block_verilog
+    from hw.flow.verilog import lint, write_block_verilog
     spec = load_preset("rr-mobilenet")
     path = write_block_verilog("accelerator", spec, tmp_path)
     text = path.read_text()

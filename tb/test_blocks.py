@@ -3,16 +3,16 @@
 import pytest
 from amaranth.hdl import signed, unsigned
 
-from hw.blocks import bn_parameters, build_block, conv_parameters, dw_parameters, fc_parameters
-from hw.bn_requant import BnRequant
-from hw.conv_pe import ConvPE
-from hw.dw_pe import DepthwisePE
-from hw.fc import FullyConnected
-from hw.patch_broadcast import ConvPatchBuffer, PatchSerializer
-from hw.patch_buffer import PatchBuffer
-from hw.pe_array import PEArray, SharedWeightConvArray
-from hw.ram_join import RamJoin
-from hw.skid_buffer import SkidBuffer
+from hw.top.catalog import bn_parameters, build_block, conv_parameters, dw_parameters, fc_parameters
+from hw.blocks.bn_requant import BnRequant
+from hw.blocks.conv_pe import ConvPE
+from hw.blocks.dw_pe import DepthwisePE
+from hw.blocks.fc import FullyConnected
+from hw.blocks.patch_broadcast import ConvPatchBuffer, PatchSerializer
+from hw.blocks.patch_buffer import PatchBuffer
+from hw.blocks.pe_array import PEArray, SharedWeightConvArray
+from hw.blocks.ram_join import RamJoin
+from hw.blocks.skid_buffer import SkidBuffer
 from rrm import bounds
 from rrm.errors import UserError
 from rrm.presets import load_preset

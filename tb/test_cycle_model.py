@@ -1,4 +1,4 @@
-"""The cycle model (hw.cycle_model) against the RTL's layer_cycles and image_cycles, layer by
+"""The cycle model (hw.cost.cycle_model) against the RTL's layer_cycles and image_cycles, layer by
 layer: tiny as built, and tiny on 3 PEs x 4 lanes (odd PE count: partial pixel blocks)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from golden.random_weights import random_artifact
-from hw.cycle_model import cycle_model
+from hw.cost.cycle_model import cycle_model
 from rrm.param_stream import pack_parameters
 
 from .accelerator_sim import simulate

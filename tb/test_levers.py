@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from golden.random_weights import random_artifact
-from hw.cycle_model import cycle_model
+from hw.cost.cycle_model import cycle_model
 from rrm.param_stream import pack_parameters
 
 from .accelerator_sim import simulate

@@ -31,7 +31,7 @@ def test_ram_join_on_a_ram_the_caller_owns():
     from amaranth.lib.memory import Memory
     from amaranth.sim import Simulator
 
-    from hw.ram_join import RamJoin
+    from hw.blocks.ram_join import RamJoin
 
     class Owner(wiring.Component):
         def __init__(self):

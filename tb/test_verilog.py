@@ -1,4 +1,4 @@
-"""Verilator lint of the hardware's Verilog (hw.verilog): only documented waivers, real warnings reported.
+"""Verilator lint of the hardware's Verilog (hw.flow.verilog): only documented waivers, real warnings reported.
 
 Every block's Verilog, written and linted through ``rrm verilog``, is checked in
 tests/test_cli_verilog.py.
@@ -6,7 +6,7 @@ tests/test_cli_verilog.py.
 
 import pytest
 
-from hw.verilog import LINT_WAIVERS, lint_command
+from hw.flow.verilog import LINT_WAIVERS, lint_command
 
 
 def test_lint_uses_only_documented_waivers(tmp_path):
@@ -16,7 +16,7 @@ def test_lint_uses_only_documented_waivers(tmp_path):
 
 
 def test_lint_reports_a_warning_that_is_not_waived(tmp_path):
-    from hw.verilog import lint
+    from hw.flow.verilog import lint
     from rrm.errors import UserError
     path = tmp_path / "latch.v"
     path.write_text("module latch(input a, input b, output reg y);\n"

@@ -9,7 +9,7 @@ import numpy as np
 
 from golden import model
 from golden.random_weights import random_artifact
-from hw.vivado import write_handoff
+from hw.flow.vivado import write_handoff
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 

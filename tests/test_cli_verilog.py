@@ -2,7 +2,7 @@
 
 import pytest
 
-from hw.blocks import BLOCKS
+from hw.top.catalog import BLOCKS
 from scripts.cli import main
 
 

@@ -1,4 +1,4 @@
-"""The cycle model (hw.cycle_model, ``rrm cycles``) on its own; tb/test_cycle_model.py checks it
+"""The cycle model (hw.cost.cycle_model, ``rrm cycles``) on its own; tb/test_cycle_model.py checks it
 against the RTL's layer_cycles."""
 
 import dataclasses
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hw.cycle_model import conv1_cycles, cycle_model
+from hw.cost.cycle_model import conv1_cycles, cycle_model
 from rrm.memory_map import memory_map
 from rrm.presets import PRESETS, load_preset
 from scripts.cli import main

@@ -6,7 +6,7 @@ import numpy as np
 
 from golden import model
 from golden.random_weights import random_artifact
-from hw.cycle_model import cycle_model
+from hw.cost.cycle_model import cycle_model
 from rrm.artifact import save_artifact
 from rrm.spec import unpruned
 from scripts.demo_report import layer_memory, write_report

@@ -171,8 +171,8 @@ def test_every_folder_is_walked():
     modules = find_modules(ROOT, ALLOWED)
     assert {name.split(".")[0] for name in modules} == set(ALLOWED)
     graph = import_graph(ROOT, ALLOWED)
-    assert "rrm.bounds" in graph["hw.blocks"] or "rrm.sizing" in graph["hw.blocks"]
-    assert "hw.verilog" in graph["scripts.commands.verilog"]  # a function-local import
+    assert "rrm.bounds" in graph["hw.top.catalog"] or "rrm.sizing" in graph["hw.top.catalog"]
+    assert "hw.flow.verilog" in graph["scripts.commands.verilog"]  # a function-local import
 
 
 def _tree(tmp_path, files: dict[str, str]) -> Path:

@@ -1,11 +1,11 @@
-"""The resource model (hw.resource_model) and the design-space sweep (scripts/sweep.py)."""
+"""The resource model (hw.cost.resource_model) and the design-space sweep (scripts/sweep.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 
-from hw.resource_model import estimate_resources, lutram_luts, ram_mux_luts
+from hw.cost.resource_model import estimate_resources, lutram_luts, ram_mux_luts
 from rrm.analysis import rtl_memories
 from rrm.devices import get_device
 from rrm.presets import load_preset

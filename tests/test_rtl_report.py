@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from hw.cycle_model import cycle_model
+from hw.cost.cycle_model import cycle_model
 from scripts.rtl_report import write_report
 
 from .specs import TINY

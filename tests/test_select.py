@@ -1,4 +1,4 @@
-"""hw.select: an element of an array chosen by a signal, as a multiplexer."""
+"""hw.blocks.select: an element of an array chosen by a signal, as a multiplexer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
-from hw.select import select
+from hw.blocks.select import select
 
 #: 3 x 3 elements of 5-bit signed values: a stride of 15 bits, not a power of two.
 GRID = data.ArrayLayout(data.ArrayLayout(signed(5), 3), 3)

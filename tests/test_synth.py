@@ -1,12 +1,12 @@
-"""``rrm synth`` and hw.synth: the hierarchy and statistics parsing, and (with Yosys on the
+"""``rrm synth`` and hw.flow.synth: the hierarchy and statistics parsing, and (with Yosys on the
 PATH) the block-by-block estimate against the whole-top one on a small PE array."""
 
 import shutil
 
 import pytest
 
-from hw.synth import Resources, _cells_from_stat, block_kinds, modules, synth, without_memory_init
-from hw.verilog import MEMORY_INIT, block_verilog, write_block_verilog
+from hw.flow.synth import Resources, _cells_from_stat, block_kinds, modules, synth, without_memory_init
+from hw.flow.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
 
 from .specs import TINY

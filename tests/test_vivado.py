@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from golden.random_weights import random_artifact
-from hw.vivado import PART, TOP, write_handoff
+from hw.flow.vivado import PART, TOP, write_handoff
 from rrm.memory_map import memory_map
 from rrm.param_stream import ram_words
 from scripts.cli import main

@@ -46,7 +46,7 @@ def format_model(model) -> str:
 
 
 def run(args) -> int:
-    from hw.cycle_model import cycle_model
+    from hw.cost.cycle_model import cycle_model
     model = cycle_model(spec_from_args(args))
     if args.json:
         print(json.dumps(model.to_dict(), indent=2))

@@ -48,7 +48,7 @@ def _progress(index, total, kind):
 
 
 def run(args) -> int:
-    from hw.synth import synth, yosys_path
+    from hw.flow.synth import synth, yosys_path
 
     from ..paper_figures import PAPER_DESIGN as PAPER
     from rrm.analysis import rtl_memories
@@ -64,7 +64,7 @@ def run(args) -> int:
             if not verilog.is_file():
                 raise UserError(f"{args.directory}: no accelerator.v in it (write one with `rrm vivado`)")
         else:
-            from hw.verilog import write_block_verilog
+            from hw.flow.verilog import write_block_verilog
             print(f"writing the accelerator's Verilog for {spec.network.name} ...", file=sys.stderr)
             verilog = write_block_verilog("accelerator", spec, work)
         lines = verilog.read_text().count("\n")

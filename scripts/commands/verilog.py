@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from hw.blocks import BLOCKS
+    from hw.top.catalog import BLOCKS
     if args.list_blocks:
         for name in BLOCKS:
             print(name)
@@ -38,7 +38,7 @@ def run(args) -> int:
         raise UserError(f"unknown block {args.block!r} (allowed: {', '.join(BLOCKS)})")
     if args.out is None:
         raise UserError("give --out DIR for the Verilog")
-    from hw.verilog import lint, module_name, write_block_verilog
+    from hw.flow.verilog import lint, module_name, write_block_verilog
     spec = spec_from_args(args)
     path = write_block_verilog(args.block, spec, args.out)
     print(f"wrote {path} (module {module_name(args.block)})")

@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from hw.vivado import write_handoff
+    from hw.flow.vivado import write_handoff
     from rrm.artifact import load_artifact
 
     out = args.out

@@ -1,9 +1,9 @@
-"""Cycle model of :class:`hw.accelerator.Accelerator`: cycles per layer and per image.
+"""Cycle model of :class:`hw.top.accelerator.Accelerator`: cycles per layer and per image.
 
 Predicts, from the spec and the layer table alone, what the RTL's ``layer_cycles``
 and ``image_cycles`` report (every image takes the same cycles: nothing depends
 on the data). Each engine's count follows its control structure in
-:mod:`hw.accelerator`; the pipeline latencies come from the blocks themselves.
+:mod:`hw.top.accelerator`; the pipeline latencies come from the blocks themselves.
 
 ``cycles`` of a layer run from the first cycle after the sequencer's START state
 to the cycle its engine reports done (what ``layer_cycles`` counts):
@@ -43,12 +43,12 @@ from functools import lru_cache
 from rrm.memory_map import memory_map
 from rrm.spec import Spec
 
-from .accelerator import conv1_window_fifo_depth
-from .bn_requant import BnRequant
-from .conv_pe import ConvPE
-from .dw_pe import DepthwisePE
-from .fc import FullyConnected
-from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters
+from ..top.accelerator import conv1_window_fifo_depth
+from ..blocks.bn_requant import BnRequant
+from ..blocks.conv_pe import ConvPE
+from ..blocks.dw_pe import DepthwisePE
+from ..blocks.fc import FullyConnected
+from ..blocks.parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters
 
 #: Sequencer cycles per layer outside its layer_cycles (FETCH, LATCH, SHIFT, START).
 SEQUENCER_CYCLES = 4

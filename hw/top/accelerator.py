@@ -75,13 +75,13 @@ from rrm.memory_map import KIND_CODES, PARAM_BEAT_BITS, PARAM_MAGIC
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
-from .parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
-from .bn_requant import BnRequant
-from .fc import FullyConnected
-from .layouts import pack_struct, window_layout
-from .patch_buffer import PatchBuffer
-from .pe_array import conv_pe_array, depthwise_pe_array
-from .select import select
+from ..blocks.parameters import bn_parameters, conv_parameters, dw_parameters, fc_parameters, patch_parameters
+from ..blocks.bn_requant import BnRequant
+from ..blocks.fc import FullyConnected
+from ..blocks.layouts import pack_struct, window_layout
+from ..blocks.patch_buffer import PatchBuffer
+from ..blocks.pe_array import conv_pe_array, depthwise_pe_array
+from ..blocks.select import select
 
 CONV, DW, PW, POOL, FC = (KIND_CODES[k] for k in ("conv", "dw", "pw", "pool", "fc"))
 #: The core's status and monitor outputs, passed through by the AXI wrapper under the same names.

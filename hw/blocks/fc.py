@@ -87,6 +87,11 @@ class FullyConnected(wiring.Component):
             "o": Out(stream.Signature(signed(logit_width))),
         })
 
+    @property
+    def dsp48e2(self) -> int:
+        """DSP48E2 as Yosys maps this block: one per class lane (``parallel`` x ``lanes`` products)."""
+        return self.parallel * self.lanes
+
     def elaborate(self, platform):
         m = Module()
         lanes, groups, Q, rows = self.lanes, self.groups, self.parallel, self.rows

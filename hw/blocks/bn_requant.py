@@ -77,6 +77,11 @@ class BnRequant(wiring.Component):
             "o": Out(stream.Signature(self.out_layout)),
         })
 
+    @property
+    def dsp48e2(self) -> int:
+        """DSP48E2 as Yosys maps this block: one per lane (the BN multiply)."""
+        return self.lanes
+
     def elaborate(self, platform):
         m = Module()
         advance = stall_all_advance(m, self.o)

@@ -1,4 +1,4 @@
-"""Resource model of :class:`hw.accelerator.Accelerator` for design-space sweeps: LUT, FF,
+"""Resource model of :class:`hw.top.accelerator.Accelerator` for design-space sweeps: LUT, FF,
 DSP48E2 and BRAM18K of a spec in microseconds, where ``rrm synth`` takes minutes.
 
 Each block's cost is a count (lanes, PEs, word bits) times a unit cost calibrated on

@@ -1,7 +1,7 @@
 """Block parameters from the spec: :func:`rrm.sizing.sizing`'s integers as Amaranth shapes.
 
 Every component of ``hw/`` that is built from a spec (the blocks of
-:mod:`hw.blocks` and the whole :class:`hw.accelerator.Accelerator`) takes its
+:mod:`hw.top.catalog` and the whole :class:`hw.top.accelerator.Accelerator`) takes its
 constructor arguments from these functions, so a block simulated alone and the
 same block inside the accelerator are the same hardware.
 """

@@ -2,7 +2,7 @@
 
 :func:`write_handoff` writes into one directory:
 
-- ``accelerator.v``: :class:`hw.accelerator.Accelerator` with the IP-integrator
+- ``accelerator.v``: :class:`hw.top.accelerator.Accelerator` with the IP-integrator
   interface names (``aclk``, ``aresetn``, ``s_axis_*``, ``m_axis_*``,
   ``s_axis_param_*``). With an artifact, the parameter RAMs read
   ``ram_<name>.mem`` with ``$readmemh`` and ``params_loaded`` is 1 from power-up,
@@ -25,7 +25,7 @@ from rrm.memory_map import memory_map
 from rrm.param_stream import ram_words
 from rrm.spec import Spec
 
-from .accelerator import Accelerator
+from ..top.accelerator import Accelerator
 from .verilog import module_name, rewrite_memory_init
 
 #: The ZCU102 board's device.

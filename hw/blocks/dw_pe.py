@@ -69,6 +69,11 @@ class DepthwisePE(wiring.Component):
             "o": Out(stream.Signature(self.out_layout)),
         })
 
+    @property
+    def dsp48e2(self) -> int:
+        """DSP48E2 as Yosys maps this block: one per tap and lane (K x K products per lane)."""
+        return self.lanes * self.kernel * self.kernel
+
     def elaborate(self, platform):
         m = Module()
         advance = stall_all_advance(m, self.o)

@@ -19,7 +19,7 @@ class ConvPE(wiring.Component):
     ``last`` is set; the sums of that sequence then leave on ``o`` and the next
     beat starts a new sequence. Pointwise layers send the N input channels of one
     pixel as one sequence, a K x K conv the K*K*N values of one window (see
-    :class:`~hw.patch_broadcast.ConvPatchBuffer`). Stall-all pipeline: the product
+    :class:`~hw.blocks.patch_broadcast.ConvPatchBuffer`). Stall-all pipeline: the product
     register, then the accumulator; everything advances when ``o`` is empty or
     being read.
 
@@ -68,6 +68,11 @@ class ConvPE(wiring.Component):
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),
         })
+
+    @property
+    def dsp48e2(self) -> int:
+        """DSP48E2 as Yosys maps this block: one per lane (a product of 9 bits or more takes a whole DSP)."""
+        return self.lanes
 
     def elaborate(self, platform):
         m = Module()

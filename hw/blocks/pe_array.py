@@ -92,7 +92,7 @@ class SharedWeightConvArray(PEArray):
     every PE uses: PE ``p``, lane ``l`` computes ``acc[p][l] = sum_t
     values_t[p] * weight_t[l]`` over a sequence ending with ``last`` (one
     output channel group of ``lanes`` channels for ``pe_count`` pixels at once,
-    DESIGN §4 "Tiling"). The PEs are :class:`~hw.conv_pe.ConvPE` in lock step,
+    DESIGN §4 "Tiling"). The PEs are :class:`~hw.blocks.conv_pe.ConvPE` in lock step,
     as in :class:`PEArray`, with one weight bus instead of ``pe_count``.
 
     Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid`` (a ConvPE's).
@@ -150,12 +150,12 @@ class SharedWeightConvArray(PEArray):
 
 
 def depthwise_pe_array(*, pe_count: int, **pe_parameters) -> PEArray:
-    """The DW module: ``pe_count`` :class:`~hw.dw_pe.DepthwisePE` in lock step."""
+    """The DW module: ``pe_count`` :class:`~hw.blocks.dw_pe.DepthwisePE` in lock step."""
     return PEArray(lambda: DepthwisePE(**pe_parameters), pe_count)
 
 
 def conv_pe_array(*, pe_count: int, shared_weight: bool = False, **pe_parameters):
-    """The Conv module: ``pe_count`` :class:`~hw.conv_pe.ConvPE` in lock step, each with
+    """The Conv module: ``pe_count`` :class:`~hw.blocks.conv_pe.ConvPE` in lock step, each with
     its own weights (:class:`PEArray`) or, with ``shared_weight``, on different pixels
     with one shared weight word (:class:`SharedWeightConvArray`)."""
     if shared_weight:

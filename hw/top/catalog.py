@@ -21,18 +21,18 @@ from rrm.sizing import sizing
 from rrm.spec import Spec
 
 from .accelerator import Accelerator
-from .bn_requant import BnRequant
-from .conv_pe import ConvPE
-from .dw_pe import DepthwisePE
-from .fc import FullyConnected
-from .layouts import conv_layout, weights_layout
-from .parameters import (bn_parameters, conv_parameters, conv_value_shape, dw_parameters, fc_parameters,
+from ..blocks.bn_requant import BnRequant
+from ..blocks.conv_pe import ConvPE
+from ..blocks.dw_pe import DepthwisePE
+from ..blocks.fc import FullyConnected
+from ..blocks.layouts import conv_layout, weights_layout
+from ..blocks.parameters import (bn_parameters, conv_parameters, conv_value_shape, dw_parameters, fc_parameters,
                          patch_parameters)
-from .patch_broadcast import ConvPatchBuffer
-from .patch_buffer import PatchBuffer
-from .pe_array import conv_pe_array, depthwise_pe_array
-from .ram_join import RamJoin
-from .skid_buffer import SkidBuffer
+from ..blocks.patch_broadcast import ConvPatchBuffer
+from ..blocks.patch_buffer import PatchBuffer
+from ..blocks.pe_array import conv_pe_array, depthwise_pe_array
+from ..blocks.ram_join import RamJoin
+from ..blocks.skid_buffer import SkidBuffer
 
 
 def skid_buffer_block(spec: Spec) -> SkidBuffer:

@@ -1,6 +1,6 @@
 """Verilog of the hardware blocks: write a block's Verilog and lint it with Verilator.
 
-:func:`write_block_verilog` converts :func:`hw.blocks.build_block` ``(name, spec)`` with
+:func:`write_block_verilog` converts :func:`hw.top.catalog.build_block` ``(name, spec)`` with
 ``amaranth.back.verilog.convert`` into one file whose top module is
 ``rrm_<block>`` (the testbenches simulate this same text). :func:`lint` runs ``verilator --lint-only -Wall`` with
 exactly the waivers of :data:`LINT_WAIVERS`, each of which is a property of
@@ -19,7 +19,7 @@ from rrm.errors import UserError
 from rrm.spec import Spec
 from rrm.toolchain import verilator_executable
 
-from .blocks import build_block
+from ..top.catalog import build_block
 
 #: Verilator lint warnings switched off for Amaranth's Verilog, with the reason.
 LINT_WAIVERS = {

@@ -21,7 +21,7 @@ class RamJoin(wiring.Component):
     pipeline's advance, so while ``o`` stalls the port holds the word of the beat
     on ``o``, the tag register holds its tag, and nothing is read twice or lost.
     Like the compute blocks, ``i.ready`` follows ``o.ready`` combinationally; put a
-    :class:`~hw.skid_buffer.SkidBuffer` before or after to cut that path.
+    :class:`~hw.blocks.skid_buffer.SkidBuffer` before or after to cut that path.
 
     Writes to the RAM (through the owner's write ports) are seen by a request
     taken after the write's clock edge; a write in the same cycle as the read
