@@ -175,6 +175,38 @@ def test_every_folder_is_walked():
     assert "hw.flow.verilog" in graph["scripts.commands.verilog"]  # a function-local import
 
 
+#: Inside hw/: what each sub-package may import (besides rrm/ and third-party packages):
+#: blocks at the bottom, the engines built from them, the top that connects the engines,
+#: the cost models and the tool flow above it.
+HW_ALLOWED = {
+    "hw.blocks": {"hw.blocks"},
+    "hw.engines": {"hw.blocks", "hw.engines"},
+    "hw.top": {"hw.blocks", "hw.engines", "hw.top"},
+    "hw.cost": {"hw.blocks", "hw.engines", "hw.top", "hw.cost"},
+    "hw.flow": {"hw.blocks", "hw.engines", "hw.top", "hw.flow"},
+}
+
+
+def test_hw_subpackages_import_only_their_own_level_and_below():
+    graph = import_graph(ROOT, ALLOWED)
+    problems = []
+    for name, edges in sorted(graph.items()):
+        parts = name.split(".")
+        if parts[0] != "hw" or len(parts) < 3:
+            continue
+        package = ".".join(parts[:2])
+        assert package in HW_ALLOWED, f"{name}: hw/{parts[1]}/ has no place in HW_ALLOWED"
+        for target, line in sorted(edges.items()):
+            target_package = ".".join(target.split(".")[:2])
+            if target.startswith("hw.") and target_package not in HW_ALLOWED[package]:
+                problems.append(f"{name} (line {line}) imports {target}: {package} may import only "
+                                f"{', '.join(sorted(HW_ALLOWED[package]))}")
+    assert not problems, "\n".join(problems)
+    assert not [name for name in graph if name.startswith("hw.") and name.count(".") == 1
+                and name not in ("hw.blocks", "hw.engines", "hw.top", "hw.cost", "hw.flow")], \
+        "every hw module lives in one of the sub-packages"
+
+
 def _tree(tmp_path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         path = tmp_path / name

@@ -17,12 +17,16 @@ needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is
 def test_hierarchy_and_block_kinds_of_the_accelerator():
     hierarchy = modules(block_verilog("accelerator", TINY))
     assert hierarchy["rrm_accelerator"] == ["rrm_accelerator.core"]
-    assert "rrm_accelerator.core.conv_pes" in hierarchy["rrm_accelerator.core"]
+    core = "rrm_accelerator.core"
+    # the core is the engines and the memories' selects, each its own module
+    for engine in ("param_loader", "image_loader", "sequencer", "conv", "dw", "classifier", "fm_buffers"):
+        assert f"{core}.{engine}" in hierarchy[core], engine
+    assert f"{core}.conv.conv_pes" in hierarchy[f"{core}.conv"]
     kinds = block_kinds(hierarchy)
     pes = TINY.hardware.pe_count
-    assert len(kinds["rrm_accelerator.core.conv_pes.pe#"]) == pes
-    assert len(kinds["rrm_accelerator.core.dw_pes.pe#"]) == pes
-    assert len(kinds["rrm_accelerator.core.conv_bn#"]) == pes
+    assert len(kinds[f"{core}.conv.conv_pes.pe#"]) == pes
+    assert len(kinds[f"{core}.dw.dw_pes.pe#"]) == TINY.hardware.dw_pes
+    assert len(kinds[f"{core}.conv.conv_bn#"]) == pes
     assert sum(len(names) for names in kinds.values()) == len(hierarchy)
 
 

@@ -59,6 +59,9 @@ class BnRequant(wiring.Component):
     """
 
     latency = 3
+    #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx`` maps it (calibrated on
+    #: ``rrm synth --mode blocks`` of rr-mobilenet-fast and -max; an estimate).
+    LANE_LUT_FF = (244.0, 110.0)
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
                  sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):

@@ -56,6 +56,9 @@ class ConvPE(wiring.Component):
 
     latency = 2
     pe_count = 1
+    #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx`` maps it (calibrated on
+    #: ``rrm synth --mode blocks`` of rr-mobilenet-fast and -max; an estimate).
+    LANE_LUT_FF = (21.0, 58.0)
 
     def __init__(self, *, lanes: int, value_shape, weight_width: int, acc_width: int):
         self.lanes = check_int("lanes", lanes, 1, 256)

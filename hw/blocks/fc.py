@@ -62,6 +62,12 @@ class FullyConnected(wiring.Component):
         One logit per class, in class order.
     """
 
+    #: LUT and FF per bit of the pool sums and per class lane, as Yosys 0.23
+    #: ``synth_xilinx`` maps them (calibrated on ``rrm synth --mode blocks`` of
+    #: rr-mobilenet-fast and -max; an estimate).
+    POOL_BIT_LUT_FF = (1.0, 0.75)
+    CLASS_LANE_LUT_FF = (20.3, 43.3)
+
     def __init__(self, *, channels: int, classes: int, lanes: int, parallel: int, act_bits: int,
                  pool_width: int, weight_width: int, bias_width: int, logit_width: int):
         self.channels = check_int("channels", channels, 1, 16384)

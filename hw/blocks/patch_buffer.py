@@ -71,6 +71,9 @@ class PatchBuffer(wiring.Component):
     """
 
     latency = 1
+    #: LUT and FF per channel, as Yosys 0.23 ``synth_xilinx`` maps it (calibrated on the DW
+    #: patch buffer of ``rrm synth --mode blocks`` of rr-mobilenet-fast; an estimate).
+    CHANNEL_LUT_FF = (5.3, 36.5)
 
     def __init__(self, *, channels: int, kernel: int, value_shape, max_height: int, max_width: int):
         self.channels = check_int("channels", channels, 1, 4096)

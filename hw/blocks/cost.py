@@ -1,0 +1,44 @@
+"""A hardware unit's resources: LUT, FF, DSP48E2 and BRAM18K, added up unit by unit.
+
+Each block and engine reports its own :class:`Cost`; the resource model
+(:mod:`hw.cost.resource_model`) only sums them. DSP48E2 and BRAM18K are exact counts of
+what the RTL asks for; LUT and FF are estimates from unit costs calibrated on Yosys runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Resources of one hardware unit (LUT and FF may be fractional estimates)."""
+
+    lut: float = 0.0
+    ff: float = 0.0
+    dsp: int = 0
+    bram18k: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.lut + other.lut, self.ff + other.ff, self.dsp + other.dsp,
+                    self.bram18k + other.bram18k)
+
+    def __mul__(self, count) -> "Cost":
+        """``count`` units of this cost (LUT and FF may be per-bit estimates, so any count)."""
+        return Cost(self.lut * count, self.ff * count, int(round(self.dsp * count)),
+                    int(round(self.bram18k * count)))
+
+    __rmul__ = __mul__
+
+
+def per_unit(lut: float, ff: float) -> Cost:
+    """A LUT/FF estimate per unit (lane, bit, channel) without DSP or BRAM."""
+    return Cost(lut, ff)
+
+
+def total(costs) -> Cost:
+    """The sum of ``costs``."""
+    result = Cost()
+    for cost in costs:
+        result = result + cost
+    return result

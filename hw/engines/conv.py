@@ -1,0 +1,428 @@
+"""The Conv engine: conv1 and the pointwise layers on the Conv PEs (docs/design.md §3.6).
+
+- **pw**, pixel mode: per block of ``pe_count`` pixels and output group, the Conv PEs (PE p
+  on pixel p of the block) sum the N input channels, one FM read and one shared PW weight
+  slice per cycle; BN; one FM word per (block, group). On maps with fewer pixels than PEs
+  (the layer table's ``group_mode``), the PEs take ``pe_count`` output groups of one pixel
+  instead (one PW row holds their words), and BN and the slot writes of the P groups
+  follow one per cycle.
+- **conv1**: the reader streams the image from the ring in buffer Q into the conv patch
+  buffer as its words land; the windows pass a FIFO, are gathered ``pe_count`` at a time
+  and serialized tap by tap into the Conv PEs; BN; one word per (block, group) into P.
+- With ``serial_bn``, a pixel-mode result's P sums leave through one BN unit, one per cycle.
+
+Latency of a layer: :meth:`ConvEngine.layer_cycles`, from the first cycle after ``start``
+to ``done``, built from the blocks' own latencies.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from rrm.memory_map import LayerKind
+from rrm.sizing import sizing
+from rrm.spec import Spec
+
+from ..blocks.bn_requant import BnRequant
+from ..blocks.conv_pe import ConvPE
+from ..blocks.cost import Cost, per_unit
+from ..blocks.layouts import window_layout
+from ..blocks.parameters import bn_parameters, conv_parameters, patch_parameters
+from ..blocks.patch_buffer import PatchBuffer
+from ..blocks.pe_array import conv_pe_array
+from ..blocks.select import select
+from .conv1_timing import conv1_cycles
+from .interfaces import FmWrite, ImageRing, LayerControl, asked, bn_units, latency_of, ram_shapes
+
+#: Pipeline stages of the Conv engine outside its blocks: the RAM read (issue -> PE
+#: inputs), the registered FM write after BN, and the cycle ``done`` is seen.
+RAM_READ, FM_WRITE, DONE = 1, 1, 1
+#: A drained sum waits one cycle for its BN word (the BN RAM read by the drain's address).
+DRAIN_BN_READ = 1
+
+
+class ConvEngine(wiring.Component):
+    """Members: ``control`` In(LayerControl); ``fm_read`` (the layer's source buffer),
+    ``pw_read``, ``bn_read`` Out(RAM read); ``fm_write`` Out(FmWrite); ``ring``
+    In(ImageRing) (conv1 reads the image as it lands)."""
+
+    KINDS = (LayerKind.conv, LayerKind.pw)
+
+    def __init__(self, spec: Spec):
+        if not isinstance(spec, Spec):
+            raise TypeError(f"spec must be a Spec, not {spec!r}")
+        self.spec = spec
+        self.mmap = mmap = sizing(spec).memories
+        shapes = ram_shapes(spec)
+        self.shapes = shapes
+        super().__init__({
+            "control": In(LayerControl(mmap)),
+            "fm_read": Out(shapes.read("fm_p")),
+            "pw_read": Out(shapes.read("pw")),
+            "bn_read": Out(shapes.read("bn")),
+            "fm_write": Out(FmWrite(shapes)),
+            "ring": In(ImageRing(mmap)),
+        })
+
+    # ------------------------------------------------------------------ cost
+    @staticmethod
+    def bn_unit_count(spec: Spec) -> int:
+        """BN units: one per Conv PE, or one shared with ``serial_bn``."""
+        return 1 if spec.hardware.serial_bn else spec.hardware.pe_count
+
+    @staticmethod
+    def dsp48e2(spec: Spec) -> int:
+        """DSP48E2 as Yosys maps the engine: its Conv PEs' and BN units' products."""
+        return (spec.hardware.pe_count * asked(ConvPE(**conv_parameters(spec))).dsp48e2
+                + ConvEngine.bn_unit_count(spec) * asked(BnRequant(**bn_parameters(spec))).dsp48e2)
+
+    @staticmethod
+    def resources(spec: Spec) -> Cost:
+        """The Conv PEs and BN units: DSP48E2 exact, LUT/FF from their lanes' unit costs."""
+        L = spec.hardware.lanes
+        lanes = (spec.hardware.pe_count * L * per_unit(*ConvPE.LANE_LUT_FF)
+                 + ConvEngine.bn_unit_count(spec) * L * per_unit(*BnRequant.LANE_LUT_FF))
+        return lanes + Cost(dsp=ConvEngine.dsp48e2(spec))
+
+    @staticmethod
+    def layer_cycles(spec: Spec, entry) -> int:
+        """Cycles of layer ``entry`` (conv1 or pw) from the first cycle after ``start`` to ``done``."""
+        hw = spec.hardware
+        P = hw.pe_count
+        pe = latency_of(ConvPE(**conv_parameters(spec)))
+        bn = latency_of(BnRequant(**bn_parameters(spec)))
+        # serial_bn: a pixel-mode result's P sums leave through one BN unit, one per cycle
+        serial_drain = P + DRAIN_BN_READ if hw.serial_bn else 0
+        pipeline = RAM_READ + pe + FM_WRITE + DONE
+        if entry.kind_code == LayerKind.conv:
+            size = sizing(spec)
+            return conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
+                                kernel=hw.kernel, pe_count=P, channels=spec.network.input_channels,
+                                groups=entry.out_groups, tail=pipeline + bn + serial_drain,
+                                fifo_depth=size.conv1_window_fifo_depth, ring=size.memories.image_ring)
+        if entry.kind_code != LayerKind.pw:
+            raise ValueError(f"layer {entry.name}: the Conv engine runs conv and pw, not {entry.kind}")
+        if not entry.group_mode:
+            beats = entry.out_blocks * entry.out_groups * entry.in_channels
+            return beats + pipeline + bn + serial_drain
+        # group mode: the last row's groups drain through BN unit 0 one per cycle, and the
+        # drain of a row takes P cycles however many of its groups are in the layer
+        rows = -(-entry.out_groups // P)
+        last_row_groups = entry.out_groups - (rows - 1) * P
+        beats = entry.out_pixels * rows * entry.in_channels
+        return beats + pipeline + max(last_row_groups + bn + DRAIN_BN_READ, P - 1)
+
+    # ------------------------------------------------------------------ RTL
+    def elaborate(self, platform):
+        m = Module()
+        spec, mmap = self.spec, self.mmap
+        P, L, K = spec.hardware.pe_count, spec.hardware.lanes, spec.hardware.kernel
+        quant = spec.quant
+        ctl = self.control
+        entry, shift, run, start = ctl.entry, ctl.shift, ctl.run, ctl.start
+        kind = entry.kind_code
+        wr = self.fm_write
+        pw_rd, bn_rd = self.pw_read, self.bn_read
+        fm_rdata = self.fm_read.data
+        conv_params = conv_parameters(spec)
+        value_shape = conv_params["value_shape"]
+        pes = conv_pe_array(pe_count=P, **conv_params)   # lock step, a weight word per PE
+        m.submodules.conv_pes = pes
+        bns = bn_units(m, spec, "conv_bn", self.bn_unit_count(spec))
+        active = run & ((kind == LayerKind.conv) | (kind == LayerKind.pw))
+        depth = self.shapes.fm_depth
+        writes = Signal.like(entry.writes)    # FM write operations in this layer
+        m.d.sync += [wr.en.eq(0), wr.slots.eq((1 << P) - 1)]
+
+        # --- issue stage: one beat per cycle (valid, last, weight/bn addresses, write address)
+        # Pixel mode (conv1, pw): weight word s = g * taps + t is slice s % P of PW row
+        # w_base + s // P, so (w_off, g_slice) step through the slices one per beat.
+        # Group mode: word (g, t) is slice g % P of row w_base + (g // P) * taps + t.
+        iss_valid = Signal()
+        iss_last = Signal()
+        waddr = Signal(range(depth))       # pixel mode: next output word (block-major, group-minor)
+        w_off = Signal(range(mmap.ram("pw").depth + 1))    # row offset of the next beat
+        g_slice = Signal(range(P))         # pixel mode: slice of the next beat in its row
+        group = Signal.like(entry.out_groups)
+        m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
+        conv_bn_addr = Signal(range(mmap.ram("bn").depth))   # BN row of the beats' group
+        m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
+        group_mode = entry.group_mode
+
+        def next_slice():
+            """Pixel mode: the next beat's weight word is the next slice."""
+            wrap = g_slice == P - 1
+            return [g_slice.eq(Mux(wrap, 0, g_slice + 1)), w_off.eq(Mux(wrap, w_off + 1, w_off))]
+
+        def next_group():
+            """Sequence end, another group of the same block follows (pixel mode)."""
+            return [group.eq(group + 1), *next_slice()]
+
+        # pw: counters over (block, group, input channel), or in group mode over
+        # (pixel, row of P groups, input channel)
+        n = Signal.like(entry.in_channels)
+        n_lane = Signal(range(L))
+        n_word = Signal(range(depth))      # (block or pixel // P) * in_groups + n // L
+        block_base = Signal(range(depth))  # in_groups * (block or pixel // P)
+        out_base = Signal(range(depth))    # group mode: out_groups * (pixel // P)
+        pixel = Signal.like(entry.out_pixels)
+        p_slot = Signal(range(P))          # group mode: the pixel's slot
+        g_row = Signal.like(entry.group_rows)
+        g_first = Signal.like(entry.out_groups)  # group mode: first group of the row (g_row * P)
+        pw_issuing = Signal()
+        blocks_left = Signal.like(entry.out_blocks)
+        with m.If(start):
+            m.d.sync += [waddr.eq(0), w_off.eq(0), g_slice.eq(0), group.eq(0),
+                         n.eq(0), n_lane.eq(0), n_word.eq(0), block_base.eq(0), out_base.eq(0),
+                         pixel.eq(0), p_slot.eq(0), g_row.eq(0), g_first.eq(0),
+                         blocks_left.eq(entry.out_blocks), pw_issuing.eq(kind == LayerKind.pw)]
+        seq_end = n == entry.in_channels - 1
+        with m.If(pw_issuing):
+            m.d.comb += [iss_valid.eq(1), iss_last.eq(seq_end)]
+            with m.If(seq_end & ~group_mode):
+                m.d.sync += [n.eq(0), n_lane.eq(0), waddr.eq(waddr + 1)]
+                with m.If(group == entry.out_groups - 1):
+                    m.d.sync += [group.eq(0), g_slice.eq(0), w_off.eq(0),
+                                 blocks_left.eq(blocks_left - 1),
+                                 block_base.eq(block_base + entry.in_groups),
+                                 n_word.eq(block_base + entry.in_groups)]
+                    with m.If(blocks_left == 1):
+                        m.d.sync += pw_issuing.eq(0)
+                with m.Else():
+                    m.d.sync += [*next_group(), n_word.eq(block_base)]
+            with m.Elif(seq_end):  # group mode
+                m.d.sync += [n.eq(0), n_lane.eq(0)]
+                with m.If(g_row == entry.group_rows - 1):   # next pixel
+                    wrap = p_slot == P - 1
+                    m.d.sync += [g_row.eq(0), g_first.eq(0), group.eq(0), w_off.eq(0),
+                                 pixel.eq(pixel + 1), p_slot.eq(Mux(wrap, 0, p_slot + 1)),
+                                 block_base.eq(Mux(wrap, block_base + entry.in_groups, block_base)),
+                                 n_word.eq(Mux(wrap, block_base + entry.in_groups, block_base)),
+                                 out_base.eq(Mux(wrap, out_base + entry.out_groups, out_base))]
+                    with m.If(pixel == entry.out_pixels - 1):
+                        m.d.sync += pw_issuing.eq(0)
+                with m.Else():
+                    m.d.sync += [g_row.eq(g_row + 1), g_first.eq(g_first + P), group.eq(group + P),
+                                 w_off.eq(w_off + 1), n_word.eq(block_base)]
+            with m.Else():
+                m.d.sync += [n.eq(n + 1),
+                             n_lane.eq(Mux(n_lane == L - 1, 0, n_lane + 1)),
+                             n_word.eq(Mux(n_lane == L - 1, n_word + 1, n_word))]
+                with m.If(group_mode):
+                    m.d.sync += w_off.eq(w_off + 1)
+                with m.Else():
+                    m.d.sync += next_slice()
+
+        # conv1: image reader -> patch buffer -> gather P windows -> serializer
+        reader = self._image_reader(m, fm_rdata)
+        # the FM read address: conv1's reader, or the pw counters' word
+        m.d.comb += self.fm_read.addr.eq(Mux(kind == LayerKind.pw, n_word, reader["raddr"]))
+        patch = PatchBuffer(**patch_parameters(spec, "conv"))
+        m.submodules.conv_patch = patch
+        channels = patch.channels
+        in_bits = quant.input_bits
+        window_shape = window_layout(patch.value_shape, K, channels)
+        conv_reading = (kind == LayerKind.conv) & run
+        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
+                     patch.stride.eq(entry.stride)]
+        m.d.comb += [reader["start"].eq(start & (kind == LayerKind.conv)),
+                     reader["count"].eq(entry.in_pixels),
+                     reader["ready"].eq(patch.i.ready),
+                     patch.i.valid.eq(reader["valid"] & conv_reading)]
+        for c in range(channels):
+            m.d.comb += patch.i.payload[c].eq(reader["pixel"][c * in_bits:(c + 1) * in_bits].as_signed())
+        gather = Signal(data.ArrayLayout(window_shape, P))
+        serial = Signal(data.ArrayLayout(window_shape, P))
+        gather_slot = Signal(range(P))
+        g_full = Signal()
+        windows_left = Signal.like(entry.out_pixels)
+        s_busy = Signal()
+        s_tap = Signal(range(K * K))
+        s_chan = Signal(range(channels))
+        # A FIFO of windows lets the patch buffer walk on (through the rows a stride-2
+        # layer skips) while the serializer works through earlier windows.
+        windows = fifo.SyncFIFOBuffered(width=window_shape.size,
+                                        depth=sizing(spec).conv1_window_fifo_depth)
+        m.submodules.conv_windows = windows
+        m.d.comb += [windows.w_data.eq(patch.o.payload.window),
+                     windows.w_en.eq(patch.o.valid & conv_reading),
+                     patch.o.ready.eq(conv_reading & windows.w_rdy)]
+        take_window = windows.r_rdy & ~g_full & conv_reading
+        m.d.comb += windows.r_en.eq(take_window)
+        with m.If(start):
+            m.d.sync += [gather_slot.eq(0), g_full.eq(0), windows_left.eq(entry.out_pixels),
+                         s_busy.eq(0)]
+        with m.Elif(take_window):
+            m.d.sync += [gather[gather_slot].eq(windows.r_data), windows_left.eq(windows_left - 1)]
+            with m.If((gather_slot == P - 1) | (windows_left == 1)):
+                m.d.sync += [g_full.eq(1), gather_slot.eq(0)]
+            with m.Else():
+                m.d.sync += gather_slot.eq(gather_slot + 1)
+        s_last = (s_tap == K * K - 1) & (s_chan == channels - 1)
+        with m.If(~start & g_full & ~s_busy & (kind == LayerKind.conv)):
+            m.d.sync += [serial.eq(gather), g_full.eq(0), s_busy.eq(1), s_tap.eq(0), s_chan.eq(0),
+                         w_off.eq(0), g_slice.eq(0), group.eq(0)]
+        with m.If(s_busy):
+            m.d.comb += [iss_valid.eq(1), iss_last.eq(s_last)]
+            with m.If(s_last):
+                m.d.sync += [s_tap.eq(0), s_chan.eq(0), waddr.eq(waddr + 1)]
+                with m.If(group == entry.out_groups - 1):
+                    m.d.sync += s_busy.eq(0)
+                with m.Else():
+                    m.d.sync += next_group()
+            with m.Elif(s_tap == K * K - 1):
+                m.d.sync += [s_tap.eq(0), s_chan.eq(s_chan + 1), *next_slice()]
+            with m.Else():
+                m.d.sync += [s_tap.eq(s_tap + 1), *next_slice()]
+        conv_values = [select(select(serial[p], s_tap), s_chan) for p in range(P)]
+
+        # --- stage 1 (RAM data): the PE inputs
+        tag_layout = data.StructLayout({"waddr": unsigned(len(waddr)), "slot": range(P),
+                                        "first": unsigned(len(g_first))})
+        iss_tag = Signal(tag_layout)
+        m.d.comb += [iss_tag.waddr.eq(Mux(group_mode, out_base + g_first, waddr)),
+                     iss_tag.slot.eq(p_slot), iss_tag.first.eq(g_first)]
+        d_valid = Signal()
+        d_last = Signal()
+        d_tag = Signal(tag_layout)
+        d_lane = Signal.like(n_lane)
+        d_slice = Signal.like(g_slice)
+        d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(P)]
+        m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_tag.eq(iss_tag),
+                     d_lane.eq(n_lane), d_slice.eq(g_slice)]
+        for p in range(P):
+            m.d.sync += d_values[p].eq(conv_values[p])
+        is_pw = kind == LayerKind.pw
+        shared_value = select(select(fm_rdata, d_tag.slot), d_lane)    # group mode: one pixel for every PE
+        m.d.comb += [pes.i.valid.eq(d_valid), pes.o.ready.eq(1)]
+        shared_weight = select(pw_rd.data, d_slice)   # pixel mode: one slice for every PE
+        for p in range(P):
+            pixel_value = Mux(is_pw, select(fm_rdata[p], d_lane), d_values[p])
+            m.d.comb += [
+                pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
+                pes.i.payload[p].weight.eq(Mux(group_mode, pw_rd.data[p], shared_weight)),
+                pes.i.payload[p].last.eq(d_last),
+            ]
+        # side channel, aligned with the PE outputs: BN parameters and the write tag
+        side_layout = data.StructLayout({"bn": bn_rd.data.shape(), "tag": tag_layout})
+        side = Signal(side_layout)
+        m.d.comb += [side.bn.eq(bn_rd.data), side.tag.eq(d_tag)]
+        for level in range(pes.latency):
+            nxt = Signal(side_layout, name=f"conv_side{level}")
+            m.d.sync += nxt.eq(side)
+            side = nxt
+
+        # group mode: the P sums (P groups of one pixel) go through BN unit 0, one group
+        # per cycle, each written into its own word's slot. With serial_bn, pixel mode does
+        # the same with the P pixels of one group: slot j of the block's word, the group's
+        # BN word held from the PE output.
+        serial_bn = spec.hardware.serial_bn
+        drains = Const(1) if serial_bn else group_mode
+        drain_acc = Signal(pes.out_layout)
+        drain_tag = Signal(tag_layout)
+        drain_bn = Signal(bn_rd.data.shape())
+        draining = Signal()
+        drain_j = Signal(range(P))
+        drain_bn_addr = Signal.like(conv_bn_addr)
+        m.d.comb += drain_bn_addr.eq(entry.bn_base + drain_tag.first + drain_j)
+        m.d.comb += bn_rd.addr.eq(Mux(draining & group_mode, drain_bn_addr, conv_bn_addr))
+        with m.If(start):
+            m.d.sync += draining.eq(0)
+        with m.Elif(pes.o.valid & drains):
+            m.d.sync += [drain_tag.eq(side.tag), draining.eq(1), drain_j.eq(0),
+                         drain_acc.eq(pes.o.payload), drain_bn.eq(side.bn)]
+        with m.Elif(draining):
+            m.d.sync += drain_j.eq(drain_j + 1)
+            with m.If(drain_j == P - 1):
+                m.d.sync += draining.eq(0)
+        # the BN input of a drained sum, one cycle after its BN address (group mode)
+        dr_valid = Signal()
+        dr_j = Signal.like(drain_j)
+        in_layer = Mux(group_mode, drain_tag.first + drain_j < entry.out_groups, 1)
+        m.d.sync += [dr_valid.eq(draining & in_layer), dr_j.eq(drain_j)]
+        dr_tag = Signal(tag_layout)
+        m.d.comb += [dr_tag.eq(drain_tag),
+                     dr_tag.waddr.eq(Mux(group_mode, drain_tag.waddr + dr_j, drain_tag.waddr)),
+                     dr_tag.slot.eq(Mux(group_mode, drain_tag.slot, dr_j))]
+
+        drained_acc = select(drain_acc, dr_j)   # the drained PE's sums
+        for p, bn in enumerate(bns):
+            sums = pes.o.payload[p]
+            use_drain = drains if p == 0 else 0
+            drain_mult = Mux(group_mode, bn_rd.data.mult, drain_bn.mult)
+            drain_bias = Mux(group_mode, bn_rd.data.bias, drain_bn.bias)
+            m.d.comb += [
+                bn.i.valid.eq(Mux(drains, dr_valid if p == 0 else 0, pes.o.valid)),
+                bn.i.payload.mult.eq(Mux(use_drain, drain_mult, side.bn.mult)),
+                bn.i.payload.bias.eq(Mux(use_drain, drain_bias, side.bn.bias)),
+                bn.i.payload.shift.eq(shift),
+            ]
+            for lane in range(L):
+                acc = Mux(use_drain, drained_acc[lane], sums[lane]) if p == 0 else sums[lane]
+                m.d.comb += bn.i.payload.acc[lane].eq(acc)
+        tag_out = Signal(tag_layout)
+        m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
+        for level in range(bns[0].latency):
+            nxt = Signal(tag_layout, name=f"conv_tag{level}")
+            m.d.sync += nxt.eq(tag_out)
+            tag_out = nxt
+        # one write per word in pixel mode (the last slot's, with serial_bn), per slot in group mode
+        counted = group_mode | (tag_out.slot == P - 1) if serial_bn else 1
+        with m.If(bns[0].o.valid & active):
+            m.d.sync += [wr.en.eq(1), wr.buffer.eq(~entry.src), wr.addr.eq(tag_out.waddr),
+                         writes.eq(writes + counted)]
+            with m.If(drains):
+                m.d.sync += wr.slots.eq(1 << tag_out.slot)
+                for p in range(P):
+                    m.d.sync += wr.data[p].eq(bns[0].o.payload)
+            with m.Else():
+                for p, bn in enumerate(bns):
+                    m.d.sync += wr.data[p].eq(bn.o.payload)
+        with m.If(start):
+            m.d.sync += writes.eq(0)
+        m.d.comb += ctl.done.eq(active & (writes == entry.writes) & ~wr.en & ~draining & ~dr_valid)
+        return m
+
+    def _image_reader(self, m, fm_rdata):
+        """conv1's reader: streams the ``count`` pixels of the image from buffer Q, one per
+        cycle, each once its word is readable (the image is still arriving). ``ring.reader_word``
+        is the image word it reads (from 0); the image cycles through ``image_ring`` words of
+        Q, so its RAM address is ``word % image_ring``, kept without a divider. The read port
+        is addressed one step ahead, so its data always holds the word of the current pixel.
+        Returns its control/data signals as a dict."""
+        mmap, P = self.mmap, self.spec.hardware.pe_count
+        ring = mmap.image_ring
+        word = self.ring.reader_word
+        r = {
+            "start": Signal(), "count": Signal(range(self.spec.network.input_size ** 2 + 1)),
+            "ready": Signal(), "valid": Signal(), "pixel": Signal(mmap.slot_bits),
+            "raddr": Signal(range(self.shapes.fm_depth)),
+        }
+        active = Signal()
+        primed = Signal()
+        remaining = Signal.like(r["count"])
+        slot = Signal(range(P))
+        ring_addr = Signal(range(ring))
+        fire = r["valid"] & r["ready"]
+        word_ends = slot == P - 1
+        next_ring = Mux(word_ends, Mux(ring_addr == ring - 1, 0, ring_addr + 1), ring_addr)
+        m.d.comb += [
+            r["valid"].eq(active & primed & (word < self.ring.readable)),
+            r["raddr"].eq(Mux(fire, next_ring, ring_addr)),
+            r["pixel"].eq(select(fm_rdata, slot)),
+        ]
+        m.d.sync += primed.eq(active)
+        with m.If(~self.control.busy):   # idle: the loader may fill the whole ring for the next image
+            m.d.sync += word.eq(0)
+        with m.If(r["start"]):
+            m.d.sync += [active.eq(r["count"] != 0), primed.eq(0), remaining.eq(r["count"]),
+                         slot.eq(0), word.eq(0), ring_addr.eq(0)]
+        with m.Elif(fire):
+            m.d.sync += [remaining.eq(remaining - 1), ring_addr.eq(next_ring),
+                         word.eq(Mux(word_ends, word + 1, word)),
+                         slot.eq(Mux(word_ends, 0, slot + 1))]
+            with m.If(remaining == 1):
+                m.d.sync += active.eq(0)
+        return r

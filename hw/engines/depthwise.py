@@ -1,0 +1,319 @@
+"""The depthwise engine: dw layers on the D = ``dw_pes`` DW PEs (docs/design.md §3.7).
+
+PE j takes channel group g0 + j of the same pixels, for rows of groups g0 = 0, D, 2D, ...:
+per row, the kernels and BN words are read into registers; a wide reader turns D FM words
+(one per group, P pixels each) into P pixels of D groups; one patch buffer of D x lanes
+channels gives the K x K windows, each PE takes its ``lanes`` channels of a window per
+cycle; the D BN outputs are gathered into one word per group (P pixels) and written one
+per cycle.
+
+Latency of a layer: :meth:`DepthwiseEngine.layer_cycles`, from the first cycle after
+``start`` to ``done``, built from the blocks' own latencies.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from rrm.devices import bram18k_blocks
+from rrm.memory_map import LayerKind
+from rrm.sizing import sizing
+from rrm.spec import Spec
+
+from ..blocks.bn_requant import BnRequant
+from ..blocks.cost import Cost, per_unit
+from ..blocks.dw_pe import DepthwisePE
+from ..blocks.layouts import pack_struct
+from ..blocks.parameters import bn_parameters, dw_parameters, patch_parameters
+from ..blocks.patch_buffer import PatchBuffer
+from ..blocks.pe_array import depthwise_pe_array
+from ..blocks.select import select
+from .interfaces import FmWrite, LayerControl, asked, bn_units, latency_of, ram_shapes
+
+#: Cycles of a row of groups outside the D-cycle kernel load, the D-cycle fill of the wide
+#: reader, the D writes and the blocks' latencies: the registered kernel load, the row's
+#: start, the first fill word on the RAM's output, the registered FM write and the row's end.
+ROW_STEPS = 5
+#: ``done`` is seen the cycle after the last row ends.
+DONE = 1
+#: LUT and FF per bit of the engine's own registers (wide reader, gather, write queue,
+#: kernels): their multiplexers and enables, calibrated on the core block of
+#: ``rrm synth --mode blocks`` of rr-mobilenet-fit and -fast (an estimate).
+REGISTER_BIT_LUT_FF = (0.61, 1.29)
+
+
+def dw_patch_parameters(spec: Spec) -> dict:
+    """The DW engine's patch buffer: the DW patch buffer widened to D x lanes channels."""
+    params = patch_parameters(spec, "dw")
+    params["channels"] = spec.hardware.dw_pes * spec.hardware.lanes
+    return params
+
+
+class DepthwiseEngine(wiring.Component):
+    """Members: ``control`` In(LayerControl); ``fm_read``, ``dw_read``, ``bn_read``
+    Out(RAM read); ``fm_write`` Out(FmWrite)."""
+
+    KINDS = (LayerKind.dw,)
+
+    def __init__(self, spec: Spec):
+        if not isinstance(spec, Spec):
+            raise TypeError(f"spec must be a Spec, not {spec!r}")
+        self.spec = spec
+        self.mmap = mmap = sizing(spec).memories
+        self.shapes = shapes = ram_shapes(spec)
+        super().__init__({
+            "control": In(LayerControl(mmap)),
+            "fm_read": Out(shapes.read("fm_p")),
+            "dw_read": Out(shapes.read("dw")),
+            "bn_read": Out(shapes.read("bn")),
+            "fm_write": Out(FmWrite(shapes)),
+        })
+
+    # ------------------------------------------------------------------ cost
+    @staticmethod
+    def dsp48e2(spec: Spec) -> int:
+        """DSP48E2 as Yosys maps the engine: its DW PEs' and BN units' products."""
+        D = spec.hardware.dw_pes
+        return D * (asked(DepthwisePE(**dw_parameters(spec))).dsp48e2
+                    + asked(BnRequant(**bn_parameters(spec))).dsp48e2)
+
+    @staticmethod
+    def resources(spec: Spec) -> Cost:
+        """DW PEs, BN units, the patch buffer (its K - 1 line buffers in BRAM18K) and the
+        engine's registers: DSP48E2 and BRAM18K exact, LUT/FF from unit costs."""
+        hw, quant = spec.hardware, spec.quant
+        channels = hw.dw_pes * hw.lanes
+        lanes = channels * (per_unit(*DepthwisePE.LANE_LUT_FF) + per_unit(*PatchBuffer.CHANNEL_LUT_FF)
+                            + per_unit(*BnRequant.LANE_LUT_FF))
+        registers = DepthwiseEngine.register_bits(spec) * per_unit(*REGISTER_BIT_LUT_FF)
+        line_buffers = (hw.kernel - 1) * bram18k_blocks(channels * quant.act_bits,
+                                                        sizing(spec).dw_patch_max_width + hw.kernel - 1)
+        return lanes + registers + Cost(dsp=DepthwiseEngine.dsp48e2(spec), bram18k=line_buffers)
+
+    @staticmethod
+    def register_bits(spec: Spec) -> int:
+        """Register bits of the engine outside its blocks: the wide reader's two buffers, the
+        gather and the write queue (D x P pixels of ``lanes`` activations each), the D
+        kernels and BN words."""
+        hw, quant = spec.hardware, spec.quant
+        P, L, K, D = hw.pe_count, hw.lanes, hw.kernel, hw.dw_pes
+        return 4 * D * P * L * quant.act_bits + D * (K * K * L * quant.weight_bits
+                                                      + L * (quant.bn_mult_bits + quant.bn_bias_bits))
+
+    @staticmethod
+    def layer_cycles(spec: Spec, entry) -> int:
+        """Cycles of dw layer ``entry`` from the first cycle after ``start`` to ``done``: per row
+        of D groups, load the kernels and BN words (D cycles), fill the wide reader (D cycles),
+        walk the padded map up to the last window (one position per cycle), drain the PE, BN
+        and the D writes."""
+        if entry.kind_code != LayerKind.dw:
+            raise ValueError(f"layer {entry.name}: the DW engine runs dw, not {entry.kind}")
+        hw = spec.hardware
+        P, K, D = hw.pe_count, hw.kernel, hw.dw_pes
+        pe = latency_of(DepthwisePE(**dw_parameters(spec)))
+        bn = latency_of(BnRequant(**bn_parameters(spec)))
+        patch = latency_of(PatchBuffer(**dw_patch_parameters(spec)))
+        pad = K // 2
+        padded_h, padded_w = entry.in_h + 2 * pad, entry.in_w + 2 * pad
+        last_row = K - 1 + entry.stride * (entry.out_h - 1)
+        last_col = K - 1 + entry.stride * (entry.out_w - 1)
+        last_window = last_row * padded_w + last_col      # padded positions before the last window
+        leftover = padded_h * padded_w - 1 - last_window  # padding walked after it
+        row_overhead = 3 * D + ROW_STEPS + patch + pe + bn
+        rows = -(-entry.out_groups // D)
+        # a row's frame starts once the previous frame's padding has been walked
+        late = max(0, leftover + 1 - row_overhead)
+        # A last, partial block of r < P outputs completes d cycles after the block before it;
+        # its words wait (BN and the PEs stall) until that block's D writes are out.
+        held = 0
+        outputs = entry.out_h * entry.out_w
+        partial = outputs % P
+        if partial and outputs > P:
+            def position(index):
+                y, x = divmod(index, entry.out_w)
+                return (K - 1 + entry.stride * y) * padded_w + K - 1 + entry.stride * x
+            held = max(0, D - (position(outputs - 1) - position(outputs - 1 - partial)))
+        return rows * (last_window + row_overhead + held) + (rows - 1) * late + DONE
+
+    # ------------------------------------------------------------------ RTL
+    def elaborate(self, platform):
+        m = Module()
+        spec, mmap = self.spec, self.mmap
+        P, L, K = spec.hardware.pe_count, spec.hardware.lanes, spec.hardware.kernel
+        D = spec.hardware.dw_pes
+        A = spec.quant.act_bits
+        ctl = self.control
+        entry, shift, run, start = ctl.entry, ctl.shift, ctl.run, ctl.start
+        kind = entry.kind_code
+        dw_rd, bn_rd, wr = self.dw_read, self.bn_read, self.fm_write
+        fm_rdata = self.fm_read.data
+        slot_layout = data.ArrayLayout(unsigned(A), L)
+        depth = self.shapes.fm_depth
+        patch = PatchBuffer(**dw_patch_parameters(spec))
+        m.submodules.dw_patch = patch
+        array = depthwise_pe_array(pe_count=D, **dw_parameters(spec))
+        m.submodules.dw_pes = array
+        bns = bn_units(m, spec, "dw_bn", D)
+        active = run & (kind == LayerKind.dw)
+        m.d.sync += wr.en.eq(0)
+        m.d.comb += wr.slots.eq((1 << P) - 1)
+
+        # --- rows of D groups: load kernels and BN, run the frame, drain the writes
+        g0 = Signal.like(entry.out_groups)
+        load_j = Signal(range(D + 1))
+        loading = Signal()
+        running = Signal()
+        row_start = Signal()
+        dw_regs = Signal(data.ArrayLayout(dw_rd.data.shape(), D))
+        bn_regs = Signal(data.ArrayLayout(bn_rd.data.shape(), D))
+        load_d = Signal(range(D + 1))
+        load_valid = Signal()
+        in_range = g0 + load_j < entry.out_groups
+        m.d.comb += [dw_rd.addr.eq(entry.w_base + Mux(in_range, g0 + load_j, 0)),
+                     bn_rd.addr.eq(entry.bn_base + Mux(in_range, g0 + load_j, 0))]
+        m.d.sync += [load_valid.eq(loading), load_d.eq(load_j)]
+        with m.If(load_valid):
+            for j in range(D):
+                with m.If(load_d == j):
+                    m.d.sync += [dw_regs[j].eq(dw_rd.data), bn_regs[j].eq(bn_rd.data)]
+        row_done = Signal()
+        with m.If(start):
+            m.d.sync += [g0.eq(0), loading.eq(kind == LayerKind.dw), load_j.eq(0), running.eq(0)]
+        with m.Elif(loading):
+            m.d.sync += load_j.eq(load_j + 1)
+            with m.If(load_j == D - 1):
+                m.d.sync += loading.eq(0)
+        with m.Elif(active & ~running & ~load_valid & (g0 < entry.out_groups)):
+            m.d.comb += row_start.eq(1)
+            m.d.sync += running.eq(1)
+        with m.Elif(running & row_done):
+            m.d.sync += [running.eq(0), g0.eq(g0 + D), load_j.eq(0)]
+            with m.If(g0 + D < entry.out_groups):
+                m.d.sync += loading.eq(1)
+
+        # --- wide reader: D words (groups g0..g0+D-1 of one block) -> P pixels of D groups
+        buffers = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D), 2))
+        full = Signal(2)
+        fill_idx = Signal()
+        fill_j = Signal(range(D + 1))
+        filling = Signal()
+        fill_base = Signal(range(depth))      # in_groups * the next block to fetch
+        blocks_left = Signal.like(entry.in_pixels)   # pixels still to fetch
+        fill_d_valid = Signal()
+        fill_d_j = Signal.like(fill_j)
+        fill_d_idx = Signal()
+        stream_idx = Signal()
+        stream_slot = Signal(range(P))
+        pixels_left = Signal.like(entry.in_pixels)
+        m.d.comb += self.fm_read.addr.eq(fill_base + g0 + Mux(g0 + fill_j < entry.in_groups, fill_j, 0))
+        m.d.sync += [fill_d_valid.eq(filling), fill_d_j.eq(fill_j), fill_d_idx.eq(fill_idx)]
+        with m.If(fill_d_valid):
+            for idx in range(2):
+                for j in range(D):
+                    with m.If((fill_d_idx == idx) & (fill_d_j == j)):
+                        m.d.sync += buffers[idx][j].eq(fm_rdata)
+        # A buffer is full from the cycle its last word is on the RAM's output (the
+        # streamer takes that word from there), and free again once its last pixel
+        # has been streamed: fills and streams follow each other without a gap cycle.
+        stream_fire = patch.i.valid & patch.i.ready
+        stream_ends = stream_fire & ((stream_slot == P - 1) | (pixels_left == 1))
+        free = [~full[idx] | (stream_ends & (stream_idx == idx)) for idx in range(2)]
+        can_fill = running & (blocks_left != 0)
+
+        def begin_fill(idx):
+            return [filling.eq(1), fill_j.eq(0), fill_idx.eq(idx),
+                    blocks_left.eq(Mux(blocks_left > P, blocks_left - P, 0))]
+
+        with m.If(stream_ends):
+            m.d.sync += full.bit_select(stream_idx, 1).eq(0)
+        with m.If(row_start):
+            m.d.sync += [fill_base.eq(0), blocks_left.eq(entry.in_pixels), fill_j.eq(0),
+                         filling.eq(0), fill_idx.eq(0), full.eq(0), stream_idx.eq(0),
+                         stream_slot.eq(0), pixels_left.eq(entry.in_pixels)]
+        with m.Elif(filling):
+            m.d.sync += fill_j.eq(fill_j + 1)
+            with m.If(fill_j == D - 1):
+                m.d.sync += [filling.eq(0), fill_j.eq(0), fill_idx.eq(~fill_idx),
+                             fill_base.eq(fill_base + entry.in_groups),
+                             full.bit_select(fill_idx, 1).eq(1)]
+                with m.If(can_fill & Mux(fill_idx, free[0], free[1])):
+                    m.d.sync += begin_fill(~fill_idx)
+        with m.Elif(can_fill & Mux(fill_idx, free[1], free[0])):
+            m.d.sync += begin_fill(fill_idx)
+        stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
+        landing = fill_d_valid & (fill_d_j == D - 1) & (fill_d_idx == stream_idx)
+        wide_pixel = Signal(data.ArrayLayout(slot_layout, D))
+        for j in range(D):
+            word = select(select(buffers, stream_idx), j)
+            if j == D - 1:
+                word = Mux(landing, fm_rdata.as_value(), word.as_value())
+                word = data.ArrayLayout(slot_layout, P)(word)
+            m.d.comb += wide_pixel[j].eq(select(word, stream_slot))
+        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
+                     patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
+                     patch.i.payload.eq(wide_pixel)]
+        with m.If(stream_fire):
+            m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1)]
+            with m.If(stream_ends):
+                m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx)]
+
+        # --- windows -> DW PEs (PE j: lanes j*L .. j*L+L-1) -> BN
+        # PE j's lanes are one contiguous slice of each tap; the array's input is driven
+        # by one assignment (see layouts.pack_struct)
+        window = patch.o.payload.window
+        chunk = L * A
+        m.d.comb += array.i.payload.eq(Cat(*(
+            pack_struct(array.pe_in_layout, weight=dw_regs[j],
+                        window=Cat(*(window[tap].as_value()[j * chunk:(j + 1) * chunk]
+                                     for tap in range(K * K))))
+            for j in range(D))))
+        m.d.comb += [array.i.valid.eq(patch.o.valid & active),
+                     patch.o.ready.eq(array.i.ready & active)]
+        hold = Signal()     # the write queue cannot take the block this output completes yet
+        for j, bn in enumerate(bns):
+            m.d.comb += [bn.i.payload.mult.eq(bn_regs[j].mult), bn.i.payload.bias.eq(bn_regs[j].bias),
+                         bn.i.payload.shift.eq(shift), bn.i.valid.eq(array.o.valid),
+                         bn.o.ready.eq(~hold)]
+            for lane in range(L):
+                m.d.comb += bn.i.payload.acc[lane].eq(array.o.payload[j][lane])
+        m.d.comb += array.o.ready.eq(bns[0].i.ready)
+
+        # --- gather P pixels per group, then write the D words one per cycle
+        gather = Signal(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D))   # [group][slot]
+        queue = Signal.like(gather)
+        g_slot = Signal(range(P))
+        outputs_left = Signal.like(entry.out_pixels)
+        out_base = Signal(range(depth))
+        queue_base = Signal(range(depth))
+        queue_busy = Signal()
+        queue_j = Signal(range(D))
+        completes = (g_slot == P - 1) | (outputs_left == 1)
+        m.d.comb += hold.eq(queue_busy & completes & ~(queue_j == D - 1))
+        with m.If(queue_busy):
+            m.d.sync += queue_j.eq(queue_j + 1)
+            with m.If(g0 + queue_j < entry.out_groups):
+                m.d.sync += [wr.en.eq(1), wr.buffer.eq(~entry.src), wr.addr.eq(queue_base + queue_j),
+                             wr.data.eq(select(queue, queue_j))]
+            with m.If(queue_j == D - 1):
+                m.d.sync += queue_busy.eq(0)
+        with m.If(row_start):
+            m.d.sync += [g_slot.eq(0), outputs_left.eq(entry.out_pixels), out_base.eq(g0)]
+        with m.Elif(bns[0].o.valid & bns[0].o.ready & active):
+            m.d.sync += outputs_left.eq(outputs_left - 1)
+            merged = Signal.like(gather)
+            for j, bn in enumerate(bns):
+                for slot in range(P):
+                    m.d.comb += merged[j][slot].eq(Mux(g_slot == slot, bn.o.payload, gather[j][slot]))
+            m.d.sync += gather.eq(merged)
+            with m.If(completes):
+                m.d.sync += [queue.eq(merged), queue_busy.eq(1), queue_j.eq(0),
+                             queue_base.eq(out_base), out_base.eq(out_base + entry.out_groups),
+                             g_slot.eq(0)]
+            with m.Else():
+                m.d.sync += g_slot.eq(g_slot + 1)
+        m.d.comb += row_done.eq((outputs_left == 0) & ~queue_busy)
+        m.d.comb += ctl.done.eq(active & (g0 >= entry.out_groups) & ~running & ~loading
+                                & ~load_valid & ~wr.en & ~start)
+        return m

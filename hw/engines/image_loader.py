@@ -1,0 +1,104 @@
+"""The image loader: input pixels into the image ring in FM buffer Q (docs/design.md §3.4).
+
+Pixels (one beat = one pixel, channels-last bytes) are shifted to signed values
+(``p - 2**(input_bits-1)``) and gathered ``pe_count`` per word, each word written on the
+loader's own request (conv1 runs meanwhile and writes buffer P). Q holds the image as a
+ring of ``image_ring`` words: image word w goes to address ``w % image_ring``, and a
+pixel of word w is taken only once conv1's reader is on word ``w - image_ring + 1`` or
+later, so the word it overwrites has been read. Where the ring holds the whole image
+nothing ever waits.
+
+``begin`` (from the sequencer) starts an image: ``inputting`` is high until its last
+word is written, ``error`` is set if ``last`` comes on any pixel but the final one.
+``ring.readable`` counts the words a read port can return (two cycles after their
+write: the read ports are not transparent).
+
+Latency: one pixel per cycle while the ring has room; a word is written the cycle after
+its last pixel, readable two cycles later.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rrm.sizing import sizing
+from rrm.spec import Spec
+
+from .interfaces import ImageRing, ImageWrite, ram_shapes
+
+
+def pixel_bits(spec: Spec) -> int:
+    """Bits of one image beat: ``input_channels`` bytes (wider inputs in whole bytes)."""
+    return 8 * -(-spec.quant.input_bits // 8) * spec.network.input_channels
+
+
+class ImageLoader(wiring.Component):
+    """Members: ``image`` In(stream of {data, last}); ``begin``, ``busy`` In; ``inputting``,
+    ``error`` Out; ``write`` Out(ImageWrite) into buffer Q; ``ring`` Out(ImageRing)."""
+
+    def __init__(self, spec: Spec):
+        if not isinstance(spec, Spec):
+            raise TypeError(f"spec must be a Spec, not {spec!r}")
+        self.spec = spec
+        self.mmap = mmap = sizing(spec).memories
+        mmap.check_image_fits(spec)
+        self.pe_count = spec.hardware.pe_count
+        self.byte_bits = 8 * -(-spec.quant.input_bits // 8)
+        super().__init__({
+            "image": In(stream.Signature(data.StructLayout(
+                {"data": unsigned(pixel_bits(spec)), "last": 1}))),
+            "begin": In(1),
+            "busy": In(1),
+            "inputting": Out(1),
+            "error": Out(1),
+            "write": Out(ImageWrite(ram_shapes(spec))),
+            "ring": Out(ImageRing(mmap)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        spec, mmap, P = self.spec, self.mmap, self.pe_count
+        channels, bits, byte_bits = spec.network.input_channels, spec.quant.input_bits, self.byte_bits
+        pixels = spec.network.input_size ** 2
+        ring = mmap.image_ring
+        slot_bits = mmap.slot_bits
+        wr = self.write
+        count = Signal(range(pixels + 1))
+        slot = Signal(range(P))
+        gather = Signal(P * slot_bits)
+        written = Signal(range(mmap.image_words + 1))   # words written so far
+        value = Signal(slot_bits)
+        for c in range(channels):
+            byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
+            m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
+        # written + wr.en: the word being gathered counts once its write is under way
+        ring_free = written + wr.en < self.ring.reader_word + ring
+        m.d.comb += self.image.ready.eq(self.inputting & (count != pixels) & ring_free)
+        fire = self.image.valid & self.image.ready
+        merged = Signal(P * slot_bits)
+        for s in range(P):
+            m.d.comb += merged[s * slot_bits:(s + 1) * slot_bits].eq(
+                Mux(slot == s, value, gather[s * slot_bits:(s + 1) * slot_bits]))
+        m.d.sync += [wr.en.eq(0), self.ring.readable.eq(written)]
+        with m.If(wr.en):
+            m.d.sync += [written.eq(written + 1),
+                         wr.addr.eq(Mux(wr.addr == ring - 1, 0, wr.addr + 1))]
+        with m.If(~self.busy):   # idle: the next image starts from word 0
+            m.d.sync += [count.eq(0), slot.eq(0), wr.addr.eq(0), written.eq(0), self.ring.readable.eq(0)]
+        with m.Elif(fire):
+            m.d.sync += [gather.eq(merged), count.eq(count + 1)]
+            final = count == pixels - 1
+            with m.If(self.image.payload.last != final):
+                m.d.sync += self.error.eq(1)
+            with m.If((slot == P - 1) | final):
+                m.d.sync += [wr.en.eq(1), wr.data.eq(merged), slot.eq(0)]
+            with m.Else():
+                m.d.sync += slot.eq(slot + 1)
+        # The last word is written the cycle after the last pixel.
+        with m.If(self.inputting & (count == pixels) & ~wr.en):
+            m.d.sync += self.inputting.eq(0)
+        with m.If(self.begin):
+            m.d.sync += [self.inputting.eq(1), self.error.eq(0)]
+        return m
