@@ -1,1 +1,1 @@
-"""numpy fixed-point golden model: the bit-exact semantics of DESIGN §3."""
+"""numpy fixed-point golden model: the bit-exact semantics of docs/design.md §6."""

@@ -1,4 +1,4 @@
-"""The fixed-point operators of DESIGN §3, in numpy, on batches of channels-last maps.
+"""The fixed-point operators of docs/design.md §6, in numpy, on batches of channels-last maps.
 
 Every public function takes integer arrays (or float arrays holding integers) and
 returns exact int64 results. Internally the sums run in the cheapest dtype that is

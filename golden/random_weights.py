@@ -4,7 +4,7 @@ Tests, benchmarks and full-size RTL runs need artifacts without training. Random
 weights alone are not enough: with a badly chosen BN every activation would be 0
 or saturated after a layer or two, and a bit-exact comparison would prove little.
 So the BN of each layer is *calibrated*: a few random images run through the
-integer network (golden's ops, the numerics of DESIGN §3), and each
+integer network (golden's ops, the numerics of docs/design.md §6), and each
 output channel gets a multiplier/bias that maps its accumulator's mean to a
 random point in the middle of the activation range and about +-2 standard
 deviations to the range's ends (a few channels get a negative multiplier, as a

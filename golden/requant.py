@@ -1,6 +1,6 @@
 """BN + ReLU + requantize of one layer, in the cheapest arithmetic proved exact for it.
 
-``y = clamp((acc*m_c + b_c + r) >> s, 0, act_max)`` (DESIGN §3) is computed as
+``y = clamp((acc*m_c + b_c + r) >> s, 0, act_max)`` (docs/design.md §6) is computed as
 ``clamp(floor(acc * scale_c + offset_c), 0, act_max)`` with ``scale = m*2**-s`` and
 ``offset = (b + r)*2**-s``, in one of three modes:
 

@@ -7,7 +7,7 @@ the paper's analysis and the device table (:mod:`rrm.analysis`, :mod:`rrm.device
 errors and the Verilator set-up. The stages build on it: ``sw`` (PyTorch QAT,
 pruning, export), ``golden`` (numpy fixed-point model), ``hw`` (Amaranth blocks,
 Verilog), ``tb`` (cocotb testbenches) and, on top, ``scripts`` (the ``rrm``
-command line, reports and plots). DESIGN §8 and tests/test_layering.py hold the rule.
+command line, reports and plots). docs/design.md §9 and tests/test_layering.py hold the rule.
 """
 
 __version__ = "0.1.0"

@@ -99,7 +99,7 @@ def expected_arrays(spec: Spec) -> dict[str, ArraySpec]:
 
 
 def numerics(spec: Spec) -> dict[str, Any]:
-    """The integer semantics an artifact is meant to be run with (DESIGN §3), for the manifest."""
+    """The integer semantics an artifact is meant to be run with (docs/design.md §6), for the manifest."""
     quant = spec.quant
     return {
         "input": f"x = p - {1 << (quant.input_bits - 1)} for uint{quant.input_bits} pixel p, "

@@ -2,7 +2,7 @@
 
 ``build_layers(spec)`` returns conv1, then per depthwise-separable block N its
 depthwise part ``dscN.dw`` and pointwise part ``dscN.pw``, then ``pool`` (global
-average-pool *sum*, DESIGN §3) and ``fc``. Shapes follow DESIGN §3: zero padding
+average-pool *sum*, docs/design.md §6) and ``fc``. Shapes follow docs/design.md §6: zero padding
 of K//2 on every side, ``out = (in + 2*(K//2) - K) // stride + 1``
 (:func:`rrm.numerics.out_size`).
 

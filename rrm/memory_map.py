@@ -1,4 +1,4 @@
-"""The accelerator's memories and layer table, from the spec alone (DESIGN §4).
+"""The accelerator's memories and layer table, from the spec alone (docs/design.md §2.2, §2.3).
 
 One function, :func:`memory_map`, says what the RTL builds: every on-chip RAM
 (word width and depth), where each layer's parameters start in them, and the

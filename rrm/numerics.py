@@ -1,4 +1,4 @@
-"""Numbers and integer rules that every stage shares (DESIGN §3), each defined once.
+"""Numbers and integer rules that every stage shares (docs/design.md §6), each defined once.
 
 - :data:`MAX_SHIFT`: the largest per-layer requantization shift (the artifact's
   ``shift`` range, the golden model's check, the hardware's shift field);
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 #: Largest per-layer requantization shift: ``acc*m + b + 2**(s-1)`` then stays
-#: well inside int64 (DESIGN §3).
+#: well inside int64 (docs/design.md §6).
 MAX_SHIFT = 62
 
 

@@ -123,7 +123,7 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """Fixed-point formats (DESIGN §3). Every width is configurable.
+    """Fixed-point formats (docs/design.md §6). Every width is configurable.
 
     Members
     -------

@@ -18,7 +18,7 @@
   (``Greater``/``Where``);
 - the pool: ``ReduceSum`` over H x W in int64.
 
-Why each integer operator computes DESIGN §3 exactly, where its own semantics differ
+Why each integer operator computes docs/design.md §6 exactly, where its own semantics differ
 (Div truncates towards zero, int32 sums, padding values), is in docs/onnx.md. Every
 sum is bounded at build time: a byte product that could leave int32, or a BN sum that
 could leave int64, raises :class:`~rrm.errors.UserError` instead of writing a wrong graph.
@@ -258,7 +258,7 @@ def build_model(artifact: Artifact) -> "onnx.ModelProto":
         g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               ir_version=IR_VERSION, producer_name="rr-mobilenet",
-                              doc_string=f"{net.name}: DESIGN §3 integer network; uint8 NHWC images "
+                              doc_string=f"{net.name}: docs/design.md §6 integer network; uint8 NHWC images "
                                          f"in, int64 logits out (docs/onnx.md)")
     onnx.checker.check_model(model, full_check=True)
     return model

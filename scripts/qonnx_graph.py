@@ -51,7 +51,7 @@ class QonnxModel:
     model : onnx.ModelProto
         The graph, shapes inferred (fixed batch), tensors' QONNX datatypes annotated.
     inexact : list of str
-        One line per part whose float32 arithmetic may differ from DESIGN §3 (empty:
+        One line per part whose float32 arithmetic may differ from docs/design.md §6 (empty:
         the graph is exact for every image).
     """
 

@@ -2,7 +2,7 @@
 
 Every dataset yields ``(image, label)`` with the image a uint8 tensor (H, W, C),
 channels-last, exactly what the accelerator receives (the network subtracts
-128 itself, DESIGN §3), and checks itself against the spec: input size,
+128 itself, docs/design.md §6), and checks itself against the spec: input size,
 channels, classes.
 
 * **Embedded default**: scikit-learn's 8x8 handwritten digits (1797 images, 10

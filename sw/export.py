@@ -1,4 +1,4 @@
-"""Export a trained (pruned, QAT) model as integer weights with folded BN (DESIGN §2-3).
+"""Export a trained (pruned, QAT) model as integer weights with folded BN (docs/design.md §5.2, §6).
 
 For a conv/dw/pw layer with input fraction Fi (``input_frac`` for conv1,
 ``act_frac`` after), weights ``w = W * 2**-Fw`` and BN ``y = a*z + c`` with

@@ -1,6 +1,6 @@
 """Run an export artifact with torch integer arithmetic (independent of ``golden/``).
 
-The semantics are DESIGN §3: x = p - 2**(Bi-1); conv/dw/pw as exact integer sums
+The semantics are docs/design.md §6: x = p - 2**(Bi-1); conv/dw/pw as exact integer sums
 with K//2 zero padding; ``y = clamp((acc*m + b + r) >> s, 0, act_max)`` with an
 arithmetic shift and r = 2**(s-1) (0 for s = 0); pool = integer sum over H x W;
 ``logit = pool @ w.T + b``. Convolutions run in float64 (exact: every sum is far

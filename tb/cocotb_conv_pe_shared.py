@@ -1,6 +1,6 @@
 """cocotb tests of the shared-weight Conv PE array against golden.ops.pointwise and golden.ops.conv2d.
 
-The schedule of DESIGN §4 "Tiling": the output positions of a layer are cut
+The schedule of docs/design.md §3.2 (tiling): the output positions of a layer are cut
 into tiles of ``pe_count`` (PE p takes position ``tile*pe_count + p``; a short
 last tile is filled with zero pixels whose sums must be 0), and each tile loops
 over the output channel groups of ``lanes`` channels. A sequence is one tile and

@@ -1,4 +1,4 @@
-"""The whole tiny accelerator in RTL against the golden model, bit for bit (DESIGN §6).
+"""The whole tiny accelerator in RTL against the golden model, bit for bit (docs/design.md §8).
 
 Every test runs ``Accelerator(tiny)`` from one cached build (weights arrive on the
 parameter stream, so artifacts never rebuild it): images of a trained artifact,

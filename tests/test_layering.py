@@ -1,4 +1,4 @@
-"""The import rule of DESIGN §8: every module imports only its own folder and the folders below it,
+"""The import rule of docs/design.md §9: every module imports only its own folder and the folders below it,
 and no two modules import each other, directly or through others.
 
 Every ``.py`` file of the project's packages is parsed with :mod:`ast`; every import
@@ -159,7 +159,7 @@ def import_cycles(root: Path, packages=ALLOWED) -> list[str]:
 
 def test_no_module_imports_a_folder_above_its_own():
     problems = upward_imports(ROOT)
-    assert not problems, "upward imports (DESIGN §8):\n" + "\n".join(problems)
+    assert not problems, "upward imports (docs/design.md §9):\n" + "\n".join(problems)
 
 
 def test_no_import_cycles():

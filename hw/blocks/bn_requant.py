@@ -12,7 +12,7 @@ from .checks import check_int
 from .layouts import activations_layout, bn_layout
 from .pipeline import stall_all_advance
 
-#: Bits of the per-beat shift field: shifts 0..MAX_SHIFT (DESIGN §3).
+#: Bits of the per-beat shift field: shifts 0..MAX_SHIFT (docs/design.md §6).
 SHIFT_BITS = MAX_SHIFT.bit_length()
 
 

@@ -12,7 +12,7 @@ from .select import select
 
 
 class FullyConnected(wiring.Component):
-    """Pool sums then ``logit[k] = sum_c pool[c] * w[k, c] + b[k]`` (DESIGN §3), for
+    """Pool sums then ``logit[k] = sum_c pool[c] * w[k, c] + b[k]`` (docs/design.md §6), for
     ``parallel`` classes at once.
 
     **Pool phase.** ``i`` carries the last layer's map in raster order, each

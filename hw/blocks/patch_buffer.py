@@ -33,7 +33,7 @@ class PatchBuffer(wiring.Component):
     in one column per position. After the position at padded (r, c) it emits the
     window of output (y, x) = ((r-K+1)/S, (c-K+1)/S) when both are integers >= 0,
     i.e. ``out[y, x][i*K + j] = in[y*S + i - P, x*S + j - P]`` (0 outside), the
-    windows of DESIGN §3 in raster order: ``(H + 2P - K)//S + 1`` rows of them.
+    windows of docs/design.md §6 in raster order: ``(H + 2P - K)//S + 1`` rows of them.
     The frame's final window (output row and column both last) carries ``last``.
 
     A frame starts when its first pixel is offered at padded position (0, 0);

@@ -92,7 +92,7 @@ class SharedWeightConvArray(PEArray):
     every PE uses: PE ``p``, lane ``l`` computes ``acc[p][l] = sum_t
     values_t[p] * weight_t[l]`` over a sequence ending with ``last`` (one
     output channel group of ``lanes`` channels for ``pe_count`` pixels at once,
-    DESIGN §4 "Tiling"). The PEs are :class:`~hw.blocks.conv_pe.ConvPE` in lock step,
+    docs/design.md §3.2). The PEs are :class:`~hw.blocks.conv_pe.ConvPE` in lock step,
     as in :class:`PEArray`, with one weight bus instead of ``pe_count``.
 
     Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid`` (a ConvPE's).
