@@ -26,7 +26,8 @@ BRAM18K_SHAPES: tuple[tuple[int, int], ...] = (
 
 @dataclass(frozen=True)
 class Device:
-    """One FPGA: its name and on-chip resources."""
+    """One FPGA: its name, on-chip resources, the Vivado part (package and speed grade) of
+    the board it is usually found on, and that board."""
 
     name: str
     bram18k: int
@@ -34,6 +35,8 @@ class Device:
     dsp: int
     lut: int
     ff: int
+    part: str
+    board: str
 
     @property
     def bram_bits(self) -> int:
@@ -41,9 +44,12 @@ class Device:
 
 
 DEVICES = {
-    "xczu3eg": Device("xczu3eg", bram18k=432, uram=0, dsp=360, lut=70_560, ff=141_120),
-    "xczu7ev": Device("xczu7ev", bram18k=624, uram=96, dsp=1_728, lut=230_400, ff=460_800),
-    "xczu9eg": Device("xczu9eg", bram18k=1_824, uram=0, dsp=2_520, lut=274_080, ff=548_160),
+    "xczu3eg": Device("xczu3eg", bram18k=432, uram=0, dsp=360, lut=70_560, ff=141_120,
+                      part="xczu3eg-sbva484-1-e", board="Ultra96"),
+    "xczu7ev": Device("xczu7ev", bram18k=624, uram=96, dsp=1_728, lut=230_400, ff=460_800,
+                      part="xczu7ev-ffvc1156-2-e", board="ZCU104"),
+    "xczu9eg": Device("xczu9eg", bram18k=1_824, uram=0, dsp=2_520, lut=274_080, ff=548_160,
+                      part="xczu9eg-ffvb1156-2-e", board="ZCU102"),
 }
 
 

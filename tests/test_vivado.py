@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from golden.random_weights import random_artifact
-from hw.flow.vivado import PART, TOP, write_handoff
+from hw.flow.vivado import TOP, write_handoff
+from rrm.devices import get_device
 from rrm.memory_map import memory_map
 from rrm.param_stream import ram_words
 from scripts.cli import main
@@ -41,11 +42,12 @@ def handoff(tmp_path_factory):
     return out, artifact
 
 
-def test_tcl_builds_a_zcu102_project_from_files_that_exist(handoff):
+def test_tcl_builds_a_project_for_the_specs_device_from_files_that_exist(handoff):
     out, _ = handoff
     calls = run_tcl(out / "build.tcl")
     names = [call[0] for call in calls]
-    assert names[0] == "create_project" and PART in calls[0]
+    part = get_device(TINY.hardware.device).part
+    assert names[0] == "create_project" and part in calls[0] and part == "xczu3eg-sbva484-1-e"
     for call in calls:
         if call[0] == "add_files":
             files = [f for arg in call[1:] if not arg.startswith("-") and arg != "constrs_1"
@@ -106,3 +108,12 @@ def test_bad_input_is_refused_before_writing(case, tmp_path, capsys):
         assert [p.name for p in out.iterdir()] == ["keep.txt"]
     else:
         assert not out.exists()
+
+
+def test_the_part_comes_from_the_specs_device():
+    import dataclasses
+
+    from hw.flow.vivado import build_tcl
+    spec = dataclasses.replace(TINY, hardware=dataclasses.replace(TINY.hardware, device="xczu7ev"))
+    tcl = build_tcl(spec, ["accelerator.v"])
+    assert "-part xczu7ev-ffvc1156-2-e" in tcl and "ZCU104" in tcl and "xczu9eg" not in tcl

@@ -9,7 +9,8 @@
   so the bitstream classifies images without a parameter stream;
 - ``ram_<name>.mem`` (with an artifact): one hex word per line, word 0 first;
 - ``constraints.xdc``: the spec's clock on ``aclk``;
-- ``build.tcl``: creates a ZCU102 project (``xczu9eg-ffvb1156-2-e``), adds the
+- ``build.tcl``: creates a project for the part of the spec's device
+  (:attr:`rrm.devices.Device.part`; xczu9eg: the ZCU102's ``xczu9eg-ffvb1156-2-e``), adds the
   sources and constraints, runs out-of-context synthesis (the top is a block for
   IP integrator: its ports are not pins) and implementation, and writes
   utilisation and timing reports into ``reports/``.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from rrm.devices import get_device
 from rrm.memory_map import memory_map
 from rrm.param_stream import ram_words
 from rrm.spec import Spec
@@ -28,8 +30,6 @@ from rrm.spec import Spec
 from ..top.accelerator import Accelerator
 from .verilog import module_name, rewrite_memory_init
 
-#: The ZCU102 board's device.
-PART = "xczu9eg-ffvb1156-2-e"
 TOP = module_name("accelerator")
 
 
@@ -63,12 +63,13 @@ def xdc(spec: Spec) -> str:
 
 def build_tcl(spec: Spec, sources: list) -> str:
     files = " ".join(f"[file join $here {name}]" for name in sources)
-    return f"""# Vivado project for {spec.network.name} on a ZCU102 ({PART}), written by `rrm vivado`.
+    device = get_device(spec.hardware.device)
+    return f"""# Vivado project for {spec.network.name} on a {device.board} ({device.part}), written by `rrm vivado`.
 # Run from any directory:  vivado -mode batch -source build.tcl
 # The top is a block for IP integrator (AXI4-Stream ports, not pins): synthesis runs
 # out of context, and the reports are written to reports/ next to this script.
 set here [file dirname [file normalize [info script]]]
-create_project -force rr_mobilenet [file join $here vivado] -part {PART}
+create_project -force rr_mobilenet [file join $here vivado] -part {device.part}
 add_files -norecurse [list {files}]
 add_files -fileset constrs_1 -norecurse [file join $here constraints.xdc]
 set_property top {TOP} [current_fileset]
