@@ -20,7 +20,13 @@ from rrm.errors import UserError
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
-from .accelerator import Accelerator
+from ..engines.classifier import Classifier
+from ..engines.conv import ConvEngine
+from ..engines.depthwise import DepthwiseEngine
+from ..engines.image_loader import ImageLoader
+from ..engines.param_loader import ParamLoader
+from ..engines.sequencer import Sequencer
+from .accelerator import ENGINES, Accelerator
 from ..blocks.bn_requant import BnRequant
 from ..blocks.conv_pe import ConvPE
 from ..blocks.dw_pe import DepthwisePE
@@ -72,6 +78,13 @@ BLOCKS = {
     "patch_buffer": lambda spec: PatchBuffer(**patch_parameters(spec, "dw")),
     "ram_join": ram_join_block,
     "skid_buffer": skid_buffer_block,
+    # the engines, each alone (docs/design.md §3)
+    "param_loader": ParamLoader,
+    "image_loader": ImageLoader,
+    "sequencer": lambda spec: Sequencer(spec, {name: engine.KINDS for name, engine in ENGINES.items()}),
+    "conv_engine": ConvEngine,
+    "dw_engine": DepthwiseEngine,
+    "classifier": Classifier,
     "accelerator": Accelerator,
 }
 
