@@ -100,19 +100,27 @@ class Classifier(wiring.Component):
     # ------------------------------------------------------------------ RTL
     def elaborate(self, platform):
         m = Module()
-        spec, mmap = self.spec, self.mmap
-        P = spec.hardware.pe_count
+        ctl = self.control
+        kind = ctl.entry.kind_code
+        fc = FullyConnected(**self.fc_params)
+        m.submodules.fc = fc
+        pool_done = self._pool(m, fc)
+        self._fc_rows(m, fc)
+        logit_fifo, best_index, produced = self._logits(m, fc)
+        fc_done = ctl.run & (kind == LayerKind.fc) & (produced == self.spec.network.num_classes)
+        m.d.comb += ctl.done.eq(Mux(kind == LayerKind.fc, fc_done, pool_done))
+        self._result(m, logit_fifo, best_index)
+        return m
+
+    def _pool(self, m, fc):
+        """The pool layer: for every pixel, every group, one FM read of ``lanes`` channels into
+        the FC block's pool phase. Returns the layer's done."""
+        P = self.spec.hardware.pe_count
         ctl = self.control
         entry, run, start = ctl.entry, ctl.run, ctl.start
         kind = entry.kind_code
-        pw_rd, fcb_rd = self.pw_read, self.fc_bias_read
         fm_rdata = self.fm_read.data
-        fc = FullyConnected(**self.fc_params)
-        m.submodules.fc = fc
-        classes = spec.network.num_classes
         depth = self.shapes.fm_depth
-
-        # pool: for every pixel, every group: one beat of `lanes` channels
         pool_active = run & (kind == LayerKind.pool)
         pixel = Signal.like(entry.in_pixels)
         slot = Signal(range(P))
@@ -144,12 +152,20 @@ class Classifier(wiring.Component):
         with m.Elif(d_valid & d_last):
             m.d.sync += pool_done_flag.eq(1)
         pool_done = pool_active & pool_done_flag
+        return pool_done
 
-        # fc: rows of Q classes (module docstring)
+    def _fc_rows(self, m, fc):
+        """The fc layer's weight beats: rows of Q classes, each row's PW rows and biases
+        (module docstring), issued max(groups, Q) cycles apart."""
+        spec, mmap = self.spec, self.mmap
+        P = spec.hardware.pe_count
+        ctl = self.control
+        entry, start = ctl.entry, ctl.start
+        kind = entry.kind_code
+        pw_rd, fcb_rd = self.pw_read, self.fc_bias_read
         Q = spec.hardware.fc_classes
         subs = P // Q
         span = max(fc.groups, Q)
-        fc_active = run & (kind == LayerKind.fc)
         w_issue = Signal()
         w_off = Signal(range(mmap.ram("pw").depth + 1))
         row_base = Signal.like(w_off)
@@ -188,7 +204,11 @@ class Classifier(wiring.Component):
                          fc.w.payload.bias[j].eq(fcb_rd.data[slice_index])]
         m.d.comb += fc.w.valid.eq(w_valid)
 
-        # logits: FIFO to the output, argmax on the way
+    def _logits(self, m, fc):
+        """The logits into a FIFO (``classes`` deep), the argmax (ties to the lowest index)
+        on the way. Returns the FIFO, the best index and the count of logits produced."""
+        classes = self.spec.network.num_classes
+        start = self.control.start
         logit_fifo = fifo.SyncFIFOBuffered(width=self.result_bits, depth=classes)
         m.submodules.logit_fifo = logit_fifo
         produced = Signal(range(classes + 1))
@@ -202,10 +222,12 @@ class Classifier(wiring.Component):
             m.d.sync += produced.eq(produced + 1)
             with m.If((produced == 0) | (fc.o.payload > best)):
                 m.d.sync += [best.eq(fc.o.payload), best_index.eq(produced)]
-        fc_done = fc_active & (produced == classes)
-        m.d.comb += ctl.done.eq(Mux(kind == LayerKind.fc, fc_done, pool_done))
+        return logit_fifo, best_index, produced
 
-        # the result stream: every logit from the FIFO, then the class with `last`
+    def _result(self, m, logit_fifo, best_index):
+        """The result stream: every logit from the FIFO, then, once the sequencer says
+        ``emit``, the class with ``last``; ``emitted`` pulses when it is taken."""
+        classes = self.spec.network.num_classes
         sent = Signal(range(classes + 1))
         with m.If(sent != classes):
             m.d.comb += [self.result.valid.eq(logit_fifo.r_rdy),
@@ -219,4 +241,3 @@ class Classifier(wiring.Component):
             with m.If(self.result.valid & self.result.ready):
                 m.d.sync += sent.eq(0)
                 m.d.comb += self.emitted.eq(1)
-        return m

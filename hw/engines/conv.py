@@ -17,6 +17,8 @@ to ``done``, built from the blocks' own latencies.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import In, Out
@@ -116,10 +118,12 @@ class ConvEngine(wiring.Component):
 
     # ------------------------------------------------------------------ RTL
     def elaborate(self, platform):
+        """Four stages, one method each, in pipeline order: the issue counters, conv1's
+        windows, the PE inputs, BN and the write. A stage hands the signals a later stage
+        reads through ``self._c`` (a namespace filled during elaboration)."""
         m = Module()
-        spec, mmap = self.spec, self.mmap
-        P, L, K = spec.hardware.pe_count, spec.hardware.lanes, spec.hardware.kernel
-        quant = spec.quant
+        spec = self.spec
+        P = spec.hardware.pe_count
         ctl = self.control
         entry, shift, run, start = ctl.entry, ctl.shift, ctl.run, ctl.start
         kind = entry.kind_code
@@ -136,6 +140,23 @@ class ConvEngine(wiring.Component):
         writes = Signal.like(entry.writes)    # FM write operations in this layer
         m.d.sync += [wr.en.eq(0), wr.slots.eq((1 << P) - 1)]
 
+        self._c = SimpleNamespace(ctl=ctl, entry=entry, shift=shift, run=run, start=start, wr=wr,
+                                  pw_rd=pw_rd, bn_rd=bn_rd, fm_rdata=fm_rdata, value_shape=value_shape,
+                                  pes=pes, bns=bns, active=active, depth=depth, writes=writes)
+        self._issue(m)
+        self._conv1_windows(m)
+        self._pe_inputs(m)
+        self._bn_and_write(m)
+        return m
+
+    def _issue(self, m):
+        """The issue stage of pw: one beat per cycle over (block, group, input channel) in
+        pixel mode or (pixel, row of groups, input channel) in group mode; the PW and BN
+        addresses and the write address of every beat (conv1's serializer shares them)."""
+        spec, mmap, c = self.spec, self.mmap, self._c
+        P, L = spec.hardware.pe_count, spec.hardware.lanes
+        entry, kind = c.entry, c.entry.kind_code
+        start, pw_rd, depth = c.start, c.pw_rd, c.depth
         # --- issue stage: one beat per cycle (valid, last, weight/bn addresses, write address)
         # Pixel mode (conv1, pw): weight word s = g * taps + t is slice s % P of PW row
         # w_base + s // P, so (w_off, g_slice) step through the slices one per beat.
@@ -215,14 +236,39 @@ class ConvEngine(wiring.Component):
                 with m.Else():
                     m.d.sync += next_slice()
 
+        c.iss_valid = iss_valid
+        c.iss_last = iss_last
+        c.waddr = waddr
+        c.w_off = w_off
+        c.g_slice = g_slice
+        c.group = group
+        c.conv_bn_addr = conv_bn_addr
+        c.group_mode = group_mode
+        c.n_word = n_word
+        c.n_lane = n_lane
+        c.out_base = out_base
+        c.p_slot = p_slot
+        c.g_first = g_first
+        c.next_slice, c.next_group = next_slice, next_group
+
+    def _conv1_windows(self, m):
+        """conv1's issue stage: the image reader, the patch buffer, the window FIFO, the
+        gather of P windows and the serializer, one tap of one channel per beat."""
+        spec, c = self.spec, self._c
+        P, K = spec.hardware.pe_count, spec.hardware.kernel
+        entry, kind = c.entry, c.entry.kind_code
+        start, run, fm_rdata = c.start, c.run, c.fm_rdata
+        iss_valid, iss_last, waddr, w_off, g_slice, group = (c.iss_valid, c.iss_last, c.waddr, c.w_off,
+                                                             c.g_slice, c.group)
+        next_slice, next_group = c.next_slice, c.next_group
         # conv1: image reader -> patch buffer -> gather P windows -> serializer
         reader = self._image_reader(m, fm_rdata)
         # the FM read address: conv1's reader, or the pw counters' word
-        m.d.comb += self.fm_read.addr.eq(Mux(kind == LayerKind.pw, n_word, reader["raddr"]))
+        m.d.comb += self.fm_read.addr.eq(Mux(kind == LayerKind.pw, c.n_word, reader["raddr"]))
         patch = PatchBuffer(**patch_parameters(spec, "conv"))
         m.submodules.conv_patch = patch
         channels = patch.channels
-        in_bits = quant.input_bits
+        in_bits = spec.quant.input_bits
         window_shape = window_layout(patch.value_shape, K, channels)
         conv_reading = (kind == LayerKind.conv) & run
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
@@ -231,8 +277,9 @@ class ConvEngine(wiring.Component):
                      reader["count"].eq(entry.in_pixels),
                      reader["ready"].eq(patch.i.ready),
                      patch.i.valid.eq(reader["valid"] & conv_reading)]
-        for c in range(channels):
-            m.d.comb += patch.i.payload[c].eq(reader["pixel"][c * in_bits:(c + 1) * in_bits].as_signed())
+        for channel in range(channels):
+            m.d.comb += patch.i.payload[channel].eq(
+                reader["pixel"][channel * in_bits:(channel + 1) * in_bits].as_signed())
         gather = Signal(data.ArrayLayout(window_shape, P))
         serial = Signal(data.ArrayLayout(window_shape, P))
         gather_slot = Signal(range(P))
@@ -278,6 +325,18 @@ class ConvEngine(wiring.Component):
                 m.d.sync += [s_tap.eq(s_tap + 1), *next_slice()]
         conv_values = [select(select(serial[p], s_tap), s_chan) for p in range(P)]
 
+        c.conv_values = conv_values
+
+    def _pe_inputs(self, m):
+        """Stage 1 (the RAMs' data): the Conv PEs' inputs, one beat per cycle, and the side
+        channel (BN word, write tag) delayed to line up with the PEs' outputs."""
+        spec, c = self.spec, self._c
+        P = spec.hardware.pe_count
+        kind = c.entry.kind_code
+        active, fm_rdata, pw_rd, bn_rd, pes = c.active, c.fm_rdata, c.pw_rd, c.bn_rd, c.pes
+        iss_valid, iss_last, waddr, g_slice, n_lane = c.iss_valid, c.iss_last, c.waddr, c.g_slice, c.n_lane
+        out_base, p_slot, g_first, group_mode = c.out_base, c.p_slot, c.g_first, c.group_mode
+        value_shape, conv_values = c.value_shape, c.conv_values
         # --- stage 1 (RAM data): the PE inputs
         tag_layout = data.StructLayout({"waddr": unsigned(len(waddr)), "slot": range(P),
                                         "first": unsigned(len(g_first))})
@@ -314,6 +373,17 @@ class ConvEngine(wiring.Component):
             m.d.sync += nxt.eq(side)
             side = nxt
 
+        c.side = side
+        c.tag_layout = tag_layout
+
+    def _bn_and_write(self, m):
+        """BN (group mode and ``serial_bn`` drain the P sums through BN unit 0, one per
+        cycle), the registered FM write, and ``done`` once every write of the layer is out."""
+        spec, c = self.spec, self._c
+        P, L = spec.hardware.pe_count, spec.hardware.lanes
+        entry, start, shift, active, wr, bn_rd = c.entry, c.start, c.shift, c.active, c.wr, c.bn_rd
+        pes, bns, writes, side, tag_layout = c.pes, c.bns, c.writes, c.side, c.tag_layout
+        group_mode, conv_bn_addr = c.group_mode, c.conv_bn_addr
         # group mode: the P sums (P groups of one pixel) go through BN unit 0, one group
         # per cycle, each written into its own word's slot. With serial_bn, pixel mode does
         # the same with the P pixels of one group: slot j of the block's word, the group's
@@ -382,8 +452,7 @@ class ConvEngine(wiring.Component):
                     m.d.sync += wr.data[p].eq(bn.o.payload)
         with m.If(start):
             m.d.sync += writes.eq(0)
-        m.d.comb += ctl.done.eq(active & (writes == entry.writes) & ~wr.en & ~draining & ~dr_valid)
-        return m
+        m.d.comb += c.ctl.done.eq(active & (writes == entry.writes) & ~wr.en & ~draining & ~dr_valid)
 
     def _image_reader(self, m, fm_rdata):
         """conv1's reader: streams the ``count`` pixels of the image from buffer Q, one per

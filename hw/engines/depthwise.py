@@ -13,6 +13,8 @@ Latency of a layer: :meth:`DepthwiseEngine.layer_cycles`, from the first cycle a
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -139,9 +141,12 @@ class DepthwiseEngine(wiring.Component):
 
     # ------------------------------------------------------------------ RTL
     def elaborate(self, platform):
+        """Four parts, one method each: the rows of groups (kernel and BN loads), the wide
+        reader, the windows through the PEs and BN, the gather and the writes. A part hands
+        the signals another reads through ``self._s`` (a namespace filled during elaboration)."""
         m = Module()
-        spec, mmap = self.spec, self.mmap
-        P, L, K = spec.hardware.pe_count, spec.hardware.lanes, spec.hardware.kernel
+        spec = self.spec
+        P, L = spec.hardware.pe_count, spec.hardware.lanes
         D = spec.hardware.dw_pes
         A = spec.quant.act_bits
         ctl = self.control
@@ -159,8 +164,24 @@ class DepthwiseEngine(wiring.Component):
         active = run & (kind == LayerKind.dw)
         m.d.sync += wr.en.eq(0)
         m.d.comb += wr.slots.eq((1 << P) - 1)
+        s = self._s = SimpleNamespace(entry=entry, shift=shift, start=start, active=active, wr=wr,
+                                      fm_rdata=fm_rdata, slot_layout=slot_layout, depth=depth,
+                                      patch=patch, array=array, bns=bns, dw_rd=dw_rd, bn_rd=bn_rd)
+        self._rows(m)
+        self._wide_reader(m)
+        self._windows_to_bn(m)
+        self._gather_and_write(m)
+        m.d.comb += ctl.done.eq(active & (s.g0 >= entry.out_groups) & ~s.running & ~s.loading
+                                & ~s.load_valid & ~wr.en & ~start)
+        return m
 
-        # --- rows of D groups: load kernels and BN, run the frame, drain the writes
+    def _rows(self, m):
+        """Rows of D groups: load the row's D kernels and BN words into registers (one per
+        cycle, from the DW and BN RAMs), run the row's frame, then the next row."""
+        spec, s = self.spec, self._s
+        D = spec.hardware.dw_pes
+        entry, kind, start, active = s.entry, s.entry.kind_code, s.start, s.active
+        dw_rd, bn_rd = s.dw_rd, s.bn_rd
         g0 = Signal.like(entry.out_groups)
         load_j = Signal(range(D + 1))
         loading = Signal()
@@ -192,8 +213,16 @@ class DepthwiseEngine(wiring.Component):
             m.d.sync += [running.eq(0), g0.eq(g0 + D), load_j.eq(0)]
             with m.If(g0 + D < entry.out_groups):
                 m.d.sync += loading.eq(1)
+        s.g0, s.loading, s.running, s.row_start, s.row_done = g0, loading, running, row_start, row_done
+        s.dw_regs, s.bn_regs, s.load_valid = dw_regs, bn_regs, load_valid
 
-        # --- wide reader: D words (groups g0..g0+D-1 of one block) -> P pixels of D groups
+    def _wide_reader(self, m):
+        """The wide reader: D FM words (groups g0..g0+D-1 of one block of P pixels), double
+        buffered, streamed into the patch buffer as P pixels of D groups, one per cycle."""
+        spec, s = self.spec, self._s
+        P, D = spec.hardware.pe_count, spec.hardware.dw_pes
+        entry, fm_rdata, patch, depth, slot_layout = s.entry, s.fm_rdata, s.patch, s.depth, s.slot_layout
+        g0, running, row_start = s.g0, s.running, s.row_start
         buffers = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D), 2))
         full = Signal(2)
         fill_idx = Signal()
@@ -259,11 +288,17 @@ class DepthwiseEngine(wiring.Component):
             with m.If(stream_ends):
                 m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx)]
 
+    def _windows_to_bn(self, m):
+        """The windows into the DW PEs (PE j: lanes j*L .. j*L+L-1), their sums into BN."""
+        spec, s = self.spec, self._s
+        L, K, D = spec.hardware.lanes, spec.hardware.kernel, spec.hardware.dw_pes
+        chunk = L * spec.quant.act_bits
+        patch, array, bns, active, shift = s.patch, s.array, s.bns, s.active, s.shift
+        dw_regs, bn_regs = s.dw_regs, s.bn_regs
         # --- windows -> DW PEs (PE j: lanes j*L .. j*L+L-1) -> BN
         # PE j's lanes are one contiguous slice of each tap; the array's input is driven
         # by one assignment (see layouts.pack_struct)
         window = patch.o.payload.window
-        chunk = L * A
         m.d.comb += array.i.payload.eq(Cat(*(
             pack_struct(array.pe_in_layout, weight=dw_regs[j],
                         window=Cat(*(window[tap].as_value()[j * chunk:(j + 1) * chunk]
@@ -279,7 +314,15 @@ class DepthwiseEngine(wiring.Component):
             for lane in range(L):
                 m.d.comb += bn.i.payload.acc[lane].eq(array.o.payload[j][lane])
         m.d.comb += array.o.ready.eq(bns[0].i.ready)
+        s.hold = hold
 
+    def _gather_and_write(self, m):
+        """The BN outputs gathered into one word per group (P pixels), then the D words
+        written one per cycle; BN holds while the queue cannot take a finished block."""
+        spec, s = self.spec, self._s
+        P, D = spec.hardware.pe_count, spec.hardware.dw_pes
+        entry, active, wr, bns, depth, slot_layout = s.entry, s.active, s.wr, s.bns, s.depth, s.slot_layout
+        g0, row_start, row_done, hold = s.g0, s.row_start, s.row_done, s.hold
         # --- gather P pixels per group, then write the D words one per cycle
         gather = Signal(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D))   # [group][slot]
         queue = Signal.like(gather)
@@ -314,6 +357,3 @@ class DepthwiseEngine(wiring.Component):
             with m.Else():
                 m.d.sync += g_slot.eq(g_slot + 1)
         m.d.comb += row_done.eq((outputs_left == 0) & ~queue_busy)
-        m.d.comb += ctl.done.eq(active & (g0 >= entry.out_groups) & ~running & ~loading
-                                & ~load_valid & ~wr.en & ~start)
-        return m
