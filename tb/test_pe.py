@@ -5,13 +5,14 @@ import pytest
 from .specs import tiny
 
 
-@pytest.mark.parametrize("block, pe_count, lanes", [
-    ("dw_pe_array", 2, 8),    # the tiny preset's DW module
-    ("dw_pe_array", 3, 1),    # one lane per PE
-    ("dw_pe", 1, 32),         # the paper's 32 lanes
+@pytest.mark.parametrize("block, pe_count, lanes, lut_products", [
+    ("dw_pe_array", 2, 8, False),    # the tiny preset's DW module
+    ("dw_pe_array", 3, 1, False),    # one lane per PE
+    ("dw_pe", 1, 32, False),         # the paper's 32 lanes
+    ("dw_pe_array", 2, 8, True),     # products in LUTs (hardware.dw_lut_products)
 ])
-def test_depthwise(run_block, block, pe_count, lanes):
-    run_block(block, tiny(pe_count, lanes), "tb.cocotb_dw_pe")
+def test_depthwise(run_block, block, pe_count, lanes, lut_products):
+    run_block(block, tiny(pe_count, lanes, dw_lut_products=lut_products), "tb.cocotb_dw_pe")
 
 
 @pytest.mark.parametrize("block, pe_count, lanes", [

@@ -87,7 +87,8 @@ class DepthwiseEngine(wiring.Component):
         engine's registers: DSP48E2 and BRAM18K exact, LUT/FF from unit costs."""
         hw, quant = spec.hardware, spec.quant
         channels = hw.dw_pes * hw.lanes
-        lanes = channels * (per_unit(*DepthwisePE.LANE_LUT_FF) + per_unit(*PatchBuffer.CHANNEL_LUT_FF)
+        pe = asked(DepthwisePE(**dw_parameters(spec)))
+        lanes = channels * (per_unit(*pe.lane_lut_ff) + per_unit(*PatchBuffer.CHANNEL_LUT_FF)
                             + per_unit(*BnRequant.LANE_LUT_FF))
         registers = DepthwiseEngine.register_bits(spec) * per_unit(*REGISTER_BIT_LUT_FF)
         line_buffers = (hw.kernel - 1) * bram18k_blocks(channels * quant.act_bits,
