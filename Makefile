@@ -73,9 +73,9 @@ demo: $(TINY)/report.md
 	@echo "demo done: report $(TINY)/report.md (plots beside it), artifact $(RUN)/artifact, Verilog $(TINY)/verilog"
 
 $(TINY)/report.md: $(OUT)/analysis.done $(ARTIFACT) $(TEST)/logits.npy $(TINY)/verilog/.done $(TINY)/rtl.json \
-		scripts/demo_report.py scripts/rtl_report.py
-	$(STAGE) "demo 7/7: report" "scripts/demo_report.py could not write $@; its traceback is above." \
-	    $(BIN)/python -m scripts.demo_report --train $(RUN) --test $(TEST) --rtl $(TINY)/rtl.json --out $(TINY)
+		scripts/commands/report.py scripts/demo_report.py scripts/rtl_report.py
+	$(STAGE) "demo 7/7: report" "rrm report could not write $@; its message is above." \
+	    $(BIN)/rrm report --train $(RUN) --test $(TEST) --rtl $(TINY)/rtl.json --out $(TINY)
 
 $(ARTIFACT): | $(STAMP)
 	$(STAGE) "demo 2/7: training (float, QAT, pruning, export)$(if $(wildcard $(RUN)/checkpoint.pt), resumed from $(RUN)/checkpoint.pt)" \
@@ -110,7 +110,7 @@ train: $(ARTIFACT)
 
 # A benchmark, not a test: seeds 0, 1 and 2 with the default recipe, one table.
 train-seeds: install
-	$(BIN)/python -m scripts.train_seeds --out $(OUT)/seeds --threads $(THREADS)
+	$(BIN)/rrm train-seeds --out $(OUT)/seeds --threads $(THREADS)
 
 verilog: $(TINY)/verilog/.done
 
@@ -129,7 +129,7 @@ sim: install
 PRESET ?= rr-mobilenet
 
 sim-full: install
-	$(BIN)/python -m scripts.sim_full --preset $(PRESET)
+	$(BIN)/rrm sim-full --preset $(PRESET)
 
 cycles: install
 	$(BIN)/rrm cycles --preset tiny
@@ -142,7 +142,7 @@ synth: install
 	$(BIN)/rrm synth --preset $(PRESET)
 
 sweep: install
-	$(BIN)/python -m scripts.sweep --out $(OUT)/sweep
+	$(BIN)/rrm sweep --out $(OUT)/sweep
 
 clean:
 	rm -rf build sim_build $(OUT) .pytest_cache .hypothesis

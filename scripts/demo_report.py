@@ -1,6 +1,7 @@
-"""The demo's one report: training, golden model, RTL and memory in ``DIR/report.md`` with PNG plots.
+"""The demo's one report: training, golden model, RTL and memory in ``DIR/report.md`` with PNG plots
+(``rrm report``, :mod:`scripts.commands.report`).
 
-    python -m scripts.demo_report --train RUN --test TEST --rtl RESULT.json --out DIR
+    rrm report --train RUN --test TEST --rtl RESULT.json --out DIR
 
 ``RUN`` is a finished ``rrm train`` directory (``report.json``, ``metrics.jsonl``,
 ``artifact/``), ``TEST`` holds ``images.npy``, ``labels.npy`` and the golden
@@ -22,10 +23,8 @@ is what ``rrm sim`` wrote. Writes into ``DIR``:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -261,20 +260,3 @@ def _phases(config: dict) -> list[tuple[str, int]]:
     if config.get("finetune_epochs"):
         out.append(("fine-tune", config["finetune_epochs"]))
     return out
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="demo_report", description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, required=True, help="the rrm train directory")
-    parser.add_argument("--test", type=Path, required=True,
-                        help="directory with images.npy, labels.npy and golden logits.npy")
-    parser.add_argument("--rtl", type=Path, required=True, help="RESULT.json from rrm sim")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    path = write_report(args.train, args.test, args.rtl, args.out)
-    print(f"wrote {path} (plots: accuracy.png, memory.png, rtl-cycles.png, rtl-images.png)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,5 @@
-"""The demo's RTL section: what ``rrm sim`` measured, as Markdown and two PNG plots.
-
-    python -m scripts.rtl_report RESULT.json IMAGES.npy LABELS.npy --out DIR
+"""The demo's RTL section: what ``rrm sim`` measured, as Markdown and two PNG plots
+(part of ``rrm report``, :mod:`scripts.demo_report`).
 
 Writes ``DIR/rtl.md`` (images simulated, bit-exact count, RTL top-1 on them, cycles
 per image and ms at the spec's clock, a per-layer table against the lower bound and
@@ -11,9 +10,6 @@ red where it differs from the label).
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,25 +100,3 @@ def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out
     path = out / "rtl.md"
     path.write_text("\n".join(lines))
     return path
-
-
-def main(argv=None) -> int:
-    from rrm.artifact import load_artifact
-
-    parser = argparse.ArgumentParser(prog="rtl_report", description=__doc__.splitlines()[0])
-    parser.add_argument("result", type=Path, help="RESULT.json from rrm sim")
-    parser.add_argument("artifact", type=Path, help="the artifact rrm sim ran")
-    parser.add_argument("images", type=Path)
-    parser.add_argument("labels", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    result = json.loads(args.result.read_text())
-    count = len(result["images"])
-    path = write_report(result, load_artifact(args.artifact).spec, np.load(args.images)[:count],
-                        np.load(args.labels)[:count], args.out)
-    print(f"wrote {path}, {args.out / 'rtl-cycles.png'}, {args.out / 'rtl-images.png'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,24 +1,24 @@
-"""``make sim-full``: rr-mobilenet (224x224, 9 PEs x 32 lanes) in Verilator on one image of a
-random-weight artifact, bit-exact against golden, each layer's cycles beside the cycle model.
+"""rr-mobilenet (224x224, 9 PEs x 32 lanes) in Verilator on one image of a random-weight
+artifact, bit-exact against golden, each layer's cycles beside the cycle model
+(``rrm sim-full``, ``make sim-full``; :mod:`scripts.commands.sim_full`).
 
-    python -m scripts.sim_full [--preset NAME] [--out DIR] [--seed N]
-
-Runs ``rrm sim`` (cached build, progress per layer), then prints per layer the RTL's
-cycles, the model's and their difference, the image's cycles and ms at the spec's
-clock against the paper's 7.85 ms (1,177,500 cycles at 150 MHz), the Verilator build
-time and the simulated cycles per second; writes ``DIR/summary.json``.
+Runs ``rrm export --random`` (once per preset and seed) and ``rrm sim`` (cached build,
+progress per layer), then prints per layer the RTL's cycles, the model's and their
+difference, the image's cycles and ms at the spec's clock against the paper's 7.85 ms
+(1,177,500 cycles at 150 MHz), the Verilator build time and the simulated cycles per
+second; writes ``OUT/PRESET/summary.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-def main(argv=None) -> int:
+
+def sim_full(preset: str, out_root: Path, seed: int) -> int:
+    """Export, simulate and compare ``preset`` on one random image; 0 if bit-exact, else 1."""
     from hw.cost.cycle_model import cycle_model
     from rrm.memory_map import memory_map
     from rrm.param_stream import stream_length
@@ -26,26 +26,21 @@ def main(argv=None) -> int:
     from scripts.cli import main as rrm
     from scripts.paper_figures import PAPER_DESIGN as PAPER
 
-    parser = argparse.ArgumentParser(prog="sim_full", description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="rr-mobilenet")
-    parser.add_argument("--out", type=Path, default=Path("build/sim-full"))
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    spec = load_preset(args.preset)
-    out = args.out / args.preset
+    spec = load_preset(preset)
+    out = out_root / preset
     out.mkdir(parents=True, exist_ok=True)
-    artifact = out / f"artifact-seed{args.seed}"
+    artifact = out / f"artifact-seed{seed}"
     if not (artifact / "manifest.json").is_file():
-        code = rrm(["export", "--preset", args.preset, "--random", "--seed", str(args.seed),
+        code = rrm(["export", "--preset", preset, "--random", "--seed", str(seed),
                     "--out", str(artifact)])
         if code:
             return code
     size, channels = spec.network.input_size, spec.network.input_channels
-    images = out / f"image-seed{args.seed}.npy"
-    np.save(images, np.random.default_rng(args.seed).integers(0, 256, size=(1, size, size, channels),
-                                                               dtype=np.uint8))
+    images = out / f"image-seed{seed}.npy"
+    np.save(images, np.random.default_rng(seed).integers(0, 256, size=(1, size, size, channels),
+                                                          dtype=np.uint8))
     result_path = out / "result.json"
-    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), "--preset", args.preset])
+    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), "--preset", preset])
     if code:
         return code
     result = json.loads(result_path.read_text())
@@ -72,7 +67,7 @@ def main(argv=None) -> int:
     build = "cached" if result["build_cached"] else f"{result['build_seconds']:,.0f} s"
     print(f"Verilator build: {build}; simulation {result['run_seconds']:,.0f} s for {simulated:,d} cycles "
           f"(parameter stream and image): {rate:,.0f} cycles/s")
-    summary = {"spec": args.preset, "cycles": cycles, "model_cycles": model.cycles, "ms": ms,
+    summary = {"spec": preset, "cycles": cycles, "model_cycles": model.cycles, "ms": ms,
                "paper_cycles": PAPER["cycles"], "match_golden": image["match_golden"],
                "largest_layer_error": worst, "layers": rows, "build_seconds": result["build_seconds"],
                "build_cached": result["build_cached"], "run_seconds": result["run_seconds"],
@@ -80,6 +75,3 @@ def main(argv=None) -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return 0 if image["match_golden"] else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,6 @@
 """Design-space sweep of the accelerator: cycles per image (the cycle model) against LUT,
 FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
-serial BN, on one network.
-
-    python -m scripts.sweep [--preset rr-mobilenet] [--out DIR] [--mark NAME ...]
+serial BN, on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
 
 Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configurations
 that fit the device and are Pareto-optimal in cycles and DSP48E2, and the marked presets)
@@ -14,11 +12,9 @@ estimates, BRAM18K the RTL's RAMs): confirm a chosen point with ``rrm synth``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import json
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -116,40 +112,34 @@ def plot(rows: list, marked: list, path: Path, device) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> int:
+def sweep(preset: str, out: Path, mark: list[str] | None = None) -> None:
+    """Evaluate the grid on ``preset``'s network, write sweep.json/.md/.png into ``out`` and print the tables.
+
+    ``mark``: presets to mark in the table and the plot (None: every preset whose name
+    starts with ``preset``'s).
+    """
     from rrm.devices import get_device
     from rrm.presets import PRESETS, load_preset
-    parser = argparse.ArgumentParser(prog="sweep", description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="rr-mobilenet", help="the network (and device) to sweep")
-    parser.add_argument("--out", type=Path, default=Path("out/sweep"))
-    parser.add_argument("--mark", nargs="*", default=None,
-                        help="presets to mark (default: every rr-mobilenet preset)")
-    args = parser.parse_args(argv)
-    base = load_preset(args.preset)
+    base = load_preset(preset)
     device = get_device(base.hardware.device)
     specs = list(configurations(base))
     rows = [row for row in (evaluate(spec) for spec in tqdm(specs, desc="configurations", unit="config"))
             if row is not None]
-    names = args.mark if args.mark is not None else [n for n in PRESETS if n.startswith(args.preset)]
+    names = mark if mark is not None else [n for n in PRESETS if n.startswith(preset)]
     marked = []
     for name in names:
         row = evaluate(load_preset(name))
         if row is not None:
             marked.append({**row, "label": name})
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     dump = [{k: v for k, v in row.items() if k != "hardware"} for row in rows + marked]
-    (args.out / "sweep.json").write_text(json.dumps(dump, indent=1))
+    (out / "sweep.json").write_text(json.dumps(dump, indent=1))
     front = pareto([row for row in rows if row["fits"]])
-    lines = [f"# Design space of {args.preset} on the {device.name}", "",
+    lines = [f"# Design space of {preset} on the {device.name}", "",
              f"{len(rows)} configurations, {sum(r['fits'] for r in rows)} fit the device.", ""]
     lines += table(marked, "Presets")
     lines += table(front, "Pareto front: configurations that fit, fewest cycles for their DSP48E2")
-    (args.out / "sweep.md").write_text("\n".join(lines))
-    plot(rows, marked, args.out / "sweep.png", device)
+    (out / "sweep.md").write_text("\n".join(lines))
+    plot(rows, marked, out / "sweep.png", device)
     print("\n".join(lines))
-    print(f"wrote {args.out / 'sweep.md'}, {args.out / 'sweep.json'}, {args.out / 'sweep.png'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print(f"wrote {out / 'sweep.md'}, {out / 'sweep.json'}, {out / 'sweep.png'}")

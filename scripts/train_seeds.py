@@ -1,6 +1,5 @@
 """Train ``tiny`` with seeds 0, 1 and 2 and print one table: is the recipe robust?
-
-    python -m scripts.train_seeds [--out DIR] [--seeds 0 1 2] [--threads 1] [--jobs 1] [-- RRM TRAIN ARGS]
+(``rrm train-seeds``, :mod:`scripts.commands.train_seeds`.)
 
 Each seed trains with the default recipe (``rrm train --preset tiny``, plus any
 arguments after ``--``) into ``DIR/seed-N``; a finished run there is reused and an
@@ -15,7 +14,6 @@ A benchmark, not a test: about 2 minutes per seed on one core.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -28,13 +26,19 @@ MIN_INT_TOP1 = 0.97
 MAX_DROP = 0.015
 
 
+def train_args(seed: int, run: Path, threads: int, extra: list[str]) -> list[str]:
+    """The ``rrm train`` arguments of one seed's run (``extra``: what followed ``--``)."""
+    return ["--preset", "tiny", "--out", str(run), "--seed", str(seed), "--threads", str(threads),
+            "--quiet", *extra]
+
+
 def train_one(seed: int, out: Path, threads: int, extra: list[str]) -> dict:
     """Train (or reuse, or resume) one seed; return its row of the table."""
     run = out / f"seed-{seed}"
     report = run / "report.json"
     if not report.is_file():
-        cmd = [sys.executable, "-m", "scripts.cli", "train", "--preset", "tiny", "--out", str(run),
-               "--seed", str(seed), "--threads", str(threads), "--quiet", *extra]
+        # rrm train runs from the project root: give it the run directory as an absolute path
+        cmd = [sys.executable, "-m", "scripts.cli", "train", *train_args(seed, run.resolve(), threads, extra)]
         if (run / "checkpoint.pt").is_file():
             cmd.append("--resume")
         print(f"seed {seed}: training into {run}", flush=True)
@@ -65,21 +69,11 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
-    parser = argparse.ArgumentParser(prog="train_seeds", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "seeds", help="run directories (default out/seeds)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
-    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once (default 1)")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda s: train_one(s, args.out, args.threads, extra), args.seeds))
+def train_seeds(out: Path, seeds: list[int], threads: int, jobs: int, extra: list[str]) -> int:
+    """Train (or reuse) every seed into ``out/seed-N``, print and write the table; 1 if a seed misses a goal."""
+    out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        rows = list(pool.map(lambda s: train_one(s, out, threads, extra), seeds))
     text = table(rows)
     misses = [r["seed"] for r in rows if r["int"] < MIN_INT_TOP1 or r["drop"] > MAX_DROP + 1e-9]
     verdict = (f"every seed meets the goals (pruned integer >= {100 * MIN_INT_TOP1:.0f} %, drop <= "
@@ -88,10 +82,6 @@ def main(argv=None) -> int:
     print(text)
     print()
     print(verdict)
-    (args.out / "seeds.md").write_text(text + "\n\n" + verdict + "\n")
-    (args.out / "seeds.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "seeds.md").write_text(text + "\n\n" + verdict + "\n")
+    (out / "seeds.json").write_text(json.dumps(rows, indent=1) + "\n")
     return 1 if misses else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

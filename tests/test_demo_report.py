@@ -28,7 +28,9 @@ def _run_dir(tmp_path):
     return run, artifact
 
 
-def test_report_has_every_section_and_plot(tmp_path):
+def demo_inputs(tmp_path):
+    """What `make demo` gives its report stage: RUN, TEST (8 images, golden misses one) and an
+    RTL result on the first 4 (same classes as golden, all bit-exact)."""
     run, artifact = _run_dir(tmp_path)
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 1), dtype=np.uint8)
     logits = model.run(artifact, images)
@@ -45,8 +47,13 @@ def test_report_has_every_section_and_plot(tmp_path):
         {"class": int(c), "cycles": cycles.cycles, "match_golden": True, "logits": [],
          "layer_cycles": {layer.name: layer.cycles for layer in cycles.layers}} for c in classes[:4]]}
     (tmp_path / "rtl.json").write_text(json.dumps(result))
+    return run, test, tmp_path / "rtl.json"
+
+
+def test_report_has_every_section_and_plot(tmp_path):
+    run, test, rtl = demo_inputs(tmp_path)
     out = tmp_path / "out"
-    text = write_report(run, test, tmp_path / "rtl.json", out).read_text()
+    text = write_report(run, test, rtl, out).read_text()
     for heading in ("## Headline", "## Accuracy at every stage", "## Memory per layer (the paper's Fig. 5)",
                     "## The accelerator's RTL (Verilator)", "## How this was made"):
         assert heading in text

@@ -1,4 +1,4 @@
-"""The resource model (hw.cost.resource_model) and the design-space sweep (scripts/sweep.py)."""
+"""The resource model (hw.cost.resource_model) and the design-space sweep (`rrm sweep`, scripts/sweep.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rrm.analysis import rtl_memories
 from rrm.devices import get_device
 from rrm.presets import load_preset
 from scripts import sweep
+from scripts.cli import main as rrm
 
 
 def with_hardware(spec, **changes):
@@ -55,7 +56,7 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     monkeypatch.setattr(sweep, "PE_COUNTS", (2, 3))
     monkeypatch.setattr(sweep, "LANES", (8,))
     monkeypatch.setattr(sweep, "DW_PES", (1, 2))
-    assert sweep.main(["--preset", "tiny", "--out", str(tmp_path)]) == 0
+    assert rrm(["sweep", "--preset", "tiny", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "sweep.json").read_text())
     assert {(r["pe_count"], r["dw_pes"]) for r in rows} >= {(2, 1), (2, 2), (3, 1), (3, 2)}
     assert [r["label"] for r in rows if "label" in r] == ["tiny"]   # the presets named like the network
