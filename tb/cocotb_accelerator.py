@@ -10,6 +10,11 @@ accelerator runs every layer by itself. Steps:
 ``{"op": "images", "file": F}``
     Queue every image of ``F`` (uint8 N x H x W x C) back to back; record, per
     image, the logits, the class, ``image_cycles`` and ``layer_cycles``.
+``{"op": "frames", "file": F, "lengths": [n0, n1, ...], "results": r}``
+    Send the pixels of ``F`` (uint8, one row of ``input_channels`` bytes per pixel) as
+    frames of ``n0``, ``n1``, ... pixels back to back, ``tlast`` on each frame's final
+    pixel (a frame of other than H x W pixels is malformed: the accelerator ends an
+    image by its pixel count); record ``r`` image results as ``images`` does.
 ``{"op": "reset", "file": F, "after_cycles": c}``
     Start sending the first image of ``F``, pull ``aresetn`` low ``c`` cycles
     later (mid-image), release it; record that no result came out.
@@ -92,9 +97,23 @@ class TB:
     async def run_images(self, images: np.ndarray, progress: str | None = None) -> list:
         for image in images:
             self.image.send_nowait(AxiStreamFrame(image.tobytes()))
+        return await self.results(len(images), progress)
+
+    async def run_frames(self, pixels: np.ndarray, lengths: list, count: int,
+                         progress: str | None = None) -> list:
+        """Send ``pixels`` as frames of ``lengths`` pixels; collect ``count`` image results."""
+        assert sum(lengths) == len(pixels), f"frames of {sum(lengths)} pixels, {len(pixels)} given"
+        offset = 0
+        for length in lengths:
+            self.image.send_nowait(AxiStreamFrame(pixels[offset:offset + length].tobytes()))
+            offset += length
+        return await self.results(count, progress)
+
+    async def results(self, count: int, progress: str | None = None) -> list:
+        """The next ``count`` image results from the result stream, with the status ports."""
         layers = len(self.dut.layer_cycles.value) // 32
         out = []
-        for _ in images:
+        for _ in range(count):
             frame = await with_timeout(self.result.recv(), IMAGE_TIMEOUT_CYCLES * PERIOD_NS, "ns")
             await RisingEdge(self.dut.aclk)
             words = np.frombuffer(bytes(frame.tdata), dtype=f"<i{len(self.dut.m_axis_tdata.value) // 8}")
@@ -137,6 +156,9 @@ async def run_plan(dut):
             results["steps"].append({"op": "params", **(await tb.load_params(beats))})
         elif step["op"] == "images":
             results["steps"].append({"op": "images", "images": await tb.run_images(data, plan.get("progress"))})
+        elif step["op"] == "frames":
+            results["steps"].append({"op": "frames", "images": await tb.run_frames(
+                data, step["lengths"], step["results"], plan.get("progress"))})
         elif step["op"] == "reset":
             tb.image.send_nowait(AxiStreamFrame(data[0].tobytes()))
             await ClockCycles(dut.aclk, step["after_cycles"])

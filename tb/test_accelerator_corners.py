@@ -1,0 +1,144 @@
+"""Corners of the whole accelerator that a correct-looking run does not reach, each against
+golden bit for bit through the top-level ports only (DESIGN §6):
+
+* the class beat's tie rule: two classes with the same, highest logit give the lower index;
+* ``image_error``: a frame cut short and a frame too long set it; the image is still
+  computed (the pixel count ends an image, not ``tlast``), and the next correct image is
+  classified bit-exactly with ``image_error`` clear;
+* the pool over a last map of many FM words (every other spec ends in a map of one word),
+  cycle for cycle against the cycle model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden import model
+from golden.random_weights import random_artifact
+from hw.cost.cycle_model import cycle_model
+from rrm.artifact import Artifact, validate_params
+from rrm.param_stream import pack_parameters
+
+from .accelerator_sim import simulate
+from .conftest import simulator
+from .specs import last_map_5x5
+from .test_accelerator import SPEC, check_bit_exact, random_images
+
+#: Pixels of one tiny image.
+PIXELS = SPEC.network.input_size ** 2
+
+
+def tied_artifact(seed: int, low: int, high: int, images: np.ndarray) -> Artifact:
+    """A random tiny artifact whose FC gives classes ``low`` and ``high`` the same weights and
+    bias (equal logits on every image), that bias lifted so the two are the top logits of
+    every image in ``images``, by 1 over the next."""
+    artifact = random_artifact(SPEC, seed)
+    params = dict(artifact.params)
+    weight, bias = params["fc.weight"].copy(), params["fc.bias"].copy()
+    weight[high] = weight[low]
+    bias[high] = bias[low]
+    probe = model.run(Artifact(SPEC, {**params, "fc.weight": weight, "fc.bias": bias}), images)
+    others = np.delete(probe, [low, high], axis=1).max(axis=1)
+    lift = int((others - probe[:, low]).max()) + 1
+    bias[low] += lift
+    bias[high] += lift
+    params.update({"fc.weight": weight, "fc.bias": bias})
+    return Artifact(spec=SPEC, params=validate_params(SPEC, params, source="tied artifact"),
+                    manifest=artifact.manifest)
+
+
+def test_argmax_tie_goes_to_the_lowest_index(tmp_path):
+    """Classes 3 and 6 (different FC rows, neither first nor last) tie for the top logit:
+    golden and the RTL's class beat both give 3."""
+    low, high = 3, 6
+    images = random_images(2, 21)
+    artifact = tied_artifact(14, low, high, images)
+    golden = model.run(artifact, images)
+    for index, logits in enumerate(golden):
+        top = logits.max()
+        assert logits[low] == logits[high] == top and np.sum(logits == top) == 2, \
+            f"image {index}: golden logits {logits.tolist()} have no tie of classes {low} and {high} on top"
+    assert model.predict(golden).tolist() == [low] * len(images), "golden's argmax breaks ties elsewhere"
+    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], tmp_path, simulator=simulator())
+    image_results = results["steps"][1]["images"]
+    for index, result in enumerate(image_results):
+        logits = result["logits"]
+        assert logits[low] == logits[high] == max(logits), \
+            f"image {index}: RTL logits {logits} have no tie of classes {low} and {high} on top"
+        assert result["class"] == low, (f"image {index}: classes {low} and {high} tie on logit "
+                                        f"{logits[low]}; RTL class {result['class']}, want the lowest "
+                                        f"index {low}")
+    check_bit_exact(artifact, images, image_results)
+
+
+def run_frames(tmp_path, artifact, images: np.ndarray, lengths: list) -> list:
+    """The results of ``images`` sent as frames of ``lengths`` pixels (tlast on each frame's
+    final pixel), one result per image."""
+    pixels = images.reshape(-1, SPEC.network.input_channels)
+    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "frames", "data": pixels, "lengths": lengths,
+                               "results": len(images)}], tmp_path, simulator=simulator())
+    return results["steps"][1]["images"]
+
+
+def check_frames(artifact, images, image_results, want_errors: list, what: list) -> None:
+    """Each image's ``image_error`` as ``want_errors``; every image's logits and class as
+    golden's (the pixel count, not ``tlast``, ends an image)."""
+    errors = [result["image_error"] for result in image_results]
+    for index, (got, want) in enumerate(zip(errors, want_errors)):
+        assert got == want, f"image {index} ({what[index]}): image_error {got}, want {want} (all: {errors})"
+    golden = model.run(artifact, images)
+    for index, (result, want) in enumerate(zip(image_results, golden)):
+        assert result["logits"] == want.tolist() and result["class"] == int(np.argmax(want)), \
+            (f"image {index} ({what[index]}): RTL logits {result['logits']} class {result['class']}, "
+             f"golden {want.tolist()} class {int(np.argmax(want))}")
+
+
+def test_short_frame_sets_image_error_and_the_next_image_is_exact(tmp_path):
+    """Image 1 comes as a frame of 101 pixels (tlast on pixel 100, mid-word) and a second frame
+    with the rest of its pixels: image_error is set for it, the image is computed from its
+    1,024 pixels, and image 2, a correct frame, is bit-exact with image_error clear. (A
+    correct frame right after the short one, without the rest, would complete the short
+    image: the accelerator counts pixels and does not resynchronise on tlast.)"""
+    artifact = random_artifact(SPEC, 15)
+    images = random_images(3, 23)
+    short = 101
+    results = run_frames(tmp_path, artifact, images, [PIXELS, short, PIXELS - short, PIXELS])
+    check_frames(artifact, images, results, [0, 1, 0],
+                 ["a correct frame", f"tlast on pixel {short - 1}, then the rest", "a correct frame"])
+
+
+def test_long_frame_sets_image_error_and_the_next_image_is_exact(tmp_path):
+    """Image 0 comes without tlast on its final pixel, its frame running on into 37 pixels of
+    image 1 (tlast there); the rest of image 1 follows as a frame: image_error is set for
+    both (image 1's tlast came on its pixel 36), both are computed from their 1,024
+    pixels, and image 2, a correct frame, is bit-exact with image_error clear."""
+    artifact = random_artifact(SPEC, 16)
+    images = random_images(3, 25)
+    extra = 37
+    results = run_frames(tmp_path, artifact, images, [PIXELS + extra, PIXELS - extra, PIXELS])
+    check_frames(artifact, images, results, [1, 1, 0],
+                 ["no tlast on its final pixel", f"tlast on pixel {extra - 1}", "a correct frame"])
+
+
+def test_pool_walks_a_last_map_of_many_words(tmp_path):
+    """The 5 x 5 last map of :func:`tb.specs.last_map_5x5` (13 words of 2 pixels, 4 groups):
+    bit-exact against golden and every layer's cycles as the cycle model says."""
+    spec = last_map_5x5()
+    size, channels = spec.network.input_size, spec.network.input_channels
+    images = np.concatenate([
+        np.random.default_rng(27).integers(0, 256, size=(1, size, size, channels), dtype=np.uint8),
+        np.full((1, size, size, channels), 255, np.uint8)])
+    artifact = random_artifact(spec, 17)
+    results = simulate(spec, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], tmp_path, simulator=simulator())
+    image_results = results["steps"][1]["images"]
+    check_bit_exact(artifact, images, image_results)
+    cycles = cycle_model(spec)
+    want = {layer.name: layer.cycles for layer in cycles.layers}
+    for index, result in enumerate(image_results):
+        got = dict(zip(want, result["layer_cycles"]))
+        assert got == want, f"image {index}: RTL layer cycles {got}, cycle model {want}"
+        assert result["cycles"] == cycles.cycles, \
+            f"image {index}: RTL {result['cycles']} cycles, cycle model {cycles.cycles}"
