@@ -21,6 +21,12 @@ CASES = {
     # 32 channels in 7 lanes (5 groups, the last one of 4 channels) on D = 2 DW PEs (3 rows
     # of groups, the last with one group)
     "odd-dsc5": (dict(pe_count=3, lanes=7, dw_pe_count=2), "dsc5.dw"),
+    # layer_cycles' two other terms: ``held`` (64 outputs on P = 3, the last partial block
+    # one position after the one before it, D = 3 writes to wait for: 2 cycles) ...
+    "held-dsc4": (dict(pe_count=3, dw_pe_count=3), "dsc4.dw"),
+    # ... and ``late`` (stride 2 on 16x16 with D = 1: two rows of groups, the padding walked
+    # after the last window outlasts a row's overhead by 3 cycles)
+    "late-dsc3": (dict(pe_count=3, dw_pe_count=1), "dsc3.dw"),
 }
 
 
