@@ -6,7 +6,9 @@ Runs ``rrm export --random`` (once per preset and seed) and ``rrm sim`` (cached 
 progress per layer), then prints per layer the RTL's cycles, the model's and their
 difference, the image's cycles and ms at the spec's clock against the paper's 7.85 ms
 (1,177,500 cycles at 150 MHz), the Verilator build time and the simulated cycles per
-second; writes ``OUT/PRESET/summary.json``.
+second; writes ``OUT/PRESET/summary.json`` and, with ``record``, the run's record
+``results/PRESET/sim.json`` (:mod:`scripts.results`). Fails (1) when the RTL differs from
+golden or any layer's cycles differ from the cycle model.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 
-def sim_full(preset: str, out_root: Path, seed: int) -> int:
-    """Export, simulate and compare ``preset`` on one random image; 0 if bit-exact, else 1."""
+def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> int:
+    """Export, simulate and compare ``preset`` on one random image; 0 if bit-exact and every
+    layer's cycles are the model's, else 1."""
     from hw.cost.cycle_model import cycle_model
     from rrm.memory_map import memory_map
     from rrm.param_stream import stream_length
@@ -73,5 +76,19 @@ def sim_full(preset: str, out_root: Path, seed: int) -> int:
                "build_cached": result["build_cached"], "run_seconds": result["run_seconds"],
                "simulated_cycles": simulated, "cycles_per_second": round(rate)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return 0 if image["match_golden"] else 1
+    differing = [row["layer"] for row in rows if row["rtl"] != row["model"]]
+    if differing:
+        print(f"FAILED: the cycles of {len(differing)} layer(s) differ from the model: {', '.join(differing)}")
+    if not image["match_golden"]:
+        print("FAILED: the RTL's result differs from golden")
+    if record:
+        from .results import record as write_record
+        path = write_record(preset, "sim", {
+            "cycles": cycles, "model_cycles": model.cycles, "bit_exact": bool(image["match_golden"]),
+            "layers_as_model": not differing, "seed": seed,
+            "layers": {row["layer"]: {"rtl": row["rtl"], "model": row["model"]} for row in rows},
+            "build_seconds": round(result["build_seconds"], 1), "run_seconds": round(result["run_seconds"], 1),
+            "simulated_cycles": simulated})
+        print(f"recorded {path}")
+    return 0 if image["match_golden"] and not differing else 1
 

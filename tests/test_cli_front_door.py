@@ -86,10 +86,11 @@ def test_sim_full_passes_its_arguments_on(tmp_path, monkeypatch):
     """No simulation here: the full-size run takes hours."""
     import scripts.sim_full
     calls = []
-    monkeypatch.setattr(scripts.sim_full, "sim_full", lambda *a: calls.append(a) or 0)
-    assert main(["sim-full", "--preset", "tiny", "--out", str(tmp_path), "--seed", "3"]) == 0
+    monkeypatch.setattr(scripts.sim_full, "sim_full", lambda *a, **k: calls.append((*a, k)) or 0)
+    assert main(["sim-full", "--preset", "tiny", "--out", str(tmp_path), "--seed", "3", "--no-record"]) == 0
     assert main(["sim-full"]) == 0
-    assert calls == [("tiny", tmp_path, 3), ("rr-mobilenet", Path("build/sim-full"), 1)]
+    assert calls == [("tiny", tmp_path, 3, {"record": False}),
+                     ("rr-mobilenet", Path("build/sim-full"), 1, {"record": True})]
 
 
 def test_sim_full_on_tiny_with_a_stand_in_simulator(tmp_path, monkeypatch, capsys):
@@ -122,9 +123,21 @@ def test_sim_full_on_tiny_with_a_stand_in_simulator(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(tb.build, "build_design",
                         lambda *a, **k: SimpleNamespace(build_seconds=3.0, cached=False, build_dir="x"))
     monkeypatch.setattr(tb.accelerator_sim, "simulate", simulate)
+    import scripts.results
+    monkeypatch.setattr(scripts.results, "RESULTS_DIR", tmp_path / "results")
     assert main(["sim-full", "--preset", "tiny", "--out", str(tmp_path), "--seed", "2"]) == 0
     summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
     assert summary["spec"] == "tiny" and summary["match_golden"] is True
     assert summary["cycles"] == summary["model_cycles"] == predicted.cycles
     assert summary["largest_layer_error"] == 0.0
     assert "largest per-layer model error: 0.00 %" in capsys.readouterr().out
+    recorded = json.loads((tmp_path / "results" / "tiny" / "sim.json").read_text())
+    assert recorded["bit_exact"] and recorded["layers_as_model"] and recorded["cycles"] == predicted.cycles
+    assert len(recorded["commit"]) == 40 or recorded["commit"] == "unknown"
+
+    # one layer a cycle off the model: the run fails and says which layer
+    first = memory_map(tiny).layers[1].name
+    per_layer[first] += 1
+    assert main(["sim-full", "--preset", "tiny", "--out", str(tmp_path), "--seed", "2"]) == 1
+    assert f"differ from the model: {first}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "results" / "tiny" / "sim.json").read_text())["layers_as_model"] is False

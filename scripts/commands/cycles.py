@@ -1,16 +1,20 @@
 """``rrm cycles``: the cycle model of the accelerator, per layer and per image.
 
-    rrm cycles [--preset NAME | --spec FILE.json] [--json]
+    rrm cycles [--preset NAME | --spec FILE.json] [--json] [--record]
 
 Prints, per layer (named as in ``rrm sim``'s ``layer_cycles``), the predicted
 cycles, the lower bound (MACs over what the layer's module does per cycle) and
 the lane utilisation (bound / cycles); then the image's cycles, ms at the
-spec's clock, GOPS and frames per second, beside the paper's figures.
+spec's clock, GOPS and frames per second, beside the paper's figures. ``--record``
+writes the model into ``results/<preset>/cycles.json`` (:mod:`scripts.results`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
+
+from rrm.errors import UserError
 
 from ..paper_figures import PAPER_DESIGN as PAPER
 from ..specio import add_spec_arguments, spec_from_args
@@ -23,6 +27,8 @@ HELP = "predicted cycles per layer and per image (the cycle model), lower bounds
 def add_arguments(parser) -> None:
     add_spec_arguments(parser, default="rr-mobilenet")
     parser.add_argument("--json", action="store_true", help="print the model as JSON")
+    parser.add_argument("--record", action="store_true",
+                        help="write the model into results/<preset>/cycles.json (a preset only)")
 
 
 def format_model(model) -> str:
@@ -34,7 +40,8 @@ def format_model(model) -> str:
                      f"{layer.utilisation:6.2f}")
     lines += ["-" * 45,
               f"{'input':10s} {'':5s} {model.input_cycles:10,d}   (one pixel per cycle, while conv1 runs)",
-              f"{'sequencer':10s} {'':5s} {model.sequencer_cycles:10,d}   (4 cycles per layer)",
+              f"{'sequencer':10s} {'':5s} {model.sequencer_cycles:10,d}   "
+              f"({model.sequencer_cycles // len(model.layers)} cycles per layer)",
               f"{'image':10s} {'':5s} {model.cycles:10,d} {model.bound:10,.0f} "
               f"{model.bound / model.cycles:6.2f}",
               "",
@@ -47,7 +54,16 @@ def format_model(model) -> str:
 
 def run(args) -> int:
     from hw.cost.cycle_model import cycle_model
-    model = cycle_model(spec_from_args(args))
+    spec = spec_from_args(args)
+    if args.record and not args.preset:
+        raise UserError("--record needs --preset NAME: results are recorded per preset")
+    model = cycle_model(spec)
+    if args.record:
+        from ..results import record
+        path = record(spec.preset, "cycles", {"cycles": model.cycles, "ms": model.ms,
+                                              "clock_mhz": model.clock_mhz,
+                                              "layers": {layer.name: layer.cycles for layer in model.layers}})
+        print(f"recorded {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(model.to_dict(), indent=2))
     else:

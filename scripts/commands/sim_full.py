@@ -7,8 +7,9 @@ kept in ``DIR/NAME/``), runs one random image through the whole accelerator's RT
 (``rrm sim``: cached Verilator build, bit-exact check against golden) and prints
 each layer's RTL cycles beside the cycle model's, the image's cycles and ms against
 the paper's, the build time and the simulated cycles per second; writes
-``DIR/NAME/summary.json`` and exits with 1 if the RTL differs from golden
-(:mod:`scripts.sim_full`). At 224x224 a preset takes about half an hour on 2 cores
+``DIR/NAME/summary.json`` and the record ``results/NAME/sim.json`` (unless
+``--no-record``), and exits with 1 if the RTL differs from golden or any layer's cycles
+differ from the model (:mod:`scripts.sim_full`). At 224x224 a preset takes about half an hour on 2 cores
 (docs/accelerator.md); not part of ``make test``.
 """
 
@@ -30,6 +31,8 @@ def add_arguments(parser) -> None:
                         help="artifact, image, RESULT.json and summary.json under DIR/NAME (default %(default)s)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the random weights and the image (default %(default)s)")
+    parser.add_argument("--no-record", dest="record", action="store_false",
+                        help="do not write the run's record results/NAME/sim.json")
 
 
 def run(args) -> int:
@@ -40,4 +43,4 @@ def run(args) -> int:
     load_preset(args.preset)   # an unknown preset: one line, before anything is written
     if args.seed < 0:
         raise UserError(f"--seed {args.seed}: must be >= 0")
-    return sim_full(args.preset, args.out, args.seed)
+    return sim_full(args.preset, args.out, args.seed, record=args.record)

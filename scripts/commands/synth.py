@@ -1,7 +1,7 @@
 """``rrm synth``: LUT, FF, DSP48E2 and BRAM18K of the accelerator, estimated by Yosys.
 
     rrm synth [--preset NAME | --spec FILE.json | DIR] [--mode auto|top|blocks]
-              [--work-dir DIR] [--json]
+              [--work-dir DIR] [--json] [--record]
 
 Writes the accelerator's Verilog for the spec (or takes ``DIR/accelerator.v``, as
 ``rrm vivado`` writes it), runs ``synth_xilinx -family xcup`` (Yosys on the
@@ -9,7 +9,8 @@ PATH) and prints the counts beside the paper's Table 1, the device and the
 analytic BRAM18K count of ``rrm analyze``. ``--mode blocks`` synthesises each
 distinct block once and sums by instance count (``auto`` does so when the
 Verilog is larger than :data:`TOP_LINES_MAX` lines: the full-size top would take
-far more than 15 minutes on 2 cores).
+far more than 15 minutes on 2 cores). ``--record`` writes the estimate into
+``results/<preset>/synth.json`` (:mod:`scripts.results`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep Yosys scripts, logs and statistics here (default: a temporary directory)")
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument("--record", action="store_true",
+                        help="write the estimate into results/<preset>/synth.json (a preset only)")
 
 
 def _progress(index, total, kind):
@@ -56,6 +59,8 @@ def run(args) -> int:
 
     yosys_path()   # a clear error before any work
     spec = spec_from_args(args)
+    if args.record and (not args.preset or args.directory is not None):
+        raise UserError("--record needs --preset NAME (and no DIR): results are recorded per preset")
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work_dir or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
@@ -84,6 +89,12 @@ def run(args) -> int:
                  and total.bram18k <= device.bram18k),
         "blocks": [{"kind": b.kind, "count": b.count, "each": b.each.as_dict()} for b in result.blocks],
     }
+    if args.record:
+        from ..results import record
+        path = record(spec.preset, "synth", {key: report[key] for key in
+                                             ("mode", "yosys", "seconds", "estimate", "analytic_bram18k",
+                                              "device", "fits", "blocks")})
+        print(f"recorded {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

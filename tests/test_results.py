@@ -1,0 +1,73 @@
+"""Recorded results (results/<preset>/*.json) and the README's table generated from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hw.cost.cycle_model import cycle_model
+from rrm.presets import load_preset
+from scripts import results
+from scripts.cli import main
+
+ROOT = results.ROOT
+
+
+def test_the_readme_table_is_the_one_the_records_give(capsys):
+    assert main(["results", "--check", str(ROOT / "README.md")]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("preset", results.presets())
+def test_every_record_names_its_commit_and_the_model_records_are_current(preset):
+    """A cycle record that no longer matches the model (the hardware changed) must be re-run."""
+    for kind in results.KINDS:
+        record = results.load(preset, kind)
+        if record is None:
+            continue
+        assert record["preset"] == preset and record["kind"] == kind
+        assert len(record["commit"]) == 40 and not record["dirty"], f"{preset}/{kind}: run on a clean commit"
+    model = cycle_model(load_preset(preset))
+    cycles = results.load(preset, "cycles")
+    if cycles is not None:
+        assert cycles["cycles"] == model.cycles
+        assert cycles["layers"] == {layer.name: layer.cycles for layer in model.layers}
+    sim = results.load(preset, "sim")
+    if sim is not None:
+        assert sim["bit_exact"] and sim["layers_as_model"], f"{preset}: the recorded RTL run failed"
+        assert sim["model_cycles"] == model.cycles, f"{preset}: the model changed since the RTL run"
+
+
+def test_record_writes_the_commit_and_the_table_reads_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
+    results.record("tiny", "cycles", {"cycles": 123, "layers": {}})
+    results.record("tiny", "sim", {"cycles": 125, "bit_exact": True, "layers_as_model": False})
+    data = json.loads((tmp_path / "tiny" / "cycles.json").read_text())
+    assert data["cycles"] == 123 and "commit" in data and "recorded" in data
+    table = results.table()
+    assert "| `tiny` | 123 | 125 | yes | **no** |" in table
+    with pytest.raises(ValueError, match="kind must be one of"):
+        results.record("tiny", "nonsense", {})
+
+
+def test_check_fails_on_a_stale_table_and_write_mends_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    results.record("tiny", "cycles", {"cycles": 7, "layers": {}})
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results.TABLE_BEGIN}\n| old |\n{results.TABLE_END}\nend\n")
+    assert main(["results", "--check", str(readme)]) == 1
+    assert main(["results", "--write", str(readme)]) == 0
+    assert main(["results", "--check", str(readme)]) == 0
+    assert "| `tiny` | 7 |" in readme.read_text() and readme.read_text().endswith("end\n")
+    (tmp_path / "plain.md").write_text("no table here\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["results", "--check", str(tmp_path / "plain.md")])
+    assert exc.value.code == 2 and "no results table" in capsys.readouterr().err
+
+
+def test_record_needs_a_preset(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(load_preset("tiny").to_json())
+    with pytest.raises(SystemExit) as exc:
+        main(["cycles", "--spec", str(spec), "--record"])
+    assert exc.value.code == 2 and "--record needs --preset" in capsys.readouterr().err
