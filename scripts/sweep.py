@@ -1,6 +1,6 @@
 """Design-space sweep of the accelerator: cycles per image (the cycle model) against LUT,
 FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
-serial BN, on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
+serial BN x DW products in LUTs, on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
 
 Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configurations
 that fit the device and are Pareto-optimal in cycles and DSP48E2, and the marked presets)
@@ -24,18 +24,22 @@ TARGETS = {"paper 7.85 ms": 1_177_500, "Vitis AI DPU 3.06 ms": 459_000, "1910 fp
 PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 20, 21, 22, 24, 25)
 LANES = (16, 32, 64)
 DW_PES = (1, 2, 3, 4, 6, 9)
+#: hardware.dw_lut_products: the DW products in DSP48E2s, or in LUTs.
+DW_LUT_PRODUCTS = (False, True)
 
 
 def configurations(base):
-    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn) of the grid, as specs."""
-    for pe_count, lanes, dw_pes, serial in itertools.product(PE_COUNTS, LANES, DW_PES, (False, True)):
+    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_products) of the
+    grid, as specs."""
+    for pe_count, lanes, dw_pes, serial, lut in itertools.product(PE_COUNTS, LANES, DW_PES, (False, True),
+                                                                  DW_LUT_PRODUCTS):
         if dw_pes > pe_count:
             continue
         for fc_parallel in sorted({1, pe_count} | {q for q in (2, 3, 4) if pe_count % q == 0}):
             hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
                                            dw_pe_count=0 if dw_pes == pe_count else dw_pes,
                                            fc_parallel=0 if fc_parallel == pe_count else fc_parallel,
-                                           serial_bn=serial)
+                                           serial_bn=serial, dw_lut_products=lut)
             yield dataclasses.replace(base, hardware=hardware)
 
 
@@ -51,7 +55,8 @@ def evaluate(spec) -> dict | None:
     res = estimate_resources(spec)
     hw = spec.hardware
     return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
-            "serial_bn": hw.serial_bn, "cycles": model.cycles, "bound_ratio": model.bound / model.cycles,
+            "serial_bn": hw.serial_bn, "dw_lut_products": hw.dw_lut_products, "cycles": model.cycles,
+            "bound_ratio": model.bound / model.cycles,
             "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
             "dsp": res.dsp, "bram18k": res.bram18k, "fits": res.fits, "hardware": hw}
 
@@ -68,7 +73,8 @@ def pareto(rows: list) -> list:
 
 def describe(row) -> str:
     return (f"{row['pe_count']}x{row['lanes']}, DW {row['dw_pes']}, FC {row['fc_classes']}"
-            f"{', serial BN' if row['serial_bn'] else ''}")
+            f"{', serial BN' if row['serial_bn'] else ''}"
+            f"{', DW products in LUTs' if row.get('dw_lut_products') else ''}")
 
 
 def table(rows: list, title: str) -> list:
