@@ -1,0 +1,252 @@
+"""Timing without Vivado: logic levels of the netlist Yosys maps (``rrm timing``).
+
+After ``synth_xilinx -family xcup -flatten`` the design is a netlist of UltraScale+
+primitives. Yosys 0.23's own ``ltp -noff`` does not take FDRE/FDSE/FDCE/FDPE as
+flip-flops (it reports thousands of loops and one path through the whole design), so this
+module cuts the netlist itself (:func:`analyse`):
+
+- **cut points** (a path starts at their outputs and ends at their inputs): the
+  flip-flops (``FD*``), the DSP48E2 and block RAM primitives (RAMB18E2/RAMB36E2), the
+  shift registers (SRL*), and the design's ports;
+- **logic levels**: a LUT (LUT1..LUT6) or a LUT RAM read (RAM32M, RAM64M, ...) is one
+  level, a wide-multiplexer stage (MUXF7/8/9) one level, a CARRY4 half a level (Yosys 0.23
+  maps carry chains to CARRY4, four bits each, where Vivado uses CARRY8, eight bits each
+  and one level); buffers (IBUF, OBUF, BUFG, INV) none.
+
+Reported: the worst register-to-register paths in levels with the engine that ends them
+(the hierarchy in the path's end net name: ``core.conv...`` is the Conv engine), the
+nets of highest fan-out, and how many DSP48E2 and block RAMs use their internal
+pipeline registers (a DSP48E2 with neither MREG nor PREG, or a block RAM without its
+output register, adds its whole combinational delay to the paths through it).
+
+**The level budget** (:data:`LEVEL_BUDGETS`) is this project's own estimate, not a Xilinx
+figure: on an UltraScale+ -2 device a logic level (a LUT and its route) costs about
+0.5 ns and a register-to-register path's fixed part (clock-to-out, setup, clock
+uncertainty) about 0.6 ns, so a period T allows ``floor((T - 0.6) / 0.5)`` levels:
+12 at 150 MHz (6.67 ns), 5 at 300 MHz (3.33 ns). A path through a DSP48E2 without
+pipeline registers needs about 2 ns more, which the report lists apart. Vivado's timing
+report is the arbiter: calibrate these numbers against it once one exists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rrm.errors import UserError
+
+#: Seconds (in ns) of one logic level and of a path's fixed part, -2 speed grade (estimate).
+LEVEL_NS = 0.5
+PATH_FIXED_NS = 0.6
+
+
+def level_budget(clock_mhz: float) -> int:
+    """Logic levels a register-to-register path may have at ``clock_mhz`` (module docstring)."""
+    return math.floor((1000.0 / clock_mhz - PATH_FIXED_NS) / LEVEL_NS)
+
+
+#: The level budgets the report checks against.
+LEVEL_BUDGETS = {150.0: level_budget(150.0), 300.0: level_budget(300.0)}
+
+#: Levels of one combinational primitive (anything not listed and not a cut point: 1).
+LEVELS = {"MUXF7": 1.0, "MUXF8": 1.0, "MUXF9": 1.0, "CARRY4": 0.5, "CARRY8": 1.0,
+          "IBUF": 0.0, "OBUF": 0.0, "BUFG": 0.0, "IBUFG": 0.0, "INV": 0.0}
+#: Primitives where paths start and end.
+CUT = re.compile(r"^(FD[CPRS]E|DSP48E2|RAMB18E2|RAMB36E2|SRL16E|SRLC32E|LDCE|LDPE)$")
+#: Clock inputs of the primitives.
+CLOCK_PORTS = ("C", "CLK", "CLKARDCLK", "CLKBWRCLK", "CLKA", "CLKB")
+#: Engines by the hierarchy their nets are named with (first match wins).
+ENGINES = (("core.param_loader", "parameter loader"), ("core.image_loader", "image loader"),
+           ("core.sequencer", "sequencer"), ("core.conv", "Conv engine"), ("core.dw", "DW engine"),
+           ("core.classifier", "classifier"), ("core.fm_buffers", "FM buffers"),
+           ("core.", "core glue"), ("", "top"))
+
+
+@dataclass
+class Path_:
+    """One path: its levels, the net it ends on and the engine that net belongs to."""
+
+    levels: float
+    end: str
+    engine: str
+    through: list = field(default_factory=list)   # primitive types along the path, start first
+
+
+@dataclass
+class TimingReport:
+    top: str
+    cells: dict                # primitive -> count
+    worst: list                # Path_, worst first
+    by_engine: dict            # engine -> worst levels
+    fanout: list               # (net, fan-out), highest first
+    dsp: dict                  # "registered", "combinational" DSP48E2 counts
+    bram: dict                 # "output register", "no output register" counts
+    budgets: dict = field(default_factory=lambda: dict(LEVEL_BUDGETS))
+
+    def within(self, clock_mhz: float) -> bool:
+        return self.worst[0].levels <= level_budget(clock_mhz) if self.worst else True
+
+    def as_dict(self) -> dict:
+        return {
+            "top": self.top, "cells": self.cells,
+            "worst_levels": self.worst[0].levels if self.worst else 0,
+            "worst_paths": [{"levels": p.levels, "end": p.end, "engine": p.engine, "through": p.through}
+                            for p in self.worst],
+            "by_engine": self.by_engine,
+            "fanout": [{"net": net, "fanout": count} for net, count in self.fanout],
+            "dsp48e2": self.dsp, "bram": self.bram,
+            "budgets": {f"{mhz:g} MHz": levels for mhz, levels in self.budgets.items()},
+            "within": {f"{mhz:g} MHz": self.within(mhz) for mhz in self.budgets},
+            "level_ns": LEVEL_NS, "path_fixed_ns": PATH_FIXED_NS,
+        }
+
+
+def engine_of(net: str) -> str:
+    name = net.lstrip("\\")
+    for prefix, engine in ENGINES:
+        if name.startswith(prefix):
+            return engine
+    return "top"
+
+
+def netlist(verilog: Path, top: str, work: Path) -> dict:
+    """The design mapped by ``synth_xilinx -family xcup -flatten``, as Yosys's JSON module."""
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        raise UserError("Yosys is not on the PATH: `rrm timing` needs one with synth_xilinx "
+                        "(e.g. Debian's: apt-get install yosys)")
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / "netlist.json"
+    script = work / "timing.ys"
+    script.write_text(f"read_verilog -sv {verilog}\nsynth_xilinx -family xcup -flatten -top {top}\n"
+                      f"write_json {out}\n")
+    result = subprocess.run([yosys, "-q", "-s", str(script)], capture_output=True, text=True, cwd=work)
+    (work / "timing.log").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+        raise UserError(f"yosys failed on {verilog} (log kept in {work / 'timing.log'}): {tail}")
+    modules = json.loads(out.read_text())["modules"]
+    if top not in modules:
+        raise UserError(f"{verilog}: no module {top!r} after synthesis")
+    return modules[top]
+
+
+def _bit_names(module: dict) -> dict:
+    """Net bit -> the most readable name that holds it (user names before Yosys's ``$`` ones)."""
+    names = {}
+    for name, net in sorted(module["netnames"].items(), key=lambda item: (item[0].lstrip("\\").startswith("$"),
+                                                                          len(item[0]))):
+        for index, bit in enumerate(net["bits"]):
+            if isinstance(bit, int) and bit not in names:
+                names[bit] = f"{name.lstrip(chr(92))}[{index}]" if len(net["bits"]) > 1 else name.lstrip("\\")
+    return names
+
+
+def _is_on(parameters: dict, name: str) -> bool:
+    value = parameters.get(name, "0")
+    return int(value, 2) != 0 if isinstance(value, str) else bool(value)
+
+
+def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) -> TimingReport:
+    """Levels, fan-out and pipeline registers of a mapped module (module docstring)."""
+    cells = module["cells"]
+    names = _bit_names(module)
+    driver = {}            # bit -> (cell, type) driving it
+    sinks = Counter()      # bit -> cell inputs it drives
+    endpoints = []         # (bit, name of what it ends in) where paths end
+    for name, cell in cells.items():
+        kind = cell["type"]
+        for port, bits in cell["connections"].items():
+            direction = cell["port_directions"].get(port, "input")
+            for bit in bits:
+                if not isinstance(bit, int):
+                    continue
+                if direction == "output":
+                    driver[bit] = (name, kind)
+                elif port not in CLOCK_PORTS:   # the clock's tree is not a fan-out to fix
+                    sinks[bit] += 1
+                    if CUT.match(kind):
+                        endpoints.append((bit, name))
+    for port in module.get("ports", {}).values():
+        if port["direction"] == "output":
+            endpoints += [(bit, None) for bit in port["bits"] if isinstance(bit, int)]
+
+    level: dict = {}        # bit -> levels from the nearest cut point
+    via: dict = {}          # bit -> the input bit its worst path comes through
+    inputs_of = {name: [b for port, bits in cell["connections"].items()
+                        if cell["port_directions"].get(port) == "input" for b in bits if isinstance(b, int)]
+                 for name, cell in cells.items()}
+
+    def depth(bit: int) -> float:
+        """Levels from the nearest cut point to ``bit``: an iterative depth-first walk back
+        through the combinational cells (a combinational loop, if any, is cut where found)."""
+        in_progress = set()
+        stack = [(bit, False)]
+        while stack:
+            current, expanded = stack.pop()
+            if current in level:
+                continue
+            source = driver.get(current)
+            if source is None or CUT.match(source[1]):
+                level[current], via[current] = 0.0, None
+                continue
+            inputs = inputs_of[source[0]]
+            if not expanded:
+                if current in in_progress:
+                    continue
+                in_progress.add(current)
+                stack.append((current, True))
+                stack.extend((b, False) for b in inputs if b not in level and b not in in_progress)
+                continue
+            best, best_level = None, 0.0
+            for b in inputs:
+                if best is None or level.get(b, 0.0) > best_level:
+                    best, best_level = b, level.get(b, 0.0)
+            level[current], via[current] = best_level + LEVELS.get(source[1], 1.0), best
+            in_progress.discard(current)
+        return level[bit]
+
+    def end_name(bit, cell_name):
+        """A path's end: the register it loads (named by its output net), else its net."""
+        if cell_name is not None:
+            cell = cells[cell_name]
+            for port in ("Q", "P", "DOUTADOUT", "DOUTBDOUT", "Q31"):
+                outputs = [b for b in cell["connections"].get(port, []) if isinstance(b, int)]
+                if outputs and outputs[0] in names:
+                    return f"{cell['type']} {names[outputs[0]]}"
+        return names.get(bit, f"bit {bit}")
+
+    found = sorted(((depth(bit), bit, end_name(bit, cell)) for bit, cell in endpoints),
+                   key=lambda item: -item[0])
+    worst, seen_ends = [], set()
+    for levels, bit, end in found:
+        if end in seen_ends:
+            continue
+        seen_ends.add(end)
+        through, current = [], bit
+        while current is not None and driver.get(current) and not CUT.match(driver[current][1]):
+            through.append(driver[current][1])
+            current = via.get(current)
+        worst.append(Path_(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through))))
+        if len(worst) == paths:
+            break
+    by_engine: dict = defaultdict(float)
+    for levels, _bit, end in found:
+        engine = engine_of(end.split(" ")[-1])
+        by_engine[engine] = max(by_engine[engine], levels)
+    fanout = sorted(((names.get(bit, f"bit {bit}"), count) for bit, count in sinks.items()),
+                    key=lambda item: -item[1])[:fanouts]
+    dsps = [c for c in cells.values() if c["type"] == "DSP48E2"]
+    registered = sum(1 for c in dsps if _is_on(c["parameters"], "MREG") or _is_on(c["parameters"], "PREG"))
+    brams = [c for c in cells.values() if c["type"] in ("RAMB18E2", "RAMB36E2")]
+    out_reg = sum(1 for c in brams if _is_on(c["parameters"], "DOA_REG") or _is_on(c["parameters"], "DOB_REG"))
+    return TimingReport(top, dict(Counter(c["type"] for c in cells.values())), worst,
+                        dict(sorted(by_engine.items(), key=lambda item: -item[1])), fanout,
+                        {"registered": registered, "combinational": len(dsps) - registered},
+                        {"output register": out_reg, "no output register": len(brams) - out_reg})

@@ -1,0 +1,87 @@
+"""``rrm timing``: logic levels, fan-out and pipeline registers of the accelerator as Yosys
+maps it, against a level budget for 150 and 300 MHz (no Vivado needed).
+
+    rrm timing [--preset NAME | --spec FILE.json] [--block NAME] [--work-dir DIR]
+               [--paths N] [--json] [--record]
+
+Writes the block's Verilog (default: the whole accelerator), maps it with Yosys
+``synth_xilinx -family xcup -flatten``, cuts the netlist at flip-flops, DSP48E2 and block
+RAMs, and prints the worst register-to-register paths in logic levels with the engine
+that ends them, the worst path of each engine, the nets of highest fan-out, and how many
+DSP48E2 and block RAMs use their pipeline registers (:mod:`hw.flow.timing`, where the
+budget's assumptions are stated). ``--record`` writes ``results/<preset>/timing.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from rrm.errors import UserError
+
+from ..specio import add_spec_arguments, spec_from_args
+
+NAME = "timing"
+HELP = "logic levels, fan-out and DSP/BRAM pipeline registers after Yosys mapping, against a level budget"
+
+
+def add_arguments(parser) -> None:
+    add_spec_arguments(parser, default="tiny")
+    parser.add_argument("--block", default="accelerator",
+                        help="the block to analyse (rrm verilog --list-blocks; default %(default)s)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="keep the Verilog, the Yosys script, log and netlist here (default: a temporary directory)")
+    parser.add_argument("--paths", type=int, default=10, help="worst paths to list (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--record", action="store_true",
+                        help="write the report into results/<preset>/timing.json (the accelerator of a preset only)")
+
+
+def run(args) -> int:
+    from hw.flow.timing import LEVEL_BUDGETS, analyse, netlist
+    from hw.flow.verilog import module_name, write_block_verilog
+    from hw.top.catalog import BLOCKS
+
+    if args.block not in BLOCKS:
+        raise UserError(f"unknown block {args.block!r} (allowed: {', '.join(BLOCKS)})")
+    if args.paths < 1:
+        raise UserError(f"--paths {args.paths}: must be at least 1")
+    if args.record and (not args.preset or args.block != "accelerator"):
+        raise UserError("--record needs --preset NAME and the whole accelerator: results are recorded per preset")
+    spec = spec_from_args(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        work = (args.work_dir or Path(scratch)).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"writing {args.block}'s Verilog for {spec.network.name}; Yosys synth_xilinx ...",
+              file=sys.stderr, flush=True)
+        verilog = write_block_verilog(args.block, spec, work)
+        top = module_name(args.block)
+        report = analyse(netlist(verilog, top, work), top, paths=args.paths)
+    data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict()}
+    if args.record:
+        from ..results import record
+        print(f"recorded {record(spec.preset, 'timing', data)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"timing of {args.block} for {spec.network.name} (Yosys synth_xilinx -family xcup, netlist cut at "
+          f"flip-flops, DSP48E2 and block RAM)")
+    print(f"\nworst paths, in logic levels (LUT, MUXF 1; CARRY4 0.5):")
+    for path in report.worst:
+        print(f"  {path.levels:5.1f}  {path.engine:18s} -> {path.end}")
+        print(f"         through {' '.join(path.through)}")
+    print("\nworst path per engine:")
+    for engine, levels in report.by_engine.items():
+        print(f"  {engine:18s} {levels:5.1f}")
+    print("\nhighest fan-out nets:")
+    for net, count in report.fanout:
+        print(f"  {count:7,d}  {net}")
+    print(f"\nDSP48E2: {report.dsp['registered']} with a pipeline register (MREG or PREG), "
+          f"{report.dsp['combinational']} without; block RAM: {report.bram['output register']} with an "
+          f"output register, {report.bram['no output register']} without")
+    for mhz, levels in LEVEL_BUDGETS.items():
+        verdict = "within" if report.within(mhz) else "OVER"
+        print(f"budget at {mhz:g} MHz (-2 speed grade, this project's estimate): {levels} levels: {verdict}")
+    return 0
