@@ -23,7 +23,7 @@ TEST   := $(TINY)/test
 HW_SOURCES := $(wildcard hw/*.py hw/*/*.py rrm/*.py)
 STAGE  := @sh scripts/stage.sh
 
-.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth sweep bench clean help
+.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth timing sweep bench clean help
 
 help:
 	@echo "make install  - create .venv and install rr-mobilenet with its pinned dependencies"
@@ -34,6 +34,7 @@ help:
 	@echo "               (PRESET=rr-mobilenet-fit, -fast or -max: configurations that fit the XCZU9EG)"
 	@echo "make cycles   - the cycle model of every preset (cycles, ms, GOPS, fps)"
 	@echo "make synth    - Yosys resource estimate of rr-mobilenet (needs yosys on the PATH; PRESET=...)"
+	@echo "make timing   - logic levels and fan-out after Yosys mapping (PRESET=tiny for a quick one)"
 	@echo "make sweep    - design-space sweep: cycles against DSP/LUT/BRAM18K, Pareto table and plot"
 	@echo "make analyze  - the paper's complexity and on-chip-memory analysis for every preset"
 	@echo "make train    - train, prune and export the tiny network on the embedded digits"
@@ -140,6 +141,9 @@ cycles: install
 
 synth: install
 	$(BIN)/rrm synth --preset $(PRESET)
+
+timing: install
+	$(BIN)/rrm timing --preset $(PRESET)
 
 sweep: install
 	$(BIN)/rrm sweep --out $(OUT)/sweep

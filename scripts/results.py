@@ -41,14 +41,15 @@ def commit_info(root: Path = ROOT) -> dict:
         return {"commit": "unknown", "dirty": True}
 
 
-def record(preset: str, kind: str, data: dict, root: Path | None = None) -> Path:
-    """Write ``data`` as ``root/preset/kind.json`` with the commit and the date; returns the path."""
+def record(preset: str, kind: str, data: dict, root: Path | None = None, commit: dict | None = None) -> Path:
+    """Write ``data`` as ``root/preset/kind.json`` with the commit (``commit``: the
+    :func:`commit_info` taken when the run began; default: now) and the date; returns the path."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     root = root or RESULTS_DIR
     path = root / preset / f"{kind}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"preset": preset, "kind": kind, **commit_info(),
+    body = {"preset": preset, "kind": kind, **(commit or commit_info()),
             "recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             **data}
     path.write_text(json.dumps(body, indent=1, sort_keys=False) + "\n")

@@ -29,6 +29,8 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
     from scripts.cli import main as rrm
     from scripts.paper_figures import PAPER_DESIGN as PAPER
 
+    from .results import commit_info
+    started_on = commit_info()     # the commit the run is of, whatever changes meanwhile
     spec = load_preset(preset)
     out = out_root / preset
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +90,7 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
             "layers_as_model": not differing, "seed": seed,
             "layers": {row["layer"]: {"rtl": row["rtl"], "model": row["model"]} for row in rows},
             "build_seconds": round(result["build_seconds"], 1), "run_seconds": round(result["run_seconds"], 1),
-            "simulated_cycles": simulated})
+            "simulated_cycles": simulated}, commit=started_on)
         print(f"recorded {path}")
     return 0 if image["match_golden"] and not differing else 1
 

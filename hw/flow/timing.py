@@ -124,7 +124,10 @@ def netlist(verilog: Path, top: str, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     out = work / "netlist.json"
     script = work / "timing.ys"
-    script.write_text(f"read_verilog -sv {verilog}\nsynth_xilinx -family xcup -flatten -top {top}\n"
+    from .synth import without_memory_init
+    stripped = work / "timing_input.v"     # all-zero RAM contents change no path, and slow Yosys
+    stripped.write_text(without_memory_init(Path(verilog).read_text()))
+    script.write_text(f"read_verilog -sv {stripped}\nsynth_xilinx -family xcup -flatten -top {top}\n"
                       f"write_json {out}\n")
     result = subprocess.run([yosys, "-q", "-s", str(script)], capture_output=True, text=True, cwd=work)
     (work / "timing.log").write_text(result.stdout + result.stderr)
@@ -240,8 +243,17 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
     for levels, _bit, end in found:
         engine = engine_of(end.split(" ")[-1])
         by_engine[engine] = max(by_engine[engine], levels)
-    fanout = sorted(((names.get(bit, f"bit {bit}"), count) for bit, count in sinks.items()),
-                    key=lambda item: -item[1])[:fanouts]
+    def net_name(bit):
+        """A net's name; one Yosys made up is described by the cell driving it and that cell's inputs."""
+        name = names.get(bit, f"bit {bit}")
+        if not name.startswith("$") or bit not in driver:
+            return name
+        source, kind = driver[bit]
+        inputs = sorted({names.get(b, "?") for b in inputs_of[source]} - {"?"})
+        readable = [n for n in inputs if not n.startswith("$")][:3]
+        return f"{kind} of {', '.join(readable)}" if readable else f"{kind} output {name}"
+
+    fanout = [(net_name(bit), count) for bit, count in sorted(sinks.items(), key=lambda item: -item[1])[:fanouts]]
     dsps = [c for c in cells.values() if c["type"] == "DSP48E2"]
     registered = sum(1 for c in dsps if _is_on(c["parameters"], "MREG") or _is_on(c["parameters"], "PREG"))
     brams = [c for c in cells.values() if c["type"] in ("RAMB18E2", "RAMB36E2")]

@@ -61,6 +61,8 @@ def run(args) -> int:
     spec = spec_from_args(args)
     if args.record and (not args.preset or args.directory is not None):
         raise UserError("--record needs --preset NAME (and no DIR): results are recorded per preset")
+    from ..results import commit_info
+    started_on = commit_info()     # the commit the run is of, whatever changes meanwhile
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work_dir or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ def run(args) -> int:
         from ..results import record
         path = record(spec.preset, "synth", {key: report[key] for key in
                                              ("mode", "yosys", "seconds", "estimate", "analytic_bram18k",
-                                              "device", "fits", "blocks")})
+                                              "device", "fits", "blocks")}, commit=started_on)
         print(f"recorded {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))

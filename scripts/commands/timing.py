@@ -51,6 +51,8 @@ def run(args) -> int:
     if args.record and (not args.preset or args.block != "accelerator"):
         raise UserError("--record needs --preset NAME and the whole accelerator: results are recorded per preset")
     spec = spec_from_args(args)
+    from ..results import commit_info
+    started_on = commit_info()     # the commit the run is of, whatever changes meanwhile
     with tempfile.TemporaryDirectory() as scratch:
         work = (args.work_dir or Path(scratch)).resolve()
         work.mkdir(parents=True, exist_ok=True)
@@ -62,13 +64,13 @@ def run(args) -> int:
     data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict()}
     if args.record:
         from ..results import record
-        print(f"recorded {record(spec.preset, 'timing', data)}", file=sys.stderr)
+        print(f"recorded {record(spec.preset, 'timing', data, commit=started_on)}", file=sys.stderr)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     print(f"timing of {args.block} for {spec.network.name} (Yosys synth_xilinx -family xcup, netlist cut at "
           f"flip-flops, DSP48E2 and block RAM)")
-    print(f"\nworst paths, in logic levels (LUT, MUXF 1; CARRY4 0.5):")
+    print("\nworst paths, in logic levels (LUT, MUXF 1; CARRY4 0.5):")
     for path in report.worst:
         print(f"  {path.levels:5.1f}  {path.engine:18s} -> {path.end}")
         print(f"         through {' '.join(path.through)}")
