@@ -1,7 +1,8 @@
 """cocotb test of the Conv engine alone on one conv1 or pw layer (tb.conv_engine_harness).
 
 After reset, ``go`` is raised (for conv1 the image is queued on the ``image`` stream at the
-same time, without gaps or with random ones, config ``pause``): the harness leaves IDLE on
+same time, without gaps or with random ones, config ``pause``, the probability of a pause
+each cycle, and ``pause_cycles``, the cycles from the first beat on that may pause): the harness leaves IDLE on
 ``go`` (and, for conv1, the image's first valid beat), pulses the image loader's ``begin``,
 steps FETCH, LATCH, SHIFT and START, then ``run`` until the engine's ``done`` with the image
 taken whole, counting the cycles as the sequencer does. Every FM write request is recorded
@@ -20,8 +21,9 @@ taken whole, counting the cycles as the sequencer does. Every FM write request i
 - no write after the layer's end.
 
 ``result.json``: the layer, cycles, layer_cycles, write operations, and for conv1 the
-cycles the loader held a valid image beat back while inputting (``ring_waits``: the ring
-full, or the loader's last word in flight).
+cycles, while the loader was inputting and before the image's last pixel was taken, that
+it held a valid beat back (``ring_waits``: the ring full) and that no beat was valid
+(``gaps``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ from .engine_harness import decode_map
 from .streams import PERIOD_NS, StreamSource, random_pauses
 
 
+def pauses(seed: int, probability: float, cycles: int | None):
+    """Random pauses (each cycle with ``probability``), only in the first ``cycles`` cycles
+    (all cycles if None)."""
+    generator = random_pauses(seed, probability)
+    count = 0
+    while cycles is None or count < cycles:
+        yield next(generator)
+        count += 1
+    while True:
+        yield False
+
+
 @cocotb.test()
 async def conv_layer(dut):
     config = json.loads(os.environ["RRM_TB_CONFIG"])
@@ -60,7 +74,8 @@ async def conv_layer(dut):
     source = None
     if case.is_conv1:
         source = StreamSource(dut, "image", image_layout(spec),
-                              pause=random_pauses(config.get("pause_seed", 5), pause) if pause else None)
+                              pause=pauses(config.get("pause_seed", 5), pause, config.get("pause_cycles"))
+                              if pause else None)
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
@@ -69,7 +84,7 @@ async def conv_layer(dut):
         pixels = case.pixels()
         source.send_values([{"data": value, "last": int(i == len(pixels) - 1)} for i, value in enumerate(pixels)])
     writes = []       # (edge, buffer, addr, word, slots)
-    ring_waits = 0
+    ring_waits = gaps = taken = 0
     edge = 0
     dut.go.value = 1
     limit = 40 * want_cycles + 4000
@@ -78,8 +93,11 @@ async def conv_layer(dut):
         if dut.write_en.value:
             writes.append((edge, int(dut.write_buffer.value), int(dut.write_addr.value),
                            int(dut.write_data.value), int(dut.write_slots.value)))
-        if source is not None and dut.inputting.value and dut.image__valid.value and not dut.image__ready.value:
-            ring_waits += 1
+        if source is not None and dut.inputting.value and taken < len(pixels):
+            valid, ready = dut.image__valid.value, dut.image__ready.value
+            ring_waits += bool(valid and not ready)
+            gaps += not valid
+            taken += bool(valid and ready)
         if dut.finished.value:
             break
         assert edge < limit, f"no done after {edge} cycles (layer_cycles {want_cycles})"
@@ -125,11 +143,12 @@ async def conv_layer(dut):
         raise AssertionError(f"{entry.name}: {int((got != want).sum())} values differ; first at "
                              f"(y={y}, x={x}, channel={c}): RTL {got[y, x, c]}, golden {want[y, x, c]}")
     dut._log.info("%s: %d writes, last on edge %d, finished on edge %d; cycles %d, layer_cycles %d, "
-                  "ring waits %d", entry.name, len(writes), writes[-1][0], finished_edge, cycles, want_cycles,
-                  ring_waits)
+                  "ring waits %d, image gaps %d", entry.name, len(writes), writes[-1][0], finished_edge, cycles,
+                  want_cycles, ring_waits, gaps)
     with open("result.json", "w") as out:
         json.dump({"layer": entry.name, "cycles": cycles, "layer_cycles": want_cycles,
-                   "writes": len(writes), "ring_waits": ring_waits, "pause": pause}, out)
+                   "writes": len(writes), "ring_waits": ring_waits, "gaps": gaps,
+                   "pause": pause}, out)
     if config.get("exact", True):
         assert cycles == want_cycles, \
             f"{entry.name}: the engine took {cycles} cycles, layer_cycles says {want_cycles}"
