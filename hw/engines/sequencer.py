@@ -10,7 +10,9 @@ one-cycle ``start`` to every engine), RUN until the engine of the layer's kind r
 until the classifier's class beat leaves.
 
 It counts the cycles of each layer (RUN, what ``layer_cycles`` reports) and of the image
-(first pixel to class beat).
+(first pixel to class beat), and holds the image loader's ``error`` of the image as
+``image_error``: like the counters, a status of the last image, updated with its class beat
+and steady until the next one.
 
 Latency: :data:`LAYER_STEPS` cycles per layer besides the layer's own, and
 :data:`IMAGE_STEPS` per image (IDLE's cycle and the class beat).
@@ -39,9 +41,9 @@ IMAGE_STEPS = 2
 class Sequencer(wiring.Component):
     """Members: one ``Out(LayerControl)`` per engine, named as in ``engine_kinds``;
     ``entry`` Out (the current layer's row, for the top's port selects); ``shift_read``
-    Out(RAM read); ``image_valid``, ``params_loaded``, ``loader_idle``, ``inputting`` In;
-    ``begin``, ``busy`` Out; ``emit`` Out, ``emitted`` In; ``image_cycles``,
-    ``layer_cycles`` (32 bits per layer), ``layer_index`` Out."""
+    Out(RAM read); ``image_valid``, ``params_loaded``, ``loader_idle``, ``inputting``,
+    ``input_error`` In; ``begin``, ``busy`` Out; ``emit`` Out, ``emitted`` In; ``image_cycles``,
+    ``layer_cycles`` (32 bits per layer), ``image_error``, ``layer_index`` Out."""
 
     def __init__(self, spec: Spec, engine_kinds: dict):
         if not isinstance(spec, Spec):
@@ -63,11 +65,13 @@ class Sequencer(wiring.Component):
             "params_loaded": In(1),
             "loader_idle": In(1),
             "inputting": In(1),
+            "input_error": In(1),
             "begin": Out(1),
             "busy": Out(1),
             "emit": Out(1),
             "emitted": In(1),
             "image_cycles": Out(COUNTER_BITS),
+            "image_error": Out(1),
             "layer_cycles": Out(COUNTER_BITS * self.layer_count),
             "layer_index": Out(range(self.layer_count + 1)),
         })
@@ -144,6 +148,6 @@ class Sequencer(wiring.Component):
             with m.State("OUTPUT"):
                 m.d.comb += [self.busy.eq(1), self.emit.eq(1)]
                 with m.If(self.emitted):
-                    m.d.sync += self.image_cycles.eq(image_count + 1)
+                    m.d.sync += [self.image_cycles.eq(image_count + 1), self.image_error.eq(self.input_error)]
                     m.next = "IDLE"
         return m

@@ -53,7 +53,8 @@ result : Out(stream.Signature({data: signed(result_bits), last}))
     The logits (sign-extended), then the class index with ``last``.
 busy, params_loaded, param_error, image_error : Out(1)
     Status: computing an image; a complete parameter set is loaded; the last
-    parameter stream was refused; an image's ``last`` came on the wrong pixel.
+    parameter stream was refused; the last image's ``last`` came on the wrong pixel (set
+    with its class beat, steady until the next one).
 image_cycles : Out(32)
     Cycles of the last image, first pixel to class beat.
 layer_cycles : Out(32 * layers)
@@ -202,6 +203,7 @@ class AcceleratorCore(wiring.Component):
             sequencer.params_loaded.eq(loader.loaded),
             sequencer.loader_idle.eq(loader.idle),
             sequencer.inputting.eq(image_loader.inputting),
+            sequencer.input_error.eq(image_loader.error),
             sequencer.emitted.eq(classifier.emitted),
             image_loader.begin.eq(sequencer.begin),
             image_loader.busy.eq(sequencer.busy),
@@ -214,7 +216,7 @@ class AcceleratorCore(wiring.Component):
             self.busy.eq(sequencer.busy),
             self.params_loaded.eq(loader.loaded),
             self.param_error.eq(loader.error),
-            self.image_error.eq(image_loader.error),
+            self.image_error.eq(sequencer.image_error),
             self.image_cycles.eq(sequencer.image_cycles),
             self.layer_cycles.eq(sequencer.layer_cycles),
             self.layer_index.eq(sequencer.layer_index),
