@@ -124,7 +124,8 @@ class DepthwiseEngine(wiring.Component):
         last_col = K - 1 + entry.stride * (entry.out_w - 1)
         last_window = last_row * padded_w + last_col      # padded positions before the last window
         leftover = padded_h * padded_w - 1 - last_window  # padding walked after it
-        row_overhead = 3 * D + ROW_STEPS + patch + pe + bn
+        kernel_load = wide_fill = writes = D    # one group per cycle in each
+        row_overhead = kernel_load + wide_fill + writes + ROW_STEPS + patch + pe + bn
         rows = -(-entry.out_groups // D)
         # a row's frame starts once the previous frame's padding has been walked
         late = max(0, leftover + 1 - row_overhead)

@@ -15,7 +15,8 @@ It counts the cycles of each layer (RUN, what ``layer_cycles`` reports) and of t
 and steady until the next one.
 
 Latency: :data:`LAYER_STEPS` cycles per layer besides the layer's own, and
-:data:`IMAGE_STEPS` per image (IDLE's cycle and the class beat).
+:data:`IMAGE_STEPS` per image (OUTPUT's two cycles); ``image_cycles`` counts from the
+cycle after IDLE sees the image's first pixel to the class beat.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from .interfaces import COUNTER_BITS, LayerControl, entry_layout, entry_value, r
 
 #: The sequencer's states between two layers, outside the layers' cycles.
 LAYER_STEPS = ("FETCH", "LATCH", "SHIFT", "START")
-#: Cycles of an image besides its layers and :data:`LAYER_STEPS`: IDLE's cycle that sees
-#: the image and OUTPUT's class beat.
+#: Cycles of an image besides its layers and :data:`LAYER_STEPS`: OUTPUT's two cycles (the
+#: classifier's class beat leaves on OUTPUT's second cycle when the result stream is ready;
+#: each cycle the stream holds it back adds one to ``image_cycles``).
 IMAGE_STEPS = 2
 
 
