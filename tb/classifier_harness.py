@@ -16,7 +16,8 @@ for the last two layers of an image:
   counter on that cycle (first cycle after ``start`` to ``done``, inclusive: what
   ``Classifier.layer_cycles`` gives). Then OUTPUT: ``emit`` = the ``emit_allow`` input (the
   sequencer holds it high; a testbench may hold it back) until the engine's ``emitted``,
-  which counts ``images`` and returns to IDLE.
+  which counts ``images`` and returns to IDLE; ``output_cycles`` is the number of OUTPUT
+  cycles up to and including the class beat's.
 
 The engine's ``result`` stream leaves the harness as it is (``result__*``); ``emit`` and
 ``emitted`` are mirrored on ports for the testbench.
@@ -92,7 +93,7 @@ class ClassifierHarness(wiring.Component):
 
     Ports: ``go``, ``emit_allow`` In(1); ``busy`` Out(1) (from FETCH of pool to the class
     beat); ``layer`` Out(1) (0: pool's row, 1: fc's row); ``pool_cycles``, ``fc_cycles``
-    Out(32); ``images`` Out(8) (class beats taken); ``emit``, ``emitted`` Out(1); ``result``
+    Out(32); ``images`` Out(8) (class beats taken); ``output_cycles`` Out(32); ``emit``, ``emitted`` Out(1); ``result``
     the engine's stream."""
 
     def __init__(self, case: ClassifierCase):
@@ -106,6 +107,7 @@ class ClassifierHarness(wiring.Component):
             "pool_cycles": Out(COUNTER_BITS),
             "fc_cycles": Out(COUNTER_BITS),
             "images": Out(8),
+            "output_cycles": Out(COUNTER_BITS),
             "emit": Out(1),
             "emitted": Out(1),
             "result": Out(self.engine.result.signature),
@@ -164,12 +166,12 @@ class ClassifierHarness(wiring.Component):
                 with m.State(f"{name}_RUN"):
                     m.d.comb += [self.busy.eq(1), ctl.run.eq(1)]
                     with m.If(ctl.done):
-                        m.d.sync += (self.pool_cycles if layer == 0 else self.fc_cycles).eq(count)
+                        m.d.sync += [(self.pool_cycles if layer == 0 else self.fc_cycles).eq(count), count.eq(1)]
                         m.next = "FC_FETCH" if layer == 0 else "OUTPUT"
             with m.State("OUTPUT"):
                 m.d.comb += [self.busy.eq(1), self.emit.eq(self.emit_allow)]
                 with m.If(engine.emitted):
-                    m.d.sync += self.images.eq(self.images + 1)
+                    m.d.sync += [self.images.eq(self.images + 1), self.output_cycles.eq(count)]
                     m.next = "IDLE"
         return m
 

@@ -7,6 +7,9 @@ the ``result`` handshake, ``emit``, ``emitted`` and the harness's state. Checks:
 - the beats taken on ``result`` per image: golden's logits (``classes`` beats, ``last`` clear,
   bit for bit), then golden's class with ``last`` set;
 - ``pool_cycles`` and ``fc_cycles`` equal ``Classifier.layer_cycles(spec, entry)``;
+- with the sink always ready and ``emit`` from the cycle after fc's ``done`` (as the
+  sequencer), the class beat is taken on OUTPUT's ``IMAGE_STEPS``-th cycle (what the
+  cycle model adds per image besides the layers and their steps);
 - ``result.valid`` with ``last`` only while ``emit`` is high (the class beat never leaves
   without it); ``emitted`` high exactly on the class beat's handshake, once per image;
 - ``sequencer``: sink always ready and ``emit_allow`` high (the sequencer's OUTPUT: emit from
@@ -25,6 +28,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hw.engines.classifier import Classifier
+from hw.engines.sequencer import IMAGE_STEPS
 from rrm.spec import Spec
 
 from .classifier_harness import classifier_case
@@ -108,7 +112,8 @@ async def run_images(dut, mode: str):
         assert not int(dut.busy.value), f"image {image}: the harness is still busy after the class beat"
         got = sink.values[taken_before:taken_before + classes + 1]
         pool_cycles, fc_cycles = int(dut.pool_cycles.value), int(dut.fc_cycles.value)
-        figures.append({"pool_cycles": pool_cycles, "fc_cycles": fc_cycles})
+        output_cycles = int(dut.output_cycles.value)
+        figures.append({"pool_cycles": pool_cycles, "fc_cycles": fc_cycles, "output_cycles": output_cycles})
         await RisingEdge(dut.clk)
         dut.emit_allow.value = 0
 
@@ -121,6 +126,11 @@ async def run_images(dut, mode: str):
         assert got[classes]["data"] == case.cls, f"image {image}: class {got[classes]['data']}, golden {case.cls}"
         assert pool_cycles == want_pool, f"image {image}: pool took {pool_cycles} cycles, layer_cycles {want_pool}"
         assert fc_cycles == want_fc, f"image {image}: fc took {fc_cycles} cycles, layer_cycles {want_fc}"
+        if mode == "sequencer":
+            # the sequencer's image_cycles counts OUTPUT's cycles (tb.cocotb_sequencer); the
+            # cycle model adds IMAGE_STEPS for them
+            assert output_cycles == IMAGE_STEPS, \
+                f"image {image}: the class beat on OUTPUT's cycle {output_cycles}, IMAGE_STEPS {IMAGE_STEPS}"
     stop = True
     await RisingEdge(dut.clk)
 
