@@ -9,9 +9,9 @@ RAMs are read back through the harness's read ports, one address per cycle. Chec
   clear, ``idle`` high; ``loaded`` rises two cycles after the final beat's handshake;
 - ``load_back_to_back``: ``loaded`` kept over the reset; a stream of another artifact without gaps: ``ParamLoader.beats(spec)``
   handshakes on consecutive cycles (one beat per cycle), every RAM equals the new words;
-- ``refused_streams``: cut short (``last`` half way), too long (one beat after the final
-  one, ``last`` on it), a wrong spec hash, a wrong magic: each sets ``error`` and clears
-  ``loaded``; after each, a complete stream loads again (``loaded`` set, ``error`` clear).
+- ``refused_streams``: cut short (``last`` half way), too long (no ``last`` on the final
+  beat: ``error`` already set after it; then one more beat with ``last``), a wrong spec hash,
+  a wrong magic: each sets ``error`` and clears ``loaded``; after each, a complete stream loads again (``loaded`` set, ``error`` clear).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ async def reset(dut):
 
 
 def beats_of(stream, last_at=None):
-    """Stream values: ``last`` on beat ``last_at`` (default: the final one)."""
+    """Stream values: ``last`` on beat ``last_at`` (default: the final one; -1: on none)."""
     last_at = len(stream) - 1 if last_at is None else last_at
     return [{"data": int(b), "last": int(i == last_at)} for i, b in enumerate(stream)]
 
@@ -190,14 +190,17 @@ async def refused_streams(dut):
     await reset(dut)
     source = StreamSource(dut, "param", LAYOUT, random_pauses(5, 0.1))
     good = beats_of(stream)
+    # (beats, beats sent after the first check): "too long" has no last on the final beat, so
+    # error must be set right after it, before the extra beat that carries last
+    extra = [{"data": 0x12345678, "last": 1}]
     cases = {
-        "cut short": beats_of(stream[:len(stream) // 2]),
-        "too long": beats_of(stream + [0x12345678]),
-        "wrong hash": beats_of(stream[:1] + [stream[1] ^ 1] + stream[2:]),
-        "wrong magic": beats_of([stream[0] ^ 0x80000000] + stream[1:]),
+        "cut short": (beats_of(stream[:len(stream) // 2]), []),
+        "too long": (beats_of(stream, last_at=-1), extra),
+        "wrong hash": (beats_of(stream[:1] + [stream[1] ^ 1] + stream[2:]), []),
+        "wrong magic": (beats_of([stream[0] ^ 0x80000000] + stream[1:]), []),
     }
     figures = {}
-    for name, values in cases.items():
+    for name, (values, tail) in cases.items():
         await _leave_read_only(dut)
         await send(dut, source, good, timeout=3 * len(good))
         assert status(dut) == {"loaded": 1, "error": 0, "idle": 1}, f"good stream before {name}: {status(dut)}"
@@ -205,6 +208,11 @@ async def refused_streams(dut):
         await send(dut, source, values, timeout=3 * len(values))
         figures[name] = status(dut)
         assert figures[name]["error"] == 1 and figures[name]["loaded"] == 0, f"{name}: {figures[name]}"
+        if tail:
+            await _leave_read_only(dut)
+            await send(dut, source, tail, timeout=100)
+            figures[name + ", then the extra beat"] = status(dut)
+            assert status(dut)["error"] == 1 and status(dut)["loaded"] == 0, f"{name} + extra beat: {status(dut)}"
     await _leave_read_only(dut)
     await send(dut, source, good, timeout=3 * len(good))
     assert status(dut) == {"loaded": 1, "error": 0, "idle": 1}, f"good stream at the end: {status(dut)}"
