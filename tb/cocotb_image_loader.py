@@ -197,7 +197,11 @@ async def image_ring(dut):
             w = i // spec.hardware.pe_count
             assert reader >= w - mmap.image_ring + 1, f"{name}: pixel {i} (word {w}) taken with the reader on {reader}"
         assert monitor.writes[-1][0] < current_cycle(), f"{name}"
+        # the slots of the last word past the image's last pixel (not checked): what they hold
+        last_word, last_mask = monitor.writes[-1][2], want[-1][1]
         figures.append({"image": name, "error": error, "cycles": monitor.taken[-1][0] - monitor.taken[0][0] + 1,
+                        "last_word_beyond_image": hex(last_word & ~last_mask),
+                        "previous_word_same_bits": hex(monitor.writes[-2][2] & ~last_mask),
                         **({"held": held} if name == "held reader" else {})})
         await Timer(1, unit="ns")
         await RisingEdge(dut.clk)
