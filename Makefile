@@ -23,7 +23,7 @@ TEST   := $(TINY)/test
 HW_SOURCES := $(wildcard hw/*.py hw/*/*.py rrm/*.py)
 STAGE  := @sh scripts/stage.sh
 
-.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth timing sweep bench clean help
+.PHONY: install demo analyze train train-seeds verilog test test-py sim sim-full cycles synth timing sweep bench mutate clean help
 
 help:
 	@echo "make install  - create .venv and install rr-mobilenet with its pinned dependencies"
@@ -147,6 +147,12 @@ timing: install
 
 sweep: install
 	$(BIN)/rrm sweep --out $(OUT)/sweep
+
+# A benchmark, not a test: SAMPLE mutants drawn by Yosys's mutate pass (needs yosys).
+SAMPLE ?= 20
+
+mutate: install
+	$(BIN)/rrm mutate --sample $(SAMPLE) --seed $(SEED)
 
 clean:
 	rm -rf build sim_build $(OUT) .pytest_cache .hypothesis

@@ -1,5 +1,5 @@
 """Corners of the whole accelerator that a correct-looking run does not reach, each against
-golden bit for bit through the top-level ports only (DESIGN §6):
+golden bit for bit through the top-level ports only (docs/design.md §8):
 
 * the class beat's tie rule: two classes with the same, highest logit give the lower index;
 * ``image_error``: a frame cut short and a frame too long set it; the image is still

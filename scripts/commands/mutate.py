@@ -1,0 +1,245 @@
+"""``rrm mutate``: a mutation benchmark of the RTL checks on the tiny accelerator (not a test).
+
+    rrm mutate [--sample N] [--seed S] [--jobs J] [--timeout SECONDS]
+               [--out results/tiny/mutation.json] [--work-dir DIR] [--keep]
+
+Mutants are drawn by a tool, not picked by hand: the tiny accelerator is elaborated as
+the RTL tests build it, with Amaranth's source locations, prepared in Yosys and
+``mutate -list N -seed S`` draws N mutations (the approach of YosysHQ's mcy; see
+:mod:`hw.flow.mutate`). Each mutant is the design with one mutation applied, written as
+Verilog with the same top module and ports, built in Verilator and run on
+:func:`tb.mutation.plan` (bit-exact logits and classes against golden, layer and image
+cycles against the cycle model, bad parameter streams flagged, a short frame's
+image_error, an argmax tie, backpressure and stream pauses). First the unmutated design
+runs the same plan, which must pass; it also sets the default time limit.
+
+Verdicts: killed (something differed or the simulation failed), timed out (ran past the
+limit: also a detection), survived, error (Yosys or Verilator could not make the mutant).
+Prints a line per mutant and a table; writes ``--out`` (JSON: commit, sample, counts,
+score, survivors with their source lines, every mutant) and a Markdown table beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from rrm.errors import UserError
+
+NAME = "mutate"
+HELP = "mutation benchmark: Yosys-drawn mutants of the tiny accelerator against a fast RTL plan"
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_OUT = Path("results") / "tiny" / "mutation.json"
+#: The default time limit per mutant: this many times the baseline's build and run, at least MIN_TIMEOUT.
+TIMEOUT_FACTOR = 4
+MIN_TIMEOUT = 120.0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise UserError(f"{value} must be at least 1")
+    return value
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--sample", type=str, default="20", metavar="N",
+                        help="how many mutations Yosys draws (default 20)")
+    parser.add_argument("--seed", type=str, default="1", metavar="S",
+                        help="seed of Yosys's sampling (default 1; same seed and design => same mutants)")
+    parser.add_argument("--jobs", type=str, default=None, metavar="J",
+                        help=f"mutants run at once (default: the CPU count, {os.cpu_count()})")
+    parser.add_argument("--timeout", type=str, default=None, metavar="SECONDS",
+                        help=f"time limit per mutant, build and run (default: {TIMEOUT_FACTOR} x the "
+                             f"unmutated design's, at least {MIN_TIMEOUT:g} s)")
+    parser.add_argument("--out", type=Path, default=ROOT / DEFAULT_OUT, metavar="FILE.json",
+                        help=f"result file (default {DEFAULT_OUT} in the checkout); the table goes "
+                             "beside it as .md")
+    parser.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
+                        help="mutants' Verilog, logs and simulator files (default build/mutate/seed<S>-n<N>)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep every mutant's simulator build and Verilog (default: builds are deleted "
+                             "after each run, and the Verilog of killed and timed-out mutants)")
+
+
+def check_arguments(args) -> dict:
+    """The arguments as numbers; UserError for any that is wrong (before anything runs)."""
+    def number(name, parse):
+        try:
+            return parse(getattr(args, name))
+        except UserError as exc:
+            raise UserError(f"--{name.replace('_', '-')}: {exc}") from None
+
+    sample = number("sample", _positive_int)
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise UserError(f"--seed: {args.seed!r} is not a whole number") from None
+    if not 0 <= seed < 2 ** 31:
+        raise UserError(f"--seed: {seed} is outside 0 .. 2^31-1")
+    jobs = (os.cpu_count() or 1) if args.jobs is None else number("jobs", _positive_int)
+    timeout = None
+    if args.timeout is not None:
+        try:
+            timeout = float(args.timeout)
+        except ValueError:
+            raise UserError(f"--timeout: {args.timeout!r} is not a number of seconds") from None
+        if not timeout > 0:
+            raise UserError(f"--timeout: {args.timeout} must be more than 0 seconds")
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a directory; give a file name such as mutation.json")
+    if args.out.suffix != ".json":
+        raise UserError(f"--out {args.out}: the result file must end in .json")
+    return {"sample": sample, "seed": seed, "jobs": jobs, "timeout": timeout}
+
+
+def git_commit() -> str | None:
+    """``git rev-parse HEAD`` of the project, None outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_dirty() -> bool:
+    """Whether tracked files of the project differ from HEAD (the hardware may not be the commit's)."""
+    try:
+        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                capture_output=True, text=True)
+    except FileNotFoundError:
+        return False
+    return bool(result.stdout.strip())
+
+
+def mutant_entry(index: int, mutation, status: str, reason: str, seconds: float) -> dict:
+    from hw.flow.mutate import source_locations
+    return {"index": index, "status": status, "reason": reason, "seconds": round(seconds, 1),
+            "mutation": mutation.describe(), "command": mutation.command(),
+            "module": mutation.module, "cell": mutation.cell, "port": mutation.port,
+            "portbit": mutation.portbit, "ctrlbit": mutation.ctrlbit, "mode": mutation.mode,
+            "source": source_locations(mutation, ROOT)}
+
+
+def summarise(entries: list) -> dict:
+    """Counts per verdict and the mutation score (killed + timed out over those with a verdict)."""
+    from tb.mutation import STATUSES
+    counts = {status: sum(1 for e in entries if e["status"] == status) for status in STATUSES}
+    judged = counts["killed"] + counts["timeout"] + counts["survived"]
+    score = (counts["killed"] + counts["timeout"]) / judged if judged else None
+    return {"counts": counts, "score": score}
+
+
+def format_table(result: dict) -> str:
+    """The result as Markdown: the counts, then one row per mutant, survivors first."""
+    counts, score = result["counts"], result["score"]
+    lines = [f"# Mutation benchmark: {result['block']} ({result['preset']})", "",
+             f"commit {result['commit']}{' (with uncommitted changes)' if result.get('dirty') else ''}, "
+             f"Yosys `mutate -list {result['sample']} -seed {result['seed']}`, {result['jobs']} jobs, "
+             f"limit {result['timeout_s']:.0f} s per mutant", "",
+             "| killed | timed out | survived | errors | score | time |",
+             "|---:|---:|---:|---:|---:|---:|",
+             f"| {counts['killed']} | {counts['timeout']} | {counts['survived']} | {counts['error']} | "
+             f"{'-' if score is None else f'{100 * score:.0f}%'} | {result['seconds']:.0f} s "
+             f"({result['seconds_per_mutant']:.1f} s per mutant) |", "",
+             "| # | verdict | mutation | source | why |", "|---:|---|---|---|---|"]
+    order = {"survived": 0, "error": 1, "timeout": 2, "killed": 3}
+    for entry in sorted(result["mutants"], key=lambda e: (order[e["status"]], e["index"])):
+        source = ", ".join(entry["source"][:2]) or "-"
+        why = entry["reason"].replace("|", "\\|")
+        if len(why) > 120:
+            why = why[:117] + "..."
+        lines.append(f"| {entry['index']} | {entry['status']} | `{entry['mutation']}` | {source} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    options = check_arguments(args)
+    from hw.flow.mutate import (block_rtlil, list_mutations, mutant_verilog, prepare, top_ports,
+                                yosys_executable, yosys_version)
+    from hw.flow.verilog import module_name
+    from rrm.presets import load_preset
+    from tb import mutation as bench
+
+    yosys_executable()   # a UserError without Yosys, before anything is built
+    sample, seed, jobs = options["sample"], options["seed"], options["jobs"]
+    work_dir = (args.work_dir or ROOT / "build" / "mutate" / f"seed{seed}-n{sample}").resolve()
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    spec = load_preset(bench.PRESET)
+    top = module_name(bench.BLOCK)
+    start = time.monotonic()
+
+    print(f"rrm mutate: elaborating {bench.BLOCK} ({bench.PRESET}) with source locations ...", flush=True)
+    design = prepare(block_rtlil(bench.BLOCK, spec), top, work_dir)
+    mutations = list_mutations(design, sample, seed, work_dir)
+    print(f"rrm mutate: Yosys drew {len(mutations)} mutations (seed {seed}); work dir {work_dir}", flush=True)
+    ports = top_ports(mutant_verilog(design, None, work_dir), top)
+    expect = bench.write_run(work_dir, design, bench.plan(spec), ports)
+
+    # The unmutated netlist must pass the plan: otherwise every mutant would look killed.
+    bench.write_job(work_dir, -1, None, keep=args.keep)
+    print("rrm mutate: the unmutated design on the plan (baseline) ...", flush=True)
+    baseline_limit = options["timeout"] or 1800.0
+    baseline = bench.SubprocessRunner(work_dir, baseline_limit, args.keep)(-1)
+    status, reason = bench.classify(baseline.outcome, baseline.timed_out, expect, baseline.returncode)
+    if status != "survived":
+        raise UserError(f"the unmutated design fails the mutation plan ({status}: {reason}); see "
+                        f"{bench.mutant_dir(work_dir, -1)}")
+    timeout = options["timeout"] or max(MIN_TIMEOUT, TIMEOUT_FACTOR * baseline.seconds)
+    print(f"rrm mutate: baseline passed in {baseline.seconds:.1f} s; limit {timeout:.0f} s per mutant, "
+          f"{jobs} at a time", flush=True)
+
+    for index, mutation in enumerate(mutations):
+        bench.write_job(work_dir, index, mutation, keep=args.keep)
+    entries: dict = {}
+    width = len(str(len(mutations)))
+
+    def on_done(result) -> None:
+        mutation = mutations[result.index]
+        status, reason = bench.classify(result.outcome, result.timed_out, expect, result.returncode)
+        entry = mutant_entry(result.index, mutation, status, reason, result.seconds)
+        entries[result.index] = entry
+        if status in ("killed", "timeout") and not args.keep:   # survivors and errors keep their Verilog
+            (bench.mutant_dir(work_dir, result.index) / "mutant.v").unlink(missing_ok=True)
+        tally = summarise(list(entries.values()))["counts"]
+        where = entry["source"][0] if entry["source"] else "-"
+        print(f"[{len(entries):{width}d}/{len(mutations)}] {status:8s} {result.seconds:6.1f} s  "
+              f"{mutation.describe()}  ({where})  "
+              f"killed {tally['killed']} timeout {tally['timeout']} survived {tally['survived']} "
+              f"error {tally['error']}", flush=True)
+
+    mutants_start = time.monotonic()
+    bench.run_all(list(range(len(mutations))), bench.SubprocessRunner(work_dir, timeout, args.keep),
+                  jobs, on_done)
+    mutant_seconds = time.monotonic() - mutants_start
+    ordered = [entries[index] for index in range(len(mutations))]
+    summary = summarise(ordered)
+    result = {
+        "commit": git_commit(), "dirty": git_dirty(), "block": bench.BLOCK, "preset": bench.PRESET,
+        "yosys": yosys_version(), "sample": sample, "seed": seed, "jobs": jobs,
+        "timeout_s": round(timeout, 1), "baseline_seconds": round(baseline.seconds, 1),
+        "seconds": round(time.monotonic() - start, 1),
+        "seconds_per_mutant": round(mutant_seconds / max(1, len(mutations)), 1),
+        **summary,
+        "survivors": [{k: e[k] for k in ("index", "mutation", "command", "source")}
+                      for e in ordered if e["status"] == "survived"],
+        "mutants": ordered,
+    }
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    table = format_table(result)
+    out.with_suffix(".md").write_text(table)
+    print()
+    print(table, end="")
+    print(f"rrm mutate: wrote {out} and {out.with_suffix('.md')}")
+    return 0

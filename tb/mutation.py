@@ -1,0 +1,387 @@
+"""The mutation benchmark's test plan, its checks and its workers (``rrm mutate``).
+
+A mutant (:mod:`hw.flow.mutate`: one Yosys ``mutate`` mutation of the tiny accelerator)
+runs the whole accelerator in Verilator through :func:`tb.accelerator_sim.simulate` with
+the Verilog of the mutant, on a fast subset of what the RTL suite checks (:func:`plan`):
+
+* run 0, streams without pauses (cycle counts as the cycle model's): a good parameter stream; four bad
+  ones (cut short, too long, another spec's hash, a wrong magic word), each flagged
+  (``param_error``) and never loaded; the good one again; three images whose FC ties two
+  classes on the top logit (tb.test_accelerator_corners's tied artifact: the class beat
+  must give the lower index), sent as frames of which the second is cut short by
+  ``tlast`` (``image_error`` set for it only, every image computed bit-exactly);
+* run 1, pauses on every stream (gaps and backpressure): the good stream and one image.
+
+Every image's logits and class must equal golden's, its ``image_error`` the expected
+flag, and (run 0) its ``layer_cycles`` and ``image_cycles`` the cycle model's
+(:func:`hw.cost.cycle_model.cycle_model`). A mutant is *killed* when anything differs or
+the simulation fails, *timed out* when it runs past the time limit (also a detection),
+*survived* when everything agrees, and an *error* when it could not be made or built
+(Yosys or Verilator refused it: no verdict).
+
+Each mutant runs in its own process group (``python -m tb.mutation RUN_DIR INDEX``), so a
+mutant that hangs the simulation is killed whole at the limit; :func:`run_all` runs them
+on a pool of threads (:class:`SubprocessRunner`) and :func:`classify` turns what a worker
+left into a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from golden import model
+from golden.random_weights import random_artifact
+from hw.cost.cycle_model import cycle_model
+from hw.flow.mutate import Mutation, mutant_verilog, top_ports
+from rrm.param_stream import pack_parameters
+from rrm.presets import load_preset
+
+from .build import ROOT, SIM_DIR, build_design
+
+#: The block a mutation run mutates and the preset it is built for.
+BLOCK = "accelerator"
+PRESET = "tiny"
+
+#: Verdicts, in report order.
+STATUSES = ("killed", "timeout", "survived", "error")
+
+#: Classes whose FC rows and biases are made equal and lifted to the top (as the RTL suite's tie test).
+TIE_LOW, TIE_HIGH = 3, 6
+#: Where the short frame's ``tlast`` comes (pixels), as the RTL suite's short-frame test.
+SHORT_FRAME = 101
+
+
+def _images(spec, count: int, seed: int) -> np.ndarray:
+    size, channels = spec.network.input_size, spec.network.input_channels
+    return np.random.default_rng(seed).integers(0, 256, size=(count, size, size, channels), dtype=np.uint8)
+
+
+def plan(spec=None) -> list:
+    """The runs of one mutant: ``[{"gaps", "backpressure", "check_cycles", "steps": [...],
+    "expect": [...]}, ...]``; steps as :func:`tb.accelerator_sim.simulate` takes them (numpy
+    data), one expectation per step (params: loaded/error; images and frames: per image
+    logits, class, image_error and, where ``check_cycles``, the cycle model's cycles)."""
+    from .test_accelerator_corners import tied_artifact  # the suite's construction of a tie
+    spec = spec or load_preset(PRESET)
+    pixels = spec.network.input_size ** 2
+    model_cycles = cycle_model(spec)
+    layer_cycles = [layer.cycles for layer in model_cycles.layers]
+
+    tie_images = _images(spec, 3, 21)
+    good_artifact = tied_artifact(14, TIE_LOW, TIE_HIGH, tie_images)
+    good = pack_parameters(good_artifact)
+    other = pack_parameters(random_artifact(spec, 7))
+    too_long = np.concatenate([good, good[:3]])
+    wrong_spec, wrong_magic = good.copy(), good.copy()
+    wrong_spec[1] ^= 1
+    wrong_magic[0] ^= 1
+
+    def image_expect(images, errors, with_cycles):
+        logits = model.run(good_artifact, images)
+        return [{"logits": [int(v) for v in row], "class": int(np.argmax(row)), "image_error": int(error),
+                 "cycles": model_cycles.cycles if with_cycles else None,
+                 "layer_cycles": layer_cycles if with_cycles else None}
+                for row, error in zip(logits, errors)]
+
+    loaded, refused = {"loaded": 1, "error": 0}, {"loaded": 0, "error": 1}
+    main = {
+        "gaps": False, "backpressure": False, "check_cycles": True,
+        "steps": [{"op": "params", "data": good},
+                  {"op": "params", "data": other, "beats": len(other) - 5},
+                  {"op": "params", "data": too_long},
+                  {"op": "params", "data": wrong_spec},
+                  {"op": "params", "data": wrong_magic},
+                  {"op": "params", "data": good},
+                  {"op": "frames", "data": tie_images.reshape(-1, spec.network.input_channels),
+                   "lengths": [pixels, SHORT_FRAME, pixels - SHORT_FRAME, pixels], "results": 3}],
+        "expect": [loaded, refused, refused, refused, refused, loaded,
+                   {"images": image_expect(tie_images, [0, 1, 0], True)}],
+    }
+    stalls = {
+        "gaps": True, "backpressure": True, "check_cycles": False,
+        "steps": [{"op": "params", "data": good}, {"op": "images", "data": tie_images[:1]}],
+        "expect": [loaded, {"images": image_expect(tie_images[:1], [0], False)}],
+    }
+    for expect in main["expect"][6]["images"]:   # the tie, as golden has it
+        assert expect["class"] == TIE_LOW, "the tied artifact has no tie on top"
+    return [main, stalls]
+
+
+def compare_run(index: int, got_steps: list, expect: list) -> list:
+    """Differences of one run's recorded steps from its expectations (messages)."""
+    out = []
+    if len(got_steps) != len(expect):
+        return [f"run {index}: {len(got_steps)} steps recorded, {len(expect)} planned"]
+    for number, (got, want) in enumerate(zip(got_steps, expect)):
+        where = f"run {index} step {number} ({got.get('op')})"
+        if "images" not in want:
+            state = (got.get("loaded"), got.get("error"))
+            if state != (want["loaded"], want["error"]):
+                out.append(f"{where}: params_loaded/param_error {state}, want "
+                           f"{(want['loaded'], want['error'])}")
+            continue
+        images = got.get("images", [])
+        if len(images) != len(want["images"]):
+            out.append(f"{where}: {len(images)} results, want {len(want['images'])}")
+            continue
+        for image, (result, expected) in enumerate(zip(images, want["images"])):
+            label = f"{where} image {image}"
+            if result["logits"] != expected["logits"]:
+                out.append(f"{label}: logits {result['logits']}, golden {expected['logits']}")
+            if result["class"] != expected["class"]:
+                out.append(f"{label}: class {result['class']}, golden {expected['class']}")
+            if result["image_error"] != expected["image_error"]:
+                out.append(f"{label}: image_error {result['image_error']}, want {expected['image_error']}")
+            if expected["layer_cycles"] is not None and result["layer_cycles"] != expected["layer_cycles"]:
+                layer = next(i for i, (a, b) in enumerate(zip(result["layer_cycles"], expected["layer_cycles"]))
+                             if a != b) if len(result["layer_cycles"]) == len(expected["layer_cycles"]) else 0
+                out.append(f"{label}: layer {layer} took {result['layer_cycles'][layer]} cycles, "
+                           f"cycle model {expected['layer_cycles'][layer]}")
+            if expected["cycles"] is not None and result["cycles"] != expected["cycles"]:
+                out.append(f"{label}: {result['cycles']} image cycles, cycle model {expected['cycles']}")
+    return out
+
+
+def classify(outcome: dict | None, timed_out: bool, expect: list, returncode: int | None = 0) -> tuple:
+    """``(status, reason)`` of a mutant from what its worker left: ``outcome`` (its
+    outcome.json, None if none), whether it hit the time limit, the plan's expectations
+    (one list per run)."""
+    if timed_out:
+        return "timeout", "ran past the time limit"
+    if outcome is None:
+        return "error", f"the worker left no outcome (exit {returncode})"
+    stage = outcome.get("stage")
+    if stage in ("mutate", "build"):
+        return "error", f"{stage} failed: {outcome.get('message', '')}"
+    if stage == "simulate":
+        return "killed", f"simulation failed: {outcome.get('message', '')}"
+    if stage != "done":
+        return "error", f"unknown worker stage {stage!r}"
+    runs = outcome.get("runs", [])
+    if len(runs) != len(expect):
+        return "killed", f"{len(runs)} runs recorded, {len(expect)} planned"
+    for index, (steps, want) in enumerate(zip(runs, expect)):
+        differences = compare_run(index, steps, want)
+        if differences:
+            more = f" (+{len(differences) - 1} more)" if len(differences) > 1 else ""
+            return "killed", differences[0] + more
+    return "survived", ""
+
+
+# --- the run directory ---------------------------------------------------------------------
+
+def write_run(run_dir: Path, design: Path, runs: list, ports: list) -> list:
+    """Save the plan's data into ``run_dir`` and ``run.json`` (what workers read); returns the
+    expectations (one list per run)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for index, run in enumerate(runs):
+        steps = []
+        for number, step in enumerate(run["steps"]):
+            step = dict(step)
+            path = run_dir / f"run{index}-step{number}.npy"
+            np.save(path, step.pop("data"), allow_pickle=False)
+            steps.append({**step, "data_file": str(path)})
+        saved.append({**{k: v for k, v in run.items() if k != "steps"}, "steps": steps})
+    (run_dir / "run.json").write_text(json.dumps({"design": str(Path(design).resolve()), "runs": saved,
+                                                  "ports": ports}))
+    return [run["expect"] for run in runs]
+
+
+def mutant_dir(run_dir: Path, index: int) -> Path:
+    """Where mutant ``index`` works (index -1: the unmutated baseline)."""
+    return Path(run_dir) / ("baseline" if index < 0 else f"m{index:04d}")
+
+
+def write_job(run_dir: Path, index: int, mutation: Mutation | None, keep: bool = False) -> Path:
+    where = mutant_dir(run_dir, index)
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    (where / "job.json").write_text(json.dumps({"mutation": mutation.to_dict() if mutation else None,
+                                                "keep": keep}))
+    return where
+
+
+def work(run_dir: Path, index: int) -> dict:
+    """One mutant, in the worker process: make its Verilog, build it, run the plan; writes and
+    returns the outcome (``stage``: where it stopped, ``done`` if it ran to the end)."""
+    from .accelerator_sim import simulate
+    run_dir = Path(run_dir)
+    where = mutant_dir(run_dir, index)
+    run = json.loads((run_dir / "run.json").read_text())
+    job = json.loads((where / "job.json").read_text())
+    mutation = Mutation.from_dict(job["mutation"]) if job["mutation"] else None
+    spec = load_preset(PRESET)
+    times: dict = {}
+    design = None
+
+    def finish(outcome: dict) -> dict:
+        outcome["seconds"] = times
+        (where / "outcome.json").write_text(json.dumps(outcome))
+        return outcome
+
+    start = time.monotonic()
+    try:
+        text = mutant_verilog(Path(run["design"]), mutation, where)
+        ports = top_ports(text, "rrm_" + BLOCK)
+        if sorted(ports) != sorted(run["ports"]):
+            raise RuntimeError(f"the mutant's top ports differ: {sorted(set(ports) ^ set(run['ports']))}")
+    except Exception as exc:  # noqa: BLE001 - any failure here is the verdict "error"
+        return finish({"stage": "mutate", "message": str(exc)})
+    times["mutate"] = round(time.monotonic() - start, 2)
+    start = time.monotonic()
+    try:
+        design = build_design(BLOCK, spec, "verilator", verilog_text=text)
+        (where / "build_dir.txt").write_text(str(design.build_dir))
+    except Exception as exc:  # noqa: BLE001 - Verilator refused the mutant: no verdict
+        times["build"] = round(time.monotonic() - start, 2)
+        return finish({"stage": "build", "message": str(exc)})
+    times["build"] = round(time.monotonic() - start, 2)
+    try:
+        runs = []
+        start = time.monotonic()
+        for number, planned in enumerate(run["runs"]):
+            steps = [{**{k: v for k, v in step.items() if k != "data_file"},
+                      "data": np.load(step["data_file"], allow_pickle=False)} for step in planned["steps"]]
+            try:
+                results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
+                                   backpressure=planned["backpressure"], verilog_text=text)
+            except Exception as exc:  # noqa: BLE001 - a failing cocotb test, a crash: killed
+                return finish({"stage": "simulate", "message": f"run {number}: {exc}"})
+            runs.append(results["steps"])
+            if classify({"stage": "done", "runs": runs}, False, [r["expect"] for r in run["runs"][:number + 1]]
+                        )[0] == "killed":
+                break   # killed already: the later runs cannot change the verdict
+        times["simulate"] = round(time.monotonic() - start, 2)
+        while len(runs) < len(run["runs"]):
+            runs.append([])
+        return finish({"stage": "done", "runs": runs})
+    finally:
+        if not job.get("keep") and design is not None:
+            remove_build(design.build_dir)
+
+
+def remove_build(build_dir: Path) -> None:
+    """Delete a mutant's simulator build (and its lock file) from the build cache."""
+    build_dir = Path(build_dir)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    Path(f"{build_dir}.lock").unlink(missing_ok=True)
+
+
+@dataclass
+class WorkerResult:
+    """What running one mutant's worker left."""
+
+    index: int
+    outcome: dict | None
+    timed_out: bool
+    seconds: float
+    returncode: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class SubprocessRunner:
+    """A runner for :func:`run_all`: ``python -m tb.mutation RUN_DIR INDEX`` in a new session,
+    the whole process group killed when it runs past ``timeout`` seconds (or on :meth:`cancel`)."""
+
+    def __init__(self, run_dir: Path, timeout: float, keep: bool = False):
+        self.run_dir, self.timeout, self.keep = Path(run_dir), timeout, keep
+        self._live: dict = {}
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Kill every worker still running (their process groups) and start no more."""
+        with self._lock:
+            self._cancelled = True
+            live = list(self._live.values())
+        for process in live:
+            _kill_group(process)
+
+    def __call__(self, index: int) -> WorkerResult:
+        where = mutant_dir(self.run_dir, index)
+        start = time.monotonic()
+        with open(where / "worker.log", "w") as log:
+            with self._lock:
+                if self._cancelled:
+                    return WorkerResult(index, None, False, 0.0, None, {"cancelled": True})
+                process = subprocess.Popen([sys.executable, "-m", "tb.mutation", str(self.run_dir), str(index)],
+                                           cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+                self._live[index] = process
+            timed_out = False
+            try:
+                process.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(process)
+                process.wait()
+            finally:
+                with self._lock:
+                    self._live.pop(index, None)
+        seconds = time.monotonic() - start
+        if (timed_out or process.returncode != 0) and not self.keep:   # a killed worker cannot clean up
+            built = where / "build_dir.txt"
+            if built.is_file():
+                remove_build(Path(built.read_text().strip()))
+            for staging in SIM_DIR.glob(f".{BLOCK}-*.{process.pid}"):
+                shutil.rmtree(staging, ignore_errors=True)
+        outcome_path = where / "outcome.json"
+        outcome = json.loads(outcome_path.read_text()) if outcome_path.is_file() and not timed_out else None
+        return WorkerResult(index, outcome, timed_out, seconds, process.returncode)
+
+
+def _kill_group(process) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_all(indices: list, runner, jobs: int, on_done=None) -> list:
+    """Run ``runner(index)`` for every index on ``jobs`` threads; ``on_done(result)`` as each
+    finishes; returns the results in index order."""
+    results = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(runner, index): index for index in indices}
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                results[futures[future]] = result
+                if on_done is not None:
+                    on_done(result)
+        except BaseException:   # interrupted: stop the workers, or the pool would wait for them
+            for future in futures:
+                future.cancel()
+            if hasattr(runner, "cancel"):
+                runner.cancel()
+            raise
+    return [results[index] for index in indices]
+
+
+def main(argv: list) -> int:
+    run_dir, index = Path(argv[0]), int(argv[1])
+    try:
+        work(run_dir, index)
+    except Exception:  # noqa: BLE001 - leave the traceback in worker.log, no outcome
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
