@@ -105,8 +105,31 @@ def table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def model_table(root: Path | None = None) -> str:
+    """The resource model (at this commit) against every recorded Yosys estimate, the error
+    marked in sample (a preset the model was fitted on) or out of sample."""
+    from hw.cost.resource_model import CALIBRATED_ON, estimate_resources
+    from rrm.presets import load_preset
+    lines = ["| preset | fitted on it | LUT model / Yosys | FF model / Yosys | DSP48E2 model / Yosys "
+             "| BRAM18K model / Yosys |", "|---|---|---:|---:|---:|---:|"]
+    for preset in presets(root):
+        synth = load(preset, "synth", root)
+        if synth is None:
+            continue
+        model, measured = estimate_resources(load_preset(preset)), synth["estimate"]
+        cells = []
+        for key in ("lut", "ff", "dsp", "bram18k"):
+            ours, theirs = getattr(model, key), measured[key]
+            error = f" ({100 * (ours - theirs) / theirs:+.1f} %)" if theirs else ""
+            cells.append(f"{ours:,d} / {theirs:,d}{error}")
+        fitted = "yes (in sample)" if preset in CALIBRATED_ON else "no (out of sample)"
+        lines.append(f"| `{preset}` | {fitted} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def generated_block(root: Path | None = None) -> str:
-    return f"{TABLE_BEGIN}\n{table(root)}\n{TABLE_END}"
+    return (f"{TABLE_BEGIN}\n{table(root)}\n\nThe resource model (`hw/cost/resource_model.py`) against "
+            f"the recorded Yosys runs:\n\n{model_table(root)}\n{TABLE_END}")
 
 
 def readme_block(text: str) -> str:

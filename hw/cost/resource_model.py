@@ -49,6 +49,11 @@ from ..top.accelerator import ENGINES
 from ..top.ram_cost import lutram_luts, memory_resources, ram_mux_luts  # noqa: F401  (re-exported)
 
 
+#: The presets whose Yosys block runs the unit costs were fitted on; its error on any other
+#: preset is out of sample (``rrm results`` reports both kinds apart).
+CALIBRATED_ON = ("rr-mobilenet-fit", "rr-mobilenet-fast", "rr-mobilenet-max")
+
+
 @dataclass(frozen=True)
 class ResourceEstimate:
     """LUT, FF, DSP48E2 and BRAM18K of one accelerator, and whether they fit its device."""
