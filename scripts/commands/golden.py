@@ -11,12 +11,12 @@ network; its last line is ``ratio_to_torch: X``.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from rrm.errors import UserError
+from rrm.safe_io import read_npy
 
 from ..specio import add_spec_arguments, spec_from_args
 
@@ -52,23 +52,14 @@ def add_arguments(parser) -> None:
 
 
 def load_npy(path: Path) -> np.ndarray:
-    """A plain .npy array (images or labels); UserError if missing or not a plain .npy."""
+    """A plain .npy array (images or labels) through the bounded reader
+    (:func:`rrm.safe_io.read_npy`); UserError if missing, not a plain .npy, or its header
+    declares more than the file holds."""
     if path.is_dir():
         raise UserError(f"images file {path} is a directory, not a .npy file")
     if not path.is_file():
         raise UserError(f"images file {path} does not exist")
-    with open(path, "rb") as head:
-        magic = head.read(6)
-    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
-        raise UserError(f"{path} is not a .npy file (it does not start with NumPy's header)")
-    try:
-        images = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{path} cannot be read as a .npy array ({exc})") from None
-    if not isinstance(images, np.ndarray):
-        images.close()
-        raise UserError(f"{path} is an .npz archive; give a single .npy array")
-    return images
+    return read_npy(path)
 
 
 def _positive(name: str, value: int | None) -> None:
