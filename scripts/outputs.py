@@ -77,9 +77,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def removed_on_failure(directory: Path):
+def removed_on_failure(directory: Path, keep_files: bool = False):
     """Remove ``directory`` (and the parents created for it) if the block raises and the
-    directory did not exist before."""
+    directory did not exist before. With ``keep_files`` (a training run, whose checkpoint
+    lets it resume) only empty directories are removed."""
     directory = Path(directory)
     first_new = None
     probe = Path(os.path.abspath(directory))
@@ -89,5 +90,8 @@ def removed_on_failure(directory: Path):
         yield directory
     except BaseException:
         if first_new is not None and first_new.exists():
-            shutil.rmtree(first_new, ignore_errors=True)
+            if not keep_files:
+                shutil.rmtree(first_new, ignore_errors=True)
+            elif not any(path.is_file() for path in first_new.rglob("*")):
+                shutil.rmtree(first_new, ignore_errors=True)
         raise

@@ -133,3 +133,17 @@ def test_check_file_out_and_atomic_write(tmp_path):
     write_bytes_atomic(tmp_path / "new" / "x.bin", b"data")
     assert (tmp_path / "new" / "x.bin").read_bytes() == b"data"
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["x.bin"]
+
+
+@pytest.mark.parametrize("leaves_checkpoint", [False, True])
+def test_failed_training_leaves_no_empty_run_directory(tmp_path, capsys, monkeypatch, leaves_checkpoint):
+    import sw.train
+
+    def crash(spec, config, out, **kwargs):
+        out.mkdir(parents=True)
+        if leaves_checkpoint:
+            (out / "checkpoint.pt").write_bytes(b"resumable")
+        raise UserError("the data folder has no class folders")
+    monkeypatch.setattr(sw.train, "train", crash)
+    error_line(["train", "--preset", "tiny", "--out", tmp_path / "run"], capsys)
+    assert (tmp_path / "run").exists() == leaves_checkpoint
