@@ -97,7 +97,7 @@ def run(args) -> int:
                                     distill=args.distill, distill_temperature=args.distill_temperature,
                                     threads=args.threads)
     if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} is a file; give a directory for the run")
+        raise UserError(f"--out {args.out} is not a directory (a file stands there); give a directory for the run")
     check_writable_dir(args.out, f"--out {args.out}")
     # a failed start leaves no empty run directory (a run with a checkpoint stays, to --resume)
     with removed_on_failure(args.out, keep_files=True):
