@@ -57,7 +57,7 @@ $(OUT)/analysis.done: $(wildcard rrm/*.py) scripts/memory_plot.py | $(STAMP)
 	$(STAGE) "demo 1/7: the paper's complexity and memory analysis of every preset" \
 	    "rrm analyze failed on the preset named above (its message says why); see docs/analysis.md." \
 	    sh -c 'for preset in tiny mobilenet-v1 rr-mobilenet; do \
-	        $(BIN)/rrm analyze --preset $$preset --plot $(OUT)/memory-$$preset.png || exit $$?; echo; done'
+	        $(BIN)/rrm analyze --preset $$preset --plot $(OUT)/memory-$$preset.png --force || exit $$?; echo; done'
 	@touch $@
 
 # The main job on the embedded default, in stages that make reuses when their inputs
@@ -97,7 +97,7 @@ $(TINY)/verilog/.done: $(HW_SOURCES) | $(STAMP)
 	$(STAGE) "demo 5/7: every block's Verilog, linted" \
 	    "Verilog generation or the Verilator lint failed for the block named above; see docs/hw.md (make verilog repeats this stage)." \
 	    sh -c 'for block in $$($(BIN)/rrm verilog --list-blocks); do \
-	        $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint || exit $$?; done'
+	        $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint --force || exit $$?; done'
 	@touch $@
 
 $(TINY)/rtl.json: $(ARTIFACT) $(TEST)/labels.npy $(HW_SOURCES)

@@ -147,3 +147,13 @@ def test_failed_training_leaves_no_empty_run_directory(tmp_path, capsys, monkeyp
     monkeypatch.setattr(sw.train, "train", crash)
     error_line(["train", "--preset", "tiny", "--out", tmp_path / "run"], capsys)
     assert (tmp_path / "run").exists() == leaves_checkpoint
+
+
+def test_verilog_and_plot_refuse_existing_files_without_force(tmp_path, capsys):
+    (tmp_path / "skid_buffer.v").write_text("old")
+    line = error_line(["verilog", "--block", "skid_buffer", "--preset", "tiny", "--out", tmp_path], capsys)
+    assert "--force" in line and (tmp_path / "skid_buffer.v").read_text() == "old"
+    assert main(["verilog", "--block", "skid_buffer", "--preset", "tiny", "--out", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "skid_buffer.v").read_text() != "old"
+    (tmp_path / "m.png").write_bytes(b"old")
+    assert "--force" in error_line(["analyze", "--preset", "tiny", "--plot", tmp_path / "m.png"], capsys)
