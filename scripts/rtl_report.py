@@ -12,7 +12,6 @@ red where it differs from the label).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,10 +115,12 @@ def main(argv=None) -> int:
     parser.add_argument("labels", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = json.loads(args.result.read_text())
+    from rrm.safe_io import read_json, read_npy
+
+    result = read_json(args.result)
     count = len(result["images"])
-    path = write_report(result, load_artifact(args.artifact).spec, np.load(args.images)[:count],
-                        np.load(args.labels)[:count], args.out)
+    path = write_report(result, load_artifact(args.artifact).spec, read_npy(args.images)[:count],
+                        read_npy(args.labels)[:count], args.out)
     print(f"wrote {path}, {args.out / 'rtl-cycles.png'}, {args.out / 'rtl-images.png'}")
     return 0
 
