@@ -503,3 +503,29 @@ def test_huge_declared_shapes(shape, dtype, held, command, good):
     message = expect_refusal(args, out)
     assert "declares shape" in message, message
     shutil.rmtree(root)
+
+
+@SETTINGS
+@given(where=st.sampled_from([(), ("network",), ("quant",), ("hardware",), ("network", "pruned_channels"),
+                              ("hardware", "tiling")]),
+       key=st.tuples(st.text(alphabet="dsc7ab", max_size=4), st.text(alphabet=CONTROL, min_size=1, max_size=3),
+                     st.text(alphabet="puts x;[]", max_size=6)).map("".join),
+       command=st.sampled_from(["analyze", "cycles", "vivado"]))
+def test_keys_with_control_characters(where, key, command):
+    """A key with a newline (or any control character) in any object of the spec: refused on
+    one line, the character written as an escape."""
+    event(f"key in {'.'.join(where) or 'spec'}")
+    root = scratch()
+    document = _tiny_document()
+    node = document
+    for part in where:
+        node = node[part]
+    node[key] = {"ti": 1, "tj": 1, "tn": 1, "tm": 8} if where == ("hardware", "tiling") else 1
+    spec = root / "spec.json"
+    spec.write_text(json.dumps(document))
+    out = root / "out"
+    args = {"analyze": ["analyze", "--spec", spec], "cycles": ["cycles", "--spec", spec],
+            "vivado": ["vivado", "--spec", spec, "--out", out]}[command]
+    message = expect_refusal(args, out)
+    assert not any(char < " " or char == "\x7f" for char in message), message
+    shutil.rmtree(root)
