@@ -495,7 +495,6 @@ def json_schema() -> dict:
     """
     schema = _object_schema(Spec, "", optional=("preset",))
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://github.com/rr-mobilenet/rr-mobilenet/docs/spec.schema.json",
             "title": "rr-mobilenet spec",
             "description": "Network, quantization and hardware configuration (docs/spec.md).",
             **schema}
