@@ -58,7 +58,7 @@ $(OUT)/analysis.done: $(wildcard rrm/*.py) scripts/memory_plot.py | $(STAMP)
 	$(STAGE) "demo 1/7: the paper's complexity and memory analysis of every preset" \
 	    "rrm analyze failed on the preset named above (its message says why); see docs/analysis.md." \
 	    sh -c 'for preset in tiny mobilenet-v1 rr-mobilenet; do \
-	        $(BIN)/rrm analyze --preset $$preset --plot $(OUT)/memory-$$preset.png || exit $$?; echo; done'
+	        $(BIN)/rrm analyze --preset $$preset --plot $(OUT)/memory-$$preset.png --force || exit $$?; echo; done'
 	@touch $@
 
 # The main job on the embedded default, in stages that make reuses when their inputs
@@ -86,25 +86,25 @@ $(ARTIFACT): | $(STAMP)
 
 $(TEST)/labels.npy: | $(STAMP)
 	$(STAGE) "demo 3/7: the digits test split" "rrm dataset failed; check that make install finished (rm $(STAMP) and run it again)." \
-	    $(BIN)/rrm dataset --preset tiny --out $(TEST)
+	    $(BIN)/rrm dataset --preset tiny --out $(TEST) --force
 
 $(TEST)/logits.npy: $(ARTIFACT) $(TEST)/labels.npy
 	$(STAGE) "demo 4/7: golden model on the test split" \
 	    "rrm golden refused the artifact or the images (the message is above); rm -rf $(RUN) $(TEST) and run make demo again." \
 	    sh -c '$(BIN)/rrm golden $(RUN)/artifact $(TEST)/images.npy --labels $(TEST)/labels.npy \
-	        --out $(TEST)/logits.npy > $(TEST)/golden.txt && grep "top-1 accuracy" $(TEST)/golden.txt'
+	        --out $(TEST)/logits.npy --force > $(TEST)/golden.txt && grep "top-1 accuracy" $(TEST)/golden.txt'
 
 $(TINY)/verilog/.done: $(HW_SOURCES) | $(STAMP)
 	$(STAGE) "demo 5/7: every block's Verilog, linted" \
 	    "Verilog generation or the Verilator lint failed for the block named above; see docs/hw.md (make verilog repeats this stage)." \
 	    sh -c 'for block in $$($(BIN)/rrm verilog --list-blocks); do \
-	        $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint || exit $$?; done'
+	        $(BIN)/rrm verilog --block $$block --preset tiny --out $(TINY)/verilog --lint --force || exit $$?; done'
 	@touch $@
 
 $(TINY)/rtl.json: $(ARTIFACT) $(TEST)/labels.npy $(HW_SOURCES)
 	$(STAGE) "demo 6/7: the accelerator's RTL on $(RTL_IMAGES) test images (Verilator)" \
 	    "The RTL run failed or differs from golden (the first differing layer is named above; the simulator's log is under build/sim/). See docs/accelerator.md." \
-	    $(BIN)/rrm sim $(RUN)/artifact $(TEST)/images.npy --limit $(RTL_IMAGES) --out $@
+	    $(BIN)/rrm sim $(RUN)/artifact $(TEST)/images.npy --limit $(RTL_IMAGES) --out $@ --force
 
 train: $(ARTIFACT)
 	@cat $(RUN)/report.md

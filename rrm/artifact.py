@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -41,6 +40,7 @@ import numpy as np
 
 from .errors import SpecError, UserError
 from .numerics import MAX_SHIFT, signed_range
+from .safe_io import read_json, read_npz
 from .spec import Spec
 
 FORMAT = "rr-mobilenet-artifact"
@@ -269,15 +269,12 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise ArtifactError(f"{manifest_path} is missing: {path} is not an artifact directory")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{manifest_path} is not valid JSON ({exc})") from None
+    manifest = read_json(manifest_path, error=ArtifactError)
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{manifest_path} must hold a JSON object")
     if manifest.get("format") != FORMAT:
         raise ArtifactError(f"{manifest_path}: format is {manifest.get('format')!r} (expected {FORMAT!r})")
-    if manifest.get("version") != VERSION:
+    if type(manifest.get("version")) is not int or manifest.get("version") != VERSION:
         hint = (": its manifest has no checksum of its own; export it again"
                 if manifest.get("version") == 1 else "")
         raise ArtifactError(f"{manifest_path}: version {manifest.get('version')!r} is not supported "
@@ -302,11 +299,7 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     if digest != files[WEIGHTS]:
         raise ArtifactError(f"{weights_path}: checksum mismatch (sha256 {digest[:16]}..., manifest says "
                             f"{str(files[WEIGHTS])[:16]}...): the file is corrupt or was changed")
-    try:
-        with np.load(weights_path, allow_pickle=False) as data:
-            raw = {key: data[key] for key in data.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ArtifactError(f"{weights_path} cannot be read as .npz ({exc})") from None
+    raw = read_npz(weights_path, error=ArtifactError)
     params = validate_params(spec, raw, source=str(weights_path))
     return Artifact(spec=spec, params=params, manifest=manifest)
 

@@ -1,6 +1,13 @@
 """Errors that the command line turns into one-line messages and exit code 2."""
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, carriage returns, escapes, DEL) written as
+    ``\\n``, ``\\r``, ``\\x1b``...: an error message built from bad input stays one line
+    and cannot move the cursor of the terminal it is printed on."""
+    return "".join(char if char >= " " and char != "\x7f" else repr(char)[1:-1] for char in text)
+
+
 class UserError(Exception):
     """Bad input from the user: a wrong spec, a corrupt artifact, a missing file.
 
@@ -14,4 +21,4 @@ class SpecError(UserError, ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
-        super().__init__(f"spec field '{field}': {message}")
+        super().__init__(f"spec field '{printable(field)}': {printable(message)}")

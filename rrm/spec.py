@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +34,31 @@ MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
 )
 
 
+#: What a network name (and a preset name) may be: it is carried into file names, the
+#: comment headers of generated TCL/XDC/Verilog and reports, so no spaces, quotes,
+#: brackets or control characters.
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` on one line, at most 60 characters (for error messages)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)   # as the JSON file wrote it
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_name(path: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise SpecError(path, f"must be a string, got {_shown(value)}")
+    if not re.fullmatch(NAME_PATTERN[1:-1], value):
+        raise SpecError(path, f"{_shown(value)} is not allowed (allowed: 1 to 64 letters, digits, "
+                              f"'_', '.' or '-', starting with a letter or digit)")
+
+
 def _check_int(path: str, value: Any, lo: int, hi: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(path, f"must be an integer, got {value!r}")
+        raise SpecError(path, f"must be an integer, got {_shown(value)}")
     if value < lo or (hi is not None and value > hi):
         allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         raise SpecError(path, f"{value} is out of range (allowed: {allowed})")
@@ -42,8 +66,14 @@ def _check_int(path: str, value: Any, lo: int, hi: int | None = None) -> None:
 
 def _check_number(path: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(path, f"must be a number, got {value!r}")
-    return float(value)
+        raise SpecError(path, f"must be a number, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise SpecError(path, f"must be a finite number, got {_shown(value)}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -84,8 +114,7 @@ class NetworkSpec:
     pruned_channels: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise SpecError("network.name", "must be a non-empty string")
+        _check_name("network.name", self.name)
         _check_int("network.input_size", self.input_size, 8, 1024)
         _check_int("network.input_channels", self.input_channels, 1, 16)
         _check_int("network.num_classes", self.num_classes, 2, 100_000)
@@ -103,7 +132,7 @@ class NetworkSpec:
             if len(block) != 2:
                 raise SpecError(path, f"must be [channels, stride], got {list(block)!r}")
             _check_int(path + ".channels", block[0], 1, 16384)
-            if block[1] not in (1, 2):
+            if isinstance(block[1], bool) or not isinstance(block[1], int) or block[1] not in (1, 2):
                 raise SpecError(path + ".stride", f"{block[1]!r} is not allowed (allowed: 1, 2)")
         if not isinstance(self.pruned_channels, dict):
             raise SpecError("network.pruned_channels", "must be a mapping of block name to channels")
@@ -261,12 +290,13 @@ class HardwareSpec:
     def __post_init__(self):
         _check_int("hardware.pe_count", self.pe_count, 1, 64)
         _check_int("hardware.lanes", self.lanes, 1, 256)
+        _check_int("hardware.kernel", self.kernel, 1, 7)
         if self.kernel not in (1, 3, 5, 7):
             raise SpecError("hardware.kernel", f"{self.kernel!r} is not allowed (allowed: 1, 3, 5, 7)")
         clock = _check_number("hardware.clock_mhz", self.clock_mhz)
         if not 1.0 <= clock <= 1000.0:
             raise SpecError("hardware.clock_mhz", f"{clock} is out of range (allowed: 1..1000)")
-        if self.device not in DEVICES:
+        if not isinstance(self.device, str) or self.device not in DEVICES:
             raise SpecError("hardware.device",
                             f"unknown device {self.device!r} (allowed: {', '.join(DEVICES)})")
         _check_int("hardware.fm_buffers", self.fm_buffers, 1, 4)
@@ -303,6 +333,8 @@ class Spec:
         for name, cls in (("network", NetworkSpec), ("quant", QuantSpec), ("hardware", HardwareSpec)):
             if not isinstance(getattr(self, name), cls):
                 raise SpecError(name, f"must be a {cls.__name__}")
+        if self.preset is not None:
+            _check_name("preset", self.preset)
         # Derived once (the spec is frozen); also validates the topology as a whole.
         object.__setattr__(self, "_layers", build_layers(self))
 
@@ -347,6 +379,7 @@ class Spec:
         hardware["tiling"] = tiling
         _expect_fields("network", data["network"], NetworkSpec)
         _expect_fields("quant", data["quant"], QuantSpec)
+        check_types(data)
         network = dict(data["network"])
         if not isinstance(network["blocks"], (list, tuple)):
             raise SpecError("network.blocks", "must be a list of [channels, stride]")
@@ -356,12 +389,14 @@ class Spec:
                    hardware=HardwareSpec(**hardware), preset=data.get("preset"))
 
     @classmethod
-    def from_json(cls, text: str) -> "Spec":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError("spec", f"not valid JSON ({exc})") from None
-        return cls.from_dict(data)
+    def from_json(cls, text: str, what: str = "the spec") -> "Spec":
+        """Parse ``text`` with the bounded reader (:func:`rrm.safe_io.parse_json`), then
+        :meth:`from_dict`."""
+        from .safe_io import parse_json
+
+        def error(message):
+            return SpecError("spec", message)
+        return cls.from_dict(parse_json(text, what, error))
 
     def replace(self, **changes) -> "Spec":
         """A copy with top-level parts replaced (``spec.replace(hardware=...)``)."""
@@ -374,6 +409,155 @@ def unpruned(spec: Spec) -> Spec:
     What training starts from and what the analysis compares the pruned network with.
     """
     return spec.replace(network=dataclasses.replace(spec.network, pruned_channels={}))
+
+
+# --- the published schema (docs/spec.schema.json) and the strict type check ----------
+
+#: Bounds and patterns the schema adds to a field's type (the code checks the same, with
+#: the cross-field rules the schema cannot say; tests/test_spec_schema.py keeps them equal).
+_FIELD_RULES: dict[str, dict] = {
+    "network.name": {"pattern": NAME_PATTERN},
+    "network.input_size": {"minimum": 8, "maximum": 1024},
+    "network.input_channels": {"minimum": 1, "maximum": 16},
+    "network.num_classes": {"minimum": 2, "maximum": 100_000},
+    "network.width_multiplier": {"exclusiveMinimum": 0, "maximum": 4},
+    "network.conv1_channels": {"minimum": 1, "maximum": 4096},
+    "quant.weight_bits": {"minimum": 2, "maximum": 16},
+    "quant.weight_frac": {"minimum": 0, "maximum": 15},
+    "quant.act_bits": {"minimum": 1, "maximum": 16},
+    "quant.act_frac": {"minimum": 0, "maximum": 16},
+    "quant.input_bits": {"minimum": 2, "maximum": 16},
+    "quant.input_frac": {"minimum": 0, "maximum": 15},
+    "quant.bn_mult_bits": {"minimum": 2, "maximum": 32},
+    "quant.bn_bias_bits": {"minimum": 2, "maximum": 48},
+    "quant.fc_bias_bits": {"minimum": 2, "maximum": 48},
+    "hardware.pe_count": {"minimum": 1, "maximum": 64},
+    "hardware.lanes": {"minimum": 1, "maximum": 256},
+    "hardware.kernel": {"enum": [1, 3, 5, 7]},
+    "hardware.clock_mhz": {"minimum": 1, "maximum": 1000},
+    "hardware.device": {"enum": sorted(DEVICES)},
+    "hardware.fm_buffers": {"minimum": 1, "maximum": 4},
+    "hardware.fm_on_chip": {"exclusiveMinimum": 0, "maximum": 1},
+    "hardware.dw_pe_count": {"minimum": 0, "maximum": 64},
+    "hardware.fc_parallel": {"minimum": 0, "maximum": 64},
+    "preset": {"pattern": NAME_PATTERN},
+}
+
+_INT = {"type": "integer"}
+
+
+def _type_schema(annotation: str, path: str) -> dict:
+    """The JSON Schema of one dataclass field's annotation (as written in this module)."""
+    if annotation == "int":
+        return dict(_INT)
+    if annotation == "float":
+        return {"type": "number"}
+    if annotation == "bool":
+        return {"type": "boolean"}
+    if annotation == "str":
+        return {"type": "string"}
+    if annotation == "str | None":
+        return {"type": ["string", "null"]}
+    if annotation == "tuple[tuple[int, int], ...]":
+        return {"type": "array", "minItems": 1,
+                "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                          "prefixItems": [{"type": "integer", "minimum": 1, "maximum": 16384},
+                                          {"type": "integer", "enum": [1, 2]}],
+                          "description": "[base output channels, stride]"}}
+    if annotation == "dict[str, int]":
+        return {"type": "object", "propertyNames": {"pattern": "^dsc[0-9]+$"},
+                "additionalProperties": {"type": "integer", "minimum": 1}}
+    if annotation == "dict[str, LayerTiling]":
+        return {"type": "object", "additionalProperties": _object_schema(LayerTiling, path + ".*")}
+    raise TypeError(f"{path}: no JSON Schema for the annotation {annotation!r}")   # a new field type
+
+
+def _object_schema(cls, path: str, optional=()) -> dict:
+    properties = {}
+    for f in dataclasses.fields(cls):
+        where = f"{path}.{f.name}" if path else f.name
+        if f.name in ("network", "quant", "hardware"):
+            properties[f.name] = _object_schema(
+                {"network": NetworkSpec, "quant": QuantSpec, "hardware": HardwareSpec}[f.name], f.name,
+                HardwareSpec.OPTIONAL_FIELDS if f.name == "hardware" else ())
+            continue
+        schema = _type_schema(f.type, where)
+        if ".*." in where:
+            schema.update({"minimum": 1, "maximum": 1 << 16})
+        schema.update(_FIELD_RULES.get(where, {}))
+        properties[f.name] = schema
+    return {"type": "object", "properties": properties,
+            "required": [f.name for f in dataclasses.fields(cls) if f.name not in optional],
+            "additionalProperties": False}
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of a spec file, built from the dataclasses' fields.
+
+    ``docs/spec.schema.json`` is this, written by ``python -m scripts.spec_schema``; a test
+    keeps the two equal. It says every field's type (an integer is an integer, not 3.0 nor true), the
+    static bounds and the names' pattern; the rules between fields (weight_frac below
+    weight_bits, pruned channels at most the block's width, ...) are the code's.
+    """
+    schema = _object_schema(Spec, "", optional=("preset",))
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "rr-mobilenet spec",
+            "description": "Network, quantization and hardware configuration (docs/spec.md).",
+            **schema}
+
+
+def _json_type_ok(kind: str, value: Any) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "null":
+        return value is None
+    if kind == "array":
+        return isinstance(value, (list, tuple))
+    return isinstance(value, dict)
+
+
+_TYPE_WORDS = {"integer": "an integer", "number": "a number", "boolean": "true or false",
+               "string": "a string", "null": "null", "array": "a list", "object": "an object"}
+
+
+def _walk_types(schema: dict, value: Any, path: str) -> None:
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if kinds and not any(_json_type_ok(kind, value) for kind in kinds):
+        raise SpecError(path, f"must be {' or '.join(_TYPE_WORDS[k] for k in kinds)}, got {_shown(value)}")
+    if "pattern" in schema and isinstance(value, str) and not re.fullmatch(schema["pattern"][1:-1], value):
+        if path.endswith("name") or path == "preset":
+            _check_name(path, value)
+        raise SpecError(path, f"{_shown(value)} does not match {schema['pattern']}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if key in props:
+                _walk_types(props[key], item, where)
+            elif isinstance(schema.get("additionalProperties"), dict):
+                _walk_types(schema["additionalProperties"], item, where)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if "prefixItems" in schema and i < len(schema["prefixItems"]):
+                _walk_types(schema["prefixItems"][i], item,
+                            f"{path}.{('channels', 'stride')[i]}" if path.startswith("network.blocks[")
+                            else f"{path}[{i}]")
+            elif "items" in schema:
+                _walk_types(schema["items"], item, f"{path}[{i}]")
+
+
+def check_types(data: Any) -> None:
+    """Check every field of a spec dict against :func:`json_schema`'s types and name patterns
+    (an integer is an int, not 3.0 nor true; a boolean is true or false; names match
+    :data:`NAME_PATTERN`); SpecError names the first bad field and its value."""
+    _walk_types(_SCHEMA, data, "")
 
 
 def _expect_fields(path: str, data: Any, cls, optional: set[str] = frozenset()) -> None:
@@ -390,3 +574,6 @@ def _expect_fields(path: str, data: Any, cls, optional: set[str] = frozenset()) 
     for key in allowed:
         if key not in data and key not in optional:
             raise SpecError(f"{path}.{key}" if path != "spec" else key, "missing field")
+
+
+_SCHEMA = json_schema()

@@ -16,7 +16,7 @@ import pkgutil
 import sys
 
 from rrm import __version__
-from rrm.errors import UserError
+from rrm.errors import UserError, printable
 
 from . import commands
 
@@ -64,15 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except UserError as exc:
-        args._parser.exit(2, f"{args._parser.prog}: error: {exc}\n")
+        args._parser.exit(2, f"{args._parser.prog}: error: {printable(str(exc))}\n")
+    except BrokenPipeError:  # output piped into `head` and closed: not an error (an OSError:
+        # caught before the OSError clause)
+        sys.stderr.close()
+        return 0
     except OSError as exc:   # a path the command could not create, read or write
-        args._parser.exit(2, f"{args._parser.prog}: error: {describe_os_error(exc)}\n")
+        args._parser.exit(2, f"{args._parser.prog}: error: {printable(describe_os_error(exc))}\n")
     except UnicodeDecodeError as exc:
         args._parser.exit(2, f"{args._parser.prog}: error: a file that must be UTF-8 text is not "
                              f"(byte {exc.object[exc.start:exc.start + 1]!r} at offset {exc.start})\n")
-    except BrokenPipeError:  # output piped into `head` and closed: not an error
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print(f"{args._parser.prog}: interrupted", file=sys.stderr)
         return 130

@@ -23,7 +23,6 @@ is what ``rrm sim`` wrote. Writes into ``DIR``:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -133,15 +132,17 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
     from rrm.spec import unpruned
     from scripts.rtl_report import summarise, write_report as write_rtl
 
-    training = json.loads((train_dir / "report.json").read_text())
+    from rrm.safe_io import read_json, read_npy
+
+    training = read_json(train_dir / "report.json")
     artifact = load_artifact(train_dir / "artifact")
     spec = artifact.spec
-    images = np.load(test_dir / "images.npy")
-    labels = np.load(test_dir / "labels.npy")
-    logits = np.load(test_dir / "logits.npy")
+    images = read_npy(test_dir / "images.npy")
+    labels = read_npy(test_dir / "labels.npy")
+    logits = read_npy(test_dir / "logits.npy")
     golden_classes = np.argmax(logits, axis=1)
     golden_correct = int((golden_classes == labels).sum())
-    result = json.loads(rtl_json.read_text())
+    result = read_json(rtl_json)
     rtl = summarise(result, spec, labels)
     count, rtl_correct, exact = rtl.count, rtl.correct, rtl.exact
     golden_on_rtl_images = int((golden_classes[:count] == labels[:count]).sum())

@@ -30,7 +30,7 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise UserError(f"spec file {path} is not UTF-8 text (a spec is a JSON file)") from None
-        return Spec.from_json(text)
+        return Spec.from_json(text, what=f"spec file {path}")
     name = args.preset or args._default_preset
     if name is None:
         raise UserError("give --preset NAME or --spec FILE.json")

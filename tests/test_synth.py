@@ -85,3 +85,19 @@ def test_synthesis_input_keeps_the_layer_table_and_drops_zero_rams():
     full = block_verilog("accelerator", TINY)
     kept = [m.group(2) for m in MEMORY_INIT.finditer(without_memory_init(full))]
     assert kept == ["layer_table"]
+
+
+@needs_yosys
+@pytest.mark.parametrize("mode", ["top", "blocks"])
+def test_broken_verilog_is_one_line_and_keeps_the_log(tmp_path, capsys, mode):
+    """A broken accelerator.v: exit 2, Yosys's error on one line, and the log kept (the
+    temporary work directory is gone by then) (issue 27)."""
+    (tmp_path / "accelerator.v").write_text("module rrm_accelerator(input a; endmodule garbage\n")
+    with pytest.raises(SystemExit) as info:
+        main(["synth", str(tmp_path), "--preset", "tiny", "--mode", mode])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert info.value.code == 2 and "yosys failed" in err and "ERROR" in err and "Traceback" not in err
+    kept = err.rsplit("log kept: ", 1)[1]
+    assert "syntax error" in open(kept).read()
+    import os
+    os.unlink(kept)

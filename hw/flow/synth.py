@@ -27,6 +27,18 @@ from rrm.errors import UserError
 
 from .verilog import rewrite_memory_init
 
+
+class SynthError(UserError):
+    """Yosys failed (a broken accelerator.v, most often): one line with Yosys's first error
+    and the log's path (:attr:`log`), which the caller keeps."""
+
+    def __init__(self, step: str, log: Path, output: str):
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        errors = [line for line in lines if "ERROR" in line]
+        why = (errors or lines or ["no output"])[0]
+        self.step, self.log, self.why = step, Path(log), why
+        super().__init__(f"yosys failed ({step}): {why[:300]}; log: {log}")
+
 #: Yosys's synthesis command for the XCZU9EG's family (UltraScale+).
 SYNTH = "synth_xilinx -family xcup"
 #: LUTs per LUTRAM / shift-register primitive (UltraScale+ CLB, UG574).
@@ -129,7 +141,7 @@ def _cells_from_stat(text: str) -> dict:
     into that JSON, so the counts are read from the last ``num_cells_by_type`` object)."""
     found = re.findall(r'"num_cells_by_type":\s*\{([^}]*)\}', text)
     if not found:
-        raise RuntimeError("Yosys's stat output has no cell counts")
+        raise UserError("Yosys's stat output has no cell counts (is it a Yosys with synth_xilinx?)")
     return {name: int(n) for name, n in re.findall(r'"([^"]+)":\s*(\d+)', found[-1])}
 
 
@@ -143,8 +155,7 @@ def _run_yosys(script: str, work: Path, log_name: str) -> None:
                             cwd=work, capture_output=True, text=True)
     (work / f"{log_name}.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-5:])
-        raise RuntimeError(f"yosys failed ({log_name}); see {work / (log_name + '.log')}:\n{tail}")
+        raise SynthError(log_name, work / f"{log_name}.log", result.stdout + result.stderr)
 
 
 def synth_top(verilog_path: Path, top: str, work: Path) -> Resources:
@@ -192,8 +203,7 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> lis
                 shown = done
             time.sleep(1)
     if process.returncode != 0:
-        tail = "\n".join((work / "blocks.log").read_text(errors="replace").splitlines()[-5:])
-        raise RuntimeError(f"yosys failed; see {work / 'blocks.log'}:\n{tail}")
+        raise SynthError("blocks", work / "blocks.log", (work / "blocks.log").read_text(errors="replace"))
     estimates = []
     for index, (kind, names) in enumerate(kinds):
         cells = {name: n for name, n in _cells_from_stat((work / f"block{index}.stat").read_text()).items()

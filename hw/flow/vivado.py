@@ -23,6 +23,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from rrm.devices import get_device
+from rrm.errors import UserError
 from rrm.memory_map import memory_map
 from rrm.param_stream import ram_words
 from rrm.spec import Spec
@@ -55,16 +56,31 @@ def hex_lines(words: list, width: int) -> str:
     return "".join(f"{int(word):0{digits}x}\n" for word in words)
 
 
+def comment_text(text: str) -> str:
+    """``text`` for a ``#`` comment of a TCL or XDC file, or UserError.
+
+    A Tcl comment ends at a newline (and a backslash before it continues it onto the next
+    line): a newline, carriage return or other control character, or a backslash, would let
+    what follows run in Vivado. The spec refuses such names already (rrm.spec.NAME_PATTERN);
+    this refuses them again where they would do harm.
+    """
+    if any(not " " <= char <= "~" or char == "\\" for char in text):
+        raise UserError(f"{text!r} cannot go into a TCL/XDC comment (control character, "
+                        f"backslash or non-ASCII)")
+    return text
+
+
 def xdc(spec: Spec) -> str:
     period = 1000.0 / spec.hardware.clock_mhz
-    return (f"# {spec.network.name}: {spec.hardware.clock_mhz:g} MHz on aclk\n"
+    return (f"# {comment_text(spec.network.name)}: {spec.hardware.clock_mhz:g} MHz on aclk\n"
             f"create_clock -name aclk -period {period:.3f} [get_ports aclk]\n")
 
 
 def build_tcl(spec: Spec, sources: list) -> str:
     files = " ".join(f"[file join $here {name}]" for name in sources)
     device = get_device(spec.hardware.device)
-    return f"""# Vivado project for {spec.network.name} on a {device.board} ({device.part}), written by `rrm vivado`.
+    name = comment_text(spec.network.name)
+    return f"""# Vivado project for {name} on a {device.board} ({device.part}), written by `rrm vivado`.
 # Run from any directory:  vivado -mode batch -source build.tcl
 # The top is a block for IP integrator (AXI4-Stream ports, not pins): synthesis runs
 # out of context, and the reports are written to reports/ next to this script.

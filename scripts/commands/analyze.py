@@ -18,7 +18,9 @@ def add_arguments(parser):
     parser.add_argument("--device", help=f"FPGA to fit ({', '.join(DEVICES)}); default: the spec's")
     parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
     parser.add_argument("--plot", type=Path, metavar="FILE.png",
-                        help="write a per-layer memory plot before/after pruning (paper Fig. 5)")
+                        help="write a per-layer memory plot before/after pruning (paper Fig. 5; an "
+                             "existing file only with --force)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
 
 
 def run(args) -> int:
@@ -28,6 +30,9 @@ def run(args) -> int:
     from ..analysis_report import format_report
 
     spec = spec_from_args(args)
+    if args.plot:
+        from ..outputs import check_file_out
+        check_file_out(args.plot, args.force, "--plot")
     result = analyze(spec, args.device)
     if args.plot:
         from ..memory_plot import plot_memory

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
+from ..outputs import check_writable_dir
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "export"
@@ -22,7 +23,10 @@ def add_arguments(parser) -> None:
     source.add_argument("--check", type=Path, default=None, metavar="DIR",
                         help="validate an existing artifact (format, version, checksum, shapes, ranges)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --random (default 0)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="artifact directory to write")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="artifact directory to write (a new or empty one; an existing artifact only "
+                             "with --force)")
+    parser.add_argument("--force", action="store_true", help="replace an existing artifact at --out")
 
 
 def run(args) -> int:
@@ -36,6 +40,12 @@ def run(args) -> int:
         return 0
     if args.out is None:
         raise UserError("--out DIR is required to write an artifact")
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not an artifact directory; refusing to overwrite it")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise UserError(f"--out {out} exists and is not empty (give --force to replace an artifact there)")
+    check_writable_dir(out, f"--out {out}")
     if args.random:
         if args.seed < 0:
             raise UserError(f"--seed must be >= 0, got {args.seed}")

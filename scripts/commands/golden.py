@@ -11,13 +11,15 @@ network; its last line is ``ratio_to_torch: X``.
 
 from __future__ import annotations
 
-import zipfile
+import io
 from pathlib import Path
 
 import numpy as np
 
 from rrm.errors import UserError
+from rrm.safe_io import read_npy
 
+from ..outputs import check_file_out, check_writable_dir, removed_on_failure, write_bytes_atomic
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "golden"
@@ -30,7 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("images", nargs="?", type=Path, metavar="IMAGES.npy",
                         help="uint8 images, shape (N, H, W, C), channels-last")
     parser.add_argument("--out", type=Path, default=None, metavar="LOGITS.npy",
-                        help="write the int64 logits (N, classes) here")
+                        help="write the int64 logits (N, classes) here (an existing file only with --force)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--trace", type=Path, default=None, metavar="DIR",
                         help="write every layer's int64 output as DIR/<layer>.npy")
     parser.add_argument("--labels", type=Path, default=None, metavar="LABELS.npy",
@@ -52,23 +55,14 @@ def add_arguments(parser) -> None:
 
 
 def load_npy(path: Path) -> np.ndarray:
-    """A plain .npy array (images or labels); UserError if missing or not a plain .npy."""
+    """A plain .npy array (images or labels) through the bounded reader
+    (:func:`rrm.safe_io.read_npy`); UserError if missing, not a plain .npy, or its header
+    declares more than the file holds."""
     if path.is_dir():
         raise UserError(f"images file {path} is a directory, not a .npy file")
     if not path.is_file():
         raise UserError(f"images file {path} does not exist")
-    with open(path, "rb") as head:
-        magic = head.read(6)
-    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
-        raise UserError(f"{path} is not a .npy file (it does not start with NumPy's header)")
-    try:
-        images = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{path} cannot be read as a .npy array ({exc})") from None
-    if not isinstance(images, np.ndarray):
-        images.close()
-        raise UserError(f"{path} is an .npz archive; give a single .npy array")
-    return images
+    return read_npy(path)
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -92,6 +86,12 @@ def run(args) -> int:
         raise UserError("--preset/--spec are for --bench --random-weights; an artifact carries its own spec")
     from rrm.artifact import load_artifact
 
+    if args.out is not None:
+        check_file_out(args.out, args.force)
+    if args.trace is not None:
+        if args.trace.exists() and not args.trace.is_dir():
+            raise UserError(f"--trace {args.trace} is a file; give a directory for the layer outputs")
+        check_writable_dir(args.trace, f"--trace {args.trace}")
     artifact = load_artifact(args.artifact)
     images = load_npy(args.images)
     labels = None
@@ -100,16 +100,22 @@ def run(args) -> int:
         if labels.ndim != 1 or labels.shape[0] != images.shape[0] or not np.issubdtype(labels.dtype, np.integer):
             raise UserError(f"{args.labels}: labels must be integers of shape ({images.shape[0]},) "
                             f"to match the images, got {labels.dtype} {labels.shape}")
+        classes = artifact.spec.network.num_classes
+        outside = labels[(labels < 0) | (labels >= classes)]
+        if outside.size:
+            raise UserError(f"{args.labels}: label {int(outside[0])} is not a class of this network "
+                            f"(allowed: 0..{classes - 1}; {outside.size} label(s) outside)")
     logits, trace = model.run(artifact, images, trace=True, batch_size=batch) if args.trace \
         else (model.run(artifact, images, batch_size=batch), None)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "wb") as out:   # exactly the name given (np.save on a name adds .npy)
-            np.save(out, logits)
+        buffer = io.BytesIO()
+        np.save(buffer, logits)   # exactly the name given (np.save on a name adds .npy)
+        write_bytes_atomic(args.out, buffer.getvalue())
     if trace is not None:
-        args.trace.mkdir(parents=True, exist_ok=True)
-        for name, output in trace.items():
-            np.save(args.trace / f"{name}.npy", output)
+        with removed_on_failure(args.trace):
+            args.trace.mkdir(parents=True, exist_ok=True)
+            for name, output in trace.items():
+                np.save(args.trace / f"{name}.npy", output)
     predicted = model.predict(logits)
     for index, cls in enumerate(predicted):
         print(f"image {index}: class {int(cls)}")

@@ -17,11 +17,11 @@ the file appears complete or not at all.
 from __future__ import annotations
 
 import collections
-import os
-import tempfile
 from pathlib import Path
 
 from rrm.errors import UserError
+
+from ..outputs import check_file_out, write_bytes_atomic
 
 NAME = "onnx"
 HELP = "write the integer network as ONNX (onnxruntime runs it bit-exactly) or, with --qonnx, as QONNX for FINN"
@@ -31,7 +31,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("artifact", type=Path, metavar="ARTIFACT",
                         help="export artifact directory (from `rrm export` or `rrm train`)")
     parser.add_argument("--out", type=Path, required=True, metavar="MODEL.onnx",
-                        help="the ONNX file to write (its directory must exist)")
+                        help="the ONNX file to write (its directory must exist; an existing file only "
+                             "with --force)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--qonnx", action="store_true",
                         help="QONNX (Quant nodes, float32 NCHW input) as FINN ingests it, "
                              "instead of the integer ONNX graph")
@@ -39,27 +41,18 @@ def add_arguments(parser) -> None:
                         help="with --qonnx: the fixed batch size of the input (default 1)")
 
 
-def check_out(out: Path) -> None:
-    """Refuse an --out that is a directory or whose directory does not exist."""
+def check_out(out: Path, force: bool = False) -> None:
+    """Refuse an --out that is a directory, an existing file (without --force), or whose
+    directory does not exist or cannot be written (scripts/outputs.py)."""
     if out.is_dir():
         raise UserError(f"--out {out} is a directory; give the file to write, e.g. {out / 'model.onnx'}")
-    parent = out.parent
-    if not parent.is_dir():
-        why = "is not a directory" if parent.exists() else "does not exist"
-        raise UserError(f"--out {out}: its directory {parent} {why} (create it first)")
+    check_file_out(out, force, parent_must_exist=True)
 
 
 def write_model(model, out: Path) -> None:
-    """Serialise ``model`` into ``out`` through a temporary sibling file (no partial file)."""
-    data = model.SerializeToString()
-    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Serialise ``model`` into ``out`` through a temporary sibling file (no partial file),
+    with the umask's mode."""
+    write_bytes_atomic(out, model.SerializeToString())
 
 
 def run(args) -> int:
@@ -69,8 +62,8 @@ def run(args) -> int:
         raise UserError("--batch is for --qonnx (the integer ONNX graph takes any batch)")
     if args.batch is not None and args.batch < 1:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
+    check_out(args.out, args.force)
     artifact = load_artifact(args.artifact)
-    check_out(args.out)
     spec = artifact.spec
     if args.qonnx:
         from ..qonnx_graph import build_qonnx

@@ -44,6 +44,7 @@ import numpy as np
 from rrm.errors import UserError
 from rrm.presets import PRESETS
 
+from ..outputs import check_file_out
 from ..specio import spec_from_args
 from .golden import load_npy
 
@@ -62,6 +63,7 @@ def add_arguments(parser) -> None:
                         help="uint8 images, shape (N, H, W, C), channels-last (e.g. from `rrm dataset`)")
     parser.add_argument("--out", type=Path, required=True, metavar="RESULT.json",
                         help="write the per-image results here (JSON)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--simulator", choices=SIMULATORS, default="verilator",
                         help="RTL simulator (default verilator)")
     parser.add_argument("--waves", action="store_true",
@@ -121,9 +123,12 @@ def check_simulator(simulator: str) -> None:
                         f"installed (e.g. apt-get install iverilog); use --simulator verilator")
 
 
-def check_out(path: Path) -> None:
+def check_out(path: Path, force: bool = False) -> None:
+    """Refuse a directory, an existing file (without --force) or a place that cannot be
+    written, before anything is simulated (scripts/outputs.py)."""
     if path.is_dir():
         raise UserError(f"--out {path} is a directory; give a file name such as RESULT.json")
+    check_file_out(path, force)
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -249,7 +254,7 @@ def run(args) -> int:
     from rrm.memory_map import memory_map, spec_hash
 
     # Every check before anything is built or written.
-    check_out(args.out)
+    check_out(args.out, args.force)
     check_simulator(args.simulator)
     artifact = load_artifact(args.artifact)
     spec = artifact.spec

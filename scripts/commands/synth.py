@@ -51,7 +51,7 @@ def _progress(index, total, kind):
 
 
 def run(args) -> int:
-    from hw.flow.synth import synth, yosys_path
+    from hw.flow.synth import SynthError, synth, yosys_path
 
     from ..paper_figures import PAPER_DESIGN as PAPER
     from rrm.analysis import rtl_memories
@@ -77,7 +77,16 @@ def run(args) -> int:
         lines = verilog.read_text().count("\n")
         mode = args.mode if args.mode != "auto" else ("blocks" if lines > TOP_LINES_MAX else "top")
         print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
-        result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress)
+        try:
+            result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress)
+        except SynthError as exc:
+            if args.work_dir is not None or not exc.log.is_file():
+                raise
+            # the temporary directory goes away with its log: keep the log beside the others
+            handle, kept = tempfile.mkstemp(prefix=f"rrm-synth-{exc.step}-", suffix=".log")
+            with open(handle, "wb") as out:
+                out.write(exc.log.read_bytes())
+            raise UserError(f"yosys failed ({exc.step}): {exc.why[:300]}; log kept: {kept}") from None
     device = get_device(spec.hardware.device)
     analytic = rtl_memories(spec, device)["bram18k"]
     total = result.total

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rrm.errors import UserError
+
+from ..outputs import check_writable_dir, removed_on_failure
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "train"
@@ -93,6 +96,11 @@ def run(args) -> int:
                                     workers=args.workers, finetune_epochs=args.finetune_epochs,
                                     distill=args.distill, distill_temperature=args.distill_temperature,
                                     threads=args.threads)
-    train(spec, config, args.out, data_dir=args.data, resume=args.resume, device=args.device,
-          progress=not args.quiet)
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is not a directory (a file stands there); give a directory for the run")
+    check_writable_dir(args.out, f"--out {args.out}")
+    # a failed start leaves no empty run directory (a run with a checkpoint stays, to --resume)
+    with removed_on_failure(args.out, keep_files=True):
+        train(spec, config, args.out, data_dir=args.data, resume=args.resume, device=args.device,
+              progress=not args.quiet)
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
+from ..outputs import check_writable_dir, removed_on_failure
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "vivado"
@@ -40,6 +41,7 @@ def run(args) -> int:
         raise UserError(f"--out {out} exists and is not an empty directory (nothing is overwritten)")
     if out.parent != Path("") and not out.parent.is_dir():
         raise UserError(f"--out {out}: its parent directory {out.parent} does not exist")
+    check_writable_dir(out, f"--out {out}")
     artifact = None
     if args.artifact is not None:
         if args.preset is not None or args.spec is not None:
@@ -49,7 +51,8 @@ def run(args) -> int:
     else:
         spec = spec_from_args(args)
     print(f"writing the Vivado hand-off for {spec.network.name} into {out} ...", flush=True)
-    paths = write_handoff(spec, out, artifact)
+    with removed_on_failure(out):   # a failure leaves no half-written hand-off behind
+        paths = write_handoff(spec, out, artifact)
     for path in paths:
         print(f"  {path}")
     print(f"next: cd {out} && vivado -mode batch -source build.tcl   (reports in {out}/reports)")
