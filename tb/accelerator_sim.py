@@ -29,11 +29,14 @@ LAYER_FILE = "progress.txt.layer"
 
 def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "verilator",
              gaps: bool = False, backpressure: bool = False, monitor: bool = False,
-             verilog_text: str | None = None) -> dict:
+             verilog_text: str | None = None, mutant_select: int | None = None) -> dict:
     """Build (cached) and run a plan; ``steps`` as in :mod:`tb.cocotb_accelerator`, with numpy
     arrays under ``"data"`` (saved into ``work_dir`` for the simulator process).
     ``verilog_text`` replaces the generated Verilog (files it reads at run time, such as
     ``$readmemh`` init files, belong in ``work_dir / "sim"``, the simulator's directory).
+    ``mutant_select``: the value the testbench drives on the selector input of a design with
+    selectable mutations (:func:`hw.flow.mutate.selectable_verilog`; 0: the original design)
+    before anything else; None for a design without one.
 
     Returns ``{"steps": [...], "writes": [...], "build": Design, "run_seconds": s}``.
     """
@@ -51,6 +54,9 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
     (work_dir / LAYER_FILE).unlink(missing_ok=True)
     plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor,
             "progress": str(progress), "layer_file": str(work_dir / LAYER_FILE)}
+    if mutant_select is not None:
+        from hw.flow.mutate import SELECTOR
+        plan.update(mutant_select=int(mutant_select), selector=SELECTOR)
     (work_dir / "plan.json").write_text(json.dumps(plan))
     results_path = work_dir / "results.json"
     seconds = run_cocotb(design, TEST_MODULE, work_dir / "sim",

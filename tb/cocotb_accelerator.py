@@ -21,7 +21,10 @@ accelerator runs every layer by itself. Steps:
 
 ``gaps``/``backpressure`` pause the sources/the sink on random cycles; with
 ``monitor`` every FM write (layer, buffer, address, word, slot enables) is recorded, for
-naming the first layer that differs from the golden trace.
+naming the first layer that differs from the golden trace. With ``mutant_select`` (and
+``selector``, the input's name) the testbench drives that value on the selector input of
+a design with selectable mutations (``rrm mutate``) at time 0, before the clock, the reset
+and anything else (0: the original design).
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ async def run_plan(dut):
     config = json.loads(os.environ["RRM_TB_CONFIG"])
     with open(config["plan"]) as plan_file:
         plan = json.load(plan_file)
+    if plan.get("mutant_select") is not None:   # a design with selectable mutations: pick one first
+        getattr(dut, plan["selector"]).value = plan["mutant_select"]
     cocotb.start_soon(Clock(dut.aclk, PERIOD_NS, unit="ns").start())
     for name in ("s_axis_tvalid", "s_axis_param_tvalid", "m_axis_tready"):
         getattr(dut, name).value = 0

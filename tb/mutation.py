@@ -1,8 +1,11 @@
 """The mutation benchmark's test plan, its checks and its workers (``rrm mutate``).
 
 A mutant (:mod:`hw.flow.mutate`: one Yosys ``mutate`` mutation of the tiny accelerator)
-runs the whole accelerator in Verilator through :func:`tb.accelerator_sim.simulate` with
-the Verilog of the mutant, on a fast subset of what the RTL suite checks (:func:`plan`):
+runs the whole accelerator in Verilator through :func:`tb.accelerator_sim.simulate`, on a
+fast subset of what the RTL suite checks (:func:`plan`). As in YosysHQ's mcy, every
+mutation of a run is in one design (:func:`hw.flow.mutate.selectable_verilog`), built
+once; mutant ``i`` (from 0) is that build with its selector input at ``i + 1`` (the
+testbench drives it before anything else), the original design (the baseline) at 0.
 
 * run 0, streams without pauses (cycle counts as the cycle model's): a good parameter stream; four bad
   ones (cut short, too long, another spec's hash, a wrong magic word), each flagged
@@ -16,8 +19,8 @@ Every image's logits and class must equal golden's, its ``image_error`` the expe
 flag, and (run 0) its ``layer_cycles`` and ``image_cycles`` the cycle model's
 (:func:`hw.cost.cycle_model.cycle_model`). A mutant is *killed* when anything differs or
 the simulation fails, *timed out* when it runs past the time limit (also a detection),
-*survived* when everything agrees, and an *error* when it could not be made or built
-(Yosys or Verilator refused it: no verdict).
+*survived* when everything agrees, and an *error* when it could not be made (Yosys
+refused the mutation: no verdict).
 
 Each mutant runs in its own process group (``python -m tb.mutation RUN_DIR INDEX``), so a
 mutant that hangs the simulation is killed whole at the limit; :func:`run_all` runs them
@@ -45,11 +48,10 @@ import numpy as np
 from golden import model
 from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
-from hw.flow.mutate import Mutation, mutant_verilog, top_ports
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 
-from .build import ROOT, SIM_DIR, build_design
+from .build import ROOT, build_design
 
 #: The block a mutation run mutates and the preset it is built for.
 BLOCK = "accelerator"
@@ -183,9 +185,10 @@ def classify(outcome: dict | None, timed_out: bool, expect: list, returncode: in
 
 # --- the run directory ---------------------------------------------------------------------
 
-def write_run(run_dir: Path, design: Path, runs: list, ports: list) -> list:
-    """Save the plan's data into ``run_dir`` and ``run.json`` (what workers read); returns the
-    expectations (one list per run)."""
+def write_run(run_dir: Path, verilog: Path, runs: list) -> list:
+    """Save the plan's data into ``run_dir`` and ``run.json`` (what workers read: the plan and
+    ``verilog``, the file of the design with selectable mutations, whose simulator build the
+    workers share); returns the expectations (one list per run)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = []
@@ -197,8 +200,7 @@ def write_run(run_dir: Path, design: Path, runs: list, ports: list) -> list:
             np.save(path, step.pop("data"), allow_pickle=False)
             steps.append({**step, "data_file": str(path)})
         saved.append({**{k: v for k, v in run.items() if k != "steps"}, "steps": steps})
-    (run_dir / "run.json").write_text(json.dumps({"design": str(Path(design).resolve()), "runs": saved,
-                                                  "ports": ports}))
+    (run_dir / "run.json").write_text(json.dumps({"verilog": str(Path(verilog).resolve()), "runs": saved}))
     return [run["expect"] for run in runs]
 
 
@@ -207,76 +209,71 @@ def mutant_dir(run_dir: Path, index: int) -> Path:
     return Path(run_dir) / ("baseline" if index < 0 else f"m{index:04d}")
 
 
-def write_job(run_dir: Path, index: int, mutation: Mutation | None, keep: bool = False) -> Path:
+def selector_value(index: int) -> int:
+    """The selector value of mutant ``index`` (index -1, the baseline: 0, the original design)."""
+    return index + 1
+
+
+def write_job(run_dir: Path, index: int) -> Path:
     where = mutant_dir(run_dir, index)
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
-    (where / "job.json").write_text(json.dumps({"mutation": mutation.to_dict() if mutation else None,
-                                                "keep": keep}))
+    (where / "job.json").write_text(json.dumps({"select": selector_value(index)}))
     return where
 
 
+def build(verilog: Path):
+    """The one simulator build of the run's design with selectable mutations (cached by
+    :func:`tb.build.build_design`: workers that call it again get the same build)."""
+    return build_design(BLOCK, load_preset(PRESET), "verilator", verilog_text=Path(verilog).read_text())
+
+
 def work(run_dir: Path, index: int) -> dict:
-    """One mutant, in the worker process: make its Verilog, build it, run the plan; writes and
-    returns the outcome (``stage``: where it stopped, ``done`` if it ran to the end)."""
+    """One mutant, in the worker process: run the plan on the run's shared build with the
+    selector at the mutant's value; writes and returns the outcome (``stage``: where it
+    stopped, ``done`` if it ran to the end)."""
     from .accelerator_sim import simulate
     run_dir = Path(run_dir)
     where = mutant_dir(run_dir, index)
     run = json.loads((run_dir / "run.json").read_text())
     job = json.loads((where / "job.json").read_text())
-    mutation = Mutation.from_dict(job["mutation"]) if job["mutation"] else None
     spec = load_preset(PRESET)
     times: dict = {}
-    design = None
 
     def finish(outcome: dict) -> dict:
         outcome["seconds"] = times
         (where / "outcome.json").write_text(json.dumps(outcome))
         return outcome
 
+    text = Path(run["verilog"]).read_text()
     start = time.monotonic()
-    try:
-        text = mutant_verilog(Path(run["design"]), mutation, where)
-        ports = top_ports(text, "rrm_" + BLOCK)
-        if sorted(ports) != sorted(run["ports"]):
-            raise RuntimeError(f"the mutant's top ports differ: {sorted(set(ports) ^ set(run['ports']))}")
-    except Exception as exc:  # noqa: BLE001 - any failure here is the verdict "error"
-        return finish({"stage": "mutate", "message": str(exc)})
-    times["mutate"] = round(time.monotonic() - start, 2)
-    start = time.monotonic()
-    try:
-        design = build_design(BLOCK, spec, "verilator", verilog_text=text)
-        (where / "build_dir.txt").write_text(str(design.build_dir))
-    except Exception as exc:  # noqa: BLE001 - Verilator refused the mutant: no verdict
-        times["build"] = round(time.monotonic() - start, 2)
-        return finish({"stage": "build", "message": str(exc)})
+    design = build_design(BLOCK, spec, "verilator", verilog_text=text)
+    if not design.cached:   # the run builds it before any worker starts
+        print(f"warning: the shared build was not in the cache; built it in {design.build_seconds:.0f} s")
     times["build"] = round(time.monotonic() - start, 2)
-    try:
-        runs = []
-        start = time.monotonic()
-        for number, planned in enumerate(run["runs"]):
-            steps = [{**{k: v for k, v in step.items() if k != "data_file"},
-                      "data": np.load(step["data_file"], allow_pickle=False)} for step in planned["steps"]]
-            try:
-                results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
-                                   backpressure=planned["backpressure"], verilog_text=text)
-            except Exception as exc:  # noqa: BLE001 - a failing cocotb test, a crash: killed
-                return finish({"stage": "simulate", "message": f"run {number}: {exc}"})
-            runs.append(results["steps"])
-            if classify({"stage": "done", "runs": runs}, False, [r["expect"] for r in run["runs"][:number + 1]]
-                        )[0] == "killed":
-                break   # killed already: the later runs cannot change the verdict
-        times["simulate"] = round(time.monotonic() - start, 2)
-        while len(runs) < len(run["runs"]):
-            runs.append([])
-        return finish({"stage": "done", "runs": runs})
-    finally:
-        if not job.get("keep") and design is not None:
-            remove_build(design.build_dir)
+    runs = []
+    start = time.monotonic()
+    for number, planned in enumerate(run["runs"]):
+        steps = [{**{k: v for k, v in step.items() if k != "data_file"},
+                  "data": np.load(step["data_file"], allow_pickle=False)} for step in planned["steps"]]
+        try:
+            results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
+                               backpressure=planned["backpressure"], verilog_text=text,
+                               mutant_select=job["select"])
+        except Exception as exc:  # noqa: BLE001 - a failing cocotb test, a crash: killed
+            return finish({"stage": "simulate", "message": f"run {number}: {exc}"})
+        runs.append(results["steps"])
+        if classify({"stage": "done", "runs": runs}, False, [r["expect"] for r in run["runs"][:number + 1]]
+                    )[0] == "killed":
+            break   # killed already: the later runs cannot change the verdict
+    times["simulate"] = round(time.monotonic() - start, 2)
+    while len(runs) < len(run["runs"]):
+        runs.append([])
+    return finish({"stage": "done", "runs": runs})
 
 
 def remove_build(build_dir: Path) -> None:
-    """Delete a mutant's simulator build (and its lock file) from the build cache."""
+    """Delete the run's simulator build (and its lock file) from the build cache."""
     build_dir = Path(build_dir)
     shutil.rmtree(build_dir, ignore_errors=True)
     Path(f"{build_dir}.lock").unlink(missing_ok=True)
@@ -298,8 +295,8 @@ class SubprocessRunner:
     """A runner for :func:`run_all`: ``python -m tb.mutation RUN_DIR INDEX`` in a new session,
     the whole process group killed when it runs past ``timeout`` seconds (or on :meth:`cancel`)."""
 
-    def __init__(self, run_dir: Path, timeout: float, keep: bool = False):
-        self.run_dir, self.timeout, self.keep = Path(run_dir), timeout, keep
+    def __init__(self, run_dir: Path, timeout: float):
+        self.run_dir, self.timeout = Path(run_dir), timeout
         self._live: dict = {}
         self._lock = threading.Lock()
         self._cancelled = False
@@ -334,12 +331,6 @@ class SubprocessRunner:
                 with self._lock:
                     self._live.pop(index, None)
         seconds = time.monotonic() - start
-        if (timed_out or process.returncode != 0) and not self.keep:   # a killed worker cannot clean up
-            built = where / "build_dir.txt"
-            if built.is_file():
-                remove_build(Path(built.read_text().strip()))
-            for staging in SIM_DIR.glob(f".{BLOCK}-*.{process.pid}"):
-                shutil.rmtree(staging, ignore_errors=True)
         outcome_path = where / "outcome.json"
         outcome = json.loads(outcome_path.read_text()) if outcome_path.is_file() and not timed_out else None
         return WorkerResult(index, outcome, timed_out, seconds, process.returncode)

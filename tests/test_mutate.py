@@ -1,6 +1,7 @@
 """`rrm mutate`, the mutation benchmark, without building the accelerator: its argument errors,
-the parsing of Yosys's `mutate -list` output, one mutation applied to a small module (Yosys
-needed: skipped without it), and the verdicts from stand-in workers (no simulator)."""
+the parsing of Yosys's `mutate -list` output, one mutation applied to a small module and two
+behind a selector input in a small hierarchy (Yosys needed: skipped without it), and the
+verdicts from stand-in workers (no simulator)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import hw.flow.mutate as mutate_flow
-from hw.flow.mutate import (Mutation, list_mutations, mutant_verilog, parse_mutation_list, run_yosys,
-                            source_locations, top_ports)
+from hw.flow.mutate import (SELECTOR, Mutation, instances, list_mutations, mutant_verilog,
+                            parse_mutation_list, run_yosys, selectable_commands, selectable_verilog,
+                            selector_width, source_locations, top_ports)
 from scripts.cli import main
 from scripts.commands import mutate as mutate_command
 from tb import mutation as bench
@@ -153,6 +155,67 @@ def test_one_mutation_changes_the_verilog(small_design, tmp_path):
     assert _eval_y(mutated, tmp_path / "e1") == "4'0010"   # bit 0 of a + b tied to 0
 
 
+HIERARCHY = """module add(input [3:0] a, input [3:0] b, output [3:0] y);
+  assign y = a + b;
+endmodule
+module top(input clk, input [3:0] a, input [3:0] b, output [3:0] y, output [3:0] z);
+  add u(.a(a), .b(b), .y(y));
+  assign z = a & b;
+endmodule
+"""
+
+
+def test_selector_commands():
+    mutation = Mutation("inv", "top", "u", "y", 1)
+    assert mutation.command(("mutsel", 2, 2)) == "mutate -ctrl mutsel 2 2 -mode inv -module top -cell u -port y -portbit 1"
+    assert [selector_width(n) for n in (1, 2, 3, 4, 100)] == [1, 2, 2, 3, 7]
+    text = "module \\top\n  cell \\add \\u\n  end\n  cell $and $2\n  end\nend\nmodule \\add\nend\n"
+    assert instances(text) == [("top", "u")]
+    commands = selectable_commands(text, [mutation, mutation, mutation], skip=(1,))
+    assert commands[0] == f"add -input {SELECTOR} 2"
+    assert f"connect -port u {SELECTOR} {SELECTOR}" in commands
+    assert [c.split()[4] for c in commands if c.startswith("mutate")] == ["1", "3"]
+
+
+def _eval_top(verilog: str, where: Path, select: int) -> tuple:
+    """(y, z) of the top module at a=1, b=3 and the selector at ``select`` (Yosys's evaluator)."""
+    where.mkdir()
+    (where / "eval.v").write_text(verilog)
+    log = run_yosys(["read_verilog eval.v", "hierarchy -top top", "proc", "flatten",
+                     f"eval -set a 1 -set b 3 -set {SELECTOR} {select} -show y -show z"], where, "eval.log")
+    return tuple(line.split("=")[1].strip(" .") for line in log.splitlines() if "Eval result" in line)
+
+
+@needs_yosys
+def test_mutations_behind_a_selector(tmp_path):
+    """mcy's one design for all mutants: a mutation inside a submodule and one on the top's
+    instance port, each active only at its selector value; 0 is the original."""
+    (tmp_path / "h.v").write_text(HIERARCHY)
+    run_yosys(["read_verilog h.v", "hierarchy -top top", "proc", "write_rtlil design.il"], tmp_path)
+    adder = next(line.split()[2] for line in (tmp_path / "design.il").read_text().splitlines()
+                 if line.strip().startswith("cell $add"))
+    mutations = [Mutation("const1", "add", adder, "Y", 3), Mutation("inv", "top", "u", "y", 0)]
+    text, failed = selectable_verilog(tmp_path / "design.il", mutations, tmp_path)
+    assert failed == []
+    assert top_ports(text, "top") == ["clk", "a", "b", "y", "z", SELECTOR]
+    assert top_ports(text, "add")[-1] == SELECTOR   # passed down to the submodule's mutation
+    original = ("4'0100", "4'0001")
+    assert _eval_top(text, tmp_path / "s0", 0) == original
+    assert _eval_top(text, tmp_path / "s1", 1) == ("4'1100", "4'0001")   # bit 3 of a + b tied to 1
+    assert _eval_top(text, tmp_path / "s2", 2) == ("4'0101", "4'0001")   # bit 0 of y inverted
+    assert _eval_top(text, tmp_path / "s3", 3) == original               # no mutation has value 3
+
+
+@needs_yosys
+def test_a_mutation_yosys_refuses_is_left_out(small_design, tmp_path):
+    adder = next(line.split()[2] for line in (tmp_path / "design.il").read_text().splitlines()
+                 if line.strip().startswith("cell $add"))
+    mutations = [Mutation("inv", "adder", "$nope", "Y", 0), Mutation("const0", "adder", adder, "Y", 0)]
+    text, failed = selectable_verilog(small_design, mutations, tmp_path / "sel")
+    assert [index for index, _ in failed] == [0] and "yosys failed" in failed[0][1]
+    assert "mutsel == 2'h2" in text and "2'h1" not in text
+
+
 @needs_yosys
 def test_a_mutation_of_a_missing_cell_fails(small_design, tmp_path):
     with pytest.raises(RuntimeError, match="yosys failed"):
@@ -240,11 +303,12 @@ def test_summary_and_table():
 def test_a_worker_past_the_limit_is_killed_and_a_failing_one_is_an_error(tmp_path):
     """The real subprocess runner: a worker that cannot finish in 0.05 s is killed as a group
     (timeout); one whose run directory has no run.json exits without an outcome (error)."""
-    bench.write_job(tmp_path, 0, None)
+    bench.write_job(tmp_path, 0)
+    assert json.loads((bench.mutant_dir(tmp_path, 0) / "job.json").read_text()) == {"select": 1}
     slow = bench.SubprocessRunner(tmp_path, timeout=0.05)(0)
     assert slow.timed_out and slow.outcome is None
     assert bench.classify(slow.outcome, slow.timed_out, [], slow.returncode)[0] == "timeout"
-    bench.write_job(tmp_path, 1, None)
+    bench.write_job(tmp_path, 1)
     broken = bench.SubprocessRunner(tmp_path, timeout=120)(1)
     assert not broken.timed_out and broken.returncode == 1 and broken.outcome is None
     assert bench.classify(broken.outcome, broken.timed_out, [], broken.returncode) == \

@@ -8,9 +8,11 @@ Amaranth's ``src`` attributes kept, so that every cell names the Python line it 
 pass can reach, where Amaranth's own Verilog keeps them as ``always`` blocks);
 :func:`list_mutations` has ``mutate -list N -seed S`` draw a sample of N mutations from it
 (one bit of one cell port inverted, tied to 0 or 1, or XOR/XNOR-ed with another bit of the
-same port: modes ``inv``, ``const0``, ``const1``, ``cnot1``, ``cnot0``), and
-:func:`mutant_verilog` applies one of them and writes the design's Verilog, same top
-module, same ports. With no mutation it writes the unmutated netlist (the baseline).
+same port: modes ``inv``, ``const0``, ``const1``, ``cnot1``, ``cnot0``).
+:func:`selectable_verilog` applies all of them to one design, as mcy does, each active only
+while a new input :data:`SELECTOR` equals its number (0: the original design), so that one
+simulator build serves every mutant; :func:`mutant_verilog` applies one of them alone
+(same top module, same ports), or none: the unmutated netlist.
 
 Needs a ``yosys`` executable on the PATH (Amaranth's built-in Yosys is a minimal build).
 """
@@ -55,10 +57,15 @@ class Mutation:
     wirebit: int | None = None
     src: tuple = field(default_factory=tuple)
 
-    def command(self) -> str:
+    def command(self, ctrl: tuple | None = None) -> str:
         """The Yosys command that applies this mutation (``-wire``/``-src`` are documentation
-        only and left out)."""
-        words = ["mutate", "-mode", self.mode, "-module", self.module, "-cell", self.cell,
+        only and left out); ``ctrl`` = ``(name, width, value)``: the mutation is active only
+        while input ``name`` equals ``value`` (``mutate -ctrl``)."""
+        words = ["mutate"]
+        if ctrl is not None:
+            name, width, value = ctrl
+            words += ["-ctrl", str(name), str(int(width)), str(int(value))]
+        words += ["-mode", self.mode, "-module", self.module, "-cell", self.cell,
                  "-port", self.port, "-portbit", str(self.portbit)]
         if self.ctrlbit is not None:
             words += ["-ctrlbit", str(self.ctrlbit)]
@@ -89,7 +96,7 @@ def parse_mutation_list(text: str) -> list[Mutation]:
     """The mutations of ``mutate -list`` output (a file written with ``-o``, or the log's lines):
     every line ``mutate -mode M -module ... [-src S ...]``; other lines are ignored. A
     ``-mode none`` line (``-list -none``) gives no mutation; ``-ctrl`` options are refused
-    (a mutant here is one design, not a selectable set)."""
+    (:func:`selectable_commands` adds the run's own selector)."""
     out = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
@@ -188,6 +195,81 @@ def list_mutations(design: Path, count: int, seed: int, work_dir: Path) -> list[
     run_yosys([f"read_rtlil {Path(design).resolve()}",
                f"mutate -list {int(count)} -seed {int(seed)} -o {listing.name}"], work_dir, "list.log")
     return parse_mutation_list(listing.read_text())
+
+
+#: The selector input of a design with all mutations of a run (:func:`selectable_verilog`).
+SELECTOR = "mutsel"
+
+
+def selector_width(count: int) -> int:
+    """Bits of the selector of ``count`` mutations (values 1 .. count; 0 = the original)."""
+    return max(1, int(count).bit_length())
+
+
+_MODULE = re.compile(r"^module (\\?\S+)\s*$")
+_CELL = re.compile(r"^\s*cell (\\\S+) (\S+)\s*$")
+
+
+def _plain(name: str) -> str:
+    return name[1:] if name.startswith("\\") else name
+
+
+def instances(design_text: str) -> list[tuple[str, str]]:
+    """``(parent module, instance cell)`` of every instance of a user module (not a ``$`` cell)
+    in the RTLIL text ``design_text``, names without RTLIL's leading backslash."""
+    out, module = [], None
+    for line in design_text.splitlines():
+        match = _MODULE.match(line)
+        if match is not None:
+            module = _plain(match[1])
+            continue
+        match = _CELL.match(line)
+        if match is not None and module is not None:
+            out.append((module, _plain(match[2])))
+    return out
+
+
+def selectable_commands(design_text: str, mutations: list, skip: tuple = ()) -> list[str]:
+    """Yosys commands that apply every mutation of ``mutations`` to the prepared design (RTLIL
+    text ``design_text``), mutation ``i`` (from 0) active only while the input
+    :data:`SELECTOR` equals ``i + 1`` (0: the original design), the way mcy builds one design
+    for all its mutants. ``mutate -ctrl`` adds the selector to the mutated cell's module only,
+    so first every module gets it as an input and every instance passes its parent's on;
+    mutations whose index is in ``skip`` are left out (their value then selects the original)."""
+    width = selector_width(len(mutations))
+    commands = [f"add -input {SELECTOR} {width}"]
+    for parent, cell in instances(design_text):
+        commands += [f"select -module {parent}", f"connect -port {cell} {SELECTOR} {SELECTOR}", "select -clear"]
+    commands += [mutation.command((SELECTOR, width, index + 1))
+                 for index, mutation in enumerate(mutations) if index not in skip]
+    return commands
+
+
+def selectable_verilog(design: Path, mutations: list, work_dir: Path) -> tuple[str, list]:
+    """Verilog of the prepared ``design`` with every one of ``mutations`` applied behind the
+    selector (:func:`selectable_commands`); returns ``(text, failed)``, ``failed`` the
+    ``(index, message)`` of mutations Yosys could not apply (each tried alone only when all
+    together fail; they are left out of the design)."""
+    design = Path(design).resolve()
+    work_dir = Path(work_dir)
+    text = design.read_text()
+    out = work_dir / "mutants.v"
+
+    def attempt(skip: tuple, log_name: str) -> None:
+        run_yosys([f"read_rtlil {design}", *selectable_commands(text, mutations, skip),
+                   f"{WRITE_VERILOG} {out.name}"], work_dir, log_name)
+
+    failed: list = []
+    try:
+        attempt((), "mutants.log")
+    except RuntimeError:
+        for index, mutation in enumerate(mutations):
+            try:
+                run_yosys([f"read_rtlil {design}", mutation.command()], work_dir / "check", f"m{index}.log")
+            except RuntimeError as exc:
+                failed.append((index, str(exc)))
+        attempt(tuple(index for index, _ in failed), "mutants.log")
+    return out.read_text(), failed
 
 
 def mutant_verilog(design: Path, mutation: Mutation | None, work_dir: Path | None = None) -> str:

@@ -6,15 +6,17 @@
 Mutants are drawn by a tool, not picked by hand: the tiny accelerator is elaborated as
 the RTL tests build it, with Amaranth's source locations, prepared in Yosys and
 ``mutate -list N -seed S`` draws N mutations (the approach of YosysHQ's mcy; see
-:mod:`hw.flow.mutate`). Each mutant is the design with one mutation applied, written as
-Verilog with the same top module and ports, built in Verilator and run on
-:func:`tb.mutation.plan` (bit-exact logits and classes against golden, layer and image
-cycles against the cycle model, bad parameter streams flagged, a short frame's
-image_error, an argmax tie, backpressure and stream pauses). First the unmutated design
-runs the same plan, which must pass; it also sets the default time limit.
+:mod:`hw.flow.mutate`). As mcy does, all N go into one design, mutation ``i`` (from 0)
+active only while a new top input ``mutsel`` equals ``i + 1``; that design is built in
+Verilator once, and each mutant is a simulation of the build on :func:`tb.mutation.plan`
+(bit-exact logits and classes against golden, layer and image cycles against the cycle
+model, bad parameter streams flagged, a short frame's image_error, an argmax tie,
+backpressure and stream pauses) with ``mutsel`` driven to its value. First the build runs
+the plan with ``mutsel`` at 0 (the unmutated design), which must pass with the cycle
+model's exact cycles; its time sets the default limit per mutant.
 
 Verdicts: killed (something differed or the simulation failed), timed out (ran past the
-limit: also a detection), survived, error (Yosys or Verilator could not make the mutant).
+limit: also a detection), survived, error (Yosys could not apply the mutation).
 Prints a line per mutant and a table; writes ``--out`` (JSON: commit, sample, counts,
 score, survivors with their source lines, every mutant) and a Markdown table beside it.
 """
@@ -35,9 +37,9 @@ HELP = "mutation benchmark: Yosys-drawn mutants of the tiny accelerator against 
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_OUT = Path("results") / "tiny" / "mutation.json"
-#: The default time limit per mutant: this many times the baseline's build and run, at least MIN_TIMEOUT.
+#: The default time limit per mutant: this many times the baseline's run, at least MIN_TIMEOUT.
 TIMEOUT_FACTOR = 4
-MIN_TIMEOUT = 120.0
+MIN_TIMEOUT = 60.0
 
 
 def _positive_int(text: str) -> int:
@@ -58,7 +60,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--jobs", type=str, default=None, metavar="J",
                         help=f"mutants run at once (default: the CPU count, {os.cpu_count()})")
     parser.add_argument("--timeout", type=str, default=None, metavar="SECONDS",
-                        help=f"time limit per mutant, build and run (default: {TIMEOUT_FACTOR} x the "
+                        help=f"time limit per mutant's simulation (default: {TIMEOUT_FACTOR} x the "
                              f"unmutated design's, at least {MIN_TIMEOUT:g} s)")
     parser.add_argument("--out", type=Path, default=ROOT / DEFAULT_OUT, metavar="FILE.json",
                         help=f"result file (default {DEFAULT_OUT} in the checkout); the table goes "
@@ -66,8 +68,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
                         help="mutants' Verilog, logs and simulator files (default build/mutate/seed<S>-n<N>)")
     parser.add_argument("--keep", action="store_true",
-                        help="keep every mutant's simulator build and Verilog (default: builds are deleted "
-                             "after each run, and the Verilog of killed and timed-out mutants)")
+                        help="keep the run's simulator build (default: deleted at the end; the Verilog "
+                             "of the design with all mutations stays in the work dir)")
 
 
 def check_arguments(args) -> dict:
@@ -122,7 +124,9 @@ def git_dirty() -> bool:
 
 def mutant_entry(index: int, mutation, status: str, reason: str, seconds: float) -> dict:
     from hw.flow.mutate import source_locations
-    return {"index": index, "status": status, "reason": reason, "seconds": round(seconds, 1),
+    from tb.mutation import selector_value
+    return {"index": index, "select": selector_value(index), "status": status, "reason": reason,
+            "seconds": round(seconds, 1),
             "mutation": mutation.describe(), "command": mutation.command(),
             "module": mutation.module, "cell": mutation.cell, "port": mutation.port,
             "portbit": mutation.portbit, "ctrlbit": mutation.ctrlbit, "mode": mutation.mode,
@@ -144,7 +148,8 @@ def format_table(result: dict) -> str:
     lines = [f"# Mutation benchmark: {result['block']} ({result['preset']})", "",
              f"commit {result['commit']}{' (with uncommitted changes)' if result.get('dirty') else ''}, "
              f"Yosys `mutate -list {result['sample']} -seed {result['seed']}`, {result['jobs']} jobs, "
-             f"limit {result['timeout_s']:.0f} s per mutant", "",
+             f"limit {result['timeout_s']:.0f} s per mutant; one Verilator build of all mutants "
+             f"({result.get('build_seconds', 0):.0f} s)", "",
              "| killed | timed out | survived | errors | score | time |",
              "|---:|---:|---:|---:|---:|---:|",
              f"| {counts['killed']} | {counts['timeout']} | {counts['survived']} | {counts['error']} | "
@@ -163,8 +168,8 @@ def format_table(result: dict) -> str:
 
 def run(args) -> int:
     options = check_arguments(args)
-    from hw.flow.mutate import (block_rtlil, list_mutations, mutant_verilog, prepare, top_ports,
-                                yosys_executable, yosys_version)
+    from hw.flow.mutate import (SELECTOR, block_rtlil, list_mutations, mutant_verilog, prepare,
+                                selectable_verilog, top_ports, yosys_executable, yosys_version)
     from hw.flow.verilog import module_name
     from rrm.presets import load_preset
     from tb import mutation as bench
@@ -183,54 +188,73 @@ def run(args) -> int:
     mutations = list_mutations(design, sample, seed, work_dir)
     print(f"rrm mutate: Yosys drew {len(mutations)} mutations (seed {seed}); work dir {work_dir}", flush=True)
     ports = top_ports(mutant_verilog(design, None, work_dir), top)
-    expect = bench.write_run(work_dir, design, bench.plan(spec), ports)
-
-    # The unmutated netlist must pass the plan: otherwise every mutant would look killed.
-    bench.write_job(work_dir, -1, None, keep=args.keep)
-    print("rrm mutate: the unmutated design on the plan (baseline) ...", flush=True)
-    baseline_limit = options["timeout"] or 1800.0
-    baseline = bench.SubprocessRunner(work_dir, baseline_limit, args.keep)(-1)
-    status, reason = bench.classify(baseline.outcome, baseline.timed_out, expect, baseline.returncode)
-    if status != "survived":
-        raise UserError(f"the unmutated design fails the mutation plan ({status}: {reason}); see "
-                        f"{bench.mutant_dir(work_dir, -1)}")
-    timeout = options["timeout"] or max(MIN_TIMEOUT, TIMEOUT_FACTOR * baseline.seconds)
-    print(f"rrm mutate: baseline passed in {baseline.seconds:.1f} s; limit {timeout:.0f} s per mutant, "
-          f"{jobs} at a time", flush=True)
-
-    for index, mutation in enumerate(mutations):
-        bench.write_job(work_dir, index, mutation, keep=args.keep)
+    text, failed = selectable_verilog(design, mutations, work_dir)
+    if top_ports(text, top) != ports + [SELECTOR]:
+        raise UserError(f"the design with all mutations has other top ports than the original plus "
+                        f"{SELECTOR}: {top_ports(text, top)}")
+    verilog = work_dir / "mutants.v"
+    expect = bench.write_run(work_dir, verilog, bench.plan(spec))
     entries: dict = {}
-    width = len(str(len(mutations)))
+    for index, message in failed:   # Yosys could not apply it: no verdict, not in the design
+        entries[index] = mutant_entry(index, mutations[index], "error", f"mutate failed: {message}", 0.0)
 
-    def on_done(result) -> None:
-        mutation = mutations[result.index]
-        status, reason = bench.classify(result.outcome, result.timed_out, expect, result.returncode)
-        entry = mutant_entry(result.index, mutation, status, reason, result.seconds)
-        entries[result.index] = entry
-        if status in ("killed", "timeout") and not args.keep:   # survivors and errors keep their Verilog
-            (bench.mutant_dir(work_dir, result.index) / "mutant.v").unlink(missing_ok=True)
-        tally = summarise(list(entries.values()))["counts"]
-        where = entry["source"][0] if entry["source"] else "-"
-        print(f"[{len(entries):{width}d}/{len(mutations)}] {status:8s} {result.seconds:6.1f} s  "
-              f"{mutation.describe()}  ({where})  "
-              f"killed {tally['killed']} timeout {tally['timeout']} survived {tally['survived']} "
-              f"error {tally['error']}", flush=True)
+    print(f"rrm mutate: building the design with all {len(mutations) - len(failed)} mutations "
+          f"(input {SELECTOR}) in Verilator, once ...", flush=True)
+    build_start = time.monotonic()
+    try:
+        build = bench.build(verilog)
+    except AssertionError as exc:
+        raise UserError(f"Verilator could not build the design with the mutations: {exc}") from None
+    build_seconds = time.monotonic() - build_start
+    try:
+        # The unmutated design (selector 0) must pass the plan: otherwise every mutant would look killed.
+        bench.write_job(work_dir, -1)
+        print(f"rrm mutate: built in {build_seconds:.0f} s; the plan with {SELECTOR} = 0 (baseline) ...",
+              flush=True)
+        baseline = bench.SubprocessRunner(work_dir, options["timeout"] or 1800.0)(-1)
+        status, reason = bench.classify(baseline.outcome, baseline.timed_out, expect, baseline.returncode)
+        if status != "survived":
+            raise UserError(f"the unmutated design ({SELECTOR} = 0) fails the mutation plan ({status}: "
+                            f"{reason}); see {bench.mutant_dir(work_dir, -1)}")
+        timeout = options["timeout"] or max(MIN_TIMEOUT, TIMEOUT_FACTOR * baseline.seconds)
+        print(f"rrm mutate: baseline passed in {baseline.seconds:.1f} s; limit {timeout:.0f} s per mutant, "
+              f"{jobs} at a time", flush=True)
 
-    mutants_start = time.monotonic()
-    bench.run_all(list(range(len(mutations))), bench.SubprocessRunner(work_dir, timeout, args.keep),
-                  jobs, on_done)
-    mutant_seconds = time.monotonic() - mutants_start
+        indices = [index for index in range(len(mutations)) if index not in entries]
+        for index in indices:
+            bench.write_job(work_dir, index)
+        width = len(str(len(mutations)))
+
+        def on_done(result) -> None:
+            mutation = mutations[result.index]
+            status, reason = bench.classify(result.outcome, result.timed_out, expect, result.returncode)
+            entry = mutant_entry(result.index, mutation, status, reason, result.seconds)
+            entries[result.index] = entry
+            tally = summarise(list(entries.values()))["counts"]
+            where = entry["source"][0] if entry["source"] else "-"
+            print(f"[{len(entries):{width}d}/{len(mutations)}] {status:8s} {result.seconds:6.1f} s  "
+                  f"{SELECTOR}={entry['select']}  {mutation.describe()}  ({where})  "
+                  f"killed {tally['killed']} timeout {tally['timeout']} survived {tally['survived']} "
+                  f"error {tally['error']}", flush=True)
+
+        mutants_start = time.monotonic()
+        bench.run_all(indices, bench.SubprocessRunner(work_dir, timeout), jobs, on_done)
+        mutant_seconds = time.monotonic() - mutants_start
+    finally:
+        if not args.keep:
+            bench.remove_build(build.build_dir)
     ordered = [entries[index] for index in range(len(mutations))]
     summary = summarise(ordered)
     result = {
         "commit": git_commit(), "dirty": git_dirty(), "block": bench.BLOCK, "preset": bench.PRESET,
         "yosys": yosys_version(), "sample": sample, "seed": seed, "jobs": jobs,
-        "timeout_s": round(timeout, 1), "baseline_seconds": round(baseline.seconds, 1),
+        "mode": "one build, mutant selected by input " + SELECTOR,
+        "timeout_s": round(timeout, 1), "build_seconds": round(build_seconds, 1),
+        "baseline_seconds": round(baseline.seconds, 1),
         "seconds": round(time.monotonic() - start, 1),
-        "seconds_per_mutant": round(mutant_seconds / max(1, len(mutations)), 1),
+        "seconds_per_mutant": round(mutant_seconds / max(1, len(indices)), 1),
         **summary,
-        "survivors": [{k: e[k] for k in ("index", "mutation", "command", "source")}
+        "survivors": [{k: e[k] for k in ("index", "select", "mutation", "command", "source")}
                       for e in ordered if e["status"] == "survived"],
         "mutants": ordered,
     }
