@@ -45,7 +45,8 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
     np.save(images, np.random.default_rng(seed).integers(0, 256, size=(1, size, size, channels),
                                                           dtype=np.uint8))
     result_path = out / "result.json"
-    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), "--preset", preset])
+    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), "--preset", preset,
+                "--force"])   # the run directory is sim-full's own: a rerun replaces its result
     if code:
         return code
     result = json.loads(result_path.read_text())
