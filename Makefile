@@ -119,7 +119,7 @@ bench: install
 	$(BIN)/rrm golden --preset rr-mobilenet --random-weights --bench
 
 test: install
-	$(BIN)/python -m pytest -n $(JOBS) tests tb
+	$(BIN)/python -m pytest -n $(JOBS) --durations=25 tests tb
 
 test-py: install
 	$(BIN)/python -m pytest -n $(JOBS) tests

@@ -27,7 +27,12 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
+#: Cases that repeat what the whole accelerator's tests run on tiny: `pytest -m slow` runs them.
+SLOW = {'tiny'}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+                                  for name in CASES])
 def test_classifier_engine(request, tmp_path, name):
     spec = CASES[name]()
     seed = 1

@@ -56,7 +56,13 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
+#: Cases on tiny itself, which the whole accelerator's tests run too (the odd shapes and the ring
+#: cases cover the same paths): `pytest -m slow` runs them.
+SLOW = {'conv1-tiny-gaps', 'tiny-dsc2-pw', 'serial-dsc2-pw', 'conv1-tiny', 'group-dsc13-pw'}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+                                  for name in CASES])
 def test_conv_engine_layer(request, tmp_path, name):
     levers, layer, config = CASES[name]
     spec = tiny(**levers)

@@ -30,7 +30,12 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
+#: Cases that repeat what the whole accelerator's tests run on tiny: `pytest -m slow` runs them.
+SLOW = {'tiny-dsc2'}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+                                  for name in CASES])
 def test_dw_engine_layer(request, tmp_path, name):
     levers, layer = CASES[name]
     spec = tiny(**levers)
