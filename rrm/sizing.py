@@ -79,7 +79,16 @@ class Sizing:
 
 
 def sizing(spec: Spec) -> Sizing:
-    """The :class:`Sizing` of ``spec``."""
+    """The :class:`Sizing` of ``spec``, computed once per spec (a spec is frozen: the result
+    is kept on it, as its layers are; every block, engine and cost model asks for it)."""
+    cached = spec.__dict__.get("_sizing")
+    if cached is None:
+        cached = _sizing(spec)
+        object.__setattr__(spec, "_sizing", cached)
+    return cached
+
+
+def _sizing(spec: Spec) -> Sizing:
     quant = spec.quant
     layers = spec.layers()
 

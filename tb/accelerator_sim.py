@@ -21,6 +21,7 @@ from rrm.memory_map import memory_map
 from rrm.spec import Spec
 
 from .build import build_design, run_cocotb
+from .fm_maps import decode_map, map_difference
 
 TEST_MODULE = "tb.cocotb_accelerator"
 #: The layer a running simulation is on, written by the testbench beside the progress file.
@@ -103,26 +104,8 @@ def decode_writes(spec: Spec, writes: list) -> dict:
                 keep = slot_mask << (slot * lanes * bits)
                 merged = (merged & ~keep) | (word & keep)
         words[addr] = merged
-    maps = {}
-    mask = (1 << bits) - 1
-    for entry in mmap.layers:
-        if entry.kind not in ("conv", "dw", "pw") or entry.index not in by_layer:
-            continue
-        words = by_layer[entry.index]
-        out = np.full((entry.out_h, entry.out_w, entry.out_channels), -1, dtype=np.int64)
-        for pixel in range(entry.out_pixels):
-            block, slot = divmod(pixel, p)
-            for group in range(entry.out_groups):
-                word = words.get(block * entry.out_groups + group)
-                if word is None:
-                    continue
-                for lane in range(lanes):
-                    channel = group * lanes + lane
-                    if channel < entry.out_channels:
-                        out[pixel // entry.out_w, pixel % entry.out_w, channel] = \
-                            (word >> ((slot * lanes + lane) * bits)) & mask
-        maps[entry.name] = out
-    return maps
+    return {entry.name: decode_map(spec, entry, by_layer[entry.index]) for entry in mmap.layers
+            if entry.kind in ("conv", "dw", "pw") and entry.index in by_layer}
 
 
 def first_mismatch(spec: Spec, writes: list, trace: dict) -> str | None:
@@ -136,10 +119,9 @@ def first_mismatch(spec: Spec, writes: list, trace: dict) -> str | None:
         got = maps.get(entry.name)
         if got is None:
             return f"{entry.name}: the RTL wrote nothing"
-        if not np.array_equal(got, want):
-            y, x, c = (int(v) for v in np.argwhere(got != want)[0])
-            return (f"{entry.name}: first difference at (y={y}, x={x}, channel={c}): "
-                    f"RTL {got[y, x, c]}, golden {want[y, x, c]}")
+        difference = map_difference(entry.name, got, want)
+        if difference:
+            return difference
     return None
 
 

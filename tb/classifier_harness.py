@@ -35,7 +35,6 @@ import numpy as np
 from amaranth.back import verilog
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect
 
 from golden import model
@@ -47,8 +46,8 @@ from rrm.param_stream import ram_words
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
-from .engine_harness import map_words
-from .payload import unpack
+from .engine_harness import initialised_ram
+from .fm_maps import map_words
 
 #: The sequencer's cycles before a layer's START with neither ``start`` nor ``run``.
 GAP_STATES = ("FETCH", "LATCH", "SHIFT")
@@ -121,11 +120,7 @@ class ClassifierHarness(wiring.Component):
         m.submodules.engine = engine = self.engine
 
         def ram(name, shape, depth, words):
-            if len(words) > depth:
-                raise ValueError(f"{name}: {len(words)} words for a RAM of {depth}")
-            memory = Memory(shape=shape, depth=depth, init=[unpack(shape, word) for word in words])
-            m.submodules[f"ram_{name}"] = memory
-            return memory.read_port()
+            return initialised_ram(m, name, shape, depth, words).read_port()
 
         connect(m, engine.fm_read, ram("fm", shapes.fm, shapes.fm_depth, case.fm_words))
         connect(m, engine.pw_read, ram("pw", shapes.pw, shapes.depth["pw"], case.pw_words))

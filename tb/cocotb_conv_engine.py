@@ -32,16 +32,16 @@ import json
 import os
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 
 from hw.engines.conv import ConvEngine
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
 from .conv_engine_harness import conv_case, image_layout
-from .engine_harness import decode_map
+from .fm_maps import decode_map, map_difference
+from .harness import record_engine_writes
 from .streams import PERIOD_NS, StreamSource, random_pauses
 
 
@@ -83,31 +83,20 @@ async def conv_layer(dut):
     if source is not None:
         pixels = case.pixels()
         source.send_values([{"data": value, "last": int(i == len(pixels) - 1)} for i, value in enumerate(pixels)])
-    writes = []       # (edge, buffer, addr, word, slots)
-    ring_waits = gaps = taken = 0
-    edge = 0
-    dut.go.value = 1
-    limit = 40 * want_cycles + 4000
-    while True:
-        await ReadOnly()
-        if dut.write_en.value:
-            writes.append((edge, int(dut.write_buffer.value), int(dut.write_addr.value),
-                           int(dut.write_data.value), int(dut.write_slots.value)))
-        if source is not None and dut.inputting.value and taken < len(pixels):
+    image = {"ring_waits": 0, "gaps": 0, "taken": 0}
+
+    def watch_image(_edge):
+        """The image stream while the loader takes it: ring waits, gaps, beats taken."""
+        if source is not None and dut.inputting.value and image["taken"] < len(pixels):
             valid, ready = dut.image__valid.value, dut.image__ready.value
-            ring_waits += bool(valid and not ready)
-            gaps += not valid
-            taken += bool(valid and ready)
-        if dut.finished.value:
-            break
-        assert edge < limit, f"no done after {edge} cycles (layer_cycles {want_cycles})"
-        await RisingEdge(dut.clk)
-        edge += 1
-    finished_edge = edge
-    for _ in range(8):      # nothing more may be written after the layer's end
-        await RisingEdge(dut.clk)
-        await ReadOnly()
-        assert not dut.write_en.value, "FM write after done"
+            image["ring_waits"] += bool(valid and not ready)
+            image["gaps"] += not valid
+            image["taken"] += bool(valid and ready)
+
+    dut.go.value = 1
+    writes, finished_edge = await record_engine_writes(dut, limit=40 * want_cycles + 4000,
+                                                       each_cycle=watch_image)
+    ring_waits, gaps = image["ring_waits"], image["gaps"]
     cycles = int(dut.cycles.value)
     if case.is_conv1:
         assert not dut.image_error.value, "the image loader reports image_error"
@@ -136,12 +125,8 @@ async def conv_layer(dut):
     words = {}
     for (addr, slot), value in slots_written.items():
         words[addr] = words.get(addr, 0) | value << (slot * slot_bits)
-    got = decode_map(spec, entry, words)
-    want = case.output_map
-    if not np.array_equal(got, want):
-        y, x, c = (int(v) for v in np.argwhere(got != want)[0])
-        raise AssertionError(f"{entry.name}: {int((got != want).sum())} values differ; first at "
-                             f"(y={y}, x={x}, channel={c}): RTL {got[y, x, c]}, golden {want[y, x, c]}")
+    difference = map_difference(entry.name, decode_map(spec, entry, words), case.output_map)
+    assert difference is None, difference
     dut._log.info("%s: %d writes, last on edge %d, finished on edge %d; cycles %d, layer_cycles %d, "
                   "ring waits %d, image gaps %d", entry.name, len(writes), writes[-1][0], finished_edge, cycles,
                   want_cycles, ring_waits, gaps)

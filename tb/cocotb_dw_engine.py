@@ -18,14 +18,15 @@ import json
 import os
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 
 from hw.engines.depthwise import DepthwiseEngine
 from rrm.spec import Spec
 
-from .engine_harness import decode_map, dw_case
+from .engine_harness import dw_case
+from .harness import record_engine_writes
+from .fm_maps import decode_map, map_difference
 from .streams import PERIOD_NS
 
 
@@ -44,27 +45,10 @@ async def dw_layer(dut):
     dut.rst.value = 0
     await RisingEdge(dut.clk)
 
-    writes = []       # (edge, buffer, addr, word, slots)
-    edge = 0
     dut.go.value = 1
     await RisingEdge(dut.clk)   # edge 0: the harness enters START
     dut.go.value = 0
-    limit = 20 * want_cycles + 1000
-    while True:
-        await ReadOnly()
-        if dut.write_en.value:
-            writes.append((edge, int(dut.write_buffer.value), int(dut.write_addr.value),
-                           int(dut.write_data.value), int(dut.write_slots.value)))
-        if dut.finished.value:
-            break
-        assert edge < limit, f"no done after {edge} cycles (layer_cycles {want_cycles})"
-        await RisingEdge(dut.clk)
-        edge += 1
-    finished_edge = edge
-    for _ in range(8):      # nothing more may be written after done
-        await RisingEdge(dut.clk)
-        await ReadOnly()
-        assert not dut.write_en.value, "FM write after done"
+    writes, finished_edge = await record_engine_writes(dut, limit=20 * want_cycles + 1000)
     cycles = int(dut.cycles.value)
 
     P = spec.hardware.pe_count
@@ -76,12 +60,8 @@ async def dw_layer(dut):
         assert addr not in words, f"word {addr} written twice"
         words[addr] = word
     assert len(words) == entry.writes, f"{len(words)} words written, the layer table says {entry.writes}"
-    got = decode_map(spec, entry, words)
-    want = case.output_map
-    if not np.array_equal(got, want):
-        y, x, c = (int(v) for v in np.argwhere(got != want)[0])
-        raise AssertionError(f"{entry.name}: {int((got != want).sum())} values differ; first at "
-                             f"(y={y}, x={x}, channel={c}): RTL {got[y, x, c]}, golden {want[y, x, c]}")
+    difference = map_difference(entry.name, decode_map(spec, entry, words), case.output_map)
+    assert difference is None, difference
     dut._log.info("%s: %d writes, last on edge %d, finished on edge %d; cycles %d, layer_cycles %d",
                   entry.name, len(writes), writes[-1][0], finished_edge, cycles, want_cycles)
     with open("result.json", "w") as out:

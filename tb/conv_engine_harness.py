@@ -42,7 +42,6 @@ import numpy as np
 from amaranth.back import verilog
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect
 
 from golden import model
@@ -55,8 +54,8 @@ from rrm.param_stream import ram_words
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
-from .engine_harness import map_words
-from .payload import unpack
+from .engine_harness import initialised_ram
+from .fm_maps import map_words
 
 
 @dataclass
@@ -148,11 +147,7 @@ class ConvHarness(wiring.Component):
         m.submodules.engine = engine = ConvEngine(case.spec)
 
         def ram(name, shape, depth, words):
-            if len(words) > depth:
-                raise ValueError(f"{name}: {len(words)} words for a RAM of {depth}")
-            memory = Memory(shape=shape, depth=depth, init=[unpack(shape, word) for word in words])
-            m.submodules[f"ram_{name}"] = memory
-            return memory
+            return initialised_ram(m, name, shape, depth, words)
 
         # the FM buffer the layer reads, as deep as it is in the accelerator (the engine's
         # address is as wide as the larger buffer: the RAM takes its low bits, as a RAM would)

@@ -45,6 +45,7 @@ from rrm.param_stream import ram_words
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
+from .fm_maps import map_words
 from .payload import unpack
 
 
@@ -62,42 +63,14 @@ class DwCase:
     output_map: np.ndarray   # golden's output of the layer
 
 
-def map_words(spec: Spec, fmap: np.ndarray) -> list:
-    """An (H, W, C) map as FM words: word ``b*G + g`` holds pixels ``b*P .. b*P+P-1`` of
-    channel group ``g``, slot 0 in the low bits, lane 0 lowest in a slot (rrm.memory_map);
-    channels beyond C and pixels beyond H*W are zero."""
-    mmap = sizing(spec).memories
-    P, L, A = mmap.pe_count, mmap.lanes, spec.quant.act_bits
-    h, w, c = fmap.shape
-    groups = -(-c // L)
-    pixels = fmap.reshape(h * w, c)
-    words = [0] * (-(-(h * w) // P) * groups)
-    for i in range(h * w):
-        block, slot = divmod(i, P)
-        for ch in range(c):
-            g, lane = divmod(ch, L)
-            words[block * groups + g] |= int(pixels[i, ch]) << ((slot * L + lane) * A)
-    return words
-
-
-def decode_map(spec: Spec, entry, writes: dict) -> np.ndarray:
-    """The output map (H, W, C) from ``writes`` {addr: word} (every slot written); -1 where
-    no word was written."""
-    mmap = sizing(spec).memories
-    P, L, A = mmap.pe_count, mmap.lanes, spec.quant.act_bits
-    out = np.full((entry.out_h, entry.out_w, entry.out_channels), -1, dtype=np.int64)
-    mask = (1 << A) - 1
-    for pixel in range(entry.out_pixels):
-        block, slot = divmod(pixel, P)
-        for g in range(entry.out_groups):
-            word = writes.get(block * entry.out_groups + g)
-            if word is None:
-                continue
-            for lane in range(L):
-                ch = g * L + lane
-                if ch < entry.out_channels:
-                    out[pixel // entry.out_w, pixel % entry.out_w, ch] = (word >> ((slot * L + lane) * A)) & mask
-    return out
+def initialised_ram(m, name: str, shape, depth: int, words: list) -> Memory:
+    """A RAM ``ram_<name>`` of ``depth`` words of ``shape`` holding ``words`` (packed ints)
+    from address 0, added to ``m``; ValueError if they do not fit."""
+    if len(words) > depth:
+        raise ValueError(f"{name}: {len(words)} words for a RAM of {depth}")
+    memory = Memory(shape=shape, depth=depth, init=[unpack(shape, word) for word in words])
+    m.submodules[f"ram_{name}"] = memory
+    return memory
 
 
 def dw_case(spec: Spec, layer: str, seed: int = 1) -> DwCase:
@@ -148,11 +121,7 @@ class DepthwiseHarness(wiring.Component):
         m.submodules.engine = engine = DepthwiseEngine(case.spec)
 
         def ram(name, shape, depth, words):
-            if len(words) > depth:
-                raise ValueError(f"{name}: {len(words)} words for a RAM of {depth}")
-            memory = Memory(shape=shape, depth=depth, init=[unpack(shape, word) for word in words])
-            m.submodules[f"ram_{name}"] = memory
-            return memory.read_port()
+            return initialised_ram(m, name, shape, depth, words).read_port()
 
         connect(m, engine.fm_read, ram("fm", shapes.fm, shapes.fm_depth, case.fm_words))
         connect(m, engine.dw_read, ram("dw", shapes.dw, shapes.depth["dw"], case.dw_words))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 
 from rrm.spec import Spec
 
@@ -78,3 +78,32 @@ def check_back_to_back(cycles: list[int], what: str) -> None:
     """Handshakes on consecutive cycles: throughput one beat per cycle."""
     span = cycles[-1] - cycles[0] + 1
     assert span == len(cycles), f"{what}: {len(cycles)} beats took {span} cycles, expected one per cycle"
+
+
+#: Cycles after an engine harness's ``finished`` in which no FM write may come.
+QUIET_AFTER_DONE = 8
+
+
+async def record_engine_writes(dut, limit: int, each_cycle=None) -> tuple[list, int]:
+    """Run an engine harness until ``finished``: every FM write as (edge, buffer, addr, word,
+    slots), edges counted from the call; ``each_cycle(edge)`` is called on every edge (in the
+    read-only phase). Fails after ``limit`` edges, or on a write in the
+    :data:`QUIET_AFTER_DONE` cycles after ``finished``. Returns (writes, finishing edge)."""
+    writes, edge = [], 0
+    while True:
+        await ReadOnly()
+        if dut.write_en.value:
+            writes.append((edge, int(dut.write_buffer.value), int(dut.write_addr.value),
+                           int(dut.write_data.value), int(dut.write_slots.value)))
+        if each_cycle is not None:
+            each_cycle(edge)
+        if dut.finished.value:
+            break
+        assert edge < limit, f"no done after {edge} cycles"
+        await RisingEdge(dut.clk)
+        edge += 1
+    for _ in range(QUIET_AFTER_DONE):
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        assert not dut.write_en.value, "FM write after done"
+    return writes, edge

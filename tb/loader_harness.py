@@ -32,7 +32,7 @@ class ParamLoaderHarness(wiring.Component):
     def __init__(self, spec: Spec):
         self.spec = spec
         self.loader = ParamLoader(spec)
-        self.shapes = shapes = ram_shapes(spec)
+        self.shapes = ram_shapes(spec)
         self.regions = sizing(spec).memories.param_rams
         members = {
             "param": In(self.loader.param.signature.flip()),

@@ -26,7 +26,6 @@ from hw.engines.sequencer import Sequencer
 from hw.flow.verilog import module_name
 from hw.top.accelerator import ENGINES
 from rrm.param_stream import ram_words
-from rrm.sizing import sizing
 from rrm.spec import Spec
 
 ENGINE_KINDS = {name: engine.KINDS for name, engine in ENGINES.items()}

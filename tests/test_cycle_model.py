@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from hw.cost.cycle_model import conv1_cycles, cycle_model
+from hw.cost.cycle_model import cycle_model
+from hw.engines.conv1_timing import conv1_cycles
 from rrm.memory_map import memory_map
 from rrm.presets import PRESETS, load_preset
 from scripts.cli import main

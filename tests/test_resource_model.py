@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from hw.cost.resource_model import estimate_resources, lutram_luts, ram_mux_luts
+from hw.cost.resource_model import estimate_resources
+from hw.top.ram_cost import lutram_luts, ram_mux_luts
 from rrm.analysis import rtl_memories
 from rrm.devices import get_device
 from rrm.presets import load_preset

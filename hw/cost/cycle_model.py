@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from rrm.memory_map import LayerKind, memory_map
 from rrm.spec import Spec
 
-from ..engines.conv1_timing import conv1_cycles  # noqa: F401  (re-exported for the tests)
 from ..engines.sequencer import IMAGE_STEPS, LAYER_STEPS
 from ..top.accelerator import engine_for
 

@@ -23,6 +23,8 @@ core             51,503 / 89,267 / 0           7.56 LUT, 14.2 FF per FM word bit
 DW patch buffer  341 / 2,336                   per DW channel: 5.3 LUT, 36.5 FF
 ===============  ============================  ===============================================
 
+(:func:`lutram_luts` and :func:`ram_mux_luts` are in :mod:`hw.top.ram_cost`.)
+
 Each unit owns its figures: the engines' ``resources`` (:class:`hw.engines.conv.ConvEngine`,
 :class:`hw.engines.depthwise.DepthwiseEngine`, :class:`hw.engines.classifier.Classifier`)
 from their blocks' unit costs (``LANE_LUT_FF`` and the like on each block) and DSP48E2
@@ -46,7 +48,7 @@ from rrm.spec import Spec
 
 from ..blocks.cost import total
 from ..top.accelerator import ENGINES
-from ..top.ram_cost import lutram_luts, memory_resources, ram_mux_luts  # noqa: F401  (re-exported)
+from ..top.ram_cost import memory_resources
 
 
 #: The presets whose Yosys block runs the unit costs were fitted on; its error on any other

@@ -72,7 +72,7 @@ class Classifier(wiring.Component):
     @staticmethod
     def dsp48e2(spec: Spec) -> int:
         """DSP48E2 as Yosys maps the engine: the FC block's class lanes."""
-        return asked(FullyConnected(**fc_parameters(spec))).dsp48e2
+        return asked(FullyConnected, fc_parameters(spec)).dsp48e2
 
     @staticmethod
     def resources(spec: Spec) -> Cost:
@@ -91,7 +91,7 @@ class Classifier(wiring.Component):
         if entry.kind_code != LayerKind.fc:
             raise ValueError(f"layer {entry.name}: the classifier runs pool and fc, not {entry.kind}")
         Q = spec.hardware.fc_classes
-        fc = latency_of(FullyConnected(**fc_parameters(spec)))
+        fc = latency_of(FullyConnected, fc_parameters(spec))
         # rows of Q classes, max(groups, Q) cycles apart; the last row's logits leave one per cycle
         rows = -(-entry.out_channels // Q)
         last_row = entry.out_channels - (rows - 1) * Q

@@ -77,8 +77,8 @@ class ConvEngine(wiring.Component):
     @staticmethod
     def dsp48e2(spec: Spec) -> int:
         """DSP48E2 as Yosys maps the engine: its Conv PEs' and BN units' products."""
-        return (spec.hardware.pe_count * asked(ConvPE(**conv_parameters(spec))).dsp48e2
-                + ConvEngine.bn_unit_count(spec) * asked(BnRequant(**bn_parameters(spec))).dsp48e2)
+        return (spec.hardware.pe_count * asked(ConvPE, conv_parameters(spec)).dsp48e2
+                + ConvEngine.bn_unit_count(spec) * asked(BnRequant, bn_parameters(spec)).dsp48e2)
 
     @staticmethod
     def resources(spec: Spec) -> Cost:
@@ -93,8 +93,8 @@ class ConvEngine(wiring.Component):
         """Cycles of layer ``entry`` (conv1 or pw) from the first cycle after ``start`` to ``done``."""
         hw = spec.hardware
         P = hw.pe_count
-        pe = latency_of(ConvPE(**conv_parameters(spec)))
-        bn = latency_of(BnRequant(**bn_parameters(spec)))
+        pe = latency_of(ConvPE, conv_parameters(spec))
+        bn = latency_of(BnRequant, bn_parameters(spec))
         # serial_bn: a pixel-mode result's P sums leave through one BN unit, one per cycle
         serial_drain = P + DRAIN_BN_READ if hw.serial_bn else 0
         pipeline = RAM_READ + pe + FM_WRITE + DONE

@@ -78,8 +78,8 @@ class DepthwiseEngine(wiring.Component):
     def dsp48e2(spec: Spec) -> int:
         """DSP48E2 as Yosys maps the engine: its DW PEs' and BN units' products."""
         D = spec.hardware.dw_pes
-        return D * (asked(DepthwisePE(**dw_parameters(spec))).dsp48e2
-                    + asked(BnRequant(**bn_parameters(spec))).dsp48e2)
+        return D * (asked(DepthwisePE, dw_parameters(spec)).dsp48e2
+                    + asked(BnRequant, bn_parameters(spec)).dsp48e2)
 
     @staticmethod
     def resources(spec: Spec) -> Cost:
@@ -87,7 +87,7 @@ class DepthwiseEngine(wiring.Component):
         engine's registers: DSP48E2 and BRAM18K exact, LUT/FF from unit costs."""
         hw, quant = spec.hardware, spec.quant
         channels = hw.dw_pes * hw.lanes
-        pe = asked(DepthwisePE(**dw_parameters(spec)))
+        pe = asked(DepthwisePE, dw_parameters(spec))
         lanes = channels * (per_unit(*pe.lane_lut_ff) + per_unit(*PatchBuffer.CHANNEL_LUT_FF)
                             + per_unit(*BnRequant.LANE_LUT_FF))
         registers = DepthwiseEngine.register_bits(spec) * per_unit(*REGISTER_BIT_LUT_FF)
@@ -115,9 +115,9 @@ class DepthwiseEngine(wiring.Component):
             raise ValueError(f"layer {entry.name}: the DW engine runs dw, not {entry.kind}")
         hw = spec.hardware
         P, K, D = hw.pe_count, hw.kernel, hw.dw_pes
-        pe = latency_of(DepthwisePE(**dw_parameters(spec)))
-        bn = latency_of(BnRequant(**bn_parameters(spec)))
-        patch = latency_of(PatchBuffer(**dw_patch_parameters(spec)))
+        pe = latency_of(DepthwisePE, dw_parameters(spec))
+        bn = latency_of(BnRequant, bn_parameters(spec))
+        patch = latency_of(PatchBuffer, dw_patch_parameters(spec))
         pad = K // 2
         padded_h, padded_w = entry.in_h + 2 * pad, entry.in_w + 2 * pad
         last_row = K - 1 + entry.stride * (entry.out_h - 1)

@@ -13,6 +13,7 @@ memories and a testbench that drives one engine alone build the same ports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data, wiring
@@ -167,16 +168,23 @@ class ImageRing(wiring.Signature):
         })
 
 
-def asked(block):
-    """``block``, marked as only asked for its figures (latency, DSP48E2), never elaborated,
-    so Amaranth does not warn that it was left unused."""
-    block._MustUse__silence = True
+@lru_cache(maxsize=512)
+def _asked(block_class, parameters: tuple):
+    block = block_class(**dict(parameters))
+    block._MustUse__silence = True    # only asked, never elaborated: no unused-block warning
     return block
 
 
-def latency_of(block) -> int:
-    """A block's latency in cycles; the block is only asked, never elaborated."""
-    return asked(block).latency
+def asked(block_class, parameters: dict):
+    """The block ``block_class(**parameters)``, to ask for its figures (latency, DSP48E2,
+    unit costs), never to elaborate; built once per distinct set of parameters, so cost
+    models that ask for every layer of every configuration of a sweep do not rebuild it."""
+    return _asked(block_class, tuple(sorted(parameters.items())))
+
+
+def latency_of(block_class, parameters: dict) -> int:
+    """The latency in cycles of ``block_class(**parameters)``."""
+    return asked(block_class, parameters).latency
 
 
 def bn_units(m, spec: Spec, name: str, count: int) -> list:

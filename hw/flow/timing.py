@@ -69,7 +69,7 @@ ENGINES = (("core.param_loader", "parameter loader"), ("core.image_loader", "ima
 
 
 @dataclass
-class Path_:
+class TimingPath:
     """One path: its levels, the net it ends on and the engine that net belongs to."""
 
     levels: float
@@ -82,7 +82,7 @@ class Path_:
 class TimingReport:
     top: str
     cells: dict                # primitive -> count
-    worst: list                # Path_, worst first
+    worst: list                # TimingPath, worst first
     by_engine: dict            # engine -> worst levels
     fanout: list               # (net, fan-out), highest first
     dsp: dict                  # "registered", "combinational" DSP48E2 counts
@@ -236,7 +236,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
         while current is not None and driver.get(current) and not CUT.match(driver[current][1]):
             through.append(driver[current][1])
             current = via.get(current)
-        worst.append(Path_(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through))))
+        worst.append(TimingPath(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through))))
         if len(worst) == paths:
             break
     by_engine: dict = defaultdict(float)
