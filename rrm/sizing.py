@@ -42,7 +42,8 @@ class Sizing:
         Largest useful requantization shift P over the conv/dw/pw layers; every
         larger shift gives 0 for every input, so hardware clamps shifts to it.
     bn_sum_width : int
-        Signed width of ``acc*m + b + r`` for r = 2**(max_shift-1), every layer.
+        Signed width of ``acc*m + b`` (``rrm.bounds.bn_sum_range``), every layer; the BN
+        unit rounds without adding r to it (hw/blocks/bn_requant.py).
     pool_width : int
         Unsigned width of a pool sum (act_max * H * W of the pooled map).
     logit_width : int
@@ -112,7 +113,7 @@ def _sizing(spec: Spec) -> Sizing:
         conv_acc_width=acc_width("conv", "pw"),
         bn_acc_width=acc_width("conv", "dw", "pw"),
         max_shift=max_shift,
-        bn_sum_width=max(bounds.bn_product_bits(spec, name, max_shift) for name in bn_names),
+        bn_sum_width=max(bounds.signed_bits(*bounds.bn_sum_range(spec, name)) for name in bn_names),
         pool_width=bounds.pool_range(spec)[1].bit_length(),
         logit_width=bounds.accumulator_bits(spec, "fc"),
         dw_patch_max_height=max(layer.in_h for layer in dw),

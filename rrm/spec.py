@@ -255,10 +255,11 @@ class HardwareSpec:
         BN unit, one per cycle, instead of ``pe_count`` BN units in parallel
         (a pointwise layer has at least ``pe_count`` beats per result, so no cycles
         are lost but the drain).
-    dw_lut_products : bool
-        The DW PEs form their ``act_bits`` x ``weight_bits`` products in LUTs (shifts and
-        adds over the activation's bits) instead of one DSP48E2 each: the K*K products
-        per lane of every DW PE leave the DSP budget.
+    dw_lut_taps : int
+        Of the K*K taps of every DW lane, how many form their ``act_bits`` x
+        ``weight_bits`` products in LUTs (shifts and adds over the activation's bits)
+        instead of one DSP48E2 each (0..K*K; 0: every product in a DSP48E2, the paper's
+        design): the DSP budget traded for LUTs, tap by tap, at the same cycles.
     """
 
     pe_count: int = 9
@@ -272,10 +273,10 @@ class HardwareSpec:
     dw_pe_count: int = 0
     fc_parallel: int = 0
     serial_bn: bool = False
-    dw_lut_products: bool = False
+    dw_lut_taps: int = 0
 
     #: Fields a spec file may leave out (their defaults keep the paper's design).
-    OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_products")
+    OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_taps")
 
     @property
     def dw_pes(self) -> int:
@@ -305,9 +306,9 @@ class HardwareSpec:
         if self.fc_parallel and self.pe_count % self.fc_parallel:
             raise SpecError("hardware.fc_parallel",
                             f"{self.fc_parallel} does not divide pe_count {self.pe_count}")
-        for flag in ("serial_bn", "dw_lut_products"):
-            if not isinstance(getattr(self, flag), bool):
-                raise SpecError(f"hardware.{flag}", f"must be true or false, not {getattr(self, flag)!r}")
+        if not isinstance(self.serial_bn, bool):
+            raise SpecError("hardware.serial_bn", f"must be true or false, not {self.serial_bn!r}")
+        _check_int("hardware.dw_lut_taps", self.dw_lut_taps, 0, self.kernel * self.kernel)
         beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
         if not 0.0 < beta <= 1.0:
             raise SpecError("hardware.fm_on_chip", f"{beta} is out of range (allowed: 0 < value <= 1)")

@@ -24,22 +24,24 @@ TARGETS = {"paper 7.85 ms": 1_177_500, "Vitis AI DPU 3.06 ms": 459_000, "1910 fp
 PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 20, 21, 22, 24, 25)
 LANES = (16, 32, 64)
 DW_PES = (1, 2, 3, 4, 6, 9)
-#: hardware.dw_lut_products: the DW products in DSP48E2s, or in LUTs.
-DW_LUT_PRODUCTS = (False, True)
+#: hardware.dw_lut_taps: of each DW lane's K x K products, how many in LUTs (the rest in
+#: DSP48E2s): none, about half, all (clamped to K x K).
+DW_LUT_TAPS = (0, 4, 9)
 
 
 def configurations(base):
-    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_products) of the
+    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_taps) of the
     grid, as specs."""
+    taps = sorted({min(value, base.hardware.kernel ** 2) for value in DW_LUT_TAPS})
     for pe_count, lanes, dw_pes, serial, lut in itertools.product(PE_COUNTS, LANES, DW_PES, (False, True),
-                                                                  DW_LUT_PRODUCTS):
+                                                                  taps):
         if dw_pes > pe_count:
             continue
         for fc_parallel in sorted({1, pe_count} | {q for q in (2, 3, 4) if pe_count % q == 0}):
             hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
                                            dw_pe_count=0 if dw_pes == pe_count else dw_pes,
                                            fc_parallel=0 if fc_parallel == pe_count else fc_parallel,
-                                           serial_bn=serial, dw_lut_products=lut)
+                                           serial_bn=serial, dw_lut_taps=lut)
             yield dataclasses.replace(base, hardware=hardware)
 
 
@@ -55,7 +57,7 @@ def evaluate(spec) -> dict | None:
     res = estimate_resources(spec)
     hw = spec.hardware
     return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
-            "serial_bn": hw.serial_bn, "dw_lut_products": hw.dw_lut_products, "cycles": model.cycles,
+            "serial_bn": hw.serial_bn, "dw_lut_taps": hw.dw_lut_taps, "cycles": model.cycles,
             "bound_ratio": model.bound / model.cycles,
             "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
             "dsp": res.dsp, "bram18k": res.bram18k, "fits": res.fits, "hardware": hw}
@@ -74,7 +76,7 @@ def pareto(rows: list) -> list:
 def describe(row) -> str:
     return (f"{row['pe_count']}x{row['lanes']}, DW {row['dw_pes']}, FC {row['fc_classes']}"
             f"{', serial BN' if row['serial_bn'] else ''}"
-            f"{', DW products in LUTs' if row.get('dw_lut_products') else ''}")
+            f"{', DW LUT taps ' + str(row['dw_lut_taps']) if row.get('dw_lut_taps') else ''}")
 
 
 def table(rows: list, title: str) -> list:

@@ -14,7 +14,8 @@ from .harness import STALLS, check_back_to_back, check_latency, check_values, lo
 
 
 def make_beats(block, spec, rng, count: int):
-    """Random beats plus corner beats: extreme acc/mult/bias, shifts 0, 1, P, MAX_SHIFT, rounding ties."""
+    """Random beats plus corner beats: extreme acc/mult/bias, shifts 0, 1, P, MAX_SHIFT, rounding ties,
+    and every shift's clamp, rounding and window edges (:func:`window_beats`)."""
     names = [l.name for l in spec.layers() if l.kind in ("conv", "dw", "pw")]
     acc_bound = max(bounds.accumulator_bound(spec, name) for name in names)
     mhalf, bhalf = 2 ** (block.mult_width - 1), 2 ** (block.bias_width - 1)
@@ -40,6 +41,36 @@ def make_beats(block, spec, rng, count: int):
         values = list(range(-3, 2 * 16 + 3))[:lanes] + [0] * max(0, lanes - 38)
         beats.append({"acc": [v * 2 ** (shift - 1) for v in values[:lanes]], "mult": [1] * lanes,
                       "bias": [0] * lanes, "shift": shift})
+    beats += window_beats(block, acc_bound, rng)
+    return beats
+
+
+def window_beats(block, acc_bound: int, rng) -> list:
+    """For every shift 0..max_shift that acc*m + b can reach: sums x whose result lies on
+    each side of every clamp and rounding edge (y*2**s + {-1, 0, 2**(s-1) - 1, 2**(s-1)}
+    for y = 0..2**act_bits + 1) and, at s >= 1, where floor(x / 2**(s-1)) mod 2**(A+1) wraps
+    (the bits the block selects): each x as acc*m + b with m at its largest and b the rest."""
+    mult = 2 ** (block.mult_width - 1) - 1
+    bhalf = 2 ** (block.bias_width - 1)
+    top = 2 ** block.act_bits
+    beats = []
+    for shift in range(block.max_shift + 1):
+        half = 2 ** (shift - 1) if shift else 0
+        targets = [y * 2 ** shift + d for y in range(top + 2) for d in {-1, 0, half - 1, half}]
+        if shift:
+            targets += [k * 2 ** (shift - 1) * 2 * top + e for k in (1, 3) for e in (-half, -1, 0)]
+        targets += [-t for t in targets[:8]] + [int(v) for v in rng.integers(-2 ** 40, 2 ** 40, 4)]
+        values = []
+        for target in targets:
+            acc = max(-acc_bound, min(acc_bound, round(target / mult)))
+            bias = target - acc * mult
+            if -bhalf <= bias < bhalf:
+                values.append((acc, bias))
+        for start in range(0, len(values), block.lanes):
+            chunk = values[start:start + block.lanes]
+            chunk += [chunk[-1]] * (block.lanes - len(chunk))
+            beats.append({"acc": [a for a, _ in chunk], "mult": [mult] * block.lanes,
+                          "bias": [b for _, b in chunk], "shift": shift})
     return beats
 
 

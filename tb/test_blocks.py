@@ -54,7 +54,7 @@ def test_widths_come_from_the_golden_bounds(preset):
                                                      for n in names("conv", "pw"))
     bn = bn_parameters(spec)
     assert bn["max_shift"] == max(bounds.max_useful_shift(spec, n) for n in names("conv", "dw", "pw"))
-    assert bn["sum_width"] >= max(bounds.bn_product_bits(spec, n) for n in names("conv", "dw", "pw"))
+    assert bn["sum_width"] == max(bounds.signed_bits(*bounds.bn_sum_range(spec, n)) for n in names("conv", "dw", "pw"))
     fc = fc_parameters(spec)
     assert fc["logit_width"] == bounds.accumulator_bits(spec, "fc")
     assert 2 ** fc["pool_width"] > bounds.pool_range(spec)[1]

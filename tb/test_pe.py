@@ -5,14 +5,15 @@ import pytest
 from .specs import tiny
 
 
-@pytest.mark.parametrize("block, pe_count, lanes, lut_products", [
-    ("dw_pe_array", 2, 8, False),    # the tiny preset's DW module
-    ("dw_pe_array", 3, 1, False),    # one lane per PE
-    ("dw_pe", 1, 32, False),         # the paper's 32 lanes
-    ("dw_pe_array", 2, 8, True),     # products in LUTs (hardware.dw_lut_products)
+@pytest.mark.parametrize("block, pe_count, lanes, lut_taps", [
+    ("dw_pe_array", 2, 8, 0),    # the tiny preset's DW module
+    ("dw_pe_array", 3, 1, 0),    # one lane per PE
+    ("dw_pe", 1, 32, 0),         # the paper's 32 lanes
+    ("dw_pe_array", 2, 8, 9),    # every product in LUTs (hardware.dw_lut_taps)
+    ("dw_pe_array", 2, 8, 4),    # four taps in LUTs, five in DSP48E2s
 ])
-def test_depthwise(run_block, block, pe_count, lanes, lut_products):
-    run_block(block, tiny(pe_count, lanes, dw_lut_products=lut_products), "tb.cocotb_dw_pe")
+def test_depthwise(run_block, block, pe_count, lanes, lut_taps):
+    run_block(block, tiny(pe_count, lanes, dw_lut_taps=lut_taps), "tb.cocotb_dw_pe")
 
 
 @pytest.mark.parametrize("block, pe_count, lanes", [

@@ -57,18 +57,19 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     monkeypatch.setattr(sweep, "PE_COUNTS", (2, 3))
     monkeypatch.setattr(sweep, "LANES", (8,))
     monkeypatch.setattr(sweep, "DW_PES", (1, 2))
-    monkeypatch.setattr(sweep, "DW_LUT_PRODUCTS", (False, True))
+    monkeypatch.setattr(sweep, "DW_LUT_TAPS", (0, 4, 9))
     assert rrm(["sweep", "--preset", "tiny", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "sweep.json").read_text())
     assert {(r["pe_count"], r["dw_pes"]) for r in rows} >= {(2, 1), (2, 2), (3, 1), (3, 2)}
-    # every configuration with its DW products in DSP48E2s and in LUTs: fewer DSPs, more LUTs
+    # every configuration with 0, 4 and 9 of its DW products in LUTs: fewer DSPs, more LUTs
     pairs = {}
     for r in rows:
         if "label" not in r:
             key = (r["pe_count"], r["lanes"], r["dw_pes"], r["fc_classes"], r["serial_bn"])
-            pairs.setdefault(key, {})[r["dw_lut_products"]] = r
-    assert pairs and all(set(p) == {False, True} for p in pairs.values())
-    assert all(p[True]["dsp"] < p[False]["dsp"] and p[True]["lut"] > p[False]["lut"] for p in pairs.values())
+            pairs.setdefault(key, {})[r["dw_lut_taps"]] = r
+    assert pairs and all(set(p) == {0, 4, 9} for p in pairs.values())
+    assert all(p[9]["dsp"] < p[4]["dsp"] < p[0]["dsp"] and p[9]["lut"] > p[4]["lut"] > p[0]["lut"]
+               for p in pairs.values())
     assert [r["label"] for r in rows if "label" in r] == ["tiny"]   # the presets named like the network
     fitting = [r for r in rows if r["fits"]]
     front = sweep.pareto(fitting)

@@ -10,9 +10,9 @@ from rrm.sizing import Sizing, sizing
 
 
 @pytest.mark.parametrize("preset, widths", [
-    ("tiny", dict(dw_acc_width=15, conv_acc_width=19, bn_sum_width=35, max_shift=34, pool_width=4,
+    ("tiny", dict(dw_acc_width=15, conv_acc_width=19, bn_sum_width=34, max_shift=34, pool_width=4,
                   logit_width=33, dw_patch_max_height=16, conv_patch_max_height=32, conv_value_bits=8)),
-    ("rr-mobilenet", dict(dw_acc_width=15, conv_acc_width=21, bn_sum_width=37, max_shift=36, pool_width=10,
+    ("rr-mobilenet", dict(dw_acc_width=15, conv_acc_width=21, bn_sum_width=36, max_shift=36, pool_width=10,
                           logit_width=33, dw_patch_max_height=112, conv_patch_max_height=224,
                           conv_value_bits=8)),
 ])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,12 +26,22 @@ class BnRequant(wiring.Component):
         y[l] = clamp((acc[l] * mult[l] + bias[l] + r) >> s, 0, 2**act_bits - 1)
         r    = 2**(s-1) if s > 0 else 0            (arithmetic shift: floor)
 
-    exactly as ``golden.ops.bn_requant``. The sum is ``sum_width`` bits wide,
-    sized by ``rrm.bounds.bn_product_bits`` so it cannot overflow.
+    exactly as ``golden.ops.bn_requant``, without a barrel shifter or a rounding adder
+    per lane. With ``x = acc*m + b`` and ``A = act_bits``, for ``s >= 1``
+    ``floor((x + 2**(s-1)) / 2**s) = floor((q + 1) / 2)`` where ``q = floor(x / 2**(s-1))``
+    (write ``x = q 2**(s-1) + e``, ``0 <= e < 2**(s-1)``: the fraction ``e / 2**s`` is
+    below one half and cannot carry); for ``s = 0`` ``x = floor((2x + 0) / 2)``. So each
+    lane only needs the sign of ``x``, the ``A + 1`` bits of ``2x`` from bit ``s`` up
+    (``q mod 2**(A+1)``, a small multiplexer per bit) and whether any bit of ``x`` at
+    ``s + A`` or above is set (``q >= 2**(A+1)``: an AND with a per-beat mask, then an
+    OR); the rounding is one ``A + 1``-bit increment. docs/design.md §6 gives the
+    numerics.
 
-    Three stages: multiply; add bias and rounding constant; shift and clamp.
-    A stall-all pipeline: every stage advances when the output register is
-    empty or being read (``o.ready``), so ``i.ready`` follows ``o.ready``.
+    Three stages: multiply; add the bias (``x``, ``sum_width`` bits: sized by
+    ``rrm.bounds.bn_sum_range`` so it cannot overflow; the per-beat mask and rounding
+    bit beside it); select, round and clamp. A stall-all pipeline: every stage
+    advances when the output register is empty or being read (``o.ready``), so
+    ``i.ready`` follows ``o.ready``.
 
     Latency: 3 cycles from the input handshake to ``o.valid``.
     Throughput: one beat (``lanes`` channels) per cycle.
@@ -43,7 +53,7 @@ class BnRequant(wiring.Component):
     acc_width, mult_width, bias_width : int
         Signed widths of the accumulator, BN multiplier and BN bias.
     sum_width : int
-        Signed width of ``acc*m + b + r``.
+        Signed width of ``acc*m + b`` (the block adds no rounding constant to it).
     act_bits : int
         Unsigned output width; outputs are 0..2**act_bits - 1.
     max_shift : int
@@ -59,9 +69,12 @@ class BnRequant(wiring.Component):
     """
 
     latency = 3
-    #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx`` maps it (calibrated on
-    #: ``rrm synth --mode blocks`` of rr-mobilenet-fast and -max; an estimate).
-    LANE_LUT_FF = (244.0, 110.0)
+    #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx -family xcup`` maps the block at
+    #: rr-mobilenet's widths (32 lanes: 5,037 LUT, 3,508 FF, 32 DSP48E2; an estimate). The
+    #: barrel shifter and rounding adder this block had before took 244 LUT per lane. Yosys
+    #: 0.23 packs no register or post-adder into a DSP48E2 (it does into a DSP48E1), so the
+    #: bias adder and the product, bias and sum registers are counted here in LUT and FF.
+    LANE_LUT_FF = (157.4, 109.6)
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
                  sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):
@@ -89,7 +102,8 @@ class BnRequant(wiring.Component):
         m = Module()
         advance = stall_all_advance(m, self.o)
         m.d.comb += self.i.ready.eq(advance)
-        lanes, act_max = self.lanes, 2 ** self.act_bits - 1
+        lanes, bits, width = self.lanes, self.act_bits, self.sum_width
+        act_max = 2 ** bits - 1
         payload = self.i.payload
 
         # Stage 1: products, bias and the clamped shift.
@@ -97,30 +111,44 @@ class BnRequant(wiring.Component):
         prods = [Signal(signed(self.acc_width + self.mult_width), name=f"prod{l}") for l in range(lanes)]
         biases = [Signal(signed(self.bias_width), name=f"bias{l}") for l in range(lanes)]
         shift1 = Signal(range(self.max_shift + 1))
-        # Stage 2: acc*m + b + r.
+        # Stage 2: x = acc*m + b; per beat: the shift, the bits of x at s + A and above
+        # (over_mask) and whether the result rounds (s > 0).
         valid2 = Signal()
-        sums = [Signal(signed(self.sum_width), name=f"sum{l}") for l in range(lanes)]
+        sums = [Signal(signed(width), name=f"sum{l}") for l in range(lanes)]
         shift2 = Signal(range(self.max_shift + 1))
+        over_mask = Signal(width)
+        round_up = Signal()
 
-        # r = 2**(s-1) for s > 0, else 0 (at most 2**(max_shift-1)).
-        rounding = Signal(unsigned(max(self.max_shift, 1)))
-        m.d.comb += rounding.eq(Mux(shift1 == 0, 0, Const(1, 1) << (shift1 - 1).as_unsigned()))
         with m.If(advance):
             m.d.sync += [
                 valid1.eq(self.i.valid),
                 shift1.eq(Mux(payload.shift > self.max_shift, self.max_shift, payload.shift)),
                 valid2.eq(valid1),
                 shift2.eq(shift1),
+                over_mask.eq(Cat(shift1 + bits <= position for position in range(width))),
+                round_up.eq(shift1 != 0),
                 self.o.valid.eq(valid2),
             ]
-            for lane in range(lanes):
+        # 2x, sign-extended so that the window [s, s + A] never leaves it.
+        pad = max(bits + 1, self.max_shift + bits + 1 - (width + 1))
+        for lane in range(lanes):
+            with m.If(advance):
                 m.d.sync += [
                     prods[lane].eq(payload.acc[lane] * payload.mult[lane]),
                     biases[lane].eq(payload.bias[lane]),
-                    sums[lane].eq(prods[lane] + biases[lane] + rounding),
+                    sums[lane].eq(prods[lane] + biases[lane]),
                 ]
-                shifted = Signal(signed(self.sum_width), name=f"shifted{lane}")
-                m.d.comb += shifted.eq(sums[lane] >> shift2)
+            x = sums[lane]
+            doubled = Cat(Const(0, 1), x, *([x[-1]] * pad))
+            window = Signal(unsigned(bits + 1), name=f"window{lane}")   # q mod 2**(A+1)
+            rounded = Signal(unsigned(bits + 2), name=f"rounded{lane}")  # (q mod 2**(A+1)) + r
+            over = Signal(name=f"over{lane}")                           # q >= 2**(A+1)
+            m.d.comb += [
+                window.eq(doubled.bit_select(shift2, bits + 1)),
+                rounded.eq(window + round_up),
+                over.eq((x.as_unsigned() & over_mask).any()),
+            ]
+            with m.If(advance):
                 m.d.sync += self.o.payload[lane].eq(
-                    Mux(shifted < 0, 0, Mux(shifted > act_max, act_max, shifted[:self.act_bits])))
+                    Mux(x < 0, 0, Mux(over | rounded[-1], act_max, rounded[1:bits + 1])))
         return m

@@ -20,10 +20,11 @@ class DepthwisePE(wiring.Component):
     products per lane, then a pipelined adder tree of ``ceil(log2(K*K))``
     levels; everything advances when ``o`` is empty or being read.
 
-    With ``lut_products`` each product is formed in LUTs instead of a DSP48E2:
-    ``w * a = sum_i (a_i ? w << i : 0)`` over the ``act_bits`` bits of the unsigned
-    activation (a shift-and-add of ``act_bits`` partial products, no multiplier for
-    Yosys to map to a DSP); the result is the same for every input.
+    The first ``lut_taps`` taps of every lane form their products in LUTs instead of a
+    DSP48E2: ``w * a = sum_i (a_i ? w << i : 0)`` over the ``act_bits`` bits of the
+    unsigned activation (a shift-and-add of ``act_bits`` partial products, no multiplier
+    for Yosys to map to a DSP); the result is the same for every input. The other taps
+    take one DSP48E2 each.
 
     Latency: ``1 + ceil(log2(K*K))`` cycles (5 for K = 3) from the input
     handshake to ``o.valid``, with either kind of product.
@@ -41,9 +42,10 @@ class DepthwisePE(wiring.Component):
         Signed weight width.
     acc_width : int
         Signed accumulator width (``rrm.bounds.accumulator_bits``, via :mod:`rrm.sizing`).
-    lut_products : bool
-        Form the products in LUTs (shift and add) instead of DSP48E2 multipliers; needs
-        an unsigned ``value_shape`` (the activations).
+    lut_taps : int
+        Taps per lane (0..K*K) whose products are formed in LUTs (shift and add) instead
+        of DSP48E2 multipliers; more than 0 needs an unsigned ``value_shape`` (the
+        activations).
 
     Members
     -------
@@ -65,22 +67,20 @@ class DepthwisePE(wiring.Component):
     #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx`` maps it (calibrated on
     #: ``rrm synth --mode blocks`` of rr-mobilenet-fast and -max; an estimate).
     LANE_LUT_FF = (103.0, 254.0)
-    #: LUT and FF a product adds when formed in LUTs (``lut_products``): Yosys 0.23
+    #: LUT and FF a product adds when formed in LUTs (``lut_taps``): Yosys 0.23
     #: ``synth_xilinx -family xcup`` of rr-mobilenet's DW PE (32 lanes, K = 3, 8 x 4 bits)
     #: took 14,776 LUT / 8,709 FF with LUT products and 3,297 / 8,133 with DSP48E2s, over
     #: 288 products.
     LUT_PRODUCT_LUT_FF = ((14_776 - 3_297) / 288, (8_709 - 8_133) / 288)
 
     def __init__(self, *, lanes: int, kernel: int, value_shape, weight_width: int, acc_width: int,
-                 lut_products: bool = False):
+                 lut_taps: int = 0):
         self.lanes = check_int("lanes", lanes, 1, 256)
         self.kernel = check_odd_kernel("kernel", kernel)
         self.value_shape = Shape.cast(value_shape)
-        if not isinstance(lut_products, bool):
-            raise TypeError(f"lut_products must be True or False, not {lut_products!r}")
-        if lut_products and self.value_shape.signed:
-            raise ValueError(f"lut_products needs an unsigned value_shape, not {self.value_shape!r}")
-        self.lut_products = lut_products
+        self.lut_taps = check_int("lut_taps", lut_taps, 0, self.kernel * self.kernel)
+        if lut_taps and self.value_shape.signed:
+            raise ValueError(f"lut_taps needs an unsigned value_shape, not {self.value_shape!r}")
         self.weight_width = check_int("weight_width", weight_width, 2, 32)
         self.acc_width = check_int("acc_width", acc_width, 2, 96)
         self.latency = 1 + tree_depth(kernel * kernel)
@@ -93,23 +93,21 @@ class DepthwisePE(wiring.Component):
 
     @property
     def dsp48e2(self) -> int:
-        """DSP48E2 as Yosys maps this block: one per tap and lane (K x K products per lane),
-        none with ``lut_products``."""
-        return 0 if self.lut_products else self.lanes * self.kernel * self.kernel
+        """DSP48E2 as Yosys maps this block: one per lane and tap not in LUTs
+        (K x K - ``lut_taps`` products per lane)."""
+        return self.lanes * (self.kernel * self.kernel - self.lut_taps)
 
     @property
     def lane_lut_ff(self) -> tuple[float, float]:
-        """LUT and FF per lane (an estimate): the lane's adder tree and registers, and with
-        ``lut_products`` its K x K products."""
-        if not self.lut_products:
-            return self.LANE_LUT_FF
-        taps = self.kernel * self.kernel
-        return tuple(lane + taps * product for lane, product in zip(self.LANE_LUT_FF, self.LUT_PRODUCT_LUT_FF))
+        """LUT and FF per lane (an estimate): the lane's adder tree and registers, and its
+        ``lut_taps`` LUT products."""
+        return tuple(lane + self.lut_taps * product
+                     for lane, product in zip(self.LANE_LUT_FF, self.LUT_PRODUCT_LUT_FF))
 
-    def _product(self, value, weight):
-        """``value * weight``: a multiplier, or with ``lut_products`` the shift-and-add of
-        the partial products ``weight << i`` for the set bits i of the unsigned ``value``."""
-        if not self.lut_products:
+    def _product(self, value, weight, in_luts: bool):
+        """``value * weight``: a multiplier, or ``in_luts`` the shift-and-add of the partial
+        products ``weight << i`` for the set bits i of the unsigned ``value``."""
+        if not in_luts:
             return value * weight
         terms = [Mux(value[bit], weight.as_signed() << bit, 0) for bit in range(self.value_shape.width)]
         total = terms[0]
@@ -139,7 +137,8 @@ class DepthwisePE(wiring.Component):
                 product = Signal(signed(product_width), name=f"p{lane}_{tap}")
                 with m.If(advance):
                     m.d.sync += product.eq(self._product(self.i.payload.window[tap][lane],
-                                                         self.i.payload.weight[tap][lane]))
+                                                         self.i.payload.weight[tap][lane],
+                                                         tap < self.lut_taps))
                 products.append(product)
             if len(products) == 1:
                 # K = 1: the product register is the only stage.

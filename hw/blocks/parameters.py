@@ -23,7 +23,7 @@ def dw_parameters(spec: Spec) -> dict:
     """DepthwisePE parameters: accumulators for the widest dw layer."""
     return dict(lanes=spec.hardware.lanes, kernel=spec.hardware.kernel,
                 value_shape=unsigned(spec.quant.act_bits), weight_width=spec.quant.weight_bits,
-                acc_width=sizing(spec).dw_acc_width, lut_products=spec.hardware.dw_lut_products)
+                acc_width=sizing(spec).dw_acc_width, lut_taps=spec.hardware.dw_lut_taps)
 
 
 def conv_parameters(spec: Spec) -> dict:

@@ -1,5 +1,6 @@
-"""hardware.dw_lut_products: the DW PE's products formed in LUTs are exact for every
-activation and weight, and Yosys maps them to no DSP48E2."""
+"""hardware.dw_lut_taps: the DW PE's products formed in LUTs are exact for every
+activation and weight, and Yosys maps them to no DSP48E2 (all taps) or to one per tap
+left in DSPs."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from rrm.spec import Spec
 from .specs import TINY
 
 
-def with_lut_products(spec, value=True):
-    return dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, dw_lut_products=value))
+def with_lut_taps(spec, value=9):
+    return dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, dw_lut_taps=value))
 
 
 def test_every_activation_times_every_weight_is_exact():
@@ -29,7 +30,7 @@ def test_every_activation_times_every_weight_is_exact():
     pairs = list(itertools.product(range(16), range(-128, 128)))
     lanes = 256
     pe = DepthwisePE(lanes=lanes, kernel=1, value_shape=unsigned(4), weight_width=8, acc_width=13,
-                     lut_products=True)
+                     lut_taps=1)
     got = []
 
     async def bench(ctx):
@@ -52,27 +53,30 @@ def test_every_activation_times_every_weight_is_exact():
 
 
 def test_option_is_off_by_default_and_keeps_the_spec_hash():
-    spec = load_preset("rr-mobilenet")
-    assert spec.hardware.dw_lut_products is False
-    assert "dw_lut_products" not in spec.to_dict()["hardware"]       # hash of old specs unchanged
-    on = with_lut_products(spec)
-    assert on.to_dict()["hardware"]["dw_lut_products"] is True
+    spec = load_preset("tiny")
+    assert spec.hardware.dw_lut_taps == 0
+    assert "dw_lut_taps" not in spec.to_dict()["hardware"]       # hash of old specs unchanged
+    on = with_lut_taps(spec, 4)
+    assert on.to_dict()["hardware"]["dw_lut_taps"] == 4
     assert Spec.from_dict(on.to_dict()) == on
 
 
-def test_bad_value_is_named():
+@pytest.mark.parametrize("bad, says", [(10, "10 is out of range.*0..9"), (-1, "-1 is out of range"),
+                                       (True, "must be an integer, got true"), ("4", "must be an integer")])
+def test_bad_value_is_named(bad, says):
     from rrm.errors import SpecError
     data = load_preset("tiny").to_dict()
-    data["hardware"]["dw_lut_products"] = 1
-    with pytest.raises(SpecError, match="dw_lut_products.*1"):
+    data["hardware"]["dw_lut_taps"] = bad
+    with pytest.raises(SpecError, match=f"dw_lut_taps.*{says}"):
         Spec.from_dict(data)
 
 
-def test_resource_model_moves_the_dw_products_out_of_the_dsp_budget():
-    spec = load_preset("rr-mobilenet")
-    dsp, lut = estimate_resources(spec), estimate_resources(with_lut_products(spec))
+@pytest.mark.parametrize("taps", [1, 4, 9])
+def test_resource_model_moves_each_lut_tap_out_of_the_dsp_budget(taps):
+    spec = with_lut_taps(load_preset("tiny"), 0)
+    dsp, lut = estimate_resources(spec), estimate_resources(with_lut_taps(spec, taps))
     hw = spec.hardware
-    assert dsp.dsp - lut.dsp == hw.dw_pes * hw.lanes * hw.kernel ** 2
+    assert dsp.dsp - lut.dsp == hw.dw_pes * hw.lanes * taps
     assert lut.lut > dsp.lut
 
 
@@ -80,10 +84,13 @@ def test_resource_model_moves_the_dw_products_out_of_the_dsp_budget():
 def test_yosys_maps_lut_products_to_no_dsp(tmp_path):
     from hw.flow.synth import synth
     from hw.flow.verilog import write_block_verilog
-    spec = with_lut_products(TINY)
+    spec = with_lut_taps(TINY)
     verilog = write_block_verilog("dw_pe", spec, tmp_path)
     result = synth(verilog, "rrm_dw_pe", tmp_path / "synth", "top").total
     assert result.dsp == 0 and result.lut > 0, result.as_dict()
+    part = synth(write_block_verilog("dw_pe", with_lut_taps(TINY, 4), tmp_path / "part"), "rrm_dw_pe",
+                 tmp_path / "part" / "synth", "top").total
+    assert part.dsp == TINY.hardware.lanes * 5, part.as_dict()
     reference = synth(write_block_verilog("dw_pe", TINY, tmp_path / "dsp"), "rrm_dw_pe",
                       tmp_path / "dsp" / "synth", "top").total
     assert reference.dsp == TINY.hardware.lanes * TINY.hardware.kernel ** 2
