@@ -79,7 +79,7 @@ def corrupt_copy(artifact_dir, tmp_path):
     ("shape", ["(N, 32, 32, 1)", "(3, 28, 28, 1)"]),
     ("channels", ["(N, 32, 32, 1)", "(3, 32, 32, 3)"]),
     ("empty", ["holds no images"]),
-    ("preset", ["spec 'tiny'", "build's spec 'rr-mobilenet'", "spec hash", "network.input_size"]),
+    ("preset", ["spec 'tiny'", "build's spec 'rr-mobilenet'", "spec hash", "hardware.lanes"]),
     ("spec-file", ["build's spec", "hardware.lanes"]),
     ("out-dir", ["is a directory"]),
 ])

@@ -21,15 +21,18 @@ def with_hardware(spec, **changes):
 def test_dsp_count_is_one_per_product_as_yosys_maps_them():
     """As `rrm synth` measured rr-mobilenet-fast: 1,984 DSP48E2 (1 DW PE x 64 lanes x 9 taps,
     2 BN units x 64, 16 Conv PEs x 64, 4 FC classes x 64, none in the core); rr-mobilenet
-    has 9 DW PEs x 32 x 9, 18 BN units x 32, 9 x 32 Conv and 9 x 32 FC products."""
+    with every product in a DSP has 9 DW PEs x 32 x 9, 18 BN units x 32, 9 x 32 Conv and
+    9 x 32 FC products; the preset forms 4 of each DW lane's 9 in LUTs and has 9 + 1 BN units."""
     assert estimate_resources(load_preset("rr-mobilenet-fast")).dsp == 576 + 128 + 1024 + 256
     spec = load_preset("rr-mobilenet")
-    assert estimate_resources(spec).dsp == 2592 + 576 + 288 + 288
-    assert estimate_resources(with_hardware(spec, fc_parallel=1)).dsp == 2592 + 576 + 288 + 32
+    assert estimate_resources(spec).dsp == 9 * 32 * 5 + 10 * 32 + 288 + 288
+    every = with_hardware(spec, serial_bn=False, dw_lut_taps=0)
+    assert estimate_resources(every).dsp == 2592 + 576 + 288 + 288
+    assert estimate_resources(with_hardware(every, fc_parallel=1)).dsp == 2592 + 576 + 288 + 32
 
 
 def test_levers_cut_multipliers_and_bram_is_the_rtl_rams_plus_line_buffers():
-    spec = load_preset("rr-mobilenet")
+    spec = with_hardware(load_preset("rr-mobilenet"), serial_bn=False, dw_lut_taps=0)
     full = estimate_resources(spec)
     lean = estimate_resources(with_hardware(spec, dw_pe_count=2, fc_parallel=3, serial_bn=True))
     assert lean.dsp == 2 * 32 * 9 + (1 + 2) * 32 + 9 * 32 + 3 * 32

@@ -70,11 +70,11 @@ class BnRequant(wiring.Component):
 
     latency = 3
     #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx -family xcup`` maps the block at
-    #: rr-mobilenet's widths (32 lanes: 5,037 LUT, 3,508 FF, 32 DSP48E2; an estimate). The
+    #: rr-mobilenet's widths (32 lanes: 5,092 LUT, 3,508 FF, 32 DSP48E2; an estimate). The
     #: barrel shifter and rounding adder this block had before took 244 LUT per lane. Yosys
     #: 0.23 packs no register or post-adder into a DSP48E2 (it does into a DSP48E1), so the
     #: bias adder and the product, bias and sum registers are counted here in LUT and FF.
-    LANE_LUT_FF = (157.4, 109.6)
+    LANE_LUT_FF = (159.1, 109.6)
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
                  sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):
@@ -106,17 +106,20 @@ class BnRequant(wiring.Component):
         act_max = 2 ** bits - 1
         payload = self.i.payload
 
+        # Data registers have no reset (only the valid bits do): the reset net then reaches
+        # a few flip-flops per block, not every bit of the datapath.
         # Stage 1: products, bias and the clamped shift.
         valid1 = Signal()
-        prods = [Signal(signed(self.acc_width + self.mult_width), name=f"prod{l}") for l in range(lanes)]
-        biases = [Signal(signed(self.bias_width), name=f"bias{l}") for l in range(lanes)]
+        prods = [Signal(signed(self.acc_width + self.mult_width), name=f"prod{l}", reset_less=True)
+                 for l in range(lanes)]
+        biases = [Signal(signed(self.bias_width), name=f"bias{l}", reset_less=True) for l in range(lanes)]
         shift1 = Signal(range(self.max_shift + 1))
         # Stage 2: x = acc*m + b; per beat: the shift, the bits of x at s + A and above
         # (over_mask) and whether the result rounds (s > 0).
         valid2 = Signal()
-        sums = [Signal(signed(width), name=f"sum{l}") for l in range(lanes)]
+        sums = [Signal(signed(width), name=f"sum{l}", reset_less=True) for l in range(lanes)]
         shift2 = Signal(range(self.max_shift + 1))
-        over_mask = Signal(width)
+        over_mask = Signal(width, reset_less=True)
         round_up = Signal()
 
         with m.If(advance):

@@ -10,7 +10,9 @@ of ``rr-mobilenet-fit`` (12 x 32, 2 DW PEs):
 ===============  ============================  ===============================================
 block            LUT / FF / DSP (fast)         unit
 ===============  ============================  ===============================================
-BN unit          15,862 / 7,055 / 64           per lane: 244 LUT, 110 FF, 1 DSP
+BN unit          15,862 / 7,055 / 64           per lane: 159 LUT, 110 FF, 1 DSP (the
+                 (before the barrel shifter    unit alone at rr-mobilenet's widths, 32
+                 went: 244 LUT per lane)       lanes: :attr:`BnRequant.LANE_LUT_FF`)
 DW PE            6,593 / 16,261 / 576          per lane: 103 LUT, 254 FF, K*K DSP
 Conv PE          1,345 / 3,716 / 64            per lane: 21 LUT, 58 FF, 1 DSP
 FC               15,477 / 18,800 / 256 (Q=4)   pool: 1.0 LUT, 0.75 FF per pool-sum bit; per
