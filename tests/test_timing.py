@@ -41,6 +41,7 @@ def test_levels_are_counted_between_flip_flops():
     assert report.worst[0].levels == 4.0
     assert report.worst[0].end == "FDRE core.dw.q1" and report.worst[0].engine == "DW engine"
     assert report.worst[0].through == ["LUT2", "MUXF7", "CARRY4", "CARRY4", "LUT3"]
+    assert report.worst[0].start == "FDRE core.conv.q0"      # the register the path leaves
     assert report.by_engine["DW engine"] == 4.0 and report.by_engine["Conv engine"] == 1.0
     assert report.fanout[0] == ("core.dw.q1", 3)     # the clock (C) is not counted
 
@@ -67,4 +68,23 @@ def test_a_real_block(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["cells"]["DSP48E2"] == 8 and report["worst_levels"] > 2
     assert report["dsp48e2"]["combinational"] + report["dsp48e2"]["registered"] == 8
+    assert report["dsp48e2"]["product into a fabric register"] == 8     # each product lands in prod{lane}
     assert report["fanout"][0]["net"] == "advance"     # the stall-all enable: the widest net
+
+
+def test_a_dsp_or_ram_output_counts_as_registered_in_the_fabric_only_when_it_feeds_flip_flops_alone():
+    def dsp(out):
+        return {"type": "DSP48E2", "connections": {"A": [1], "P": [out], "CLK": [2]},
+                "port_directions": {"A": "input", "P": "output", "CLK": "input"}, "parameters": {"MREG": "0"}}
+
+    def ram(out):
+        return {"type": "RAMB18E2", "connections": {"DOUTADOUT": [out]},
+                "port_directions": {"DOUTADOUT": "output"}, "parameters": {"DOA_REG": "0"}}
+
+    module = {"ports": {}, "netnames": {"p0": {"bits": [10]}, "p1": {"bits": [11]}, "r0": {"bits": [12]}},
+              "cells": {"d0": dsp(10), "d1": dsp(11), "m0": ram(12),
+                        "f0": flop(10, 20), "f1": flop(11, 21), "l1": cell("LUT1", [11], [22]),
+                        "f2": flop(12, 23)}}
+    report = analyse(module, "t")
+    assert report.dsp == {"registered": 0, "combinational": 2, "product into a fabric register": 1}
+    assert report.bram == {"output register": 0, "no output register": 1, "output into a fabric register": 1}

@@ -17,7 +17,11 @@ Reported: the worst register-to-register paths in levels with the engine that en
 (the hierarchy in the path's end net name: ``core.conv...`` is the Conv engine), the
 nets of highest fan-out, and how many DSP48E2 and block RAMs use their internal
 pipeline registers (a DSP48E2 with neither MREG nor PREG, or a block RAM without its
-output register, adds its whole combinational delay to the paths through it).
+output register, adds its whole combinational delay to the paths through it). Yosys 0.23
+packs no register into a DSP48E2 (it does into a DSP48E1) nor a block RAM's output
+register, so the report also counts those whose every used output bit goes straight into
+fabric flip-flops: the register is in the RTL, and Vivado packs such a one into the
+primitive (MREG/PREG, DOA_REG/DOB_REG).
 
 **The level budget** (:data:`LEVEL_BUDGETS`) is this project's own estimate, not a Xilinx
 figure: on an UltraScale+ -2 device a logic level (a LUT and its route) costs about
@@ -59,6 +63,8 @@ LEVELS = {"MUXF7": 1.0, "MUXF8": 1.0, "MUXF9": 1.0, "CARRY4": 0.5, "CARRY8": 1.0
           "IBUF": 0.0, "OBUF": 0.0, "BUFG": 0.0, "IBUFG": 0.0, "INV": 0.0}
 #: Primitives where paths start and end.
 CUT = re.compile(r"^(FD[CPRS]E|DSP48E2|RAMB18E2|RAMB36E2|SRL16E|SRLC32E|LDCE|LDPE)$")
+#: Flip-flops (a fabric register a DSP48E2 or block RAM output may feed).
+FLIP_FLOP = re.compile(r"^FD[CPRS]E$")
 #: Clock inputs of the primitives.
 CLOCK_PORTS = ("C", "CLK", "CLKARDCLK", "CLKBWRCLK", "CLKA", "CLKB")
 #: Engines by the hierarchy their nets are named with (first match wins).
@@ -70,12 +76,14 @@ ENGINES = (("core.param_loader", "parameter loader"), ("core.image_loader", "ima
 
 @dataclass
 class TimingPath:
-    """One path: its levels, the net it ends on and the engine that net belongs to."""
+    """One path: its levels, the net it ends on and the engine that net belongs to, the
+    cut point it starts at and the primitives between."""
 
     levels: float
     end: str
     engine: str
     through: list = field(default_factory=list)   # primitive types along the path, start first
+    start: str = ""                                # the register, RAM, DSP or port it starts at
 
 
 @dataclass
@@ -85,8 +93,8 @@ class TimingReport:
     worst: list                # TimingPath, worst first
     by_engine: dict            # engine -> worst levels
     fanout: list               # (net, fan-out), highest first
-    dsp: dict                  # "registered", "combinational" DSP48E2 counts
-    bram: dict                 # "output register", "no output register" counts
+    dsp: dict                  # "registered", "combinational", "product into a fabric register"
+    bram: dict                 # "output register", "no output register", "output into a fabric register"
     budgets: dict = field(default_factory=lambda: dict(LEVEL_BUDGETS))
 
     def within(self, clock_mhz: float) -> bool:
@@ -96,8 +104,8 @@ class TimingReport:
         return {
             "top": self.top, "cells": self.cells,
             "worst_levels": self.worst[0].levels if self.worst else 0,
-            "worst_paths": [{"levels": p.levels, "end": p.end, "engine": p.engine, "through": p.through}
-                            for p in self.worst],
+            "worst_paths": [{"levels": p.levels, "start": p.start, "end": p.end, "engine": p.engine,
+                             "through": p.through} for p in self.worst],
             "by_engine": self.by_engine,
             "fanout": [{"net": net, "fanout": count} for net, count in self.fanout],
             "dsp48e2": self.dsp, "bram": self.bram,
@@ -162,6 +170,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
     names = _bit_names(module)
     driver = {}            # bit -> (cell, type) driving it
     sinks = Counter()      # bit -> cell inputs it drives
+    loads = defaultdict(list)  # bit -> types of the cells whose inputs it drives
     endpoints = []         # (bit, name of what it ends in) where paths end
     for name, cell in cells.items():
         kind = cell["type"]
@@ -174,6 +183,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
                     driver[bit] = (name, kind)
                 elif port not in CLOCK_PORTS:   # the clock's tree is not a fan-out to fix
                     sinks[bit] += 1
+                    loads[bit].append(kind)
                     if CUT.match(kind):
                         endpoints.append((bit, name))
     for port in module.get("ports", {}).values():
@@ -232,11 +242,16 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
         if end in seen_ends:
             continue
         seen_ends.add(end)
-        through, current = [], bit
+        through, current, previous = [], bit, bit
         while current is not None and driver.get(current) and not CUT.match(driver[current][1]):
             through.append(driver[current][1])
-            current = via.get(current)
-        worst.append(TimingPath(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through))))
+            previous, current = current, via.get(current)
+        start = current if current is not None else previous
+        start_name = names.get(start, f"bit {start}")
+        if start in driver:
+            start_name = f"{driver[start][1]} {start_name}"
+        worst.append(TimingPath(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through)),
+                                start_name))
         if len(worst) == paths:
             break
     by_engine: dict = defaultdict(float)
@@ -254,11 +269,23 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
         return f"{kind} of {', '.join(readable)}" if readable else f"{kind} output {name}"
 
     fanout = [(net_name(bit), count) for bit, count in sorted(sinks.items(), key=lambda item: -item[1])[:fanouts]]
+    def into_registers(cell, ports) -> bool:
+        """Every used bit of the cell's ``ports`` loads flip-flops only (a fabric register
+        Vivado can pack into the primitive: PREG/MREG, DOA_REG/DOB_REG)."""
+        used = [b for port in ports for b in cell["connections"].get(port, []) if isinstance(b, int) and loads[b]]
+        return bool(used) and all(FLIP_FLOP.match(kind) for b in used for kind in loads[b])
+
     dsps = [c for c in cells.values() if c["type"] == "DSP48E2"]
     registered = sum(1 for c in dsps if _is_on(c["parameters"], "MREG") or _is_on(c["parameters"], "PREG"))
+    dsp_into = sum(1 for c in dsps if not (_is_on(c["parameters"], "MREG") or _is_on(c["parameters"], "PREG"))
+                   and into_registers(c, ("P",)))
     brams = [c for c in cells.values() if c["type"] in ("RAMB18E2", "RAMB36E2")]
     out_reg = sum(1 for c in brams if _is_on(c["parameters"], "DOA_REG") or _is_on(c["parameters"], "DOB_REG"))
+    bram_into = sum(1 for c in brams if not (_is_on(c["parameters"], "DOA_REG") or _is_on(c["parameters"], "DOB_REG"))
+                    and into_registers(c, ("DOUTADOUT", "DOUTBDOUT")))
     return TimingReport(top, dict(Counter(c["type"] for c in cells.values())), worst,
                         dict(sorted(by_engine.items(), key=lambda item: -item[1])), fanout,
-                        {"registered": registered, "combinational": len(dsps) - registered},
-                        {"output register": out_reg, "no output register": len(brams) - out_reg})
+                        {"registered": registered, "combinational": len(dsps) - registered,
+                         "product into a fabric register": dsp_into},
+                        {"output register": out_reg, "no output register": len(brams) - out_reg,
+                         "output into a fabric register": bram_into})

@@ -73,6 +73,7 @@ def run(args) -> int:
     print("\nworst paths, in logic levels (LUT, MUXF 1; CARRY4 0.5):")
     for path in report.worst:
         print(f"  {path.levels:5.1f}  {path.engine:18s} -> {path.end}")
+        print(f"         from {path.start}")
         print(f"         through {' '.join(path.through)}")
     print("\nworst path per engine:")
     for engine, levels in report.by_engine.items():
@@ -81,8 +82,10 @@ def run(args) -> int:
     for net, count in report.fanout:
         print(f"  {count:7,d}  {net}")
     print(f"\nDSP48E2: {report.dsp['registered']} with a pipeline register (MREG or PREG), "
-          f"{report.dsp['combinational']} without; block RAM: {report.bram['output register']} with an "
-          f"output register, {report.bram['no output register']} without")
+          f"{report.dsp['combinational']} without, of which {report.dsp['product into a fabric register']} "
+          f"feed only flip-flops (a register Vivado packs as MREG/PREG); block RAM: "
+          f"{report.bram['output register']} with an output register, {report.bram['no output register']} "
+          f"without, of which {report.bram['output into a fabric register']} feed only flip-flops")
     for mhz, levels in LEVEL_BUDGETS.items():
         verdict = "within" if report.within(mhz) else "OVER"
         print(f"budget at {mhz:g} MHz (-2 speed grade, this project's estimate): {levels} levels: {verdict}")
