@@ -105,12 +105,22 @@ class PatchBuffer(wiring.Component):
         cur_width = Mux(at_origin, self.width, width)
         cur_stride2 = Mux(at_origin, self.stride == 2, stride2)
 
-        is_pad = Signal()
-        m.d.comb += is_pad.eq((row < pad_size) | (row >= cur_height + pad_size)
-                              | (col < pad_size) | (col >= cur_width + pad_size))
         last_col = col == cur_width + (2 * pad_size - 1)
         last_row = row == cur_height + (2 * pad_size - 1)
         next_col = Mux(last_col, 0, col + 1)
+        next_row = Mux(last_row, 0, row + 1)
+
+        # Whether the current row and column are padding, kept in registers (computed for the
+        # position the buffer moves to) so that ``i.ready`` is one gate from registers, not
+        # behind the comparisons of row and column with the frame's size. At the origin both
+        # are padding exactly when P > 0 (and the frame is at least 1 x 1).
+        row_pad = Signal(init=pad_size > 0)
+        col_pad = Signal(init=pad_size > 0)
+        is_pad = Signal()
+        m.d.comb += is_pad.eq(row_pad | col_pad)
+
+        def padding(index, size):
+            return (index < pad_size) | (index >= size + pad_size)
 
         primed = Signal()  # the line buffer's first read has completed
         m.d.sync += primed.eq(1)
@@ -162,9 +172,10 @@ class PatchBuffer(wiring.Component):
                 self.o.valid.eq(rows_done & cols_done & on_grid),
                 last_window.eq(final),
                 col.eq(next_col),
+                col_pad.eq(padding(next_col, cur_width)),
             ]
             with m.If(last_col):
-                m.d.sync += row.eq(Mux(last_row, 0, row + 1))
+                m.d.sync += [row.eq(next_row), row_pad.eq(padding(next_row, cur_height))]
             with m.If(at_origin):
                 m.d.sync += [height.eq(self.height), width.eq(self.width),
                              stride2.eq(self.stride == 2)]

@@ -249,7 +249,11 @@ class DepthwiseEngine(wiring.Component):
         # streamer takes that word from there), and free again once its last pixel
         # has been streamed: fills and streams follow each other without a gap cycle.
         stream_fire = patch.i.valid & patch.i.ready
-        stream_ends = stream_fire & ((stream_slot == P - 1) | (pixels_left == 1))
+        # Whether the pixel on offer is its buffer's last ((stream_slot == P - 1) |
+        # (pixels_left == 1)), kept in a register so that the fill logic is one gate behind
+        # the patch buffer's ready, not behind two comparisons as well.
+        stream_last = Signal(init=P == 1)
+        stream_ends = stream_fire & stream_last
         free = [~full[idx] | (stream_ends & (stream_idx == idx)) for idx in range(2)]
         can_fill = running & (blocks_left != 0)
 
@@ -262,7 +266,8 @@ class DepthwiseEngine(wiring.Component):
         with m.If(row_start):
             m.d.sync += [fill_base.eq(0), blocks_left.eq(entry.in_pixels), fill_j.eq(0),
                          filling.eq(0), fill_idx.eq(0), full.eq(0), stream_idx.eq(0),
-                         stream_slot.eq(0), pixels_left.eq(entry.in_pixels)]
+                         stream_slot.eq(0), pixels_left.eq(entry.in_pixels),
+                         stream_last.eq((P == 1) | (entry.in_pixels == 1))]
         with m.Elif(filling):
             m.d.sync += fill_j.eq(fill_j + 1)
             with m.If(fill_j == D - 1):
@@ -285,8 +290,10 @@ class DepthwiseEngine(wiring.Component):
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
                      patch.i.payload.eq(wide_pixel)]
+        next_slot_last = Mux(stream_ends, P == 1, stream_slot == P - 2) if P > 1 else 1
         with m.If(stream_fire):
-            m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1)]
+            m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1),
+                         stream_last.eq(next_slot_last | (pixels_left == 2))]
             with m.If(stream_ends):
                 m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx)]
 
@@ -334,26 +341,33 @@ class DepthwiseEngine(wiring.Component):
         queue_base = Signal(range(depth))
         queue_busy = Signal()
         queue_j = Signal(range(D))
-        completes = (g_slot == P - 1) | (outputs_left == 1)
-        m.d.comb += hold.eq(queue_busy & completes & ~(queue_j == D - 1))
+        # (g_slot == P - 1) | (outputs_left == 1) and queue_j == D - 1, kept in registers so
+        # that ``hold``, which stalls BN, the DW PEs and the patch buffer at once, is one gate
+        # from registers.
+        completes = Signal(init=P == 1)
+        queue_last = Signal(init=D == 1)
+        m.d.comb += hold.eq(queue_busy & completes & ~queue_last)
         with m.If(queue_busy):
-            m.d.sync += queue_j.eq(queue_j + 1)
+            m.d.sync += [queue_j.eq(queue_j + 1), queue_last.eq((queue_j == D - 2) if D > 1 else 1)]
             with m.If(g0 + queue_j < entry.out_groups):
                 m.d.sync += [wr.en.eq(1), wr.buffer.eq(~entry.src), wr.addr.eq(queue_base + queue_j),
                              wr.data.eq(select(queue, queue_j))]
             with m.If(queue_j == D - 1):
                 m.d.sync += queue_busy.eq(0)
         with m.If(row_start):
-            m.d.sync += [g_slot.eq(0), outputs_left.eq(entry.out_pixels), out_base.eq(g0)]
+            m.d.sync += [g_slot.eq(0), outputs_left.eq(entry.out_pixels), out_base.eq(g0),
+                         completes.eq((P == 1) | (entry.out_pixels == 1))]
         with m.Elif(bns[0].o.valid & bns[0].o.ready & active):
-            m.d.sync += outputs_left.eq(outputs_left - 1)
+            next_slot_last = Mux(completes, P == 1, g_slot == P - 2) if P > 1 else 1
+            m.d.sync += [outputs_left.eq(outputs_left - 1),
+                         completes.eq(next_slot_last | (outputs_left == 2))]
             merged = Signal.like(gather)
             for j, bn in enumerate(bns):
                 for slot in range(P):
                     m.d.comb += merged[j][slot].eq(Mux(g_slot == slot, bn.o.payload, gather[j][slot]))
             m.d.sync += gather.eq(merged)
             with m.If(completes):
-                m.d.sync += [queue.eq(merged), queue_busy.eq(1), queue_j.eq(0),
+                m.d.sync += [queue.eq(merged), queue_busy.eq(1), queue_j.eq(0), queue_last.eq(D == 1),
                              queue_base.eq(out_base), out_base.eq(out_base + entry.out_groups),
                              g_slot.eq(0)]
             with m.Else():
