@@ -58,7 +58,7 @@ BLOCK = "accelerator"
 PRESET = "tiny"
 
 #: Verdicts, in report order.
-STATUSES = ("killed", "timeout", "survived", "error")
+STATUSES = ("killed", "timeout", "survived", "equivalent", "error")
 
 #: Classes whose FC rows and biases are made equal and lifted to the top (as the RTL suite's tie test).
 TIE_LOW, TIE_HIGH = 3, 6

@@ -15,6 +15,7 @@ import hw.flow.mutate as mutate_flow
 from hw.flow.mutate import (SELECTOR, Mutation, instances, list_mutations, mutant_verilog,
                             parse_mutation_list, run_yosys, selectable_commands, selectable_verilog,
                             selector_width, source_locations, top_ports)
+from rrm.errors import UserError
 from scripts.cli import main
 from scripts.commands import mutate as mutate_command
 from tb import mutation as bench
@@ -290,14 +291,50 @@ def test_summary_and_table():
     entries = [mutate_command.mutant_entry(i, mutation, status, "why | not", 2.0)
                for i, status in enumerate(["killed", "killed", "survived", "timeout", "error"])]
     summary = mutate_command.summarise(entries)
-    assert summary["counts"] == {"killed": 2, "timeout": 1, "survived": 1, "error": 1}
+    assert summary["counts"] == {"killed": 2, "timeout": 1, "survived": 1, "equivalent": 0, "error": 1}
     assert summary["score"] == pytest.approx(3 / 4)
     result = {"block": "accelerator", "preset": "tiny", "commit": "abc", "sample": 5, "seed": 1, "jobs": 2,
               "timeout_s": 120.0, "seconds": 100.0, "seconds_per_mutant": 20.0, "mutants": entries, **summary}
     table = mutate_command.format_table(result)
     rows = [line for line in table.splitlines() if line.startswith("| ") and "`inv" in line]
     assert len(rows) == 5 and "survived" in rows[0] and "why \\| not" in rows[0]
-    assert "| 2 | 1 | 1 | 1 | 75% |" in table
+    assert "| 2 | 1 | 1 | 0 | 1 | 75% |" in table
+
+
+ARGUMENT = "bit 3 of the sum is constant 0: both addends are below 8 by the spec's bounds"
+
+
+def test_equivalent_mutants_leave_the_score(tmp_path):
+    """A survivor listed in the equivalence file becomes ``equivalent`` with its argument and
+    leaves the score; a listed mutant that was detected keeps its verdict, flagged."""
+    listed = Mutation("inv", "rrm_accelerator.core", "$1", "A", 3).describe()
+    path = tmp_path / "equivalent.json"
+    path.write_text(json.dumps({"equivalent": {listed: ARGUMENT}}))
+    equivalent = mutate_command.load_equivalent(path)
+    assert mutate_command.apply_equivalent("survived", "", listed, equivalent) == ("equivalent", ARGUMENT)
+    assert mutate_command.apply_equivalent("survived", "", listed + "x", equivalent) == ("survived", "")
+    status, reason = mutate_command.apply_equivalent("killed", "logits differ", listed, equivalent)
+    assert status == "killed" and "argument is wrong" in reason and "logits differ" in reason
+    assert mutate_command.load_equivalent(tmp_path / "none.json") == {}
+    mutation = Mutation("inv", "rrm_accelerator.core", "$1", "A", 3)
+    entries = [mutate_command.mutant_entry(i, mutation, status, ARGUMENT, 1.0)
+               for i, status in enumerate(["killed", "survived", "equivalent", "equivalent"])]
+    summary = mutate_command.summarise(entries)
+    assert summary["counts"]["equivalent"] == 2 and summary["score"] == pytest.approx(1 / 2)
+
+
+@pytest.mark.parametrize("text", ['[]', '{"equivalent": []}', '{"equivalent": {"inv m $1 A[0]": "dead"}}', '{'])
+def test_a_bad_equivalence_file_is_refused(tmp_path, text):
+    path = tmp_path / "equivalent.json"
+    path.write_text(text)
+    with pytest.raises(UserError):
+        mutate_command.load_equivalent(path)
+
+
+def test_the_committed_equivalence_file_reads():
+    """Every argument in the project's equivalence file is written out (load_equivalent's check)."""
+    table = mutate_command.load_equivalent(mutate_command.ROOT / mutate_command.DEFAULT_EQUIVALENT)
+    assert all(key.split()[0] in mutate_flow.MODES for key in table)
 
 
 def test_a_worker_past_the_limit_is_killed_and_a_failing_one_is_an_error(tmp_path):

@@ -16,7 +16,10 @@ the plan with ``mutsel`` at 0 (the unmutated design), which must pass with the c
 model's exact cycles; its time sets the default limit per mutant.
 
 Verdicts: killed (something differed or the simulation failed), timed out (ran past the
-limit: also a detection), survived, error (Yosys could not apply the mutation).
+limit: also a detection), survived, error (Yosys could not apply the mutation), and
+equivalent: a survivor whose mutation (its ``describe()`` line) is listed in
+``--equivalent`` (default results/tiny/mutation_equivalent.json) with the written argument
+why it cannot change any output; the score leaves equivalent mutants out.
 Prints a line per mutant and a table; writes ``--out`` (JSON: commit, sample, counts,
 score, survivors with their source lines, every mutant) and a Markdown table beside it.
 """
@@ -37,6 +40,8 @@ HELP = "mutation benchmark: Yosys-drawn mutants of the tiny accelerator against 
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_OUT = Path("results") / "tiny" / "mutation.json"
+#: Mutations argued equivalent (cannot change any output), keyed by ``Mutation.describe()``.
+DEFAULT_EQUIVALENT = Path("results") / "tiny" / "mutation_equivalent.json"
 #: The default time limit per mutant: this many times the baseline's run, at least MIN_TIMEOUT.
 TIMEOUT_FACTOR = 4
 MIN_TIMEOUT = 60.0
@@ -67,6 +72,9 @@ def add_arguments(parser) -> None:
                              "beside it as .md")
     parser.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
                         help="mutants' Verilog, logs and simulator files (default build/mutate/seed<S>-n<N>)")
+    parser.add_argument("--equivalent", type=Path, default=ROOT / DEFAULT_EQUIVALENT, metavar="FILE.json",
+                        help=f"mutations argued equivalent, with the argument (default {DEFAULT_EQUIVALENT}); "
+                             "a survivor listed there is counted equivalent, not survived")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's simulator build (default: deleted at the end; the Verilog "
                              "of the design with all mutations stays in the work dir)")
@@ -133,8 +141,43 @@ def mutant_entry(index: int, mutation, status: str, reason: str, seconds: float)
             "source": source_locations(mutation, ROOT)}
 
 
+def load_equivalent(path: Path) -> dict:
+    """``{mutation description: argument}`` of the equivalence file ``path`` (``{"equivalent":
+    {...}}``; empty if there is no such file). UserError for a file of another form or an
+    entry without an argument."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not JSON ({exc})") from None
+    table = data.get("equivalent") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise UserError(f'{path}: want {{"equivalent": {{"<mutation>": "<argument>", ...}}}}')
+    for key, argument in table.items():
+        if not isinstance(argument, str) or len(argument.split()) < 5:
+            raise UserError(f"{path}: {key!r} has no written argument")
+    return dict(table)
+
+
+def apply_equivalent(status: str, reason: str, description: str, equivalent: dict) -> tuple:
+    """The verdict after the equivalence file: a survivor listed there is ``equivalent`` (its
+    reason the argument); a listed mutant that was detected keeps its verdict, its reason
+    saying the argument is refuted; others are unchanged."""
+    argument = equivalent.get(description)
+    if argument is None:
+        return status, reason
+    if status == "survived":
+        return "equivalent", argument
+    if status in ("killed", "timeout"):
+        return status, f"listed as equivalent but detected, the argument is wrong: {reason}"
+    return status, reason
+
+
 def summarise(entries: list) -> dict:
-    """Counts per verdict and the mutation score (killed + timed out over those with a verdict)."""
+    """Counts per verdict and the mutation score (killed + timed out over killed + timed out +
+    survived: errors and equivalent mutants are left out)."""
     from tb.mutation import STATUSES
     counts = {status: sum(1 for e in entries if e["status"] == status) for status in STATUSES}
     judged = counts["killed"] + counts["timeout"] + counts["survived"]
@@ -150,20 +193,29 @@ def format_table(result: dict) -> str:
              f"Yosys `mutate -list {result['sample']} -seed {result['seed']}`, {result['jobs']} jobs, "
              f"limit {result['timeout_s']:.0f} s per mutant; one Verilator build of all mutants "
              f"({result.get('build_seconds', 0):.0f} s)", "",
-             "| killed | timed out | survived | errors | score | time |",
-             "|---:|---:|---:|---:|---:|---:|",
-             f"| {counts['killed']} | {counts['timeout']} | {counts['survived']} | {counts['error']} | "
+             "| killed | timed out | survived | equivalent | errors | score | time |",
+             "|---:|---:|---:|---:|---:|---:|---:|",
+             f"| {counts['killed']} | {counts['timeout']} | {counts['survived']} | "
+             f"{counts.get('equivalent', 0)} | {counts['error']} | "
              f"{'-' if score is None else f'{100 * score:.0f}%'} | {result['seconds']:.0f} s "
              f"({result['seconds_per_mutant']:.1f} s per mutant) |", "",
              "| # | verdict | mutation | source | why |", "|---:|---|---|---|---|"]
-    order = {"survived": 0, "error": 1, "timeout": 2, "killed": 3}
+    order = {"survived": 0, "error": 1, "equivalent": 2, "timeout": 3, "killed": 4}
     for entry in sorted(result["mutants"], key=lambda e: (order[e["status"]], e["index"])):
         source = ", ".join(entry["source"][:2]) or "-"
         why = entry["reason"].replace("|", "\\|")
-        if len(why) > 120:
+        if len(why) > 120 and entry["status"] != "equivalent":   # an argument is shown whole
             why = why[:117] + "..."
         lines.append(f"| {entry['index']} | {entry['status']} | `{entry['mutation']}` | {source} | {why} |")
     return "\n".join(lines) + "\n"
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the checkout where it is inside it (no machine's paths in a record)."""
+    try:
+        return Path(path).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 def run(args) -> int:
@@ -175,6 +227,7 @@ def run(args) -> int:
     from tb import mutation as bench
 
     yosys_executable()   # a UserError without Yosys, before anything is built
+    equivalent = load_equivalent(args.equivalent)
     sample, seed, jobs = options["sample"], options["seed"], options["jobs"]
     work_dir = (args.work_dir or ROOT / "build" / "mutate" / f"seed{seed}-n{sample}").resolve()
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -228,6 +281,7 @@ def run(args) -> int:
         def on_done(result) -> None:
             mutation = mutations[result.index]
             status, reason = bench.classify(result.outcome, result.timed_out, expect, result.returncode)
+            status, reason = apply_equivalent(status, reason, mutation.describe(), equivalent)
             entry = mutant_entry(result.index, mutation, status, reason, result.seconds)
             entries[result.index] = entry
             tally = summarise(list(entries.values()))["counts"]
@@ -235,7 +289,7 @@ def run(args) -> int:
             print(f"[{len(entries):{width}d}/{len(mutations)}] {status:8s} {result.seconds:6.1f} s  "
                   f"{SELECTOR}={entry['select']}  {mutation.describe()}  ({where})  "
                   f"killed {tally['killed']} timeout {tally['timeout']} survived {tally['survived']} "
-                  f"error {tally['error']}", flush=True)
+                  f"equivalent {tally['equivalent']} error {tally['error']}", flush=True)
 
         mutants_start = time.monotonic()
         bench.run_all(indices, bench.SubprocessRunner(work_dir, timeout), jobs, on_done)
@@ -247,7 +301,8 @@ def run(args) -> int:
     summary = summarise(ordered)
     result = {
         "commit": git_commit(), "dirty": git_dirty(), "block": bench.BLOCK, "preset": bench.PRESET,
-        "yosys": yosys_version(), "sample": sample, "seed": seed, "jobs": jobs,
+        "yosys": yosys_version(), "equivalent_file": _relative(args.equivalent),
+        "sample": sample, "seed": seed, "jobs": jobs,
         "mode": "one build, mutant selected by input " + SELECTOR,
         "timeout_s": round(timeout, 1), "build_seconds": round(build_seconds, 1),
         "baseline_seconds": round(baseline.seconds, 1),
