@@ -1,0 +1,125 @@
+"""The packed pointwise PE (two pixels' products per DSP48E2): exact for every activation
+pair and every 8-bit weight, and up to the accumulator bound of the widest pointwise layer,
+at both signs, under back-pressure; Yosys maps it to one DSP48E2 per lane."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from hw.blocks.packed_pe import PackedConvPE, split_packed
+from rrm import bounds
+from rrm.presets import load_preset
+
+
+def run_sequences(pe, sequences, seed=0, stall=0.0):
+    """Feed ``sequences`` (lists of ``((x0, x1), [w per lane])`` beats) through ``pe``; the
+    consumer drops ``ready`` with probability ``stall``. Returns one ``[pixel][lane]`` list
+    of sums per sequence."""
+    beats = [(value, weights, t == len(seq) - 1) for seq in sequences for t, (value, weights) in enumerate(seq)]
+    got, rng = [], random.Random(seed)
+
+    async def producer(ctx):
+        for value, weights, last in beats:
+            ctx.set(pe.i.payload, {"value": list(value), "weight": weights, "last": int(last)})
+            ctx.set(pe.i.valid, 1)
+            await ctx.tick().until(pe.i.ready)
+        ctx.set(pe.i.valid, 0)
+
+    async def consumer(ctx):
+        while len(got) < len(sequences):
+            ready = int(rng.random() >= stall)
+            ctx.set(pe.o.ready, ready)
+            await ctx.delay(1e-7)   # settle mid-cycle: o.valid of this cycle
+            if ready and ctx.get(pe.o.valid):
+                got.append([[ctx.get(pe.o.payload[p][l]) for l in range(pe.lanes)] for p in range(2)])
+            await ctx.tick()
+
+    sim = Simulator(pe)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run_until(1e-6 * (len(beats) * (3 if stall else 1) + 4 * len(sequences) + 100))
+    return got
+
+
+def exact(sequence, lanes):
+    """Both pixels' sums of one sequence by integer arithmetic."""
+    return [[sum(value[p] * weights[l] for value, weights in sequence) for l in range(lanes)] for p in range(2)]
+
+
+def worst_pointwise(preset):
+    """The spec, its packing field (widest pw accumulator) and the pw layer with the widest range."""
+    spec = load_preset(preset)
+    pws = [layer.name for layer in spec.layers() if layer.kind == "pw"]
+    field = max(bounds.accumulator_bits(spec, name) for name in pws)
+    worst = max(pws, key=lambda name: bounds.accumulator_range(spec, name)[1] - bounds.accumulator_range(spec, name)[0])
+    return spec, field, worst
+
+
+def test_split_recovers_both_fields_at_their_edges():
+    """The software split (the RTL's twin) at every combination of field edges, F = 21."""
+    field, half = 21, 2 ** 20
+    edges = [-half, -half + 1, -1, 0, 1, half - 2, half - 1]
+    for s0, s1 in itertools.product(edges, repeat=2):
+        assert split_packed(s0 + s1 * 2 ** field, field) == (s0, s1)
+    # one field bit fewer and the low sum's extremes land in the high field: the width matters
+    assert split_packed(-half + (3 << (field - 1)), field - 1) != (-half, 3)
+
+
+def test_every_activation_pair_times_every_weight_is_exact():
+    """All 16 x 16 activation pairs x all 256 8-bit weights (one weight per lane), each
+    pair as the first beat of a two-beat sequence whose second beat (another pair, the
+    weights reversed) moves the sums across zero: 65,536 packed products, both pixels
+    checked, at rr-mobilenet's pointwise field width."""
+    _, field, _ = worst_pointwise("rr-mobilenet")
+    weights = list(range(-128, 128))
+    pe = PackedConvPE(lanes=len(weights), act_bits=4, weight_width=8, acc_width=field)
+    sequences = [[((x0, x1), weights), ((x1, 15 - x0), weights[::-1])]
+                 for x0, x1 in itertools.product(range(16), repeat=2)]
+    got = run_sequences(pe, sequences)
+    assert len(got) == len(sequences)
+    wrong = [(seq[0][0], g) for seq, g in zip(sequences, got) if g != exact(seq, pe.lanes)]
+    assert not wrong, f"{len(wrong)} wrong sequences, first pair {wrong[0][0]}"
+
+
+@pytest.mark.parametrize("preset", ["tiny", "rr-mobilenet"])
+def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
+    """Sequences as long as the worst pw layer's taps, every tap at a corner of the weight
+    and activation ranges, so the sums reach the layer's exact accumulator bound at both
+    signs (in one pixel, the other, and both at once); plus random sequences; the consumer
+    stalls a third of the cycles."""
+    spec, field, worst = worst_pointwise(preset)
+    taps = bounds.taps(spec, worst)
+    lo, hi = bounds.accumulator_range(spec, worst)
+    wlo, whi = bounds.weight_range(spec)
+    top = spec.quant.act_max
+    lanes = [wlo, whi, 0, -1]
+    pe = PackedConvPE(lanes=len(lanes), act_bits=spec.quant.act_bits, weight_width=spec.quant.weight_bits,
+                      acc_width=field)
+    rng = random.Random(24)
+    corners = [[(pair, lanes)] * taps for pair in [(top, top), (top, 0), (0, top)]]
+    mixed = [[((top, top), [wlo, whi, whi, wlo])] * (taps - 1) + [((0, 1), [whi, wlo, -1, 1])]]
+    randoms = [[((rng.randint(0, top), rng.randint(0, top)), [rng.randint(wlo, whi) for _ in lanes])
+                for _ in range(taps)] for _ in range(2)]
+    sequences = corners + mixed + randoms
+    got = run_sequences(pe, sequences, seed=1, stall=1 / 3)
+    assert got == [exact(seq, pe.lanes) for seq in sequences]
+    both = [v for g in got[:3] for pixel in g for v in pixel]
+    assert min(both) == lo and max(both) == hi, (min(both), max(both), lo, hi)   # the bound is reached
+    assert lo >= -2 ** (field - 1) and hi < 2 ** (field - 1)
+
+
+@pytest.mark.parametrize("make, name, bad", [
+    (lambda v: PackedConvPE(lanes=v, act_bits=4, weight_width=8, acc_width=21), "lanes", 0),
+    (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=v, acc_width=21), "weight_width", 19),
+    (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=8, acc_width=v), "acc_width", 23),
+    (lambda v: PackedConvPE(lanes=4, act_bits=v, weight_width=8, acc_width=21), "act_bits", 9),
+])
+def test_bad_parameter_is_named(make, name, bad):
+    with pytest.raises(ValueError, match=rf"{name} must .*{bad}"):
+        make(bad)
+
