@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import shutil
 
 import pytest
 from amaranth.sim import Simulator
@@ -123,3 +124,25 @@ def test_bad_parameter_is_named(make, name, bad):
     with pytest.raises(ValueError, match=rf"{name} must .*{bad}"):
         make(bad)
 
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not on the PATH")
+@pytest.mark.parametrize("preset", ["tiny", "rr-mobilenet"])
+def test_yosys_maps_two_products_to_one_dsp_and_no_fabric_multiplier(preset, tmp_path):
+    """One DSP48E2 per lane (two products), and no multiplier in LUTs beside it: the
+    fabric holds only the accumulate (2F + 1 bits) and the split (F + 1 bits), at most one
+    LUT per adder bit, where a second 4 x 8 product in LUTs alone costs about
+    ``DepthwisePE.LUT_PRODUCT_LUT_FF[0]`` (40) LUTs more per lane."""
+    from hw.blocks.dw_pe import DepthwisePE
+    from hw.flow.synth import synth
+    from hw.flow.verilog import write_block_verilog
+    from hw.top.catalog import build_block
+    spec = load_preset(preset)
+    pe = build_block("conv_pe_packed", spec)
+    result = synth(write_block_verilog("conv_pe_packed", spec, tmp_path), "rrm_conv_pe_packed",
+                   tmp_path / "synth", "top").total
+    field = pe.field_width
+    assert result.dsp == pe.dsp48e2 == pe.lanes, result.as_dict()       # 2 * lanes products
+    lut_per_lane = result.lut / pe.lanes
+    assert lut_per_lane <= 3 * field + 2 < lut_per_lane + DepthwisePE.LUT_PRODUCT_LUT_FF[0], result.as_dict()
+    lut, ff = PackedConvPE.LANE_LUT_FF
+    assert abs(lut_per_lane - lut) <= 0.1 * lut and abs(result.ff / pe.lanes - ff) <= 0.1 * ff, result.as_dict()
