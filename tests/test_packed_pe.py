@@ -12,20 +12,23 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.blocks.packed_pe import PackedConvPE, split_packed
+from hw.blocks.pe_array import PackedSharedWeightArray
 from rrm import bounds
 from rrm.presets import load_preset
 
 
-def run_sequences(pe, sequences, seed=0, stall=0.0):
-    """Feed ``sequences`` (lists of ``((x0, x1), [w per lane])`` beats) through ``pe``; the
-    consumer drops ``ready`` with probability ``stall``. Returns one ``[pixel][lane]`` list
-    of sums per sequence."""
+def run_sequences(pe, sequences, seed=0, stall=0.0, field="value"):
+    """Feed ``sequences`` (lists of ``((x0, x1, ...), [w per lane])`` beats: the pixels'
+    values, the lanes' weights) through ``pe`` (a PackedConvPE, or with ``field="values"``
+    a shared-weight array); the consumer drops ``ready`` with probability ``stall``.
+    Returns one ``[pixel][lane]`` list of sums per sequence."""
+    pixels = pe.out_layout.length
     beats = [(value, weights, t == len(seq) - 1) for seq in sequences for t, (value, weights) in enumerate(seq)]
     got, rng = [], random.Random(seed)
 
     async def producer(ctx):
         for value, weights, last in beats:
-            ctx.set(pe.i.payload, {"value": list(value), "weight": weights, "last": int(last)})
+            ctx.set(pe.i.payload, {field: list(value), "weight": weights, "last": int(last)})
             ctx.set(pe.i.valid, 1)
             await ctx.tick().until(pe.i.ready)
         ctx.set(pe.i.valid, 0)
@@ -36,7 +39,7 @@ def run_sequences(pe, sequences, seed=0, stall=0.0):
             ctx.set(pe.o.ready, ready)
             await ctx.delay(1e-7)   # settle mid-cycle: o.valid of this cycle
             if ready and ctx.get(pe.o.valid):
-                got.append([[ctx.get(pe.o.payload[p][l]) for l in range(pe.lanes)] for p in range(2)])
+                got.append([[ctx.get(pe.o.payload[p][l]) for l in range(pe.lanes)] for p in range(pixels)])
             await ctx.tick()
 
     sim = Simulator(pe)
@@ -48,8 +51,10 @@ def run_sequences(pe, sequences, seed=0, stall=0.0):
 
 
 def exact(sequence, lanes):
-    """Both pixels' sums of one sequence by integer arithmetic."""
-    return [[sum(value[p] * weights[l] for value, weights in sequence) for l in range(lanes)] for p in range(2)]
+    """Every pixel's sums of one sequence by integer arithmetic."""
+    pixels = len(sequence[0][0])
+    return [[sum(value[p] * weights[l] for value, weights in sequence) for l in range(lanes)]
+            for p in range(pixels)]
 
 
 def worst_pointwise(preset):
@@ -114,6 +119,30 @@ def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
     assert lo >= -2 ** (field - 1) and hi < 2 ** (field - 1)
 
 
+@pytest.mark.parametrize("pe_count", [3, 4])
+def test_packed_array_matches_the_shared_weight_array_sums(pe_count):
+    """PackedSharedWeightArray: ``pe_count`` pixels (an odd count leaves the last packed PE
+    half empty) with one weight word, sums exact against integer arithmetic, at tiny's
+    widest pw bound (all-corner sequences) and on random ones, under back-pressure; and
+    half the DSP48E2 of the unpacked array, rounded up."""
+    spec, field, worst = worst_pointwise("tiny")
+    taps = bounds.taps(spec, worst)
+    wlo, whi = bounds.weight_range(spec)
+    top, lanes = spec.quant.act_max, [wlo, whi, 1, -1]
+    array = PackedSharedWeightArray(pe_count=pe_count, lanes=len(lanes), act_bits=spec.quant.act_bits,
+                                    weight_width=spec.quant.weight_bits, acc_width=field)
+    assert array.dsp48e2 == -(-pe_count // 2) * len(lanes)
+    rng = random.Random(pe_count)
+    corner = [([top] * pe_count, lanes)] * taps
+    alternating = [([top * (p % 2) for p in range(pe_count)], lanes)] * taps
+    randoms = [[([rng.randint(0, top) for _ in range(pe_count)], [rng.randint(wlo, whi) for _ in lanes])
+                for _ in range(rng.randint(1, 40))] for _ in range(6)]
+    sequences = [corner, alternating, *randoms]
+    got = run_sequences(array, sequences, seed=pe_count, stall=0.3, field="values")
+    assert got == [exact(seq, array.lanes) for seq in sequences]
+    assert min(got[0][0]) == bounds.accumulator_range(spec, worst)[0]
+
+
 @pytest.mark.parametrize("make, name, bad", [
     (lambda v: PackedConvPE(lanes=v, act_bits=4, weight_width=8, acc_width=21), "lanes", 0),
     (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=v, acc_width=21), "weight_width", 19),
@@ -146,3 +175,19 @@ def test_yosys_maps_two_products_to_one_dsp_and_no_fabric_multiplier(preset, tmp
     assert lut_per_lane <= 3 * field + 2 < lut_per_lane + DepthwisePE.LUT_PRODUCT_LUT_FF[0], result.as_dict()
     lut, ff = PackedConvPE.LANE_LUT_FF
     assert abs(lut_per_lane - lut) <= 0.1 * lut and abs(result.ff / pe.lanes - ff) <= 0.1 * ff, result.as_dict()
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not on the PATH")
+def test_yosys_maps_the_packed_array_to_half_the_shared_arrays_dsps(tmp_path):
+    """tiny (2 PEs x 8 lanes): the packed array is 8 DSP48E2 for the 16 products per cycle
+    that the unpacked shared-weight array spends 16 on."""
+    from hw.flow.synth import synth
+    from hw.flow.verilog import write_block_verilog
+    spec = load_preset("tiny")
+    figures = {}
+    for block in ("conv_pe_array_packed", "conv_pe_array_shared"):
+        figures[block] = synth(write_block_verilog(block, spec, tmp_path / block), f"rrm_{block}",
+                               tmp_path / block / "synth", "top").total
+    hw = spec.hardware
+    assert figures["conv_pe_array_shared"].dsp == hw.pe_count * hw.lanes
+    assert figures["conv_pe_array_packed"].dsp == -(-hw.pe_count // 2) * hw.lanes, figures
