@@ -119,6 +119,38 @@ def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
     assert lo >= -2 ** (field - 1) and hi < 2 ** (field - 1)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: PackedConvPE(lanes=2, act_bits=4, weight_width=8, acc_width=19),
+    lambda: PackedSharedWeightArray(pe_count=3, lanes=2, act_bits=4, weight_width=8, acc_width=19),
+])
+def test_latency_is_counted_in_handshake_cycles(make):
+    """``o.valid`` rises ``latency`` (2) cycles after the handshake of a ``last`` beat,
+    (the handshake edge counted, as the Conv PE testbenches count it)."""
+    block = make()
+    field = "value" if isinstance(block, PackedConvPE) else "values"
+    width = 2 if field == "value" else block.pe_count
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(block.o.ready, 1)
+        ctx.set(block.i.payload, {field: [3] * width, "weight": [-5, 7], "last": 1})
+        ctx.set(block.i.valid, 1)
+        assert ctx.get(block.i.ready)
+        await ctx.tick()                       # the handshake
+        ctx.set(block.i.valid, 0)
+        for cycle in range(1, 6):
+            if ctx.get(block.o.valid) and "valid" not in seen:
+                seen["valid"] = cycle          # clock edges, the handshake's the first
+                seen["sums"] = ctx.get(block.o.payload[0][1])
+            await ctx.tick()
+
+    sim = Simulator(block)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == {"valid": block.latency, "sums": 21} and block.latency == 2, seen
+
+
 @pytest.mark.parametrize("pe_count", [3, 4])
 def test_packed_array_matches_the_shared_weight_array_sums(pe_count):
     """PackedSharedWeightArray: ``pe_count`` pixels (an odd count leaves the last packed PE
