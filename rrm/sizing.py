@@ -36,6 +36,9 @@ class Sizing:
         (conv1) or an unsigned activation, ``max(input_bits, act_bits + 1)``.
     conv_acc_width : int
         Signed accumulator of the Conv PE: the widest conv/pw layer's bound.
+    pw_acc_width : int
+        Signed accumulator of the widest pw layer alone: each pixel's sum in the packed
+        pointwise PE and its packing field width (``hw/blocks/packed_pe.py``).
     bn_acc_width : int
         Signed accumulator entering BN/requant: the widest conv/dw/pw layer's bound.
     max_shift : int
@@ -65,6 +68,7 @@ class Sizing:
     dw_acc_width: int
     conv_value_bits: int
     conv_acc_width: int
+    pw_acc_width: int
     bn_acc_width: int
     max_shift: int
     bn_sum_width: int
@@ -111,6 +115,7 @@ def _sizing(spec: Spec) -> Sizing:
         dw_acc_width=acc_width("dw"),
         conv_value_bits=max(quant.input_bits, quant.act_bits + 1),
         conv_acc_width=acc_width("conv", "pw"),
+        pw_acc_width=acc_width("pw"),
         bn_acc_width=acc_width("conv", "dw", "pw"),
         max_shift=max_shift,
         bn_sum_width=max(bounds.signed_bits(*bounds.bn_sum_range(spec, name)) for name in bn_names),

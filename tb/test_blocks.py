@@ -8,9 +8,10 @@ from hw.blocks.bn_requant import BnRequant
 from hw.blocks.conv_pe import ConvPE
 from hw.blocks.dw_pe import DepthwisePE
 from hw.blocks.fc import FullyConnected
+from hw.blocks.packed_pe import PackedConvPE
 from hw.blocks.patch_broadcast import ConvPatchBuffer, PatchSerializer
 from hw.blocks.patch_buffer import PatchBuffer
-from hw.blocks.pe_array import PEArray, SharedWeightConvArray
+from hw.blocks.pe_array import PackedSharedWeightArray, PEArray, SharedWeightConvArray
 from hw.blocks.ram_join import RamJoin
 from hw.blocks.skid_buffer import SkidBuffer
 from rrm import bounds
@@ -61,7 +62,8 @@ def test_widths_come_from_the_golden_bounds(preset):
 
 
 def test_every_block_documents_ports_latency_and_throughput():
-    classes = (DepthwisePE, ConvPE, PEArray, SharedWeightConvArray, PatchBuffer, PatchSerializer,
+    classes = (DepthwisePE, ConvPE, PackedConvPE, PEArray, PackedSharedWeightArray, SharedWeightConvArray,
+               PatchBuffer, PatchSerializer,
                ConvPatchBuffer, BnRequant, FullyConnected, SkidBuffer, RamJoin)
     for cls in classes:
         doc = cls.__doc__ or ""

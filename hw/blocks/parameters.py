@@ -33,6 +33,13 @@ def conv_parameters(spec: Spec) -> dict:
                 weight_width=spec.quant.weight_bits, acc_width=size.conv_acc_width)
 
 
+def packed_parameters(spec: Spec) -> dict:
+    """PackedConvPE parameters: pointwise layers only (conv1 keeps the unpacked Conv PE),
+    each pixel's sum and the packing field sized for the widest pw layer."""
+    return dict(lanes=spec.hardware.lanes, act_bits=spec.quant.act_bits,
+                weight_width=spec.quant.weight_bits, acc_width=sizing(spec).pw_acc_width)
+
+
 def bn_parameters(spec: Spec) -> dict:
     """BnRequant parameters covering every conv/dw/pw layer.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from .checks import check_int
 from .conv_pe import ConvPE
 from .dw_pe import DepthwisePE
 from .layouts import shared_conv_layout
+from .packed_pe import PackedConvPE
 
 
 def _lock_step(m: Module, array, pes: list, payloads: list) -> None:
@@ -161,3 +162,79 @@ def conv_pe_array(*, pe_count: int, shared_weight: bool = False, **pe_parameters
     if shared_weight:
         return SharedWeightConvArray(pe_count=pe_count, **pe_parameters)
     return PEArray(lambda: ConvPE(**pe_parameters), pe_count)
+
+
+class PackedSharedWeightArray(wiring.Component):
+    """:class:`SharedWeightConvArray`'s job for pointwise layers at half the DSP48E2:
+    ``pe_count`` pixels with one shared weight word, pixels ``2j`` and ``2j + 1`` packed
+    into one :class:`~hw.blocks.packed_pe.PackedConvPE` (an odd last pixel gets a packed
+    PE whose second pixel is 0), all in lock step.
+
+    Same streams as :class:`SharedWeightConvArray` with unsigned ``act_bits`` values, so
+    it can stand in for it wherever the values are activations (not conv1's image).
+
+    Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid`` (a PackedConvPE's).
+    Throughput: one beat (``pe_count * lanes`` MACs, ``ceil(pe_count / 2) * lanes``
+    products) per cycle.
+
+    Parameters
+    ----------
+    pe_count : int
+        Pixels in parallel (1..64).
+    lanes, act_bits, weight_width, acc_width : int
+        As :class:`~hw.blocks.packed_pe.PackedConvPE`.
+
+    Members
+    -------
+    i : In(stream.Signature(shared_conv_layout(unsigned(act_bits), weight_width, lanes, pe_count)))
+        ``values``: ``[pixel]``; ``weight``: ``[lane]``, shared; ``last``: end of a sequence.
+    o : Out(stream.Signature(ArrayLayout(sums_layout(acc_width, lanes), pe_count)))
+        ``[pixel][lane]`` sums, once per sequence.
+
+    Attributes
+    ----------
+    pe_count, lanes, latency : int
+        As above.
+    packed_pes : int
+        ``ceil(pe_count / 2)``, the PackedConvPEs.
+    """
+
+    def __init__(self, *, pe_count: int, lanes: int, act_bits: int, weight_width: int, acc_width: int):
+        self.pe_count = check_int("pe_count", pe_count, 1, 64)
+        self.packed_pes = -(-pe_count // 2)
+        self.pes = [PackedConvPE(lanes=lanes, act_bits=act_bits, weight_width=weight_width,
+                                 acc_width=acc_width) for _ in range(self.packed_pes)]
+        self.pe = self.pes[0]
+        self.lanes, self.latency = self.pe.lanes, self.pe.latency
+        self.in_layout = shared_conv_layout(unsigned(act_bits), weight_width, lanes, pe_count)
+        self.out_layout = data.ArrayLayout(self.pe.out_layout.elem_shape, pe_count)
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout)),
+            "o": Out(stream.Signature(self.out_layout)),
+        })
+
+    @property
+    def dsp48e2(self) -> int:
+        """DSP48E2 as Yosys maps the array: one per lane of each packed PE."""
+        return self.packed_pes * self.pe.dsp48e2
+
+    def elaborate(self, platform):
+        m = Module()
+        values = self.i.payload.values
+        for j, pe in enumerate(self.pes):
+            m.submodules[f"pe{j}"] = pe
+            pixels = [2 * j, 2 * j + 1]
+            m.d.comb += [
+                pe.i.payload.value[0].eq(values[2 * j]),
+                pe.i.payload.weight.eq(self.i.payload.weight),
+                pe.i.payload.last.eq(self.i.payload.last),
+                pe.i.valid.eq(self.i.valid),
+                pe.o.ready.eq(self.o.ready),
+            ]
+            if pixels[1] < self.pe_count:
+                m.d.comb += pe.i.payload.value[1].eq(values[pixels[1]])
+            for half, pixel in enumerate(pixels):
+                if pixel < self.pe_count:
+                    m.d.comb += self.o.payload[pixel].eq(pe.o.payload[half])
+        m.d.comb += [self.i.ready.eq(self.pe.i.ready), self.o.valid.eq(self.pe.o.valid)]
+        return m

@@ -32,11 +32,12 @@ from ..blocks.conv_pe import ConvPE
 from ..blocks.dw_pe import DepthwisePE
 from ..blocks.fc import FullyConnected
 from ..blocks.layouts import conv_layout, weights_layout
+from ..blocks.packed_pe import PackedConvPE
 from ..blocks.parameters import (bn_parameters, conv_parameters, conv_value_shape, dw_parameters, fc_parameters,
-                         patch_parameters)
+                         packed_parameters, patch_parameters)
 from ..blocks.patch_broadcast import ConvPatchBuffer
 from ..blocks.patch_buffer import PatchBuffer
-from ..blocks.pe_array import conv_pe_array, depthwise_pe_array
+from ..blocks.pe_array import PackedSharedWeightArray, conv_pe_array, depthwise_pe_array
 from ..blocks.ram_join import RamJoin
 from ..blocks.skid_buffer import SkidBuffer
 
@@ -72,6 +73,9 @@ BLOCKS = {
     "conv_pe_array": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, **conv_parameters(spec)),
     "conv_pe_array_shared": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, shared_weight=True,
                                                        **conv_parameters(spec)),
+    "conv_pe_packed": lambda spec: PackedConvPE(**packed_parameters(spec)),
+    "conv_pe_array_packed": lambda spec: PackedSharedWeightArray(pe_count=spec.hardware.pe_count,
+                                                                 **packed_parameters(spec)),
     "dw_pe": lambda spec: DepthwisePE(**dw_parameters(spec)),
     "dw_pe_array": lambda spec: depthwise_pe_array(pe_count=spec.hardware.dw_pes, **dw_parameters(spec)),
     "fc": lambda spec: FullyConnected(**fc_parameters(spec)),
