@@ -73,3 +73,14 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
     assert out[8]["status"]["busy"] == 0 and out[8]["resets"] == 3
     assert out[9]["error"] == "ImageError" and out[9]["message"].startswith("STATUS.image_error is set")
     assert out[10]["logits"] == golden[4:5].tolist()
+
+
+def test_rrm_run_sim_writes_golden_logits(trained_tiny, test_split, tmp_path, capsys):  # noqa: F811
+    from scripts.cli import main
+    artifact_dir = save_artifact(tmp_path / "trained", SPEC, trained_tiny.params)
+    images = tmp_path / "images.npy"
+    np.save(images, test_split[0][:2])
+    out = tmp_path / "logits.npy"
+    assert main(["run", str(artifact_dir), str(images), "--sim", "--out", str(out)]) == 0
+    assert np.array_equal(np.load(out), model.run(trained_tiny, test_split[0][:2]))
+    assert f"2 of 2 image(s) bit-exact; {cycle_model(SPEC).cycles:,} cycles per image" in capsys.readouterr().out
