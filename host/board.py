@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
+from rrm import csr_map
+
 from .transport import Transport
 
-#: The accelerator IP's VLNV, as hw/flow/system.py packages it.
-VLNV = "rr-mobilenet.org:rrm:rrm_system:1.0"
-#: Block-design cell names (hw/flow/system.py).
-IP_CELL, IMAGE_DMA, PARAM_DMA = "rrm_system_0", "dma_image", "dma_param"
+#: The accelerator IP's VLNV and the block-design cell names (hw/flow/system.py uses the same).
+VLNV = csr_map.IP_VLNV
+IP_CELL, IMAGE_DMA, PARAM_DMA = csr_map.IP_CELL, csr_map.IMAGE_DMA, csr_map.PARAM_DMA
 
 
 def _pynq():

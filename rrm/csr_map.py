@@ -23,6 +23,10 @@ ADDRESS_BITS = 12
 #: Cycles the soft reset holds the accelerator core in reset.
 SOFT_RESET_CYCLES = 16
 ACCESS_KINDS = ("ro", "rw", "w1c", "wo")
+#: The packaged IP's vendor:library:name:version (hw/flow/system.py packages it, host/board.py
+#: binds its PYNQ driver to it) and the block design's cell names of the IP and its DMA engines.
+IP_VLNV = "rr-mobilenet.org:rrm:rrm_system:1.0"
+IP_CELL, IMAGE_DMA, PARAM_DMA = "rrm_system_0", "dma_image", "dma_param"
 
 
 @dataclass(frozen=True)

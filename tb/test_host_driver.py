@@ -6,6 +6,9 @@ image, and recovery after each."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 
 from golden import model
@@ -16,6 +19,7 @@ from rrm.memory_map import memory_map
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 
+from .build import ROOT
 from .conftest import simulator
 from .host_sim import run_driver
 from .specs import tiny
@@ -75,12 +79,13 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
     assert out[10]["logits"] == golden[4:5].tolist()
 
 
-def test_rrm_run_sim_writes_golden_logits(trained_tiny, test_split, tmp_path, capsys):  # noqa: F811
-    from scripts.cli import main
+def test_rrm_run_sim_writes_golden_logits(trained_tiny, test_split, tmp_path):  # noqa: F811
     artifact_dir = save_artifact(tmp_path / "trained", SPEC, trained_tiny.params)
     images = tmp_path / "images.npy"
     np.save(images, test_split[0][:2])
     out = tmp_path / "logits.npy"
-    assert main(["run", str(artifact_dir), str(images), "--sim", "--out", str(out)]) == 0
+    run = subprocess.run([sys.executable, "-m", "scripts.cli", "run", str(artifact_dir), str(images), "--sim",
+                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
     assert np.array_equal(np.load(out), model.run(trained_tiny, test_split[0][:2]))
-    assert f"2 of 2 image(s) bit-exact; {cycle_model(SPEC).cycles:,} cycles per image" in capsys.readouterr().out
+    assert f"2 of 2 image(s) bit-exact; {cycle_model(SPEC).cycles:,} cycles per image" in run.stdout

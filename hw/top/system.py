@@ -37,7 +37,7 @@ STREAMS = (("s_axis", "image", In), ("s_axis_param", "param", In), ("m_axis", "r
 
 class AcceleratorSystem(wiring.Component):
     """Members: ``aclk``, ``aresetn``; ``<prefix>_tdata/tvalid/tready/tlast`` for the streams of
-    :data:`STREAMS`; the AXI4-Lite slave ``s_axi_ctrl_*``; ``irq``."""
+    :data:`STREAMS` and ``m_axis_tkeep`` (all ones); the AXI4-Lite slave ``s_axi_ctrl_*``; ``irq``."""
 
     def __init__(self, spec: Spec):
         if not isinstance(spec, Spec):
@@ -56,6 +56,8 @@ class AcceleratorSystem(wiring.Component):
             members[f"{prefix}_tvalid"] = direction(1)
             members[f"{prefix}_tready"] = (Out if direction is In else In)(1)
             members[f"{prefix}_tlast"] = direction(1)
+        # all bytes of every result beat are valid (AXI DMA's S2MM channel takes tkeep)
+        members["m_axis_tkeep"] = Out(len(core.result.payload.data) // 8)
         members.update(axi_lite_members(CTRL_PREFIX))
         members["irq"] = Out(1)
         super().__init__(members)
@@ -93,5 +95,6 @@ class AcceleratorSystem(wiring.Component):
             csr.image_cycles.eq(self.core.image_cycles), csr.layer_cycles.eq(self.core.layer_cycles),
             csr.image_done.eq(result.valid & result.ready & result.payload.last & run),
             self.irq.eq(csr.irq),
+            self.m_axis_tkeep.eq(-1),
         ]
         return m
