@@ -72,10 +72,10 @@ class Driver:
         self.classes = self.field("LAYOUT", "classes", layout)
         self.layers = self.field("LAYOUT", "layers", layout)
         self.param_beat_bytes = self.field("LAYOUT", "param_beat_bytes", layout)
-        if self.result_bytes not in (4, 8) or self.param_beat_bytes != 4:
+        if self.result_bytes not in (4, 8) or self.param_beat_bytes not in (4, 8, 16):
             raise DriverError(f"SHAPE.result_bytes = {self.result_bytes}, LAYOUT.param_beat_bytes = "
                               f"{self.param_beat_bytes}: this driver knows 4- or 8-byte results and "
-                              f"4-byte parameter beats")
+                              f"4-, 8- or 16-byte parameter beats")
 
     # ---------------------------------------------------------------- registers
     def read(self, name: str, index: int = 0) -> int:
@@ -129,14 +129,20 @@ class Driver:
             raise SpecMismatchError(
                 f"the artifact is for spec {artifact.spec.network.name!r} (spec hash 0x{wanted:08x}); "
                 f"the accelerator was built for spec hash 0x{self.spec_hash:08x} (SPEC_HASH)")
-        self.load_stream(pack_parameters(artifact), timeout_s=timeout_s)
+        self.load_stream(pack_parameters(artifact, beat_bits=8 * self.param_beat_bytes), timeout_s=timeout_s)
 
     def load_stream(self, beats, *, timeout_s: float = PARAM_TIMEOUT_S) -> None:
-        """Stream parameter ``beats`` (uint32) as they are; ParamStreamError if the accelerator
-        refuses them (STATUS.param_error), DeviceTimeout if it does not take them."""
+        """Stream parameter ``beats`` as they are: uint32, one per beat (shape (n,)) for 4-byte
+        beats, else (n, LAYOUT.param_beat_bytes / 4), least significant first
+        (rrm.param_stream.pack_parameters); ParamStreamError if the accelerator refuses them
+        (STATUS.param_error), DeviceTimeout if it does not take them."""
         beats = np.asarray(beats)
-        if beats.ndim != 1 or beats.dtype != np.uint32 or len(beats) < 2:
-            raise ValueError(f"parameter beats must be a 1-D uint32 array of 2 or more beats, "
+        per_beat = self.param_beat_bytes // 4
+        want = (1,) if per_beat == 1 else (2, per_beat)
+        if beats.dtype != np.uint32 or beats.ndim != len(want) or beats.shape[1:] != want[1:] or len(beats) < 2:
+            shape = "(n,)" if per_beat == 1 else f"(n, {per_beat})"
+            raise ValueError(f"parameter beats of this build are {self.param_beat_bytes} bytes "
+                             f"(LAYOUT.param_beat_bytes): a uint32 array of shape {shape}, n >= 2, "
                              f"not {beats.dtype} of shape {beats.shape}")
         self._wait(lambda: not self.status()["in_reset"], RESET_TIMEOUT_S, "the soft reset to end")
         try:

@@ -14,6 +14,7 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
+from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, AxiStreamFrame, \
     AxiStreamSink, AxiStreamSource
@@ -104,9 +105,10 @@ async def registers(dut):
     assert await system.read("IRQ_ENABLE") == 0
 
     # a parameter stream for another spec: param_error, its event, the interrupt when enabled
-    beats = np.load(config["params"])
+    beats = np.load(config["params"])   # uint32, (beats, words per beat)
+    assert beats.shape[1] * 32 == len(dut.s_axis_param_tdata.value)
     wrong = beats.copy()
-    wrong[1] ^= 1
+    wrong[1, 0] ^= 1                      # the spec hash
     await system.param.send(AxiStreamFrame(wrong.astype("<u4").tobytes()))
     await system.param.wait()
     await ClockCycles(dut.aclk, 4)
@@ -120,9 +122,11 @@ async def registers(dut):
     assert await system.read("IRQ_STATUS") == 0
     assert dut.irq.value == 0
 
-    # the right stream: params_loaded, params_done
+    # the right stream: params_loaded, params_done, one beat per cycle
+    start = get_sim_time(unit="ns")
     await system.param.send(AxiStreamFrame(beats.astype("<u4").tobytes()))
-    await system.param.wait()
+    await system.param.wait()            # every beat taken
+    record["load_cycles"] = round((get_sim_time(unit="ns") - start) / PERIOD_NS)
     await ClockCycles(dut.aclk, 4)
     assert await system.read("STATUS") == bits("STATUS", "params_loaded")
     assert await system.read("IRQ_STATUS") == bits("IRQ_STATUS", "params_done")

@@ -39,7 +39,7 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
     steps = [
         {"op": "classify", "data": images[:1]},                        # 0: nothing loaded yet
         {"op": "load", "artifact": str(other_dir)},                    # 1: refused by the driver
-        {"op": "load_stream", "data": pack_parameters(other_artifact)},  # 2: refused by the RTL
+        {"op": "load_stream", "data": pack_parameters(other_artifact, beat_bits=128)},  # 2: refused by the RTL
         {"op": "load", "artifact": str(artifact_dir)},                 # 3
         {"op": "classify", "data": images},                            # 4: 16 images
         {"op": "classify_reset", "data": images[1:2], "after_cycles": 2000},  # 5
@@ -49,6 +49,7 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
         {"op": "recover"},                                             # 8
         {"op": "frames", "data": images[3], "lengths": [pixels // 2, pixels // 2]},  # 9: misframed
         {"op": "classify", "data": images[4:5]},                       # 10: runs again
+        {"op": "load_stream", "data": pack_parameters(trained_tiny)},  # 11: 32-bit beats
     ]
     results = run_driver(SPEC, steps, tmp_path / "run", simulator=simulator())
     out = results["steps"]
@@ -77,6 +78,7 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
     assert out[8]["status"]["busy"] == 0 and out[8]["resets"] == 3
     assert out[9]["error"] == "ImageError" and out[9]["message"].startswith("STATUS.image_error is set")
     assert out[10]["logits"] == golden[4:5].tolist()
+    assert out[11]["error"] == "ValueError" and "beats of this build are 16 bytes" in out[11]["message"]
 
 
 def test_rrm_run_sim_writes_golden_logits(trained_tiny, test_split, tmp_path):  # noqa: F811

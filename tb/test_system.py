@@ -10,7 +10,9 @@ import numpy as np
 from golden import model
 from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
-from rrm.param_stream import pack_parameters
+from hw.top.system import SYSTEM_PARAM_BEAT_BITS
+from rrm.memory_map import memory_map
+from rrm.param_stream import pack_parameters, stream_length
 from rrm.presets import load_preset
 
 SPEC = load_preset("tiny")
@@ -22,7 +24,7 @@ def test_registers_interrupt_and_soft_reset(run_block, tmp_path):
     image = np.random.default_rng(8).integers(0, 256, size=(size, size, channels), dtype=np.uint8)
     files = {"params": tmp_path / "params.npy", "image": tmp_path / "image.npy",
              "golden": tmp_path / "golden.npy", "results": tmp_path / "results.json"}
-    np.save(files["params"], pack_parameters(artifact))
+    np.save(files["params"], pack_parameters(artifact, beat_bits=SYSTEM_PARAM_BEAT_BITS))
     np.save(files["image"], image)
     np.save(files["golden"], model.run(artifact, image[None])[0])
     run_block("system", SPEC, "tb.cocotb_csr", {name: str(path) for name, path in files.items()})
@@ -32,3 +34,7 @@ def test_registers_interrupt_and_soft_reset(run_block, tmp_path):
     assert record["image_cycles"] == expected.cycles
     assert record["layer_cycles"] == [layer.cycles for layer in expected.layers]
     assert record["beyond_layers"] == 0
+    # the 128-bit parameter stream goes in at one beat per cycle: a quarter of the 32-bit stream's beats
+    beats = stream_length(memory_map(SPEC), SYSTEM_PARAM_BEAT_BITS)
+    assert beats <= record["load_cycles"] <= beats + 4, (record["load_cycles"], beats)
+    assert beats < stream_length(memory_map(SPEC), 32) / 3.9

@@ -9,7 +9,8 @@ interfaces: ``aclk``, ``aresetn``; AXI4-Stream ``s_axis_*`` (image), ``s_axis_pa
 
 The core runs in its own clock domain on ``aclk`` whose reset is ``aresetn`` low or the
 register block's soft reset; while the soft reset holds, the three streams are stalled
-(``tready``/``tvalid`` low), so no beat is lost or half-taken. The register block is
+(``tready``/``tvalid`` low), so no beat is lost or half-taken. The parameter stream's beats
+are :data:`SYSTEM_PARAM_BEAT_BITS` (128) wide, the width of the PS's HP port. The register block is
 reset only by ``aresetn``. A reset keeps loaded parameters (the core's ``params_loaded``
 is reset-less).
 
@@ -23,12 +24,14 @@ from amaranth.hdl import ClockDomain, DomainRenamer, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rrm.memory_map import PARAM_BEAT_BITS
 from rrm.spec import Spec
 
 from .accelerator import AcceleratorCore
 from .csr import AXI_LITE_PORTS, CsrBlock, axi_lite_members
 
+#: The parameter stream's beat width: the PS's HP port (a 32-bit stream takes 534,389 cycles to
+#: load rr-mobilenet-max, a 128-bit one 133,649: rrm.param_stream.stream_length).
+SYSTEM_PARAM_BEAT_BITS = 128
 #: The AXI4-Lite port prefix (``s_axi_ctrl_awaddr`` ...).
 CTRL_PREFIX = "s_axi_ctrl_"
 #: The AXI4-Stream ports: (prefix, core member, direction of tdata).
@@ -39,16 +42,16 @@ class AcceleratorSystem(wiring.Component):
     """Members: ``aclk``, ``aresetn``; ``<prefix>_tdata/tvalid/tready/tlast`` for the streams of
     :data:`STREAMS` and ``m_axis_tkeep`` (all ones); the AXI4-Lite slave ``s_axi_ctrl_*``; ``irq``."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, *, param_beat_bits: int = SYSTEM_PARAM_BEAT_BITS):
         if not isinstance(spec, Spec):
             raise TypeError(f"spec must be a Spec, not {spec!r}")
         self.spec = spec
-        self.core = core = AcceleratorCore(spec)
+        self.core = core = AcceleratorCore(spec, param_beat_bits=param_beat_bits)
         result_width = len(core.result.payload.data)
         self.csr = CsrBlock(spec_hash=core.mmap.spec_hash, input_size=spec.network.input_size,
                             input_channels=spec.network.input_channels, result_bytes=result_width // 8,
                             classes=spec.network.num_classes, layers=core.layer_count,
-                            param_beat_bytes=PARAM_BEAT_BITS // 8)
+                            param_beat_bytes=param_beat_bits // 8)
         members = {"aclk": In(1), "aresetn": In(1)}
         for prefix, name, direction in STREAMS:
             port = getattr(core, name)
