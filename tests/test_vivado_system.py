@@ -114,3 +114,20 @@ def test_rrm_vivado_system_writes_the_files(tmp_path, capsys):
     assert main(["vivado", "--preset", "tiny", "--system", "--out", str(out)]) == 0
     assert sorted(path.name for path in out.iterdir()) == sorted(FILES)
     assert "vivado -mode batch -source build.tcl" in capsys.readouterr().out
+
+
+@needs_tcl
+def test_the_zcu102_design_gathers_three_byte_pixels(tmp_path):
+    """rr-mobilenet (xczu9eg: the ZCU102; 3 channels): the block design alone, stubbed; the
+    DMA's bytes reach the accelerator through the width converter (no Verilog is written)."""
+    from hw.flow.system import build_tcl, system_bd_tcl
+    from rrm.presets import load_preset
+    spec = load_preset("rr-mobilenet")
+    script = tmp_path / "system_bd.tcl"
+    script.write_text(system_bd_tcl(spec))
+    calls = [line[len("CALL "):] for line in run_stubbed(script) if line.startswith("CALL ")]
+    assert any(re.search(r"CONFIG.S_TDATA_NUM_BYTES \{?1\}? CONFIG.M_TDATA_NUM_BYTES \{?3\}?", call) for call in calls)
+    assert any(re.search(rf"{csr_map.IMAGE_DMA}/M_AXIS_MM2S .*pixel_width/S_AXIS", call) for call in calls)
+    assert any(re.search(rf"pixel_width/M_AXIS .*{csr_map.IP_CELL}/s_axis$", call) for call in calls)
+    assert any(re.search(r"c_m_axis_mm2s_tdata_width \{?128\}?", call) for call in calls)   # the parameter DMA
+    assert "*:zcu102:*" in build_tcl(spec)

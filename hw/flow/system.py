@@ -39,7 +39,8 @@ from rrm.errors import UserError
 from rrm.spec import Spec
 
 from ..top.csr import AXI_LITE_PORTS
-from ..top.system import AcceleratorSystem
+from ..engines.classifier import result_bits as result_bits_of
+from ..top.system import SYSTEM_PARAM_BEAT_BITS, AcceleratorSystem
 from .verilog import module_name
 from .vivado import comment_text, xdc
 
@@ -70,7 +71,7 @@ def board_of(spec: Spec) -> str:
     return BOARDS[device]
 
 
-def _interfaces(system: AcceleratorSystem) -> dict:
+def _interfaces() -> dict:
     """Bus interface -> its ports, for the packager."""
     ctrl = [f"s_axi_ctrl_{name}" for name, _direction, _width in AXI_LITE_PORTS]
     streams = {prefix: [f"{prefix}_{port}" for port in ("tdata", "tvalid", "tready", "tlast")]
@@ -79,16 +80,16 @@ def _interfaces(system: AcceleratorSystem) -> dict:
     return {"s_axi_ctrl": ctrl, **streams}
 
 
-def package_ip_tcl(spec: Spec, system: AcceleratorSystem) -> str:
+def package_ip_tcl(spec: Spec) -> str:
     part = get_device(spec.hardware.device).part
     vendor, library, name, version = VLNV.split(":")
     interfaces = [(interface, ports, "aximm_rtl" if interface == "s_axi_ctrl" else "axis_rtl")
-                  for interface, ports in _interfaces(system).items()]
+                  for interface, ports in _interfaces().items()]
     interfaces += [("aclk", ["aclk"], "signal:clock_rtl"), ("aresetn", ["aresetn"], "signal:reset_rtl"),
                    ("irq", ["irq"], "signal:interrupt_rtl")]
     table = "\n".join(f"    {interface} {{{' '.join(ports)}}} {kind if ':' in kind else 'interface:' + kind}"
                       for interface, ports, kind in interfaces)
-    associate = " ".join(_interfaces(system))
+    associate = " ".join(_interfaces())
     return f"""# Package {TOP} ({comment_text(spec.network.name)}) as the IP {VLNV}, written by `rrm vivado --system`.
 # Sourced by build.tcl before it opens its project (a project of its own, in memory, closed at
 # the end); writes ip_repo/ next to this script.
@@ -136,10 +137,10 @@ close_project
 """
 
 
-def system_bd_tcl(spec: Spec, system: AcceleratorSystem) -> str:
+def system_bd_tcl(spec: Spec) -> str:
     channels = spec.network.input_channels
-    result_bits = len(system.m_axis_tdata)
-    param_bits = len(system.s_axis_param_tdata)
+    result_bits = result_bits_of(spec)   # the width of AcceleratorSystem's m_axis_tdata
+    param_bits = SYSTEM_PARAM_BEAT_BITS
     image_path = (f"connect_bd_intf_net [get_bd_intf_pins {IMAGE_DMA}/M_AXIS_MM2S] "
                   f"[get_bd_intf_pins {IP_CELL}/s_axis]")
     if channels > 1:
@@ -299,11 +300,13 @@ def write_system(spec: Spec, out_dir: Path) -> list:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     system = AcceleratorSystem(spec)
+    assert len(system.m_axis_tdata) == result_bits_of(spec)
+    assert len(system.s_axis_param_tdata) == SYSTEM_PARAM_BEAT_BITS
     texts = {
         "rrm_system.v": verilog.convert(system, name=TOP, emit_src=False),
         "constraints.xdc": xdc(spec),
-        "package_ip.tcl": package_ip_tcl(spec, system),
-        "system_bd.tcl": system_bd_tcl(spec, system),
+        "package_ip.tcl": package_ip_tcl(spec),
+        "system_bd.tcl": system_bd_tcl(spec),
         "build.tcl": build_tcl(spec),
         "address_map.md": address_map_md(spec),
     }
