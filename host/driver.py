@@ -126,9 +126,11 @@ class Driver:
         from rrm.param_stream import pack_parameters
         wanted = memory_map(artifact.spec).spec_hash
         if wanted != self.spec_hash:
+            spec, hardware = artifact.spec, artifact.spec.hardware
             raise SpecMismatchError(
-                f"the artifact is for spec {artifact.spec.network.name!r} (spec hash 0x{wanted:08x}); "
-                f"the accelerator was built for spec hash 0x{self.spec_hash:08x} (SPEC_HASH)")
+                f"the artifact is for spec {spec.preset or spec.network.name!r} ({hardware.pe_count} PEs x "
+                f"{hardware.lanes} lanes on {hardware.device}; spec hash 0x{wanted:08x}); the accelerator "
+                f"was built for spec hash 0x{self.spec_hash:08x} (SPEC_HASH)")
         self.load_stream(pack_parameters(artifact, beat_bits=8 * self.param_beat_bytes), timeout_s=timeout_s)
 
     def load_stream(self, beats, *, timeout_s: float = PARAM_TIMEOUT_S) -> None:
