@@ -6,7 +6,6 @@
 - ``rrm_system.v``: :class:`hw.top.system.AcceleratorSystem` (the accelerator, its AXI4-Lite
   register block and interrupt); its parameters arrive through the parameter stream
   (``rrm run --board`` loads them with the host driver);
-- ``constraints.xdc``: the spec's clock on ``aclk`` for the IP's out-of-context runs;
 - ``package_ip.tcl``: Vivado's IP packager turns the Verilog into an IP-XACT core under
   ``ip_repo/`` with VLNV :data:`VLNV` (the one :mod:`host.board` binds its PYNQ driver
   to): AXI4-Lite slave ``s_axi_ctrl`` (a 4 KiB register window), AXI4-Stream ``s_axis``,
@@ -24,7 +23,9 @@
   into ``overlay/`` for PYNQ;
 - ``address_map.md``: the address map and the register map (:mod:`rrm.csr_map`).
 
-Only Zynq UltraScale+ devices with a known board are accepted (:data:`BOARDS`).
+Only Zynq UltraScale+ devices with a known board are accepted (:data:`BOARDS`). The IP
+carries no clock constraint: its ``aclk`` is the PS's ``pl_clk0``, which the block design sets
+to the spec's frequency and the PS's own constraints time.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ..top.csr import AXI_LITE_PORTS
 from ..engines.classifier import result_bits as result_bits_of
 from ..top.system import SYSTEM_PARAM_BEAT_BITS, AcceleratorSystem
 from .verilog import module_name
-from .vivado import comment_text, xdc
+from .vivado import comment_text
 
 TOP = module_name("system")
 #: The packaged IP's VLNV and the cell names, shared with host/board.py through rrm.csr_map.
@@ -59,7 +60,7 @@ ADDRESS_MAP = (
     (PARAM_DMA, "S_AXI_LITE", 0xA002_0000, 0x1_0000),
 )
 #: The files the hand-off holds, in the order they are written.
-FILES = ("rrm_system.v", "constraints.xdc", "package_ip.tcl", "system_bd.tcl", "build.tcl", "address_map.md")
+FILES = ("rrm_system.v", "package_ip.tcl", "system_bd.tcl", "build.tcl", "address_map.md")
 
 
 def board_of(spec: Spec) -> str:
@@ -98,7 +99,6 @@ set ip_dir [file join $here ip_repo rrm_system]
 file mkdir $ip_dir
 create_project -force -in_memory rrm_system_pkg -part {part}
 add_files -norecurse [list [file join $here rrm_system.v]]
-add_files -fileset constrs_1 -norecurse [file join $here constraints.xdc]
 set_property top {TOP} [current_fileset]
 update_compile_order -fileset sources_1
 ipx::package_project -root_dir $ip_dir -vendor {vendor} -library {library} -taxonomy /UserIP -import_files -force
@@ -304,7 +304,6 @@ def write_system(spec: Spec, out_dir: Path) -> list:
     assert len(system.s_axis_param_tdata) == SYSTEM_PARAM_BEAT_BITS
     texts = {
         "rrm_system.v": verilog.convert(system, name=TOP, emit_src=False),
-        "constraints.xdc": xdc(spec),
         "package_ip.tcl": package_ip_tcl(spec),
         "system_bd.tcl": system_bd_tcl(spec),
         "build.tcl": build_tcl(spec),
