@@ -32,6 +32,9 @@ from .transport import Transport
 IMAGE_TIMEOUT_S = 1.0
 PARAM_TIMEOUT_S = 1.0
 RESET_TIMEOUT_S = 0.01
+#: Waiting on the interrupt, the driver still looks at the registers every this many polls
+#: (a soft reset by someone else raises no interrupt).
+INTERRUPT_SLICE = 1000
 
 
 @dataclass
@@ -47,14 +50,19 @@ class Classification:
 
 class Driver:
     """One accelerator system behind ``transport``. ``poll_s``: device seconds between
-    register polls while waiting."""
+    register polls while waiting. ``use_interrupt`` (default: when the transport can): wait
+    for an image on ``irq`` (``IRQ_ENABLE.image_done``) instead of sleeping between polls,
+    waking at least every :data:`INTERRUPT_SLICE` polls to notice a reset."""
 
-    def __init__(self, transport: Transport, *, poll_s: float = 2e-6):
+    def __init__(self, transport: Transport, *, poll_s: float = 2e-6, use_interrupt: bool | None = None):
         if not isinstance(transport, Transport):
             raise TypeError(f"transport must be a host.transport.Transport, not {transport!r}")
         if not poll_s > 0:
             raise ValueError(f"poll_s = {poll_s!r}: must be a positive number of seconds")
+        if use_interrupt and not transport.supports_interrupt:
+            raise ValueError(f"use_interrupt: {type(transport).__name__} cannot wait on the interrupt")
         self.transport, self.poll_s = transport, float(poll_s)
+        self.use_interrupt = transport.supports_interrupt if use_interrupt is None else bool(use_interrupt)
         identity = self.read("ID")
         if identity != csr_map.IDENTITY:
             raise NotAnAcceleratorError(f"ID reads 0x{identity:08x}, not 0x{csr_map.IDENTITY:08x}: "
@@ -76,6 +84,7 @@ class Driver:
             raise DriverError(f"SHAPE.result_bytes = {self.result_bytes}, LAYOUT.param_beat_bytes = "
                               f"{self.param_beat_bytes}: this driver knows 4- or 8-byte results and "
                               f"4-, 8- or 16-byte parameter beats")
+        self.write("IRQ_ENABLE", register("IRQ_ENABLE").field("image_done").mask if self.use_interrupt else 0)
 
     # ---------------------------------------------------------------- registers
     def read(self, name: str, index: int = 0) -> int:
@@ -105,18 +114,23 @@ class Driver:
         status = self.status()
         return "STATUS: " + ", ".join(f"{name}={value}" for name, value in status.items())
 
-    def _wait(self, done, timeout_s: float, what: str):
+    def _wait(self, done, timeout_s: float, what: str, interrupt: bool = False):
         """Poll ``done()`` until it returns something true (returned); DeviceTimeout naming
-        ``what`` and the status after ``timeout_s`` device seconds."""
+        ``what`` and the status after ``timeout_s`` device seconds. With ``interrupt``, sleep
+        on ``irq`` (at most INTERRUPT_SLICE polls at a time) between polls."""
         deadline = self.transport.now() + timeout_s
         while True:
             result = done()
             if result:
                 return result
-            if self.transport.now() >= deadline:
+            now = self.transport.now()
+            if now >= deadline:
                 raise DeviceTimeout(f"timed out after {timeout_s:g} s waiting for {what}; "
                                     f"{self._describe()}; Driver.recover() resets the core")
-            self.transport.sleep(self.poll_s)
+            if interrupt:
+                self.transport.wait_interrupt(min(deadline - now, INTERRUPT_SLICE * self.poll_s))
+            else:
+                self.transport.sleep(self.poll_s)
 
     # ---------------------------------------------------------------- parameters
     def load(self, artifact, *, timeout_s: float = PARAM_TIMEOUT_S) -> None:
@@ -202,7 +216,7 @@ class Driver:
                                             f"(RESETS counted it); no result was produced")
             return self.read("IMAGES") != images_before
 
-        self._wait(finished, timeout_s, f"{what} to finish (IMAGES to count it)")
+        self._wait(finished, timeout_s, f"{what} to finish (IMAGES to count it)", interrupt=self.use_interrupt)
         events = self.read("IRQ_STATUS")
         try:
             raw = self.transport.finish_results(timeout_s)

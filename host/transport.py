@@ -13,7 +13,14 @@ import numpy as np
 
 
 class Transport(ABC):
-    """Register access and the image, parameter and result streams of one accelerator system."""
+    """Register access and the image, parameter and result streams of one accelerator system;
+    ``supports_interrupt``: :meth:`wait_interrupt` can sleep on the system's ``irq``."""
+
+    supports_interrupt = False
+
+    def wait_interrupt(self, timeout_s: float) -> bool:
+        """Return when ``irq`` is high (True) or after ``timeout_s`` device seconds (False)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot wait on the interrupt")
 
     @abstractmethod
     def read(self, offset: int) -> int:

@@ -9,6 +9,8 @@ its result or the driver's exception (type and message) is recorded:
     ``Driver.load_stream`` of the uint32 beats in F, unchecked.
 ``{"op": "classify", "file": F, "timeout_s": t}``
     ``Driver.classify`` of the uint8 images in F: logits, classes, cycles.
+
+Each step also records ``interrupts``: how many of the driver's waits the ``irq`` line ended.
 ``{"op": "classify_reset", "file": F, "after_cycles": c}``
     ``Driver.classify`` of the first image of F while another AXI4-Lite writer pulses
     CONTROL.soft_reset ``c`` cycles after the image's last pixel was taken.
@@ -91,14 +93,17 @@ async def run_plan(dut):
         plan = json.load(plan_file)
     system = System(dut)
     await system.start()
-    driver = await bridge(Driver)(SimTransport(system))
-    results = {"opened": {"spec_hash": driver.spec_hash, "classes": driver.classes, "layers": driver.layers},
+    transport = SimTransport(system)
+    driver = await bridge(Driver)(transport)
+    results = {"opened": {"spec_hash": driver.spec_hash, "classes": driver.classes, "layers": driver.layers,
+                          "use_interrupt": driver.use_interrupt},
                "steps": []}
     for step in plan["steps"]:
         if step["op"] == "classify_reset":
             cocotb.start_soon(_reset_later(system, step["after_cycles"]))
+        interrupts = transport.interrupts
         outcome = await bridge(run_step)(driver, step)
-        results["steps"].append({"op": step["op"], **outcome})
+        results["steps"].append({"op": step["op"], **outcome, "interrupts": transport.interrupts - interrupts})
         if plan.get("progress"):
             with open(plan["progress"], "a") as progress:
                 progress.write(f"{step['op']}\n")

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from cocotb.simtime import get_sim_time
 from cocotb.task import resume
-from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
+from cocotb.triggers import ClockCycles, First, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from host.transport import Transport
@@ -24,11 +24,14 @@ from .streams import PERIOD_NS
 
 
 class SimTransport(Transport):
-    """``system``: a started tb.cocotb_csr.System."""
+    """``system``: a started tb.cocotb_csr.System. The driver can sleep on ``irq``."""
+
+    supports_interrupt = True
 
     def __init__(self, system):
         self.system = system
         self._beats = 0
+        self.interrupts = 0   # wait_interrupt calls that returned with irq high
 
     # the Transport methods: each runs its coroutine in the simulation and blocks until it ends
     def read(self, offset: int) -> int:
@@ -54,6 +57,9 @@ class SimTransport(Transport):
 
     def sleep(self, seconds: float) -> None:
         resume(self._sleep)(seconds)
+
+    def wait_interrupt(self, timeout_s: float) -> bool:
+        return resume(self._wait_interrupt)(timeout_s)
 
     async def _read(self, offset: int) -> int:
         return await self.system.ctrl.read_dword(offset)
@@ -85,6 +91,13 @@ class SimTransport(Transport):
     async def _reset_streams(self) -> None:
         for model in (self.system.image, self.system.param, self.system.result):
             model.clear()
+
+    async def _wait_interrupt(self, timeout_s: float) -> bool:
+        irq = self.system.dut.irq
+        if not irq.value:
+            await First(RisingEdge(irq), ClockCycles(self.system.dut.aclk, _ns(timeout_s) // PERIOD_NS))
+        self.interrupts += bool(irq.value)
+        return bool(irq.value)
 
     async def _now(self) -> float:
         return get_sim_time(unit="ns") * 1e-9

@@ -54,7 +54,7 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
     results = run_driver(SPEC, steps, tmp_path / "run", simulator=simulator())
     out = results["steps"]
     assert results["opened"] == {"spec_hash": memory_map(SPEC).spec_hash, "classes": 10,
-                                 "layers": len(memory_map(SPEC).layers)}
+                                 "layers": len(memory_map(SPEC).layers), "use_interrupt": True}
 
     assert out[0]["error"] == "NotLoadedError" and "STATUS.params_loaded is 0" in out[0]["message"]
     assert out[1]["error"] == "SpecMismatchError"
@@ -69,8 +69,10 @@ def test_driver_on_the_simulated_system(trained_tiny, test_split, tmp_path):  # 
     expected = cycle_model(SPEC)
     assert out[4]["cycles"] == [expected.cycles] * 16
     assert out[4]["layer_cycles"] == [[layer.cycles for layer in expected.layers]] * 16
+    assert out[4]["interrupts"] == 16     # the driver slept on irq; each image's end woke it
 
     assert out[5]["error"] == "ResetDuringImageError" and "soft-reset" in out[5]["message"]
+    assert out[5]["interrupts"] == 0 and out[7]["interrupts"] == 0
     assert out[6]["status"]["params_loaded"] == 1 and out[6]["status"]["busy"] == 0
     assert out[6]["resets"] == 2    # the other writer's, then recover's
     assert out[7]["error"] == "DeviceTimeout" and "IMAGES to count it" in out[7]["message"]

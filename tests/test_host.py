@@ -70,6 +70,14 @@ def test_opening_reads_the_builds_constants():
             driver.result_bytes, driver.param_beat_bytes) == (0x1234, 8, 1, 3, 2, 4, 16)
 
 
+def test_the_interrupt_is_used_only_where_the_transport_can_wait_on_it():
+    transport = RegisterFile()
+    assert Driver(transport).use_interrupt is False
+    assert ("write", register("IRQ_ENABLE").offset, 0) in transport.sent
+    with pytest.raises(ValueError, match="use_interrupt: RegisterFile cannot wait on the interrupt"):
+        Driver(RegisterFile(), use_interrupt=True)
+
+
 def test_another_device_or_map_version_is_refused():
     with pytest.raises(NotAnAcceleratorError, match="ID reads 0xdeadbeef"):
         Driver(RegisterFile(ID=0xDEADBEEF))
