@@ -34,7 +34,7 @@ PARAM_TIMEOUT_S = 1.0
 RESET_TIMEOUT_S = 0.01
 #: Waiting on the interrupt, the driver still looks at the registers every this many polls
 #: (a soft reset by someone else raises no interrupt).
-INTERRUPT_SLICE = 1000
+INTERRUPT_SLICE = 100
 
 
 @dataclass
