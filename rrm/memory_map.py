@@ -62,8 +62,10 @@ class LayerKind(IntEnum):
 KIND_CODES = {kind.name: int(kind) for kind in LayerKind}
 #: Bits of a per-layer requantization shift in the shift RAM (shifts 0..MAX_SHIFT).
 SHIFT_FIELD_BITS = MAX_SHIFT.bit_length()
-#: Bits of one parameter-stream beat.
+#: Bits of one parameter-stream beat: the accelerator's default, and the widths a build may take
+#: (the system top takes 128, the width of the PS's HP port: docs/host.md).
 PARAM_BEAT_BITS = 32
+PARAM_BEAT_WIDTHS = (32, 64, 128)
 #: First beat of a parameter stream ("RRM1").
 PARAM_MAGIC = 0x52524D31
 

@@ -1,9 +1,11 @@
-"""The parameter stream: an artifact's integers as the 32-bit beats ``s_axis_param`` takes.
+"""The parameter stream: an artifact's integers as the beats ``s_axis_param`` takes.
 
-Format (docs/accelerator.md): beat 0 is :data:`~rrm.memory_map.PARAM_MAGIC`, beat 1
-the build's :func:`~rrm.memory_map.spec_hash`; then the words of the RAMs ``dw``,
-``pw``, ``bn``, ``fc_bias`` and ``shift`` in that order, each word in
-``ceil(width / 32)`` beats, least significant 32 bits first. ``tlast`` marks the
+Format (docs/accelerator.md): beats of ``B`` bits (32 by default; a build may take 64 or 128,
+:data:`~rrm.memory_map.PARAM_BEAT_WIDTHS`; the system top takes 128, docs/host.md). Beat 0 is
+:data:`~rrm.memory_map.PARAM_MAGIC`, beat 1 the build's :func:`~rrm.memory_map.spec_hash`
+(each zero-extended to ``B`` bits); then the words of the RAMs ``dw``, ``pw``, ``bn``,
+``fc_bias`` and ``shift`` in that order, each word in ``ceil(width / B)`` beats, least
+significant bits first (the last beat of a word zero-padded). ``tlast`` marks the
 final beat. The hardware counts the beats: a stream cut short or too long, or
 with a wrong magic or spec hash, leaves the accelerator unloaded with its
 ``param_error`` flag set.
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory_map import PARAM_BEAT_BITS, PARAM_MAGIC, MemoryMap, ceil_div, memory_map, pw_position
+from .memory_map import (PARAM_BEAT_BITS, PARAM_BEAT_WIDTHS, PARAM_MAGIC, MemoryMap, ceil_div, memory_map,
+                         pw_position)
 
 
 def _pack_fields(values, bits: int) -> int:
@@ -102,25 +105,38 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
     return words
 
 
-def beats_per_word(width: int) -> int:
-    return ceil_div(width, PARAM_BEAT_BITS)
+def check_beat_bits(beat_bits: int) -> int:
+    """``beat_bits`` if it is one of :data:`~rrm.memory_map.PARAM_BEAT_WIDTHS`, else ValueError."""
+    if beat_bits not in PARAM_BEAT_WIDTHS:
+        raise ValueError(f"parameter beat width {beat_bits!r}: allowed {', '.join(map(str, PARAM_BEAT_WIDTHS))} bits")
+    return beat_bits
 
 
-def stream_length(mmap: MemoryMap) -> int:
-    """Beats of a complete parameter stream for ``mmap``, header included."""
-    return 2 + sum(ram.depth * beats_per_word(ram.width) for ram in mmap.param_rams)
+def beats_per_word(width: int, beat_bits: int = PARAM_BEAT_BITS) -> int:
+    return ceil_div(width, check_beat_bits(beat_bits))
 
 
-def pack_parameters(artifact, mmap: MemoryMap | None = None) -> np.ndarray:
-    """The parameter stream of ``artifact`` as uint32 beats (header, then every RAM word)."""
+def stream_length(mmap: MemoryMap, beat_bits: int = PARAM_BEAT_BITS) -> int:
+    """Beats of a complete parameter stream of ``beat_bits``-bit beats for ``mmap``, header included
+    (also the loader's cycles: it takes one beat per cycle)."""
+    return 2 + sum(ram.depth * beats_per_word(ram.width, beat_bits) for ram in mmap.param_rams)
+
+
+def pack_parameters(artifact, mmap: MemoryMap | None = None, beat_bits: int = PARAM_BEAT_BITS) -> np.ndarray:
+    """The parameter stream of ``artifact`` (header, then every RAM word) as uint32: one value per
+    beat for 32-bit beats (shape (beats,)), else ``beat_bits // 32`` values per beat, least
+    significant first (shape (beats, beat_bits // 32)); ``tobytes()`` is the stream's bytes."""
     mmap = mmap or memory_map(artifact.spec)
+    check_beat_bits(beat_bits)
     words = ram_words(artifact, mmap)
     beats = [PARAM_MAGIC, mmap.spec_hash]
-    mask = (1 << PARAM_BEAT_BITS) - 1
+    mask = (1 << beat_bits) - 1
     for ram in mmap.param_rams:
         for word in words[ram.name]:
-            for index in range(beats_per_word(ram.width)):
-                beats.append((word >> (index * PARAM_BEAT_BITS)) & mask)
-    out = np.asarray(beats, dtype=np.uint32)
-    assert len(out) == stream_length(mmap)
-    return out
+            for index in range(beats_per_word(ram.width, beat_bits)):
+                beats.append((word >> (index * beat_bits)) & mask)
+    per_beat = beat_bits // 32
+    out = np.asarray([(beat >> (32 * part)) & 0xFFFF_FFFF for beat in beats for part in range(per_beat)],
+                     dtype=np.uint32)
+    assert len(out) == stream_length(mmap, beat_bits) * per_beat
+    return out if per_beat == 1 else out.reshape(-1, per_beat)

@@ -21,8 +21,9 @@ ALLOWED = {
     "sw": {"rrm", "sw"},
     "golden": {"rrm", "golden"},
     "hw": {"rrm", "hw"},
-    "tb": {"hw", "golden", "rrm", "tb"},
-    "scripts": {"rrm", "sw", "golden", "hw", "tb", "scripts"},
+    "host": {"rrm", "host"},
+    "tb": {"hw", "golden", "host", "rrm", "tb"},
+    "scripts": {"rrm", "sw", "golden", "hw", "host", "tb", "scripts"},
 }
 
 

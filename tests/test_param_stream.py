@@ -19,16 +19,19 @@ from tests.specs import TINY, WIDE
 RAM_ORDER = ("dw", "pw", "bn", "fc_bias", "shift")
 
 
-def decode_stream(beats: np.ndarray, mmap) -> tuple[list, dict]:
-    """(header beats, {ram name: list of int words}) of a stream, from the documented format."""
-    beats = [int(b) for b in beats]
+def decode_stream(beats: np.ndarray, mmap, beat_bits: int = 32) -> tuple[list, dict]:
+    """(header beats, {ram name: list of int words}) of a stream of ``beat_bits``-bit beats
+    (uint32 values, ``beat_bits // 32`` per beat), from the documented format."""
+    values = [int(v) for v in np.asarray(beats).reshape(-1)]
+    per_beat = beat_bits // 32
+    beats = [sum(values[b + i] << (32 * i) for i in range(per_beat)) for b in range(0, len(values), per_beat)]
     header, position, words = beats[:2], 2, {}
     for name in RAM_ORDER:
         ram = mmap.rams[name]
-        per_word = (ram.width + 31) // 32
+        per_word = (ram.width + beat_bits - 1) // beat_bits
         words[name] = []
         for _ in range(ram.depth):
-            word = sum(beats[position + i] << (32 * i) for i in range(per_word))
+            word = sum(beats[position + i] << (beat_bits * i) for i in range(per_word))
             words[name].append(word)
             position += per_word
     assert position == len(beats), "beats left over after the last RAM"
@@ -55,6 +58,25 @@ def test_stream_length_and_dtype(packed):
     assert beats.dtype == np.uint32
     assert len(beats) == stream_length(mmap)
     assert stream_length(mmap) == 2 + sum(r.depth * -(-r.width // 32) for r in mmap.param_rams)
+
+
+@pytest.mark.parametrize("beat_bits", [64, 128])
+def test_wide_beats_carry_the_same_words(packed, beat_bits):
+    spec, artifact, mmap, beats = packed
+    wide = pack_parameters(artifact, beat_bits=beat_bits)
+    assert wide.dtype == np.uint32 and wide.shape == (stream_length(mmap, beat_bits), beat_bits // 32)
+    header, words = decode_stream(wide, mmap, beat_bits)
+    assert header == [PARAM_MAGIC, spec_hash(spec)]
+    assert words == decode_stream(beats, mmap)[1]
+    assert stream_length(mmap, beat_bits) == 2 + sum(r.depth * -(-r.width // beat_bits) for r in mmap.param_rams)
+
+
+def test_a_beat_width_outside_the_allowed_ones_is_refused(packed):
+    _, artifact, mmap, _ = packed
+    with pytest.raises(ValueError, match="parameter beat width 48: allowed 32, 64, 128 bits"):
+        pack_parameters(artifact, beat_bits=48)
+    with pytest.raises(ValueError, match="beat width 256"):
+        stream_length(mmap, 256)
 
 
 def test_header_beats(packed):

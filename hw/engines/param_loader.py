@@ -1,13 +1,13 @@
 """The parameter loader: the parameter stream into the parameter RAMs (docs/design.md §3.3).
 
 The stream (:mod:`rrm.param_stream`) is the magic word, the spec hash, then each RAM of
-:attr:`rrm.memory_map.MemoryMap.param_rams` in order, each word assembled from 32-bit
-beats, least significant first. A wrong magic or hash, or a stream cut short or too
+:attr:`rrm.memory_map.MemoryMap.param_rams` in order, each word assembled from
+``beat_bits``-bit beats (32 by default; 64 or 128), least significant first. A wrong magic or hash, or a stream cut short or too
 long (``last`` on any but the final beat, or missing there), sets ``error`` and the rest
 of the stream is swallowed; ``loaded`` goes high the cycle after the final word is
 written. Images are refused meanwhile: the sequencer waits for ``idle``.
 
-Latency: one beat per cycle (``ready`` high except while an image is in flight, when a
+Latency: one beat per cycle (a stream of :func:`rrm.param_stream.stream_length` beats) (``ready`` high except while an image is in flight, when a
 new stream may not begin); ``loaded`` two cycles after the final beat.
 """
 
@@ -18,6 +18,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rrm.memory_map import PARAM_BEAT_BITS, PARAM_MAGIC
+from rrm.param_stream import check_beat_bits, stream_length
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
@@ -25,13 +26,14 @@ from .interfaces import ram_shapes
 
 
 class ParamLoader(wiring.Component):
-    """Members: ``param`` In(stream of {data: 32 bits, last}); one write port per
+    """Members: ``param`` In(stream of {data: ``beat_bits`` bits, last}); one write port per
     parameter RAM, named as the RAM (``dw``, ``pw``, ``bn``, ``fc_bias``, ``shift``);
     ``busy`` In (an image is in flight); ``loaded``, ``error``, ``idle`` Out."""
 
-    def __init__(self, spec: Spec, *, preloaded: bool = False):
+    def __init__(self, spec: Spec, *, preloaded: bool = False, beat_bits: int = PARAM_BEAT_BITS):
         if not isinstance(spec, Spec):
             raise TypeError(f"spec must be a Spec, not {spec!r}")
+        self.beat_bits = check_beat_bits(beat_bits)
         self.mmap = sizing(spec).memories
         #: The RAMs come initialised: ``loaded`` is 1 from power-up.
         self.preloaded = bool(preloaded)
@@ -39,7 +41,7 @@ class ParamLoader(wiring.Component):
         self.regions = self.mmap.param_rams
         members = {
             "param": In(stream.Signature(data.StructLayout(
-                {"data": unsigned(PARAM_BEAT_BITS), "last": 1}))),
+                {"data": unsigned(self.beat_bits), "last": 1}))),
             "busy": In(1),
             "loaded": Out(1),
             "error": Out(1),
@@ -50,16 +52,16 @@ class ParamLoader(wiring.Component):
         super().__init__(members)
 
     @staticmethod
-    def beats(spec: Spec) -> int:
+    def beats(spec: Spec, beat_bits: int = PARAM_BEAT_BITS) -> int:
         """Beats of a complete parameter stream for ``spec`` (magic, hash, every RAM word)."""
-        mmap = sizing(spec).memories
-        return 2 + sum(-(-r.width // PARAM_BEAT_BITS) * r.depth for r in mmap.param_rams)
+        return stream_length(sizing(spec).memories, beat_bits)
 
     def elaborate(self, platform):
         m = Module()
         regions = self.regions
-        beats = [-(-r.width // PARAM_BEAT_BITS) for r in regions]
-        widest = max(beats) * PARAM_BEAT_BITS
+        beat_bits = self.beat_bits
+        beats = [-(-r.width // beat_bits) for r in regions]
+        widest = max(beats) * beat_bits
         ports = [getattr(self, r.name) for r in regions]
         region = Signal(range(len(regions) + 1))
         word = Signal(range(max(r.depth for r in regions) + 1))
@@ -116,7 +118,7 @@ class ParamLoader(wiring.Component):
             with m.State("BODY"):
                 m.d.comb += self.param.ready.eq(1)
                 with m.If(fire):
-                    m.d.sync += assembled.word_select(chunk, PARAM_BEAT_BITS).eq(beat)
+                    m.d.sync += assembled.word_select(chunk, beat_bits).eq(beat)
                     final_chunk = chunk == region_beats - 1
                     final_word = word == region_depth - 1
                     with m.If(final_chunk):

@@ -47,8 +47,8 @@ Members (AcceleratorCore)
 image : In(stream.Signature({data, last}))
     Pixels, ``input_channels`` bytes each (channel 0 lowest), ``last`` on an
     image's final pixel.
-param : In(stream.Signature({data: 32 bits, last}))
-    The parameter stream.
+param : In(stream.Signature({data: param_beat_bits bits, last}))
+    The parameter stream (32-bit beats by default; the system top's are 128 bits).
 result : Out(stream.Signature({data: signed(result_bits), last}))
     The logits (sign-extended), then the class index with ``last``.
 busy, params_loaded, param_error, image_error : Out(1)
@@ -73,7 +73,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect
 
-from rrm.memory_map import LayerKind
+from rrm.memory_map import PARAM_BEAT_BITS, LayerKind
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
@@ -106,7 +106,7 @@ def engine_for(kind: LayerKind):
 class AcceleratorCore(wiring.Component):
     __doc__ = __doc__
 
-    def __init__(self, spec: Spec, *, preloaded: bool = False):
+    def __init__(self, spec: Spec, *, preloaded: bool = False, param_beat_bits: int = PARAM_BEAT_BITS):
         if not isinstance(spec, Spec):
             raise TypeError(f"spec must be a Spec, not {spec!r}")
         self.spec = spec
@@ -119,7 +119,7 @@ class AcceleratorCore(wiring.Component):
         self.layer_count = len(mmap.layers)
         self.layer_names = [entry.name for entry in mmap.layers]
         # the engines are built here so that their ports are known to the core's signature
-        self.param_loader = ParamLoader(spec, preloaded=preloaded)
+        self.param_loader = ParamLoader(spec, preloaded=preloaded, beat_bits=param_beat_bits)
         self.image_loader = ImageLoader(spec)
         self.engines = {name: engine(spec) for name, engine in ENGINES.items()}
         self.sequencer = Sequencer(spec, {name: engine.KINDS for name, engine in ENGINES.items()})

@@ -27,6 +27,7 @@ from ..engines.image_loader import ImageLoader
 from ..engines.param_loader import ParamLoader
 from ..engines.sequencer import Sequencer
 from .accelerator import ENGINES, Accelerator
+from .system import AcceleratorSystem
 from ..blocks.bn_requant import BnRequant
 from ..blocks.conv_pe import ConvPE
 from ..blocks.dw_pe import DepthwisePE
@@ -90,6 +91,8 @@ BLOCKS = {
     "dw_engine": DepthwiseEngine,
     "classifier": Classifier,
     "accelerator": Accelerator,
+    # the accelerator with its AXI4-Lite register block and interrupt (docs/host.md)
+    "system": AcceleratorSystem,
 }
 
 
