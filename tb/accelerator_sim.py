@@ -58,9 +58,15 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
     if mutant_select is not None:
         from hw.flow.mutate import SELECTOR
         plan.update(mutant_select=int(mutant_select), selector=SELECTOR)
+    return run_plan(design, TEST_MODULE, work_dir, plan)
+
+
+def run_plan(design, module: str, work_dir: Path, plan: dict) -> dict:
+    """Write ``plan`` as work_dir/plan.json, run cocotb ``module`` on ``design`` with it and
+    return the results it wrote, with the build and the run's seconds added."""
     (work_dir / "plan.json").write_text(json.dumps(plan))
     results_path = work_dir / "results.json"
-    seconds = run_cocotb(design, TEST_MODULE, work_dir / "sim",
+    seconds = run_cocotb(design, module, work_dir / "sim",
                          {"plan": str(work_dir / "plan.json"), "results": str(results_path)})
     results = json.loads(results_path.read_text())
     results["build"] = design

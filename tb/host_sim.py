@@ -8,14 +8,14 @@ plan for :mod:`tb.cocotb_host`, runs it, and returns the recorded results.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from rrm.spec import Spec
 
-from .build import build_design, run_cocotb
+from .accelerator_sim import run_plan
+from .build import build_design
 
 TEST_MODULE = "tb.cocotb_host"
 
@@ -42,11 +42,4 @@ def run_driver(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "ver
     progress = work_dir / "progress.txt"
     progress.write_text("")
     plan = {"steps": plan_steps, "progress": str(progress)}
-    (work_dir / "plan.json").write_text(json.dumps(plan))
-    results_path = work_dir / "results.json"
-    seconds = run_cocotb(design, TEST_MODULE, work_dir / "sim",
-                         {"plan": str(work_dir / "plan.json"), "results": str(results_path)})
-    results = json.loads(results_path.read_text())
-    results["build"] = design
-    results["run_seconds"] = seconds
-    return results
+    return run_plan(design, TEST_MODULE, work_dir, plan)
