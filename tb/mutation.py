@@ -13,11 +13,15 @@ testbench drives it before anything else), the original design (the baseline) at
   classes on the top logit (tb.test_accelerator_corners's tied artifact: the class beat
   must give the lower index), sent as frames of which the second is cut short by
   ``tlast`` (``image_error`` set for it only, every image computed bit-exactly);
-* run 1, pauses on every stream (gaps and backpressure): the good stream and one image.
+* run 1, pauses on every stream (gaps and backpressure): the stream of an artifact whose
+  layers' shifts spread over 0 .. the calibrated shift (:func:`shift_spread_artifact`, so
+  the BN unit's low bits and small-shift windows matter) and one image, with every
+  feature-map write monitored (``debug_write_*``).
 
 Every image's logits and class must equal golden's, its ``image_error`` the expected
-flag, and (run 0) its ``layer_cycles`` and ``image_cycles`` the cycle model's
-(:func:`hw.cost.cycle_model.cycle_model`). A mutant is *killed* when anything differs or
+flag, (run 0) its ``layer_cycles`` and ``image_cycles`` the cycle model's
+(:func:`hw.cost.cycle_model.cycle_model`), and (run 1) every conv/dw/pw feature map the
+RTL wrote must equal golden's trace (:func:`tb.accelerator_sim.first_mismatch`). A mutant is *killed* when anything differs or
 the simulation fails, *timed out* when it runs past the time limit (also a detection),
 *survived* when everything agrees, and an *error* when it could not be made (Yosys
 refused the mutation: no verdict).
@@ -48,6 +52,8 @@ import numpy as np
 from golden import model
 from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
+from rrm.artifact import Artifact, validate_params
+from rrm.numerics import signed_range
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 
@@ -64,6 +70,11 @@ STATUSES = ("killed", "timeout", "survived", "equivalent", "error")
 TIE_LOW, TIE_HIGH = 3, 6
 #: Where the short frame's ``tlast`` comes (pixels), as the RTL suite's short-frame test.
 SHORT_FRAME = 101
+#: The shift-spread artifact's dw layers take shifts 0 .. SPREAD_SHIFTS - 1 in turn, its conv
+#: and pw layers PW_SHIFT_BASE .. PW_SHIFT_BASE + SPREAD_SHIFTS - 1 (below that, a pw layer's
+#: accumulators are too wide for any output to fall inside 1..act_max - 1).
+SPREAD_SHIFTS = 7
+PW_SHIFT_BASE = 2
 
 
 def _images(spec, count: int, seed: int) -> np.ndarray:
@@ -71,11 +82,46 @@ def _images(spec, count: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(count, size, size, channels), dtype=np.uint8)
 
 
+def shift_spread_artifact(spec, seed: int) -> Artifact:
+    """A random artifact (:func:`golden.random_weights.random_artifact`) whose dw layers take
+    the shifts ``0, 1, ..., SPREAD_SHIFTS - 1`` in turn and whose conv/pw layers (more taps,
+    wider accumulators) the same from ``PW_SHIFT_BASE`` up, never above the calibrated
+    shift (the random artifact's are ~14..25, which run 0 covers): each
+    layer's multipliers and biases are scaled by ``2**(new - old)`` and rounded (a multiplier
+    that rounds to 0 keeps its sign as +-1), so every layer still spreads its outputs over
+    part of 0..act_max while the BN unit's low bits and small-shift windows decide values."""
+    artifact = random_artifact(spec, seed)
+    params = dict(artifact.params)
+    mlo, mhi = signed_range(spec.quant.bn_mult_bits)
+    blo, bhi = signed_range(spec.quant.bn_bias_bits)
+    turns = {"dw": 0, "pw": 0}
+    for layer in spec.layers():
+        if layer.kind not in ("conv", "dw", "pw"):
+            continue
+        kind = "dw" if layer.kind == "dw" else "pw"
+        base = 0 if kind == "dw" else PW_SHIFT_BASE
+        old = int(params[f"{layer.name}.shift"])
+        new = min(old, base + turns[kind] % SPREAD_SHIFTS)
+        turns[kind] += 1
+        scale = 2.0 ** (new - old)
+        mult = params[f"{layer.name}.bn_mult"]
+        scaled = np.clip(np.rint(mult * scale), mlo, mhi).astype(np.int64)
+        scaled[scaled == 0] = np.where(mult[scaled == 0] < 0, -1, 1)
+        params[f"{layer.name}.bn_mult"] = scaled
+        params[f"{layer.name}.bn_bias"] = np.clip(np.rint(params[f"{layer.name}.bn_bias"] * scale),
+                                                  blo, bhi).astype(np.int64)
+        params[f"{layer.name}.shift"] = np.array(new, dtype=np.int64)
+    return Artifact(spec=spec, params=validate_params(spec, params, source="shift-spread artifact"),
+                    manifest=artifact.manifest)
+
+
 def plan(spec=None) -> list:
     """The runs of one mutant: ``[{"gaps", "backpressure", "check_cycles", "steps": [...],
     "expect": [...]}, ...]``; steps as :func:`tb.accelerator_sim.simulate` takes them (numpy
     data), one expectation per step (params: loaded/error; images and frames: per image
-    logits, class, image_error and, where ``check_cycles``, the cycle model's cycles)."""
+    logits, class, image_error and, where ``check_cycles``, the cycle model's cycles; where
+    a run has ``maps`` (golden's feature maps of its one image, by layer name) the run is
+    monitored and one more expectation, ``{"maps": True}``, wants every map as golden's)."""
     from .test_accelerator_corners import tied_artifact  # the suite's construction of a tie
     spec = spec or load_preset(PRESET)
     pixels = spec.network.input_size ** 2
@@ -91,8 +137,8 @@ def plan(spec=None) -> list:
     wrong_spec[1] ^= 1
     wrong_magic[0] ^= 1
 
-    def image_expect(images, errors, with_cycles):
-        logits = model.run(good_artifact, images)
+    def image_expect(images, errors, with_cycles, artifact=good_artifact):
+        logits = model.run(artifact, images)
         return [{"logits": [int(v) for v in row], "class": int(np.argmax(row)), "image_error": int(error),
                  "cycles": model_cycles.cycles if with_cycles else None,
                  "layer_cycles": layer_cycles if with_cycles else None}
@@ -112,10 +158,14 @@ def plan(spec=None) -> list:
         "expect": [loaded, refused, refused, refused, refused, loaded,
                    {"images": image_expect(tie_images, [0, 1, 0], True)}],
     }
+    spread = shift_spread_artifact(spec, 15)
+    spread_image = _images(spec, 1, 22)
+    _, trace = model.run(spread, spread_image, trace=True)
     stalls = {
         "gaps": True, "backpressure": True, "check_cycles": False,
-        "steps": [{"op": "params", "data": good}, {"op": "images", "data": tie_images[:1]}],
-        "expect": [loaded, {"images": image_expect(tie_images[:1], [0], False)}],
+        "maps": {name: values[0] for name, values in trace.items()},
+        "steps": [{"op": "params", "data": pack_parameters(spread)}, {"op": "images", "data": spread_image}],
+        "expect": [loaded, {"images": image_expect(spread_image, [0], False, spread)}, {"maps": True}],
     }
     for expect in main["expect"][6]["images"]:   # the tie, as golden has it
         assert expect["class"] == TIE_LOW, "the tied artifact has no tie on top"
@@ -129,6 +179,10 @@ def compare_run(index: int, got_steps: list, expect: list) -> list:
         return [f"run {index}: {len(got_steps)} steps recorded, {len(expect)} planned"]
     for number, (got, want) in enumerate(zip(got_steps, expect)):
         where = f"run {index} step {number} ({got.get('op')})"
+        if "maps" in want:
+            if got.get("op") != "maps" or got.get("mismatch") is not None:
+                out.append(f"{where}: feature maps differ from golden's: {got.get('mismatch')}")
+            continue
         if "images" not in want:
             state = (got.get("loaded"), got.get("error"))
             if state != (want["loaded"], want["error"]):
@@ -199,7 +253,11 @@ def write_run(run_dir: Path, verilog: Path, runs: list) -> list:
             path = run_dir / f"run{index}-step{number}.npy"
             np.save(path, step.pop("data"), allow_pickle=False)
             steps.append({**step, "data_file": str(path)})
-        saved.append({**{k: v for k, v in run.items() if k != "steps"}, "steps": steps})
+        saved.append({**{k: v for k, v in run.items() if k not in ("steps", "maps")}, "steps": steps})
+        if run.get("maps") is not None:
+            maps_file = run_dir / f"run{index}-maps.npz"
+            np.savez(maps_file, **run["maps"])
+            saved[-1]["maps_file"] = str(maps_file)
     (run_dir / "run.json").write_text(json.dumps({"verilog": str(Path(verilog).resolve()), "runs": saved}))
     return [run["expect"] for run in runs]
 
@@ -232,7 +290,7 @@ def work(run_dir: Path, index: int) -> dict:
     """One mutant, in the worker process: run the plan on the run's shared build with the
     selector at the mutant's value; writes and returns the outcome (``stage``: where it
     stopped, ``done`` if it ran to the end)."""
-    from .accelerator_sim import simulate
+    from .accelerator_sim import first_mismatch, simulate
     run_dir = Path(run_dir)
     where = mutant_dir(run_dir, index)
     run = json.loads((run_dir / "run.json").read_text())
@@ -259,10 +317,14 @@ def work(run_dir: Path, index: int) -> dict:
         try:
             results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
                                backpressure=planned["backpressure"], verilog_text=text,
-                               mutant_select=job["select"])
+                               mutant_select=job["select"], monitor="maps_file" in planned)
         except Exception as exc:  # noqa: BLE001 - a failing cocotb test, a crash: killed
             return finish({"stage": "simulate", "message": f"run {number}: {exc}"})
         runs.append(results["steps"])
+        if "maps_file" in planned:
+            with np.load(planned["maps_file"], allow_pickle=False) as maps:
+                trace = {name: maps[name] for name in maps.files}
+            runs[-1].append({"op": "maps", "mismatch": first_mismatch(spec, results["writes"], trace)})
         if classify({"stage": "done", "runs": runs}, False, [r["expect"] for r in run["runs"][:number + 1]]
                     )[0] == "killed":
             break   # killed already: the later runs cannot change the verdict

@@ -48,6 +48,8 @@ def nothing_runs(monkeypatch):
     (["--seed", "x"], ["--seed", "'x'"]),
     (["--timeout", "0"], ["--timeout", "more than 0"]),
     (["--timeout", "soon"], ["--timeout", "'soon'"]),
+    (["--only", "3,x"], ["--only", "'3,x'", "comma-separated"]),
+    (["--sample", "10", "--only", "2,10"], ["--only", "[10]", "0..9"]),
 ])
 def test_bad_arguments_one_line_exit_2(args, words, tmp_path, capsys, nothing_runs):
     out = tmp_path / "mutation.json"
@@ -227,7 +229,8 @@ def test_a_mutation_of_a_missing_cell_fails(small_design, tmp_path):
 def _expect() -> list:
     image = {"logits": [5, 1, 5], "class": 0, "image_error": 0, "cycles": 100, "layer_cycles": [40, 50]}
     return [[{"loaded": 1, "error": 0}, {"loaded": 0, "error": 1}, {"images": [image]}],
-            [{"loaded": 1, "error": 0}, {"images": [{**image, "cycles": None, "layer_cycles": None}]}]]
+            [{"loaded": 1, "error": 0}, {"images": [{**image, "cycles": None, "layer_cycles": None}]},
+             {"maps": True}]]
 
 
 def _passing() -> list:
@@ -235,7 +238,8 @@ def _passing() -> list:
     return [[{"op": "params", "loaded": 1, "error": 0}, {"op": "params", "loaded": 0, "error": 1},
              {"op": "images", "images": [image]}],
             [{"op": "params", "loaded": 1, "error": 0},
-             {"op": "images", "images": [{**image, "cycles": 123, "layer_cycles": [1, 2]}]}]]
+             {"op": "images", "images": [{**image, "cycles": 123, "layer_cycles": [1, 2]}]},
+             {"op": "maps", "mismatch": None}]]
 
 
 def _changed(change) -> dict:
@@ -246,7 +250,7 @@ def _changed(change) -> dict:
 
 def _set_image(key, value, run=0):
     def change(runs):
-        runs[run][-1]["images"][0][key] = value
+        next(step for step in reversed(runs[run]) if "images" in step)["images"][0][key] = value
     return change
 
 
@@ -270,6 +274,8 @@ CASES = {
          "build failed"),
     11: (bench.WorkerResult(11, {"stage": "mutate", "message": "yosys failed"}, False, 1.0), "error", "mutate"),
     12: (bench.WorkerResult(12, None, False, 1.0, returncode=1), "error", "no outcome (exit 1)"),
+    13: (bench.WorkerResult(13, _changed(lambda runs: runs[1][2].update(mismatch="dsc2.dw: 3 values differ")),
+                            False, 1.0), "killed", "feature maps differ from golden's: dsc2.dw: 3 values"),
 }
 
 
@@ -351,3 +357,22 @@ def test_a_worker_past_the_limit_is_killed_and_a_failing_one_is_an_error(tmp_pat
     assert bench.classify(broken.outcome, broken.timed_out, [], broken.returncode) == \
         ("error", "the worker left no outcome (exit 1)")
     assert "run.json" in (bench.mutant_dir(tmp_path, 1) / "worker.log").read_text()
+
+
+def test_the_shift_spread_artifact_spreads_shifts_and_outputs():
+    """Run 1's artifact: dw layers at shifts 0.., pw/conv from PW_SHIFT_BASE up, each layer's BN
+    still putting some outputs strictly inside 0..act_max (else low bits would decide nothing)."""
+    from golden import model
+    from rrm.presets import load_preset
+    spec = load_preset(bench.PRESET)
+    artifact = bench.shift_spread_artifact(spec, 15)
+    layers = [layer for layer in spec.layers() if layer.kind in ("conv", "dw", "pw")]
+    shifts = {layer.name: int(artifact.params[f"{layer.name}.shift"]) for layer in layers}
+    dw = sorted({shifts[layer.name] for layer in layers if layer.kind == "dw"})
+    pw = sorted({shifts[layer.name] for layer in layers if layer.kind != "dw"})
+    assert dw == list(range(bench.SPREAD_SHIFTS)), dw
+    assert pw == list(range(bench.PW_SHIFT_BASE, bench.PW_SHIFT_BASE + bench.SPREAD_SHIFTS)), pw
+    _, trace = model.run(artifact, bench._images(spec, 1, 22), trace=True)
+    inside = [layer.name for layer in layers
+              if ((trace[layer.name] > 0) & (trace[layer.name] < spec.quant.act_max)).any()]
+    assert len(inside) >= len(layers) - 3, f"only {inside} have outputs inside the range"

@@ -1,7 +1,7 @@
 """``rrm mutate``: a mutation benchmark of the RTL checks on the tiny accelerator (not a test).
 
     rrm mutate [--sample N] [--seed S] [--jobs J] [--timeout SECONDS]
-               [--out results/tiny/mutation.json] [--work-dir DIR] [--keep]
+               [--out results/tiny/mutation.json] [--work-dir DIR] [--keep] [--only I,J,...]
 
 Mutants are drawn by a tool, not picked by hand: the tiny accelerator is elaborated as
 the RTL tests build it, with Amaranth's source locations, prepared in Yosys and
@@ -20,7 +20,9 @@ limit: also a detection), survived, error (Yosys could not apply the mutation), 
 equivalent: a survivor whose mutation (its ``describe()`` line) is listed in
 ``--equivalent`` (default results/tiny/mutation_equivalent.json) with the written argument
 why it cannot change any output; the score leaves equivalent mutants out.
-Prints a line per mutant and a table; writes ``--out`` (JSON: commit, sample, counts,
+``--only`` runs just the listed mutants of the drawn sample (to check a new test against
+the survivors it was written for); its result goes into the work dir, never over the
+benchmark's record. Prints a line per mutant and a table; writes ``--out`` (JSON: commit, sample, counts,
 score, survivors with their source lines, every mutant) and a Markdown table beside it.
 """
 
@@ -75,6 +77,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--equivalent", type=Path, default=ROOT / DEFAULT_EQUIVALENT, metavar="FILE.json",
                         help=f"mutations argued equivalent, with the argument (default {DEFAULT_EQUIVALENT}); "
                              "a survivor listed there is counted equivalent, not survived")
+    parser.add_argument("--only", type=str, default=None, metavar="I,J,...",
+                        help="run only these mutants of the drawn sample (indices from 0, as the "
+                             "table numbers them); the result goes into the work dir")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's simulator build (default: deleted at the end; the Verilog "
                              "of the design with all mutations stays in the work dir)")
@@ -108,7 +113,16 @@ def check_arguments(args) -> dict:
         raise UserError(f"--out {args.out} is a directory; give a file name such as mutation.json")
     if args.out.suffix != ".json":
         raise UserError(f"--out {args.out}: the result file must end in .json")
-    return {"sample": sample, "seed": seed, "jobs": jobs, "timeout": timeout}
+    only = None
+    if args.only is not None:
+        try:
+            only = sorted({int(part) for part in args.only.split(",") if part.strip()})
+        except ValueError:
+            raise UserError(f"--only: {args.only!r} is not a comma-separated list of mutant indices") from None
+        bad = [index for index in only if not 0 <= index < sample]
+        if not only or bad:
+            raise UserError(f"--only: indices {bad or args.only!r} are not in the sample 0..{sample - 1}")
+    return {"sample": sample, "seed": seed, "jobs": jobs, "timeout": timeout, "only": only}
 
 
 def git_commit() -> str | None:
@@ -273,7 +287,8 @@ def run(args) -> int:
         print(f"rrm mutate: baseline passed in {baseline.seconds:.1f} s; limit {timeout:.0f} s per mutant, "
               f"{jobs} at a time", flush=True)
 
-        indices = [index for index in range(len(mutations)) if index not in entries]
+        indices = [index for index in range(len(mutations)) if index not in entries
+                   and (options["only"] is None or index in options["only"])]
         for index in indices:
             bench.write_job(work_dir, index)
         width = len(str(len(mutations)))
@@ -297,12 +312,13 @@ def run(args) -> int:
     finally:
         if not args.keep:
             bench.remove_build(build.build_dir)
-    ordered = [entries[index] for index in range(len(mutations))]
+    ordered = [entries[index] for index in range(len(mutations)) if index in entries
+               and (options["only"] is None or index in options["only"])]
     summary = summarise(ordered)
     result = {
         "commit": git_commit(), "dirty": git_dirty(), "block": bench.BLOCK, "preset": bench.PRESET,
         "yosys": yosys_version(), "equivalent_file": _relative(args.equivalent),
-        "sample": sample, "seed": seed, "jobs": jobs,
+        "sample": sample, "seed": seed, "jobs": jobs, "only": options["only"],
         "mode": "one build, mutant selected by input " + SELECTOR,
         "timeout_s": round(timeout, 1), "build_seconds": round(build_seconds, 1),
         "baseline_seconds": round(baseline.seconds, 1),
@@ -314,6 +330,8 @@ def run(args) -> int:
         "mutants": ordered,
     }
     out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    if options["only"] is not None:   # a partial run is never the benchmark's record
+        out = work_dir / "mutation-only.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     table = format_table(result)
