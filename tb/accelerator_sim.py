@@ -30,12 +30,14 @@ LAYER_FILE = "progress.txt.layer"
 
 def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "verilator",
              gaps: bool = False, backpressure: bool = False, monitor: bool = False,
+             image_pause: float = 0.3,
              verilog_text: str | None = None, mutant_select: int | None = None) -> dict:
     """Build (cached) and run a plan; ``steps`` as in :mod:`tb.cocotb_accelerator`, with numpy
     arrays under ``"data"`` (saved into ``work_dir`` for the simulator process).
     ``verilog_text`` replaces the generated Verilog (files it reads at run time, such as
     ``$readmemh`` init files, belong in ``work_dir / "sim"``, the simulator's directory).
-    ``mutant_select``: the value the testbench drives on the selector input of a design with
+    ``image_pause``: with ``gaps``, the probability that the image stream pauses on a cycle
+    (near 1: a slow camera, conv1 waits on the image ring). ``mutant_select``: the value the testbench drives on the selector input of a design with
     selectable mutations (:func:`hw.flow.mutate.selectable_verilog`; 0: the original design)
     before anything else; None for a design without one.
 
@@ -54,6 +56,7 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
     progress.write_text("")
     (work_dir / LAYER_FILE).unlink(missing_ok=True)
     plan = {"steps": plan_steps, "gaps": gaps, "backpressure": backpressure, "monitor": monitor,
+            "image_pause": image_pause,
             "progress": str(progress), "layer_file": str(work_dir / LAYER_FILE)}
     if mutant_select is not None:
         from hw.flow.mutate import SELECTOR

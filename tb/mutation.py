@@ -13,7 +13,8 @@ testbench drives it before anything else), the original design (the baseline) at
   classes on the top logit (tb.test_accelerator_corners's tied artifact: the class beat
   must give the lower index), sent as frames of which the second is cut short by
   ``tlast`` (``image_error`` set for it only, every image computed bit-exactly);
-* run 1, pauses on every stream (gaps and backpressure): the stream of an artifact whose
+* run 1, pauses on every stream (gaps and backpressure; the image stream idle on 90 % of
+  cycles, so conv1 catches up with the image loader and waits on its ring): the stream of an artifact whose
   layers' shifts spread over 0 .. the calibrated shift (:func:`shift_spread_artifact`, so
   the BN unit's low bits and small-shift windows matter) and one image, with every
   feature-map write monitored (``debug_write_*``).
@@ -70,6 +71,8 @@ STATUSES = ("killed", "timeout", "survived", "equivalent", "error")
 TIE_LOW, TIE_HIGH = 3, 6
 #: Where the short frame's ``tlast`` comes (pixels), as the RTL suite's short-frame test.
 SHORT_FRAME = 101
+#: Run 1's image stream pauses on this share of cycles: slower than conv1 reads the image ring.
+SLOW_IMAGE_PAUSE = 0.9
 #: The shift-spread artifact's dw layers take shifts 0 .. SPREAD_SHIFTS - 1 in turn, its conv
 #: and pw layers PW_SHIFT_BASE .. PW_SHIFT_BASE + SPREAD_SHIFTS - 1 (below that, a pw layer's
 #: accumulators are too wide for any output to fall inside 1..act_max - 1).
@@ -162,7 +165,7 @@ def plan(spec=None) -> list:
     spread_image = _images(spec, 1, 22)
     _, trace = model.run(spread, spread_image, trace=True)
     stalls = {
-        "gaps": True, "backpressure": True, "check_cycles": False,
+        "gaps": True, "backpressure": True, "check_cycles": False, "image_pause": SLOW_IMAGE_PAUSE,
         "maps": {name: values[0] for name, values in trace.items()},
         "steps": [{"op": "params", "data": pack_parameters(spread)}, {"op": "images", "data": spread_image}],
         "expect": [loaded, {"images": image_expect(spread_image, [0], False, spread)}, {"maps": True}],
@@ -317,7 +320,8 @@ def work(run_dir: Path, index: int) -> dict:
         try:
             results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
                                backpressure=planned["backpressure"], verilog_text=text,
-                               mutant_select=job["select"], monitor="maps_file" in planned)
+                               mutant_select=job["select"], monitor="maps_file" in planned,
+                               image_pause=planned.get("image_pause", 0.3))
         except Exception as exc:  # noqa: BLE001 - a failing cocotb test, a crash: killed
             return finish({"stage": "simulate", "message": f"run {number}: {exc}"})
         runs.append(results["steps"])
