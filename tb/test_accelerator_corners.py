@@ -6,7 +6,10 @@ golden bit for bit through the top-level ports only (docs/design.md §8):
   computed (the pixel count ends an image, not ``tlast``), and the next correct image is
   classified bit-exactly with ``image_error`` clear;
 * the pool over a last map of many FM words (every other spec ends in a map of one word),
-  cycle for cycle against the cycle model.
+  cycle for cycle against the cycle model;
+* small BN shifts (0 .. 8, where the low bits of ``acc*m + b`` decide activations) and a
+  slow camera (conv1 catches up with the image loader and waits on its ring), every
+  feature map the RTL writes against golden's.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from hw.cost.cycle_model import cycle_model
 from rrm.artifact import Artifact, validate_params
 from rrm.param_stream import pack_parameters
 
-from .accelerator_sim import simulate
+from .accelerator_sim import first_mismatch, simulate
 from .conftest import simulator
 from .specs import last_map_5x5
 from .test_accelerator import SPEC, check_bit_exact, random_images
@@ -142,3 +145,22 @@ def test_pool_walks_a_last_map_of_many_words(tmp_path):
         assert got == want, f"image {index}: RTL layer cycles {got}, cycle model {want}"
         assert result["cycles"] == cycles.cycles, \
             f"image {index}: RTL {result['cycles']} cycles, cycle model {cycles.cycles}"
+
+
+def test_small_shifts_and_a_slow_camera(tmp_path):
+    """The mutation plan's run 1 (:func:`tb.mutation.shift_spread_artifact`: dw layers at
+    shifts 0..6, conv/pw at 2..8) with the image stream idle on 90 % of cycles and pauses on
+    every other stream: every conv/dw/pw map the RTL writes equals golden's, logits too."""
+    from .mutation import SLOW_IMAGE_PAUSE, shift_spread_artifact
+    artifact = shift_spread_artifact(SPEC, 15)
+    images = random_images(1, 22)
+    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], tmp_path, simulator=simulator(),
+                       gaps=True, backpressure=True, image_pause=SLOW_IMAGE_PAUSE, monitor=True)
+    check_bit_exact(artifact, images, results["steps"][1]["images"])
+    _, trace = model.run(artifact, images, trace=True)
+    report = first_mismatch(SPEC, results["writes"], {name: values[0] for name, values in trace.items()})
+    assert report is None, f"the RTL's feature maps differ from golden's: {report}"
+    shifts = {int(artifact.params[f"{layer.name}.shift"]) for layer in SPEC.layers()
+              if layer.kind in ("conv", "dw", "pw")}
+    assert {0, 1, 2} <= shifts, f"the artifact's shifts {sorted(shifts)} miss the smallest"
