@@ -36,8 +36,11 @@ _MAC_BUDGET = 2_000_000_000
 
 
 def _calibrated_bn(acc: np.ndarray, rng: np.random.Generator, act_max: int,
-                   mult_bits: int, bias_bits: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per-channel (mult, bias) and a layer shift that spread ``acc`` over 0..act_max."""
+                   mult_bits: int, bias_bits: int, shift: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-channel (mult, bias) and a layer shift that spread ``acc`` over 0..act_max;
+    ``shift``: use this shift instead where it fits the widths (multipliers that round to 0
+    at it keep their sign as +-1, so a small shift spreads less finely)."""
     flat = acc.reshape(-1, acc.shape[-1]).astype(np.float64)
     mean = flat.mean(axis=0)
     std = np.maximum(flat.std(axis=0), 1.0)
@@ -50,8 +53,9 @@ def _calibrated_bn(acc: np.ndarray, rng: np.random.Generator, act_max: int,
     mhi = (1 << (mult_bits - 1)) - 1
     bhi = (1 << (bias_bits - 1)) - 1
     # One unit of slack on the bias; anything that still overflows is clipped below.
-    shift = max(0, fit_shift(float(np.abs(slope).max()), float(np.abs(offset).max()) + 1.0,
-                             mult_bits, bias_bits))
+    fitted = max(0, fit_shift(float(np.abs(slope).max()), float(np.abs(offset).max()) + 1.0,
+                              mult_bits, bias_bits))
+    shift = fitted if shift is None else min(shift, fitted)
     mult = np.clip(np.rint(slope * 2.0 ** shift), -mhi, mhi).astype(np.int64)
     mult[mult == 0] = np.where(sign[mult == 0] < 0, -1, 1)
     bias = np.clip(np.rint(offset * 2.0 ** shift), -bhi, bhi).astype(np.int64)
@@ -68,11 +72,21 @@ def calibration_images(spec: Spec) -> int:
     return int(max(1, min(wanted, affordable, 256)))
 
 
-def random_params(spec: Spec, seed: int) -> tuple[dict[str, np.ndarray], dict]:
+def random_params(spec: Spec, seed: int, shifts: dict | None = None,
+                  weight_limits: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Random integer parameters for ``spec`` with calibrated BN; deterministic per ``seed``.
 
+    ``shifts`` ({layer name: shift}) replaces the calibrated shift of those layers (where it
+    fits the widths); ``weight_limits`` ({layer name: w}) draws those layers' weights from
+    -w..w (small accumulators: a small shift then still spreads the outputs).
     Returns (params by artifact key, calibration info for the provenance).
     """
+    shifts, weight_limits = dict(shifts or {}), dict(weight_limits or {})
+    names = {layer.name for layer in spec.layers()}
+    for what, table in (("shifts", shifts), ("weight_limits", weight_limits)):
+        unknown = sorted(set(table) - names)
+        if unknown:
+            raise ValueError(f"{what}: {unknown} are not layers of the spec")
     rng = np.random.default_rng(seed)
     quant, network = spec.quant, spec.network
     wlo, whi = quant.weight_int_range
@@ -84,9 +98,12 @@ def random_params(spec: Spec, seed: int) -> tuple[dict[str, np.ndarray], dict]:
     for layer in spec.layers():
         name = layer.name
         if layer.kind in ("conv", "dw", "pw"):
-            weight = rng.integers(wlo, whi + 1, layer.weight_shape, dtype=np.int64)
+            limit = weight_limits.get(name)
+            lo, hi = (wlo, whi) if limit is None else (max(wlo, -limit), min(whi, limit))
+            weight = rng.integers(lo, hi + 1, layer.weight_shape, dtype=np.int64)
             acc = ops.layer_accumulator(x, weight, layer)
-            mult, bias, shift = _calibrated_bn(acc, rng, quant.act_max, quant.bn_mult_bits, quant.bn_bias_bits)
+            mult, bias, shift = _calibrated_bn(acc, rng, quant.act_max, quant.bn_mult_bits, quant.bn_bias_bits,
+                                               shifts.get(name))
             params[f"{name}.weight"] = weight
             params[f"{name}.bn_mult"] = mult
             params[f"{name}.bn_bias"] = bias
@@ -110,15 +127,19 @@ def random_params(spec: Spec, seed: int) -> tuple[dict[str, np.ndarray], dict]:
     return params, {"images": images, "pixels": "uniform random", "seed": int(seed)}
 
 
-def random_artifact(spec: Spec, seed: int) -> Artifact:
+def random_artifact(spec: Spec, seed: int, shifts: dict | None = None,
+                    weight_limits: dict | None = None) -> Artifact:
     """A valid artifact with random weights and BN whose activations spread over 0..act_max.
 
-    Deterministic per ``seed``; see the module docstring for how BN is chosen.
+    Deterministic per ``seed``; see the module docstring for how BN is chosen, and
+    :func:`random_params` for ``shifts`` and ``weight_limits``.
     """
-    params, calibration = random_params(spec, seed)
+    params, calibration = random_params(spec, seed, shifts, weight_limits)
     manifest = {
         "format": FORMAT, "version": VERSION, "spec": spec.to_dict(), "numerics": numerics(spec),
-        "metrics": {}, "provenance": {"source": "random", "seed": int(seed), "calibration": calibration},
+        "metrics": {}, "provenance": {"source": "random", "seed": int(seed), "calibration": calibration,
+                                      **({"shifts": dict(shifts)} if shifts else {}),
+                                      **({"weight_limits": dict(weight_limits)} if weight_limits else {})},
         "files": {},
     }
     return Artifact(spec=spec, params=validate_params(spec, params, source="random artifact"),

@@ -14,10 +14,10 @@ testbench drives it before anything else), the original design (the baseline) at
   must give the lower index), sent as frames of which the second is cut short by
   ``tlast`` (``image_error`` set for it only, every image computed bit-exactly);
 * run 1, pauses on every stream (gaps and backpressure; the image stream idle on 90 % of
-  cycles, so conv1 catches up with the image loader and waits on its ring): the stream of an artifact whose
-  layers' shifts spread over 0 .. the calibrated shift (:func:`shift_spread_artifact`, so
-  the BN unit's low bits and small-shift windows matter) and one image, with every
-  feature-map write monitored (``debug_write_*``).
+  cycles, so conv1 catches up with the image loader and waits on its ring): the stream of
+  an artifact whose layers take the shifts 0..6 with small weights
+  (:func:`shift_spread_artifact`, so the BN unit's low bits and small-shift windows decide
+  activations) and one image, with every feature-map write monitored (``debug_write_*``).
 
 Every image's logits and class must equal golden's, its ``image_error`` the expected
 flag, (run 0) its ``layer_cycles`` and ``image_cycles`` the cycle model's
@@ -53,8 +53,7 @@ import numpy as np
 from golden import model
 from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
-from rrm.artifact import Artifact, validate_params
-from rrm.numerics import signed_range
+from rrm.artifact import Artifact
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 
@@ -73,11 +72,10 @@ TIE_LOW, TIE_HIGH = 3, 6
 SHORT_FRAME = 101
 #: Run 1's image stream pauses on this share of cycles: slower than conv1 reads the image ring.
 SLOW_IMAGE_PAUSE = 0.9
-#: The shift-spread artifact's dw layers take shifts 0 .. SPREAD_SHIFTS - 1 in turn, its conv
-#: and pw layers PW_SHIFT_BASE .. PW_SHIFT_BASE + SPREAD_SHIFTS - 1 (below that, a pw layer's
-#: accumulators are too wide for any output to fall inside 1..act_max - 1).
+#: The shift-spread artifact's dw layers take shifts 0 .. SPREAD_SHIFTS - 1 in turn, and so do its
+#: conv and pw layers; their weights are drawn from -SPREAD_WEIGHT_LIMIT .. SPREAD_WEIGHT_LIMIT.
 SPREAD_SHIFTS = 7
-PW_SHIFT_BASE = 2
+SPREAD_WEIGHT_LIMIT = 1
 
 
 def _images(spec, count: int, seed: int) -> np.ndarray:
@@ -86,36 +84,20 @@ def _images(spec, count: int, seed: int) -> np.ndarray:
 
 
 def shift_spread_artifact(spec, seed: int) -> Artifact:
-    """A random artifact (:func:`golden.random_weights.random_artifact`) whose dw layers take
-    the shifts ``0, 1, ..., SPREAD_SHIFTS - 1`` in turn and whose conv/pw layers (more taps,
-    wider accumulators) the same from ``PW_SHIFT_BASE`` up, never above the calibrated
-    shift (the random artifact's are ~14..25, which run 0 covers): each
-    layer's multipliers and biases are scaled by ``2**(new - old)`` and rounded (a multiplier
-    that rounds to 0 keeps its sign as +-1), so every layer still spreads its outputs over
-    part of 0..act_max while the BN unit's low bits and small-shift windows decide values."""
-    artifact = random_artifact(spec, seed)
-    params = dict(artifact.params)
-    mlo, mhi = signed_range(spec.quant.bn_mult_bits)
-    blo, bhi = signed_range(spec.quant.bn_bias_bits)
-    turns = {"dw": 0, "pw": 0}
+    """A random artifact (:func:`golden.random_weights.random_artifact`) with small shifts:
+    the dw layers take the shifts ``0, 1, ..., SPREAD_SHIFTS - 1`` in turn and so do the
+    conv/pw layers (the calibrated shifts, ~14..25, are what run 0 covers). Their weights
+    are drawn from -1..1 (``SPREAD_WEIGHT_LIMIT``) so that accumulators stay small and BN,
+    calibrated at the forced shift, still puts most outputs strictly inside 0..act_max:
+    there the BN unit's low bits and small-shift windows decide the values."""
+    shifts, turns = {}, {"dw": 0, "pw": 0}
     for layer in spec.layers():
-        if layer.kind not in ("conv", "dw", "pw"):
-            continue
-        kind = "dw" if layer.kind == "dw" else "pw"
-        base = 0 if kind == "dw" else PW_SHIFT_BASE
-        old = int(params[f"{layer.name}.shift"])
-        new = min(old, base + turns[kind] % SPREAD_SHIFTS)
-        turns[kind] += 1
-        scale = 2.0 ** (new - old)
-        mult = params[f"{layer.name}.bn_mult"]
-        scaled = np.clip(np.rint(mult * scale), mlo, mhi).astype(np.int64)
-        scaled[scaled == 0] = np.where(mult[scaled == 0] < 0, -1, 1)
-        params[f"{layer.name}.bn_mult"] = scaled
-        params[f"{layer.name}.bn_bias"] = np.clip(np.rint(params[f"{layer.name}.bn_bias"] * scale),
-                                                  blo, bhi).astype(np.int64)
-        params[f"{layer.name}.shift"] = np.array(new, dtype=np.int64)
-    return Artifact(spec=spec, params=validate_params(spec, params, source="shift-spread artifact"),
-                    manifest=artifact.manifest)
+        if layer.kind in ("conv", "dw", "pw"):
+            kind = "dw" if layer.kind == "dw" else "pw"
+            shifts[layer.name] = turns[kind] % SPREAD_SHIFTS
+            turns[kind] += 1
+    return random_artifact(spec, seed, shifts=shifts,
+                           weight_limits={name: SPREAD_WEIGHT_LIMIT for name in shifts})
 
 
 def plan(spec=None) -> list:

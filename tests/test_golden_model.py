@@ -130,3 +130,18 @@ def test_full_size_rr_mobilenet_equals_composed_ops():
     expected = reference_trace(artifact, images)
     for name, output in trace.items():
         assert np.array_equal(output, expected[name]), f"first mismatch at layer {name}"
+
+
+def test_random_artifact_takes_forced_shifts_and_small_weights():
+    """random_artifact's ``shifts`` and ``weight_limits``: the named layers get that shift and
+    weights inside -w..w, the others stay as the default draw; an unknown layer is refused."""
+    default = random_artifact(TINY, 6)
+    forced = random_artifact(TINY, 6, shifts={"dsc3.dw": 0, "dsc3.pw": 2},
+                             weight_limits={"dsc3.dw": 1, "dsc3.pw": 1})
+    assert int(forced.params["dsc3.dw.shift"]) == 0 and int(forced.params["dsc3.pw.shift"]) == 2
+    assert np.abs(forced.params["dsc3.pw.weight"]).max() == 1
+    assert np.array_equal(forced.params["conv1.weight"], default.params["conv1.weight"])
+    assert int(forced.params["conv1.shift"]) == int(default.params["conv1.shift"])
+    assert forced.manifest["provenance"]["shifts"] == {"dsc3.dw": 0, "dsc3.pw": 2}
+    with pytest.raises(ValueError, match="dsc99.pw"):
+        random_artifact(TINY, 6, shifts={"dsc99.pw": 1})
