@@ -21,6 +21,8 @@ def test_alexnet_is_61_m_parameters_and_243_mb_in_float32():
     assert storage["total"]["weights"] == 60_954_656 and storage["total"]["biases"] == 10_568
     assert storage["total"]["float_bits"] / 8e6 == pytest.approx(243.860896)
     assert round(storage["total"]["params"] / 1e6) == alexnet.PAPER["params"] / 1e6
+    fc6 = next(layer for layer in LAYERS if layer.name == "fc6")
+    assert round(100 * fc6.params / 60_965_224) == 62                      # quoted in docs/training.md
 
 
 def test_the_stated_ratios_give_the_papers_13x_and_28x():

@@ -63,6 +63,11 @@ def test_peak_and_uniform_keep_the_same_total_on_tiny():
         assert sum(peak.values()) == round(keep * 198_784)
         assert abs(sum(uniform.values()) - keep * 198_784) <= len(sizes)
         assert peak["dsc14.pw"] < uniform["dsc14.pw"] and peak["dsc2.pw"] >= uniform["dsc2.pw"]
+    # the figures docs/training.md quotes (R = 0.2)
+    peak = peak_targets(sizes, 0.2)
+    assert min(peak[f"dsc{i}.pw"] for i in range(6, 15)) == 3_720          # the level
+    assert all(peak[name] == sizes[name] for name in ("dsc2.pw", "dsc3.pw", "dsc4.pw", "dsc5.pw", "fc"))
+    assert round(100 * peak["dsc14.pw"] / sizes["dsc14.pw"], 1) == 5.7
 
 
 def test_fine_targets_with_overrides():
