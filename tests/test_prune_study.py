@@ -90,3 +90,22 @@ def test_errors_are_one_line_exit_2(args, words, tmp_path):
     for word in words:
         assert word in err
     assert not (tmp_path / "w").exists()
+
+
+def test_docs_quote_the_estimate_the_smoke_record_gives():
+    from pathlib import Path
+
+    from scripts.prune_study import estimate_seconds
+    root = Path(__file__).resolve().parent.parent
+    record = json.loads((root / "results" / "tiny" / "prune_orders_smoke.json").read_text())
+    assert record["dirty"] is False and record["config"]["jobs"] == 1
+    text = (root / "docs" / "prune_study.md").read_text(encoding="utf-8")
+    one, two = estimate_seconds(record, StudyConfig(), 1), estimate_seconds(record, StudyConfig(), 2)
+    assert one <= 25 * 60
+    assert f"**about {one / 60:.0f} minutes ({one:,.0f} s)**" in text
+    assert f"`--jobs 2` gives {two:,.0f} s" in text
+    assert f"load average {record['machine']['load_before']:.1f} on the {record['machine']['cpus']} cores" in text
+    timing = record["runs"][0]["timing"]
+    around = record["wall_time_s"] - record["runs"][0]["wall_time_s"]
+    assert f"epochs of {timing['float_epoch_s']:.2f} s" in text and f"of {timing['quantized_epoch_s']:.2f} s" in text
+    assert f"{timing['outside_epochs_s'] + around:.1f} s" in text
