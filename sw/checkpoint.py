@@ -76,8 +76,12 @@ def model_from_checkpoint(state: dict) -> tuple[Spec, MobileNet]:
     """The spec and the (unpruned-shape, masked) model a checkpoint holds."""
     spec = Spec.from_dict(state["spec"])
     model = MobileNet(unpruned(spec))
+    weights = dict(state["model"])
+    for key, value in model.state_dict().items():
+        if key.endswith("weight_mask"):
+            weights.setdefault(key, value)  # a checkpoint from before fine-grained pruning: nothing pruned
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"checkpoint {state.get('_path', '')}: model weights do not fit the spec "

@@ -6,9 +6,10 @@ Kept free of torch so the CLI can read its defaults cheaply.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rrm.errors import UserError
+from rrm.prune_plan import ORDERS
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,19 @@ class TrainConfig:
     init: str | None = None
     init_imagenet_norm: bool = False
     data_backend: str = "auto"
+    prune_order: str = "all"              #: rrm.prune_plan.ORDERS: when each layer is pruned
+    fine_keep: float | None = None        #: fine-grained pruning keeps this fraction of the pw/FC weights
+    fine_keep_layers: dict = field(default_factory=dict)  #: per-layer keep fractions (override fine_keep)
 
     def __post_init__(self):
+        if self.prune_order not in ORDERS:
+            raise UserError(f"--prune-order must be one of {', '.join(ORDERS)}, got {self.prune_order!r}")
+        if self.fine_keep is not None and not (isinstance(self.fine_keep, (int, float))
+                                               and 0.0 < self.fine_keep <= 1.0):
+            raise UserError(f"--fine-keep must be a fraction in (0, 1], got {self.fine_keep!r}")
+        for name, keep in dict(self.fine_keep_layers).items():
+            if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
+                raise UserError(f"--fine-keep-layer {name}={keep!r}: the fraction must be in (0, 1]")
         if self.recipe not in RECIPES:
             raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         if self.data_backend not in DATA_BACKENDS:

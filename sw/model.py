@@ -12,6 +12,11 @@ Pruning is kept as a per-block channel mask (buffer ``mask``, 1 = kept) on each
 pointwise layer: masked channels output 0 after the pointwise layer *and* after
 the next block's depthwise layer, so removing them physically (:func:`shrink`)
 does not change the network's function.
+
+Fine-grained (element-wise) pruning is kept as a mask of each weight tensor
+(buffers ``convs.<i>.weight_mask`` and ``fc_weight_mask``, 1 = kept):
+:meth:`MobileNet.apply_weight_masks_` zeroes the pruned weights, after every
+optimizer step, so the forward pass and the export only ever see zeros there.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class ConvBN(nn.Module):
                               layer.kernel // 2, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(layer.out_channels)
         self.register_buffer("mask", torch.ones(layer.out_channels))
+        self.register_buffer("weight_mask", torch.ones_like(self.conv.weight))
 
     def forward(self, x: torch.Tensor, quantized: bool) -> torch.Tensor:
         weight = self.conv.weight
@@ -63,6 +69,7 @@ class MobileNet(nn.Module):
         self.convs = nn.ModuleList(ConvBN(l, spec.quant) for l in layers if l.kind in ("conv", "dw", "pw"))
         fc = next(l for l in layers if l.kind == "fc")
         self.fc = nn.Linear(fc.in_channels, fc.out_channels)
+        self.register_buffer("fc_weight_mask", torch.ones_like(self.fc.weight))
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -79,6 +86,20 @@ class MobileNet(nn.Module):
     def weighted_modules(self) -> list[nn.Module]:
         """Modules whose ``weight`` is clipped and quantized: every conv and the FC."""
         return [c.conv for c in self.convs] + [self.fc]
+
+    def weight_and_mask(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weight parameter of layer ``name`` (a conv's or ``fc``) and its element mask."""
+        if name == "fc":
+            return self.fc.weight, self.fc_weight_mask
+        conv = self.layer(name)
+        return conv.conv.weight, conv.weight_mask
+
+    @torch.no_grad()
+    def apply_weight_masks_(self) -> None:
+        """Zero every weight that fine-grained pruning removed."""
+        for conv in self.convs:
+            conv.conv.weight.mul_(conv.weight_mask)
+        self.fc.weight.mul_(self.fc_weight_mask)
 
     def fc_weight(self) -> torch.Tensor:
         return quantize_weight(self.fc.weight, self.spec.quant) if self.quantized else self.fc.weight
@@ -129,6 +150,8 @@ def shrink(model: MobileNet, spec: Spec) -> MobileNet:
         if big.kind == "pw" and kept_in is not None:
             weight = weight[:, kept_in]
         little.conv.weight.copy_(weight)
+        mask = big.weight_mask[out_idx]
+        little.weight_mask.copy_(mask[:, kept_in] if big.kind == "pw" and kept_in is not None else mask)
         for name in ("weight", "bias", "running_mean", "running_var"):
             getattr(little.bn, name).copy_(getattr(big.bn, name)[out_idx])
         little.bn.num_batches_tracked.copy_(big.bn.num_batches_tracked)
@@ -139,5 +162,6 @@ def shrink(model: MobileNet, spec: Spec) -> MobileNet:
         else:
             kept_in = None
     small.fc.weight.copy_(model.fc.weight[:, kept_in] if kept_in is not None else model.fc.weight)
+    small.fc_weight_mask.copy_(model.fc_weight_mask[:, kept_in] if kept_in is not None else model.fc_weight_mask)
     small.fc.bias.copy_(model.fc.bias)
     return small

@@ -4,14 +4,19 @@ A pointwise layer's output kernel m is its weight row w[m, :] (over the input
 channels still alive). In each step every pruned block's mask is cut down to
 that step's target by removing the kept kernels with the smallest sum of |w|
 (the criterion of ``torch.nn.utils.prune.ln_structured(..., n=1, dim=0)``);
-training then continues before the next step. Targets go linearly from the full
-width to ``spec.network.pruned_channels`` over the steps.
+training then continues before the next step. How the targets go from the full
+width to ``spec.network.pruned_channels`` over the steps is the pruning order
+(:mod:`rrm.prune_plan`): ``all`` (default) moves every block linearly, step by
+step; ``forward``, ``reversed`` and ``peak`` cut the blocks in groups, one group
+per step, in their order (``peak``: the blocks whose pointwise layers hold the
+most weights first).
 """
 
 from __future__ import annotations
 
 import torch
 
+from rrm.prune_plan import count_at, progress, stages
 from rrm.spec import Spec
 
 
@@ -33,14 +38,23 @@ def kernel_l1(model, name: str) -> torch.Tensor:
     return weight.sum(dim=1)
 
 
+def kernel_stages(model, spec: Spec, order: str, steps: int) -> dict[str, int]:
+    """The step at which each pruned block reaches its channel target under ``order``."""
+    sizes = {conv.name.split(".")[0]: conv.conv.weight[0].numel() * conv.conv.out_channels
+             for conv in model.pointwise_layers() if conv.name.split(".")[0] in spec.network.pruned_channels}
+    return stages(sizes, order, steps) if sizes else {}
+
+
 @torch.no_grad()
-def prune_step(model, spec: Spec, step: int, steps: int) -> dict[str, int]:
-    """Cut every pruned block's mask to its target for ``step``; return channels kept per block."""
+def prune_step(model, spec: Spec, step: int, steps: int, order: str = "all") -> dict[str, int]:
+    """Cut every pruned block's mask to its target for ``step`` under ``order``; return channels kept per block."""
     kept = {}
+    stage = kernel_stages(model, spec, order, steps)
     for conv in model.pointwise_layers():
         block = conv.name.split(".")[0]
         full = conv.conv.out_channels
-        target = step_targets(full, spec.network.pruned_channels.get(block, full), steps, step)
+        final = spec.network.pruned_channels.get(block, full)
+        target = count_at(full, final, progress(order, stage[block], step, steps)) if block in stage else full
         alive = conv.mask > 0
         if int(alive.sum()) > target:
             score = kernel_l1(model, conv.name)

@@ -46,8 +46,11 @@ def _rate(value) -> str:
 
 def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dict], model, data_dir,
                  processes: int = 1, device: str = "cpu", data_backend: str | None = None,
-                 init: dict | None = None) -> dict:
-    """Write ``out/report.json`` and ``out/report.md``; return the report dict."""
+                 init: dict | None = None, fine: dict | None = None) -> dict:
+    """Write ``out/report.json`` and ``out/report.md``; return the report dict.
+
+    ``fine``: the fine-grained pruning's outcome (order, per layer weights and kept, sparsity), if any.
+    """
     full, pruned = _size(unpruned(spec)), _size(spec)
     recipe = config.recipe_spec
     recipe_report = {"name": config.recipe, "description": recipe.describe(), "optimizer": recipe.optimizer,
@@ -79,6 +82,8 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
         "wall_time_s": summary.get("wall_time_s"),
         "cpu_time_s": summary.get("cpu_time_s"),
         "kept_channels": model.kept_channels(),
+        "prune_order": config.prune_order,
+        "fine_pruning": fine,
         "unpruned": full,
         "pruned": pruned,
         "config": dataclasses.asdict(config),
@@ -114,8 +119,12 @@ def write_report(out: Path, spec: Spec, config, summary: dict, history: list[dic
         "after pruning.",
         "",
         "Kept output channels per block: "
-        + ", ".join(f"{block} {count}" for block, count in report["kept_channels"].items()) + ".",
+        + ", ".join(f"{block} {count}" for block, count in report["kept_channels"].items())
+        + f" (pruning order `{config.prune_order}`).",
         "",
+        *([f"Fine-grained pruning: {100 * fine['sparsity']:.2f} % of the pruned layers' weights removed; kept "
+           "per layer: " + ", ".join(f"{name} {layer['kept']}/{layer['weights']}"
+                                     for name, layer in fine["layers"].items()) + ".", ""] if fine else []),
         f"Recipe `{config.recipe}`: {recipe.describe()}; global batch {config.batch_size * processes} "
         f"({config.batch_size} x {processes}), peak lr {recipe_report['peak_lr']:g} (QAT/pruning "
         f"{recipe_report['qat_lr']:g}), weight decay {config.weight_decay:g}"

@@ -9,8 +9,9 @@ Phases, in order (each a number of epochs, each epoch checkpointed):
     straight-through gradients, real-valued weights clipped after every step.
 ``prune1`` .. ``pruneK``
     At the start of step k every pruned block drops its output kernels with the
-    smallest L1 norm down to step k's target (:mod:`sw.pruning`), then QAT
-    training goes on.
+    smallest L1 norm down to step k's target (:mod:`sw.pruning`), and every
+    fine-pruned layer its smallest weights (:mod:`sw.fine_pruning`), both on the
+    schedule of the pruning order (:mod:`rrm.prune_plan`); then QAT training goes on.
 
 Then the masked model is physically shrunk to the spec's channel counts, BN is
 folded into integers and the artifact is written (``OUT/artifact``); the integer
@@ -47,7 +48,7 @@ from rrm.artifact import load_artifact
 from rrm.errors import UserError
 from rrm.spec import Spec, unpruned
 
-from . import int_emulation
+from . import fine_pruning, int_emulation
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import load_data
@@ -232,6 +233,8 @@ class Trainer:
         elif ckpt.exists():
             raise UserError(f"{self.out} already holds a training run ({CHECKPOINT}); "
                             f"use --resume to continue it or choose another --out")
+        self.fine = fine_pruning.plan(spec, self.config.fine_keep, self.config.fine_keep_layers,
+                                      self.config.prune_order)
         self.data_dir = data_dir
         self.init_model, self.init_info = None, None
         if self.state is None and self.config.init is not None:
@@ -318,8 +321,11 @@ class Trainer:
                 # The float network as it left the float phase teaches the quantized, pruned one.
                 self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
             if name.startswith("prune") and first_epoch == 0:
-                kept = prune_step(model, self.spec, int(name[5:]), config.prune_steps)
+                kept = prune_step(model, self.spec, int(name[5:]), config.prune_steps, config.prune_order)
                 self._log(f"{name}: kept channels {kept}")
+                if self.fine.targets:
+                    fine_pruning.prune_step(model, self.fine, int(name[5:]), config.prune_steps)
+                    self._log(f"{name}: fine-grained sparsity {fine_pruning.sparsity(model, self.fine):.4f}")
             base_lr = config.lr_for(env.world) * (1.0 if name == "float" else config.qat_lr_scale)
             optimizer = make_optimizer(model, config, base_lr)
             recipe = config.recipe_spec
@@ -343,6 +349,8 @@ class Trainer:
                           "images_per_s": train["images_per_s"], "images_per_s_all": train["images_per_s_all"]}
                 if name.startswith("prune") or name == "finetune":
                     record["kept_channels"] = model.kept_channels()
+                    if self.fine.targets:
+                        record["kept_weights"] = fine_pruning.kept_weights(model, self.fine)
                 history.append(record)
                 global_epoch += 1
                 self._log(f"{name} epoch {epoch + 1}/{epochs}: loss {train['loss']:.4f} "
@@ -363,6 +371,8 @@ class Trainer:
                         "finished": False}
         if not pruning_done(model, self.spec):  # prune_steps phases always end at the targets
             raise RuntimeError("pruning did not reach the spec's channel counts")
+        if not fine_pruning.fine_done(model, self.fine):
+            raise RuntimeError("fine-grained pruning did not reach its targets")
         return self._finish(model, history, summary, progress, elapsed_before, start)
 
     def _train_epoch(self, train_model, model, optimizer, global_epoch, base_lr, step0, total, label,
@@ -407,6 +417,8 @@ class Trainer:
                 loss.backward()
                 optimizer.step()
             clip_weights_(model.weighted_modules(), self.spec.quant)
+            if self.fine.targets:
+                model.apply_weight_masks_()
             loss_sum += float(loss.detach()) * len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             count += len(labels)
@@ -462,6 +474,14 @@ class Trainer:
             })
         self.env.barrier()
 
+    def _fine_outcome(self, model) -> dict | None:
+        """The fine-grained pruning's outcome for the report (None without it)."""
+        if not self.fine.targets:
+            return None
+        kept = fine_pruning.kept_weights(model, self.fine)
+        return {"order": self.fine.order, "sparsity": fine_pruning.sparsity(model, self.fine),
+                "layers": {name: {"weights": self.fine.sizes[name], "kept": kept[name]} for name in kept}}
+
     def _cpu_seconds(self) -> float:
         """CPU time of this process (all threads) over every session of the run."""
         return self.cpu_before + time.process_time() - self.cpu_start
@@ -503,7 +523,7 @@ class Trainer:
             })
             report = write_report(self.out, self.spec, self.config, summary, history, model, self.data_dir,
                                   processes=env.world, device=str(env.device), data_backend=self.data_backend,
-                                  init=self.init_info)
+                                  init=self.init_info, fine=self._fine_outcome(model))
             self._log(f"float {summary.get('float_test_acc', float('nan')):.4f}  "
                       f"qat {summary.get('qat_test_acc', float('nan')):.4f}  "
                       f"pruned int {summary['int_test_acc']:.4f}  ({elapsed:.1f} s)  -> {artifact_dir}")

@@ -56,7 +56,7 @@ def sequential_state(model: MobileNet, scale: float = 1.0) -> dict:
     and BN statistics with them (the same function)."""
     out = {}
     for key, value in model.state_dict().items():
-        if key.endswith(".mask"):
+        if key.endswith("mask"):  # channel and weight masks: not in that layout
             continue
         if key.endswith("conv.weight"):
             value = value * scale

@@ -14,6 +14,7 @@ HELP = "train (float -> QAT -> iterative pruning) and export the integer artifac
 
 
 def add_arguments(parser) -> None:
+    from rrm.prune_plan import ORDERS
     from sw.config import DATA_BACKENDS, RECIPES, TrainConfig
     defaults = TrainConfig()
 
@@ -47,6 +48,16 @@ def add_arguments(parser) -> None:
                         help=f"pruning steps ({recipe_default('prune_steps')})")
     parser.add_argument("--prune-epochs", type=int, default=None,
                         help=f"QAT re-training epochs after each pruning step ({recipe_default('prune_epochs')})")
+    parser.add_argument("--prune-order", choices=ORDERS, default=defaults.prune_order,
+                        help="when each layer is pruned: all (every layer a share at every step), forward (input "
+                             "to output), reversed (output to input, the FC first), peak (the largest layers "
+                             "first and, fine-grained, hardest); docs/training.md (default %(default)s)")
+    parser.add_argument("--fine-keep", type=float, default=None, metavar="R",
+                        help="fine-grained (element-wise) magnitude pruning: keep the fraction R of the pointwise "
+                             "and FC weights (default: no fine-grained pruning)")
+    parser.add_argument("--fine-keep-layer", action="append", default=[], metavar="NAME=R",
+                        help="the fine-grained keep fraction of one layer, e.g. fc=0.2 (repeatable; any conv, "
+                             "dw, pw or fc layer; overrides --fine-keep for it)")
     parser.add_argument("--finetune-epochs", type=int, default=None,
                         help="QAT epochs after the last pruning step with BN statistics frozen "
                              f"({recipe_default('finetune_epochs')})")
@@ -84,7 +95,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from sw.config import TrainConfig
     from sw.train import train
+
+    from ..keep_options import keep_overrides
     spec = spec_from_args(args)
+    fine_layers = keep_overrides(args.fine_keep_layer, "--fine-keep-layer")
     epochs = 0 if args.init is not None and args.epochs is None else args.epochs
     config = TrainConfig.for_recipe(args.recipe, init=str(args.init) if args.init is not None else None,
                                     init_imagenet_norm=args.init_imagenet_norm or None,
@@ -95,7 +109,8 @@ def run(args) -> int:
                                     int_eval_images=args.int_eval_images, max_batches=args.max_batches,
                                     workers=args.workers, finetune_epochs=args.finetune_epochs,
                                     distill=args.distill, distill_temperature=args.distill_temperature,
-                                    threads=args.threads)
+                                    threads=args.threads, prune_order=args.prune_order,
+                                    fine_keep=args.fine_keep, fine_keep_layers=fine_layers or None)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is not a directory (a file stands there); give a directory for the run")
     check_writable_dir(args.out, f"--out {args.out}")
