@@ -16,7 +16,7 @@ testbench drives it before anything else), the original design (the baseline) at
 * run 1, pauses on every stream (gaps and backpressure; the image stream idle on 90 % of
   cycles, so conv1 catches up with the image loader and waits on its ring): the stream of
   an artifact whose layers take the shifts 0..6 with small weights
-  (:func:`shift_spread_artifact`, so the BN unit's low bits and small-shift windows decide
+  (:func:`tb.artifacts.shift_spread_artifact`, so the BN unit's low bits and small-shift windows decide
   activations) and one image, with every feature-map write monitored (``debug_write_*``).
 
 Every image's logits and class must equal golden's, its ``image_error`` the expected
@@ -53,10 +53,11 @@ import numpy as np
 from golden import model
 from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
-from rrm.artifact import Artifact
+
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 
+from .artifacts import shift_spread_artifact, tied_artifact
 from .build import ROOT, build_design
 
 #: The block a mutation run mutates and the preset it is built for.
@@ -72,32 +73,11 @@ TIE_LOW, TIE_HIGH = 3, 6
 SHORT_FRAME = 101
 #: Run 1's image stream pauses on this share of cycles: slower than conv1 reads the image ring.
 SLOW_IMAGE_PAUSE = 0.9
-#: The shift-spread artifact's dw layers take shifts 0 .. SPREAD_SHIFTS - 1 in turn, and so do its
-#: conv and pw layers; their weights are drawn from -SPREAD_WEIGHT_LIMIT .. SPREAD_WEIGHT_LIMIT.
-SPREAD_SHIFTS = 7
-SPREAD_WEIGHT_LIMIT = 1
 
 
 def _images(spec, count: int, seed: int) -> np.ndarray:
     size, channels = spec.network.input_size, spec.network.input_channels
     return np.random.default_rng(seed).integers(0, 256, size=(count, size, size, channels), dtype=np.uint8)
-
-
-def shift_spread_artifact(spec, seed: int) -> Artifact:
-    """A random artifact (:func:`golden.random_weights.random_artifact`) with small shifts:
-    the dw layers take the shifts ``0, 1, ..., SPREAD_SHIFTS - 1`` in turn and so do the
-    conv/pw layers (the calibrated shifts, ~14..25, are what run 0 covers). Their weights
-    are drawn from -1..1 (``SPREAD_WEIGHT_LIMIT``) so that accumulators stay small and BN,
-    calibrated at the forced shift, still puts most outputs strictly inside 0..act_max:
-    there the BN unit's low bits and small-shift windows decide the values."""
-    shifts, turns = {}, {"dw": 0, "pw": 0}
-    for layer in spec.layers():
-        if layer.kind in ("conv", "dw", "pw"):
-            kind = "dw" if layer.kind == "dw" else "pw"
-            shifts[layer.name] = turns[kind] % SPREAD_SHIFTS
-            turns[kind] += 1
-    return random_artifact(spec, seed, shifts=shifts,
-                           weight_limits={name: SPREAD_WEIGHT_LIMIT for name in shifts})
 
 
 def plan(spec=None) -> list:
@@ -107,14 +87,13 @@ def plan(spec=None) -> list:
     logits, class, image_error and, where ``check_cycles``, the cycle model's cycles; where
     a run has ``maps`` (golden's feature maps of its one image, by layer name) the run is
     monitored and one more expectation, ``{"maps": True}``, wants every map as golden's)."""
-    from .test_accelerator_corners import tied_artifact  # the suite's construction of a tie
     spec = spec or load_preset(PRESET)
     pixels = spec.network.input_size ** 2
     model_cycles = cycle_model(spec)
     layer_cycles = [layer.cycles for layer in model_cycles.layers]
 
     tie_images = _images(spec, 3, 21)
-    good_artifact = tied_artifact(14, TIE_LOW, TIE_HIGH, tie_images)
+    good_artifact = tied_artifact(spec, 14, TIE_LOW, TIE_HIGH, tie_images)
     good = pack_parameters(good_artifact)
     other = pack_parameters(random_artifact(spec, 7))
     too_long = np.concatenate([good, good[:3]])

@@ -19,10 +19,10 @@ import numpy as np
 from golden import model
 from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
-from rrm.artifact import Artifact, validate_params
 from rrm.param_stream import pack_parameters
 
 from .accelerator_sim import first_mismatch, simulate
+from .artifacts import shift_spread_artifact, tied_artifact
 from .conftest import simulator
 from .specs import last_map_5x5
 from .test_accelerator import SPEC, check_bit_exact, random_images
@@ -31,31 +31,12 @@ from .test_accelerator import SPEC, check_bit_exact, random_images
 PIXELS = SPEC.network.input_size ** 2
 
 
-def tied_artifact(seed: int, low: int, high: int, images: np.ndarray) -> Artifact:
-    """A random tiny artifact whose FC gives classes ``low`` and ``high`` the same weights and
-    bias (equal logits on every image), that bias lifted so the two are the top logits of
-    every image in ``images``, by 1 over the next."""
-    artifact = random_artifact(SPEC, seed)
-    params = dict(artifact.params)
-    weight, bias = params["fc.weight"].copy(), params["fc.bias"].copy()
-    weight[high] = weight[low]
-    bias[high] = bias[low]
-    probe = model.run(Artifact(SPEC, {**params, "fc.weight": weight, "fc.bias": bias}), images)
-    others = np.delete(probe, [low, high], axis=1).max(axis=1)
-    lift = int((others - probe[:, low]).max()) + 1
-    bias[low] += lift
-    bias[high] += lift
-    params.update({"fc.weight": weight, "fc.bias": bias})
-    return Artifact(spec=SPEC, params=validate_params(SPEC, params, source="tied artifact"),
-                    manifest=artifact.manifest)
-
-
 def test_argmax_tie_goes_to_the_lowest_index(tmp_path):
     """Classes 3 and 6 (different FC rows, neither first nor last) tie for the top logit:
     golden and the RTL's class beat both give 3."""
     low, high = 3, 6
     images = random_images(2, 21)
-    artifact = tied_artifact(14, low, high, images)
+    artifact = tied_artifact(SPEC, 14, low, high, images)
     golden = model.run(artifact, images)
     for index, logits in enumerate(golden):
         top = logits.max()
@@ -148,15 +129,14 @@ def test_pool_walks_a_last_map_of_many_words(tmp_path):
 
 
 def test_small_shifts_and_a_slow_camera(tmp_path):
-    """The mutation plan's run 1 (:func:`tb.mutation.shift_spread_artifact`: dw layers at
-    shifts 0..6, conv/pw at 2..8) with the image stream idle on 90 % of cycles and pauses on
+    """The mutation plan's run 1 (:func:`tb.artifacts.shift_spread_artifact`: dw layers at
+    shifts 0..6, conv/pw too, weights -1..1) with the image stream idle on 90 % of cycles and pauses on
     every other stream: every conv/dw/pw map the RTL writes equals golden's, logits too."""
-    from .mutation import SLOW_IMAGE_PAUSE, shift_spread_artifact
     artifact = shift_spread_artifact(SPEC, 15)
     images = random_images(1, 22)
     results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
                               {"op": "images", "data": images}], tmp_path, simulator=simulator(),
-                       gaps=True, backpressure=True, image_pause=SLOW_IMAGE_PAUSE, monitor=True)
+                       gaps=True, backpressure=True, image_pause=0.9, monitor=True)
     check_bit_exact(artifact, images, results["steps"][1]["images"])
     _, trace = model.run(artifact, images, trace=True)
     report = first_mismatch(SPEC, results["writes"], {name: values[0] for name, values in trace.items()})

@@ -364,14 +364,15 @@ def test_the_shift_spread_artifact_spreads_shifts_and_outputs():
     putting many outputs strictly inside 0..act_max (else low bits would decide nothing)."""
     from golden import model
     from rrm.presets import load_preset
+    from tb.artifacts import SPREAD_SHIFTS, shift_spread_artifact
     spec = load_preset(bench.PRESET)
-    artifact = bench.shift_spread_artifact(spec, 15)
+    artifact = shift_spread_artifact(spec, 15)
     layers = [layer for layer in spec.layers() if layer.kind in ("conv", "dw", "pw")]
     shifts = {layer.name: int(artifact.params[f"{layer.name}.shift"]) for layer in layers}
     dw = sorted({shifts[layer.name] for layer in layers if layer.kind == "dw"})
     pw = sorted({shifts[layer.name] for layer in layers if layer.kind != "dw"})
-    assert dw == list(range(bench.SPREAD_SHIFTS)), dw
-    assert pw == list(range(bench.SPREAD_SHIFTS)), pw
+    assert dw == list(range(SPREAD_SHIFTS)), dw
+    assert pw == list(range(SPREAD_SHIFTS)), pw
     _, trace = model.run(artifact, bench._images(spec, 1, 22), trace=True)
     for layer in layers:
         values = trace[layer.name][0]
