@@ -378,3 +378,31 @@ def test_the_shift_spread_artifact_spreads_shifts_and_outputs():
         values = trace[layer.name][0]
         inside = int(((values > 0) & (values < spec.quant.act_max)).sum())
         assert inside >= 30, f"{layer.name} (shift {shifts[layer.name]}): only {inside} outputs inside the range"
+
+
+def test_rejudge_applies_new_arguments_without_simulating(tmp_path, capsys):
+    """--rejudge: a survivor whose mutation gained an argument becomes equivalent, a killed one
+    listed keeps its verdict with the refutation; counts and score follow; nothing runs."""
+    mutation = Mutation("inv", "rrm_accelerator.core", "$1", "A", 3, src=("/nowhere/x.py:7",))
+    other = Mutation("inv", "rrm_accelerator.core", "$2", "A", 0, src=())
+    entries = [mutate_command.mutant_entry(0, mutation, "survived", "", 2.0),
+               mutate_command.mutant_entry(1, other, "killed", "logits differ", 2.0),
+               mutate_command.mutant_entry(2, other, "killed", "logits differ", 2.0)]
+    result = {"block": "accelerator", "preset": "tiny", "commit": "abc", "sample": 3, "seed": 1, "jobs": 2,
+              "timeout_s": 120.0, "seconds": 10.0, "seconds_per_mutant": 3.0, "mutants": entries,
+              **mutate_command.summarise(entries)}
+    path = tmp_path / "mutation.json"
+    path.write_text(json.dumps(result))
+    table = tmp_path / "equivalent.json"
+    table.write_text(json.dumps({"equivalent": {mutation.describe(): "bit 3 reaches no output at all here",
+                                                other.describe(): "a wrong argument that a kill refutes"}}))
+    assert main(["mutate", "--rejudge", str(path), "--equivalent", str(table)]) == 0
+    again = json.loads(path.read_text())
+    assert [m["status"] for m in again["mutants"]] == ["equivalent", "killed", "killed"]
+    assert [m["simulated"] for m in again["mutants"]] == ["survived", "killed", "killed"]
+    assert "the argument is wrong" in again["mutants"][1]["reason"]
+    assert again["counts"]["equivalent"] == 1 and again["score"] == 1.0 and again["survivors"] == []
+    assert again["commit"] == "abc" and "applied again" in path.with_suffix(".md").read_text()
+    table.write_text(json.dumps({"equivalent": {}}))     # the argument withdrawn: survived again
+    assert main(["mutate", "--rejudge", str(path), "--equivalent", str(table)]) == 0
+    assert json.loads(path.read_text())["mutants"][0]["status"] == "survived"

@@ -20,7 +20,9 @@ limit: also a detection), survived, error (Yosys could not apply the mutation), 
 equivalent: a survivor whose mutation (its ``describe()`` line) is listed in
 ``--equivalent`` (default results/tiny/mutation_equivalent.json) with the written argument
 why it cannot change any output; the score leaves equivalent mutants out.
-``--only`` runs just the listed mutants of the drawn sample (to check a new test against
+``--rejudge RESULT.json`` simulates nothing: it applies the equivalence file again to a
+recorded result (each mutant keeps its simulated verdict under ``simulated``) and rewrites
+it and its table, for arguments written after the run. ``--only`` runs just the listed mutants of the drawn sample (to check a new test against
 the survivors it was written for); its result goes into the work dir, never over the
 benchmark's record. Prints a line per mutant and a table; writes ``--out`` (JSON: commit, sample, counts,
 score, survivors with their source lines, every mutant) and a Markdown table beside it.
@@ -80,6 +82,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", type=str, default=None, metavar="I,J,...",
                         help="run only these mutants of the drawn sample (indices from 0, as the "
                              "table numbers them); the result goes into the work dir")
+    parser.add_argument("--rejudge", type=Path, default=None, metavar="RESULT.json",
+                        help="simulate nothing: apply the --equivalent file to a recorded result's "
+                             "survivors again (after an argument was written) and rewrite it and its table")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's simulator build (default: deleted at the end; the Verilog "
                              "of the design with all mutations stays in the work dir)")
@@ -206,7 +211,9 @@ def format_table(result: dict) -> str:
              f"commit {result['commit']}{' (with uncommitted changes)' if result.get('dirty') else ''}, "
              f"Yosys `mutate -list {result['sample']} -seed {result['seed']}`, {result['jobs']} jobs, "
              f"limit {result['timeout_s']:.0f} s per mutant; one Verilator build of all mutants "
-             f"({result.get('build_seconds', 0):.0f} s)", "",
+             f"({result.get('build_seconds', 0):.0f} s)"
+             + (f"; equivalence arguments applied again at commit {result['rejudged']['commit']}"
+                if result.get("rejudged") else ""), "",
              "| killed | timed out | survived | equivalent | errors | score | time |",
              "|---:|---:|---:|---:|---:|---:|---:|",
              f"| {counts['killed']} | {counts['timeout']} | {counts['survived']} | "
@@ -232,7 +239,46 @@ def _relative(path: Path) -> str:
         return Path(path).name
 
 
+def rejudge(path: Path, equivalent: dict, equivalent_file: Path) -> dict:
+    """A recorded result with the equivalence file applied again: each mutant's verdict from
+    its simulation (``simulated``: survived for one now counted equivalent) is re-judged,
+    the counts and score recomputed; nothing is simulated, the commit stays the run's."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"--rejudge {path}: not a readable result ({exc})") from None
+    if not isinstance(result, dict) or not isinstance(result.get("mutants"), list):
+        raise UserError(f"--rejudge {path}: no mutants in it (is it an rrm mutate result?)")
+    for entry in result["mutants"]:
+        simulated = entry.get("simulated") or ("survived" if entry["status"] == "equivalent" else entry["status"])
+        reason = entry["reason"] if simulated == entry["status"] else ""
+        if simulated in ("killed", "timeout") and "the argument is wrong" in reason:
+            reason = reason.split("the argument is wrong: ", 1)[-1]
+        entry["simulated"] = simulated
+        entry["status"], entry["reason"] = apply_equivalent(simulated, reason, entry["mutation"], equivalent)
+    result.update(summarise(result["mutants"]))
+    result["equivalent_file"] = _relative(equivalent_file)
+    result["rejudged"] = {"commit": git_commit(), "equivalent": len(equivalent)}
+    result["survivors"] = [{k: e[k] for k in ("index", "select", "mutation", "command", "source")}
+                           for e in result["mutants"] if e["status"] == "survived"]
+    return result
+
+
+def write_result(result: dict, out: Path) -> None:
+    """``out`` (JSON) and the Markdown table beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(format_table(result))
+
+
 def run(args) -> int:
+    if args.rejudge is not None:
+        result = rejudge(args.rejudge, load_equivalent(args.equivalent), args.equivalent)
+        write_result(result, args.rejudge)
+        print(format_table(result), end="")
+        print(f"rrm mutate: re-judged {args.rejudge} against {args.equivalent}")
+        return 0
     options = check_arguments(args)
     from hw.flow.mutate import (SELECTOR, block_rtlil, list_mutations, mutant_verilog, prepare,
                                 selectable_verilog, top_ports, yosys_executable, yosys_version)
@@ -332,11 +378,8 @@ def run(args) -> int:
     out = args.out if args.out.is_absolute() else Path.cwd() / args.out
     if options["only"] is not None:   # a partial run is never the benchmark's record
         out = work_dir / "mutation-only.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    table = format_table(result)
-    out.with_suffix(".md").write_text(table)
+    write_result(result, out)
     print()
-    print(table, end="")
+    print(format_table(result), end="")
     print(f"rrm mutate: wrote {out} and {out.with_suffix('.md')}")
     return 0
