@@ -388,7 +388,7 @@ class ConvEngine(wiring.Component):
         side = Signal(side_layout)
         m.d.comb += [side.bn.eq(bn_rd.data), side.tag.eq(d_tag)]
         for level in range(pes.latency):
-            nxt = Signal(side_layout, name=f"conv_side{level}")
+            nxt = Signal(side_layout, name=f"conv_side{level}", reset_less=True)   # read with pes.o.valid
             m.d.sync += nxt.eq(side)
             side = nxt
 
@@ -409,9 +409,10 @@ class ConvEngine(wiring.Component):
         # BN word held from the PE output.
         serial_bn = spec.hardware.serial_bn
         drains = Const(1) if serial_bn else group_mode
-        drain_acc = Signal(pes.out_layout)
-        drain_tag = Signal(tag_layout)
-        drain_bn = Signal(bn_rd.data.shape())
+        # the drain's data, loaded with ``draining`` and read only while it drains: no reset
+        drain_acc = Signal(pes.out_layout, reset_less=True)
+        drain_tag = Signal(tag_layout, reset_less=True)
+        drain_bn = Signal(bn_rd.data.shape(), reset_less=True)
         draining = Signal()
         drain_j = Signal(range(P))
         drain_bn_addr = Signal.like(conv_bn_addr)
@@ -454,7 +455,7 @@ class ConvEngine(wiring.Component):
         tag_out = Signal(tag_layout)
         m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
         for level in range(bns[0].latency):
-            nxt = Signal(tag_layout, name=f"conv_tag{level}")
+            nxt = Signal(tag_layout, name=f"conv_tag{level}", reset_less=True)   # read with the BN's o.valid
             m.d.sync += nxt.eq(tag_out)
             tag_out = nxt
         # one write per word in pixel mode (the last slot's, with serial_bn), per slot in group mode
