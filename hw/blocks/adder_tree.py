@@ -21,6 +21,8 @@ def pipelined_sum(m: Module, terms: list[Value], width: int, enable: Value,
     Returns the root, ``tree_depth(len(terms))`` cycles after the terms (the terms
     themselves unregistered: zero levels for a single term). Every node is
     ``signed(width)``: the caller sizes ``width`` so the full sum cannot overflow.
+    The nodes have no reset (``reset_less``): they are data, and the caller's valid bits,
+    which do reset, say which of them hold a sum (nor do they load the reset net).
     """
     if not terms:
         raise ValueError("pipelined_sum needs at least one term")
@@ -29,7 +31,7 @@ def pipelined_sum(m: Module, terms: list[Value], width: int, enable: Value,
     while len(level) > 1:
         nxt = []
         for index in range(0, len(level), 2):
-            node = Signal(signed(width), name=f"{name}_l{depth}_{index // 2}")
+            node = Signal(signed(width), name=f"{name}_l{depth}_{index // 2}", reset_less=True)
             pair = level[index:index + 2]
             with m.If(enable):
                 m.d.sync += node.eq(pair[0] + pair[1] if len(pair) == 2 else pair[0])

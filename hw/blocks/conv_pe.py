@@ -94,8 +94,10 @@ class ConvPE(wiring.Component):
             with m.If(valid1):
                 m.d.sync += fresh.eq(last1)
         for lane in range(self.lanes):
-            product = Signal(signed(product_width), name=f"p{lane}")
-            acc = Signal(signed(self.acc_width), name=f"acc{lane}")
+            # data, no reset: valid1 gates every use of the product, and ``fresh`` (reset
+            # to 1) masks the accumulator until the first product has been added
+            product = Signal(signed(product_width), name=f"p{lane}", reset_less=True)
+            acc = Signal(signed(self.acc_width), name=f"acc{lane}", reset_less=True)
             total = Signal(signed(self.acc_width), name=f"total{lane}")
             m.d.comb += total.eq(Mux(fresh, 0, acc) + product)
             with m.If(advance):

@@ -134,7 +134,8 @@ class DepthwisePE(wiring.Component):
         for lane in range(self.lanes):
             products = []
             for tap in range(taps):
-                product = Signal(signed(product_width), name=f"p{lane}_{tap}")
+                # data: no reset, the valid chain above says when it holds a product
+                product = Signal(signed(product_width), name=f"p{lane}_{tap}", reset_less=True)
                 with m.If(advance):
                     m.d.sync += product.eq(self._product(self.i.payload.window[tap][lane],
                                                          self.i.payload.weight[tap][lane],

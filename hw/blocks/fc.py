@@ -167,7 +167,8 @@ class FullyConnected(wiring.Component):
         for slot in range(Q):
             products = []
             for lane in range(lanes):
-                product = Signal(signed(product_width), name=f"p{slot}_{lane}")
+                # data, no reset: the stages' valid bits say when it holds a product
+                product = Signal(signed(product_width), name=f"p{slot}_{lane}", reset_less=True)
                 with m.If(advance):
                     m.d.sync += product.eq(selected[lane] * self.w.payload.weight[slot][lane])
                 products.append(product)

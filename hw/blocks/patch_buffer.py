@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal
+from amaranth.hdl import Const, Module, Mux, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -122,6 +122,11 @@ class PatchBuffer(wiring.Component):
         def padding(index, size):
             return (index < pad_size) | (index >= size + pad_size)
 
+        def next_padding(last, index, size):
+            """``padding(Mux(last, 0, index + 1), size)`` with the comparisons beside the
+            wrap test, not behind it (row/col -> row_pad was the patch buffer's longest path)."""
+            return Mux(last, padding(Const(0, 1), size), padding(index + 1, size))
+
         primed = Signal()  # the line buffer's first read has completed
         m.d.sync += primed.eq(1)
         out_free = ~self.o.valid | self.o.ready
@@ -172,10 +177,10 @@ class PatchBuffer(wiring.Component):
                 self.o.valid.eq(rows_done & cols_done & on_grid),
                 last_window.eq(final),
                 col.eq(next_col),
-                col_pad.eq(padding(next_col, cur_width)),
+                col_pad.eq(next_padding(last_col, col, cur_width)),
             ]
             with m.If(last_col):
-                m.d.sync += [row.eq(next_row), row_pad.eq(padding(next_row, cur_height))]
+                m.d.sync += [row.eq(next_row), row_pad.eq(next_padding(last_row, row, cur_height))]
             with m.If(at_origin):
                 m.d.sync += [height.eq(self.height), width.eq(self.width),
                              stride2.eq(self.stride == 2)]

@@ -172,14 +172,24 @@ class ConvEngine(wiring.Component):
         m.d.comb += conv_bn_addr.eq(entry.bn_base + group)
         group_mode = entry.group_mode
 
+        # The end-of-count tests the issue branches on are registered flags, set one beat
+        # ahead from the counter and the entry field (``x_last`` == (x == entry.X - 1)
+        # whenever it is read): an entry field's ``- 1`` and its comparison stay off the
+        # paths into w_off, n_word, block_base and group (entry -> w_off was 13 levels).
+        group_last = Signal()              # group == out_groups - 1 (pixel mode, conv1)
+
         def next_slice():
             """Pixel mode: the next beat's weight word is the next slice."""
             wrap = g_slice == P - 1
             return [g_slice.eq(Mux(wrap, 0, g_slice + 1)), w_off.eq(Mux(wrap, w_off + 1, w_off))]
 
+        def first_group():
+            """Group 0 of a block (pixel mode) or of a conv1 window batch."""
+            return [group.eq(0), group_last.eq(entry.out_groups == 1)]
+
         def next_group():
             """Sequence end, another group of the same block follows (pixel mode)."""
-            return [group.eq(group + 1), *next_slice()]
+            return [group.eq(group + 1), group_last.eq(group + 2 == entry.out_groups), *next_slice()]
 
         # pw: counters over (block, group, input channel), or in group mode over
         # (pixel, row of P groups, input channel)
@@ -194,18 +204,24 @@ class ConvEngine(wiring.Component):
         g_first = Signal.like(entry.out_groups)  # group mode: first group of the row (g_row * P)
         pw_issuing = Signal()
         blocks_left = Signal.like(entry.out_blocks)
+        seq_end = Signal()                 # n == in_channels - 1: the beat ends its sequence
+        row_last = Signal()                # g_row == group_rows - 1 (group mode)
         with m.If(start):
-            m.d.sync += [waddr.eq(0), w_off.eq(0), g_slice.eq(0), group.eq(0),
+            m.d.sync += [waddr.eq(0), w_off.eq(0), g_slice.eq(0), *first_group(),
                          n.eq(0), n_lane.eq(0), n_word.eq(0), block_base.eq(0), out_base.eq(0),
                          pixel.eq(0), p_slot.eq(0), g_row.eq(0), g_first.eq(0),
+                         seq_end.eq(entry.in_channels == 1), row_last.eq(entry.group_rows == 1),
                          blocks_left.eq(entry.out_blocks), pw_issuing.eq(kind == LayerKind.pw)]
-        seq_end = n == entry.in_channels - 1
         with m.If(pw_issuing):
             m.d.comb += [iss_valid.eq(1), iss_last.eq(seq_end)]
+            with m.If(seq_end):
+                m.d.sync += seq_end.eq(entry.in_channels == 1)
+            with m.Else():
+                m.d.sync += seq_end.eq(n + 2 == entry.in_channels)
             with m.If(seq_end & ~group_mode):
                 m.d.sync += [n.eq(0), n_lane.eq(0), waddr.eq(waddr + 1)]
-                with m.If(group == entry.out_groups - 1):
-                    m.d.sync += [group.eq(0), g_slice.eq(0), w_off.eq(0),
+                with m.If(group_last):
+                    m.d.sync += [*first_group(), g_slice.eq(0), w_off.eq(0),
                                  blocks_left.eq(blocks_left - 1),
                                  block_base.eq(block_base + entry.in_groups),
                                  n_word.eq(block_base + entry.in_groups)]
@@ -215,9 +231,10 @@ class ConvEngine(wiring.Component):
                     m.d.sync += [*next_group(), n_word.eq(block_base)]
             with m.Elif(seq_end):  # group mode
                 m.d.sync += [n.eq(0), n_lane.eq(0)]
-                with m.If(g_row == entry.group_rows - 1):   # next pixel
+                with m.If(row_last):   # next pixel
                     wrap = p_slot == P - 1
-                    m.d.sync += [g_row.eq(0), g_first.eq(0), group.eq(0), w_off.eq(0),
+                    m.d.sync += [g_row.eq(0), row_last.eq(entry.group_rows == 1),
+                                 g_first.eq(0), group.eq(0), w_off.eq(0),
                                  pixel.eq(pixel + 1), p_slot.eq(Mux(wrap, 0, p_slot + 1)),
                                  block_base.eq(Mux(wrap, block_base + entry.in_groups, block_base)),
                                  n_word.eq(Mux(wrap, block_base + entry.in_groups, block_base)),
@@ -225,7 +242,8 @@ class ConvEngine(wiring.Component):
                     with m.If(pixel == entry.out_pixels - 1):
                         m.d.sync += pw_issuing.eq(0)
                 with m.Else():
-                    m.d.sync += [g_row.eq(g_row + 1), g_first.eq(g_first + P), group.eq(group + P),
+                    m.d.sync += [g_row.eq(g_row + 1), row_last.eq(g_row + 2 == entry.group_rows),
+                                 g_first.eq(g_first + P), group.eq(group + P),
                                  w_off.eq(w_off + 1), n_word.eq(block_base)]
             with m.Else():
                 m.d.sync += [n.eq(n + 1),
@@ -249,7 +267,8 @@ class ConvEngine(wiring.Component):
         c.out_base = out_base
         c.p_slot = p_slot
         c.g_first = g_first
-        c.next_slice, c.next_group = next_slice, next_group
+        c.group_last = group_last
+        c.next_slice, c.first_group, c.next_group = next_slice, first_group, next_group
 
     def _conv1_windows(self, m):
         """conv1's issue stage: the image reader, the patch buffer, the window FIFO, the
@@ -260,7 +279,7 @@ class ConvEngine(wiring.Component):
         start, run, fm_rdata = c.start, c.run, c.fm_rdata
         iss_valid, iss_last, waddr, w_off, g_slice, group = (c.iss_valid, c.iss_last, c.waddr, c.w_off,
                                                              c.g_slice, c.group)
-        next_slice, next_group = c.next_slice, c.next_group
+        next_slice, first_group, next_group = c.next_slice, c.first_group, c.next_group
         # conv1: image reader -> patch buffer -> gather P windows -> serializer
         reader = self._image_reader(m, fm_rdata)
         # the FM read address: conv1's reader, or the pw counters' word
@@ -310,12 +329,12 @@ class ConvEngine(wiring.Component):
         s_last = (s_tap == K * K - 1) & (s_chan == channels - 1)
         with m.If(~start & g_full & ~s_busy & (kind == LayerKind.conv)):
             m.d.sync += [serial.eq(gather), g_full.eq(0), s_busy.eq(1), s_tap.eq(0), s_chan.eq(0),
-                         w_off.eq(0), g_slice.eq(0), group.eq(0)]
+                         w_off.eq(0), g_slice.eq(0), *first_group()]
         with m.If(s_busy):
             m.d.comb += [iss_valid.eq(1), iss_last.eq(s_last)]
             with m.If(s_last):
                 m.d.sync += [s_tap.eq(0), s_chan.eq(0), waddr.eq(waddr + 1)]
-                with m.If(group == entry.out_groups - 1):
+                with m.If(c.group_last):
                     m.d.sync += s_busy.eq(0)
                 with m.Else():
                     m.d.sync += next_group()
@@ -369,7 +388,7 @@ class ConvEngine(wiring.Component):
         side = Signal(side_layout)
         m.d.comb += [side.bn.eq(bn_rd.data), side.tag.eq(d_tag)]
         for level in range(pes.latency):
-            nxt = Signal(side_layout, name=f"conv_side{level}")
+            nxt = Signal(side_layout, name=f"conv_side{level}", reset_less=True)   # read with pes.o.valid
             m.d.sync += nxt.eq(side)
             side = nxt
 
@@ -390,9 +409,10 @@ class ConvEngine(wiring.Component):
         # BN word held from the PE output.
         serial_bn = spec.hardware.serial_bn
         drains = Const(1) if serial_bn else group_mode
-        drain_acc = Signal(pes.out_layout)
-        drain_tag = Signal(tag_layout)
-        drain_bn = Signal(bn_rd.data.shape())
+        # the drain's data, loaded with ``draining`` and read only while it drains: no reset
+        drain_acc = Signal(pes.out_layout, reset_less=True)
+        drain_tag = Signal(tag_layout, reset_less=True)
+        drain_bn = Signal(bn_rd.data.shape(), reset_less=True)
         draining = Signal()
         drain_j = Signal(range(P))
         drain_bn_addr = Signal.like(conv_bn_addr)
@@ -435,7 +455,7 @@ class ConvEngine(wiring.Component):
         tag_out = Signal(tag_layout)
         m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
         for level in range(bns[0].latency):
-            nxt = Signal(tag_layout, name=f"conv_tag{level}")
+            nxt = Signal(tag_layout, name=f"conv_tag{level}", reset_less=True)   # read with the BN's o.valid
             m.d.sync += nxt.eq(tag_out)
             tag_out = nxt
         # one write per word in pixel mode (the last slot's, with serial_bn), per slot in group mode

@@ -85,11 +85,14 @@ class ParamLoader(wiring.Component):
         last = self.param.payload.last
         fire = self.param.valid & self.param.ready
         last_region = region == len(regions) - 1
-        region_beats = Signal.like(chunk)
-        region_depth = Signal.like(word)
+        # The current region's last chunk and last word, constants selected by ``region``
+        # (a subtraction after the select was the loader's longest path). Past the last
+        # region both are 0, but BODY has left by then (the last region's final word ends it).
+        region_last_chunk = Signal.like(chunk)
+        region_last_word = Signal.like(word)
         for index, r in enumerate(regions):
             with m.If(region == index):
-                m.d.comb += [region_beats.eq(beats[index]), region_depth.eq(r.depth)]
+                m.d.comb += [region_last_chunk.eq(beats[index] - 1), region_last_word.eq(r.depth - 1)]
 
         def refuse():
             """Flag the stream and swallow the rest of it, unless this beat ends it."""
@@ -119,8 +122,8 @@ class ParamLoader(wiring.Component):
                 m.d.comb += self.param.ready.eq(1)
                 with m.If(fire):
                     m.d.sync += assembled.word_select(chunk, beat_bits).eq(beat)
-                    final_chunk = chunk == region_beats - 1
-                    final_word = word == region_depth - 1
+                    final_chunk = chunk == region_last_chunk
+                    final_word = word == region_last_word
                     with m.If(final_chunk):
                         m.d.sync += [chunk.eq(0), commit.eq(1), commit_region.eq(region),
                                      commit_addr.eq(word)]
