@@ -30,14 +30,14 @@ LAYER_FILE = "progress.txt.layer"
 
 def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "verilator",
              gaps: bool = False, backpressure: bool = False, monitor: bool = False,
-             image_pause: float = 0.3,
+             image_pause: float | None = None,
              verilog_text: str | None = None, mutant_select: int | None = None) -> dict:
     """Build (cached) and run a plan; ``steps`` as in :mod:`tb.cocotb_accelerator`, with numpy
     arrays under ``"data"`` (saved into ``work_dir`` for the simulator process).
     ``verilog_text`` replaces the generated Verilog (files it reads at run time, such as
     ``$readmemh`` init files, belong in ``work_dir / "sim"``, the simulator's directory).
     ``image_pause``: with ``gaps``, the probability that the image stream pauses on a cycle
-    (near 1: a slow camera, conv1 waits on the image ring). ``mutant_select``: the value the testbench drives on the selector input of a design with
+    (near 1: a slow camera, conv1 waits on the image ring; None: as the other streams). ``mutant_select``: the value the testbench drives on the selector input of a design with
     selectable mutations (:func:`hw.flow.mutate.selectable_verilog`; 0: the original design)
     before anything else; None for a design without one.
 

@@ -19,8 +19,8 @@ accelerator runs every layer by itself. Steps:
     Start sending the first image of ``F``, pull ``aresetn`` low ``c`` cycles
     later (mid-image), release it; record that no result came out.
 
-``gaps``/``backpressure`` pause the sources/the sink on random cycles (30 % of cycles; the
-image source on ``image_pause`` of them where the plan gives it); with
+``gaps``/``backpressure`` pause the sources/the sink on random cycles (``tb.streams.random_pauses``; the image
+source on ``image_pause`` of them where the plan gives it); with
 ``monitor`` every FM write (layer, buffer, address, word, slot enables) is recorded, for
 naming the first layer that differs from the golden trace. With ``mutant_select`` (and
 ``selector``, the input's name) the testbench drives that value on the selector input of
@@ -50,7 +50,7 @@ IMAGE_TIMEOUT_CYCLES = 20_000_000
 class TB:
     """Clock, reset and the three AXI stream models of one accelerator."""
 
-    def __init__(self, dut, gaps: bool, backpressure: bool, image_pause: float = 0.3):
+    def __init__(self, dut, gaps: bool, backpressure: bool, image_pause: float | None = None):
         """The bus models; create them once the first reset has settled every register
         (a simulator that starts registers at X, such as Icarus, then never shows one)."""
         self.dut = dut
@@ -62,7 +62,8 @@ class TB:
         for model in (self.image, self.param, self.result):
             model.log.setLevel(logging.WARNING)
         if gaps:
-            self.image.set_pause_generator(random_pauses(11, image_pause))
+            self.image.set_pause_generator(random_pauses(11) if image_pause is None
+                                           else random_pauses(11, image_pause))
             self.param.set_pause_generator(random_pauses(12))
         if backpressure:
             self.result.set_pause_generator(random_pauses(13))
@@ -149,7 +150,7 @@ async def run_plan(dut):
     await ClockCycles(dut.aclk, 4)
     dut.aresetn.value = 1
     await RisingEdge(dut.aclk)
-    tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False), plan.get("image_pause", 0.3))
+    tb = TB(dut, plan.get("gaps", False), plan.get("backpressure", False), plan.get("image_pause"))
     if plan.get("monitor"):
         cocotb.start_soon(tb.monitor_writes())
     if plan.get("layer_file"):

@@ -282,7 +282,7 @@ def work(run_dir: Path, index: int) -> dict:
             results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
                                backpressure=planned["backpressure"], verilog_text=text,
                                mutant_select=job["select"], monitor="maps_file" in planned,
-                               image_pause=planned.get("image_pause", 0.3))
+                               image_pause=planned.get("image_pause"))
         except Exception as exc:  # noqa: BLE001 - a failing cocotb test, a crash: killed
             return finish({"stage": "simulate", "message": f"run {number}: {exc}"})
         runs.append(results["steps"])

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -128,25 +127,6 @@ def check_arguments(args) -> dict:
         if not only or bad:
             raise UserError(f"--only: indices {bad or args.only!r} are not in the sample 0..{sample - 1}")
     return {"sample": sample, "seed": seed, "jobs": jobs, "timeout": timeout, "only": only}
-
-
-def git_commit() -> str | None:
-    """``git rev-parse HEAD`` of the project, None outside a git checkout."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    except FileNotFoundError:
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def git_dirty() -> bool:
-    """Whether tracked files of the project differ from HEAD (the hardware may not be the commit's)."""
-    try:
-        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                capture_output=True, text=True)
-    except FileNotFoundError:
-        return False
-    return bool(result.stdout.strip())
 
 
 def mutant_entry(index: int, mutation, status: str, reason: str, seconds: float) -> dict:
@@ -251,15 +231,15 @@ def rejudge(path: Path, equivalent: dict, equivalent_file: Path) -> dict:
     if not isinstance(result, dict) or not isinstance(result.get("mutants"), list):
         raise UserError(f"--rejudge {path}: no mutants in it (is it an rrm mutate result?)")
     for entry in result["mutants"]:
-        simulated = entry.get("simulated") or ("survived" if entry["status"] == "equivalent" else entry["status"])
-        reason = entry["reason"] if simulated == entry["status"] else ""
-        if simulated in ("killed", "timeout") and "the argument is wrong" in reason:
-            reason = reason.split("the argument is wrong: ", 1)[-1]
-        entry["simulated"] = simulated
-        entry["status"], entry["reason"] = apply_equivalent(simulated, reason, entry["mutation"], equivalent)
+        if "simulated" not in entry:   # a record from before verdicts were kept beside the judgement
+            entry["simulated"] = "survived" if entry["status"] == "equivalent" else entry["status"]
+            entry["simulated_reason"] = entry["reason"] if entry["simulated"] == entry["status"] else ""
+        entry["status"], entry["reason"] = apply_equivalent(entry["simulated"], entry["simulated_reason"],
+                                                            entry["mutation"], equivalent)
     result.update(summarise(result["mutants"]))
     result["equivalent_file"] = _relative(equivalent_file)
-    result["rejudged"] = {"commit": git_commit(), "equivalent": len(equivalent)}
+    from ..results import commit_info
+    result["rejudged"] = {"commit": commit_info(ROOT)["commit"], "equivalent": len(equivalent)}
     result["survivors"] = [{k: e[k] for k in ("index", "select", "mutation", "command", "source")}
                            for e in result["mutants"] if e["status"] == "survived"]
     return result
@@ -341,9 +321,11 @@ def run(args) -> int:
 
         def on_done(result) -> None:
             mutation = mutations[result.index]
-            status, reason = bench.classify(result.outcome, result.timed_out, expect, result.returncode)
-            status, reason = apply_equivalent(status, reason, mutation.describe(), equivalent)
+            simulated, simulated_reason = bench.classify(result.outcome, result.timed_out, expect,
+                                                         result.returncode)
+            status, reason = apply_equivalent(simulated, simulated_reason, mutation.describe(), equivalent)
             entry = mutant_entry(result.index, mutation, status, reason, result.seconds)
+            entry.update(simulated=simulated, simulated_reason=simulated_reason)
             entries[result.index] = entry
             tally = summarise(list(entries.values()))["counts"]
             where = entry["source"][0] if entry["source"] else "-"
@@ -358,11 +340,12 @@ def run(args) -> int:
     finally:
         if not args.keep:
             bench.remove_build(build.build_dir)
+    from ..results import commit_info
     ordered = [entries[index] for index in range(len(mutations)) if index in entries
                and (options["only"] is None or index in options["only"])]
     summary = summarise(ordered)
     result = {
-        "commit": git_commit(), "dirty": git_dirty(), "block": bench.BLOCK, "preset": bench.PRESET,
+        **commit_info(ROOT), "block": bench.BLOCK, "preset": bench.PRESET,
         "yosys": yosys_version(), "equivalent_file": _relative(args.equivalent),
         "sample": sample, "seed": seed, "jobs": jobs, "only": options["only"],
         "mode": "one build, mutant selected by input " + SELECTOR,
