@@ -84,7 +84,8 @@ def test_smoke_run_writes_the_record_beside_its_plot(tmp_path):
     (["--keep", "0.00001"], ["leaves", "weights for"]),
 ])
 def test_errors_are_one_line_exit_2(args, words, tmp_path):
-    code, out, err = rrm("prune-study", "--work", str(tmp_path / "w"), *args)
+    # --out in tmp_path (a later --out wins): the committed results/tiny/prune_orders.json is never touched
+    code, out, err = rrm("prune-study", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "r.json"), *args)
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     for word in words:
@@ -109,3 +110,44 @@ def test_docs_quote_the_estimate_the_smoke_record_gives():
     around = record["wall_time_s"] - record["runs"][0]["wall_time_s"]
     assert f"epochs of {timing['float_epoch_s']:.2f} s" in text and f"of {timing['quantized_epoch_s']:.2f} s" in text
     assert f"{timing['outside_epochs_s'] + around:.1f} s" in text
+
+
+def test_plot_from_a_record_trains_nothing(tmp_path):
+    record = tmp_path / "study.json"
+    record.write_text(json.dumps({"kind": "prune_orders", "commit": "0" * 40, **fake_result()}))
+    code, stdout, stderr = rrm("prune-study", "--plot-from", str(record), "--plot", str(tmp_path / "p.png"))
+    assert code == 0, stderr
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert table(fake_result()) in stdout
+    code, _, stderr = rrm("prune-study", "--plot-from", str(record), "--plot", str(tmp_path / "p.png"))
+    assert code == 2 and "--force" in stderr                      # nothing overwritten unasked
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"kind": "sim"}))
+    for args, words in ((["--plot-from", str(other)], ["not a prune-study record", "'sim'"]),
+                        (["--plot-from", str(tmp_path / "none.json")], ["no such file"]),
+                        (["--plot-from", str(record), "--plot", str(tmp_path / "p.svg")], [".png"]),
+                        (["--plot", str(tmp_path / "q.png")], ["only with --plot-from"])):
+        code, _, stderr = rrm("prune-study", *args)
+        assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+        assert all(word in stderr for word in words), stderr
+
+
+def test_docs_results_are_the_recorded_study():
+    from pathlib import Path
+    import statistics
+
+    root = Path(__file__).resolve().parent.parent
+    record = json.loads((root / "results" / "tiny" / "prune_orders.json").read_text())
+    assert record["dirty"] is False and record["config"]["seeds"] == [0, 1, 2]
+    assert set(record["summary"]) == {"forward", "reversed", "peak"}
+    text = (root / "docs" / "prune_study.md").read_text(encoding="utf-8")
+    assert table(record) in text
+    assert f"commit `{record['commit'][:12]}`" in text
+    qat = statistics.fmean(row["qat"] for row in record["runs"])
+    assert f"QAT top-1 {100 * qat:.2f} %" in text
+    flat = text.replace("\n", " ")
+    deltas = {o: f"{100 * (record['summary'][o]['mean'] - qat):+.1f}" for o in ("peak", "forward", "reversed")}
+    assert (f"peak ends {deltas['peak']} points, forward {deltas['forward']}, reversed {deltas['reversed']};"
+            in flat)
+    means = sorted(record["summary"], key=lambda o: record["summary"][o]["mean"])
+    assert means == ["reversed", "forward", "peak"]      # the ranking the text explains

@@ -57,6 +57,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--estimate-from", type=Path, default=None, metavar="RECORD.json",
                         help="train nothing: print how long these settings would take, timed from a study "
                              "record run with --jobs 1 (e.g. a smoke run) on this machine")
+    parser.add_argument("--plot-from", type=Path, default=None, metavar="RECORD.json",
+                        help="train nothing: print a recorded study's table and draw its plot "
+                             "(to --plot, default beside the record as .png)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                        help="where --plot-from draws the plot")
 
 
 def config_from_args(args):
@@ -91,6 +96,10 @@ def run(args) -> int:
     from ..results import commit_info
     from rrm.spec import unpruned
 
+    if args.plot_from is not None:
+        return plot_from(args.plot_from, args.plot, args.force)
+    if args.plot is not None:
+        raise UserError("--plot: only with --plot-from (a study's own plot goes beside its --out)")
     spec = spec_from_args(args)
     config = config_from_args(args)
     if args.estimate_from is not None:
@@ -123,4 +132,30 @@ def run(args) -> int:
     plot_study(record, plot)
     print(table(record))
     print(f"\n{len(rows)} runs in {wall:.0f} s ({args.jobs} at once); result {out}, plot {plot}")
+    return 0
+
+
+def plot_from(record_path: Path, plot: Path | None, force: bool) -> int:
+    """``--plot-from``: the table and plot of a recorded study, nothing trained."""
+    from ..outputs import check_file_out
+    from ..prune_study import table
+    from ..prune_study_plot import plot_study
+
+    if not record_path.is_file():
+        raise UserError(f"--plot-from {record_path}: no such file")
+    try:
+        record = json.loads(record_path.read_text())
+        if record.get("kind") != "prune_orders":
+            raise ValueError(f"kind {record.get('kind')!r}")
+        text = table(record)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"--plot-from {record_path}: not a prune-study record ({exc})") from None
+    plot = plot or record_path.with_suffix(".png")
+    if plot.suffix != ".png":
+        raise UserError(f"--plot {plot}: the plot file must end in .png")
+    check_file_out(plot, force, "--plot")
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    plot_study(record, plot)
+    print(text)
+    print(f"\nplot {plot} (from {record_path}, commit {record.get('commit', '?')[:12]})")
     return 0
