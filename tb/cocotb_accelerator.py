@@ -4,12 +4,18 @@ The plan (a JSON file named by the run's config, written by :mod:`tb.accelerator
 lists steps; the testbench only streams data in and reads results out, the
 accelerator runs every layer by itself. Steps:
 
-``{"op": "params", "file": F, "beats": n}``
+``{"op": "params", "file": F, "beats": n, "when_busy": b}``
     Send the first ``n`` beats (default all) of the uint32 parameter stream in
-    ``F`` (``.npy``) as one frame; record ``params_loaded`` and ``param_error``.
-``{"op": "images", "file": F}``
+    ``F`` (``.npy``) as one frame; record ``params_loaded`` and ``param_error``. With
+    ``when_busy`` true, first wait until the accelerator is ``busy`` (an image sent by an
+    ``images`` step with ``collect`` false is computing): the stream is offered mid-image.
+``{"op": "images", "file": F, "collect": c}``
     Queue every image of ``F`` (uint8 N x H x W x C) back to back; record, per
-    image, the logits, the class, ``image_cycles`` and ``layer_cycles``.
+    image, the logits, the class, ``image_cycles`` and ``layer_cycles``. With ``collect``
+    false, only queue them (record no images; a later ``results`` step collects them).
+``{"op": "results", "file": F, "count": r}``
+    Collect ``r`` image results (of images queued earlier) as ``images`` records them
+    (``F`` is not read).
 ``{"op": "frames", "file": F, "lengths": [n0, n1, ...], "results": r}``
     Send the pixels of ``F`` (uint8, one row of ``input_channels`` bytes per pixel) as
     frames of ``n0``, ``n1``, ... pixels back to back, ``tlast`` on each frame's final
@@ -160,9 +166,22 @@ async def run_plan(dut):
         data = np.load(step["file"], allow_pickle=False)
         if step["op"] == "params":
             beats = data[:step.get("beats", len(data))]
+            if step.get("when_busy"):
+                for _ in range(IMAGE_TIMEOUT_CYCLES):
+                    if int(dut.busy.value):
+                        break
+                    await RisingEdge(dut.aclk)
+                else:
+                    raise AssertionError("when_busy: the accelerator never became busy")
             results["steps"].append({"op": "params", **(await tb.load_params(beats))})
+        elif step["op"] == "images" and not step.get("collect", True):
+            for image in data:
+                tb.image.send_nowait(AxiStreamFrame(image.tobytes()))
+            results["steps"].append({"op": "images", "images": []})
         elif step["op"] == "images":
             results["steps"].append({"op": "images", "images": await tb.run_images(data, plan.get("progress"))})
+        elif step["op"] == "results":
+            results["steps"].append({"op": "images", "images": await tb.results(step["count"], plan.get("progress"))})
         elif step["op"] == "frames":
             results["steps"].append({"op": "frames", "images": await tb.run_frames(
                 data, step["lengths"], step["results"], plan.get("progress"))})

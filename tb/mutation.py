@@ -12,16 +12,24 @@ testbench drives it before anything else), the original design (the baseline) at
   (``param_error``) and never loaded; the good one again; three images whose FC ties two
   classes on the top logit (tb.test_accelerator_corners's tied artifact: the class beat
   must give the lower index), sent as frames of which the second is cut short by
-  ``tlast`` (``image_error`` set for it only, every image computed bit-exactly);
+  ``tlast`` (``image_error`` set for it only, every image computed bit-exactly); then
+  another parameter stream offered while an image computes (:func:`busy_steps`: the
+  image keeps the old parameters, the stream loads after it, the image again under the
+  new ones);
 * run 1, pauses on every stream (gaps and backpressure; the image stream idle on 90 % of
   cycles, so conv1 catches up with the image loader and waits on its ring): the stream of
   an artifact whose layers take the shifts 0..6 with small weights
   (:func:`tb.artifacts.shift_spread_artifact`, so the BN unit's low bits and small-shift windows decide
-  activations) and one image, with every feature-map write monitored (``debug_write_*``).
+  activations) and one image, with every feature-map write monitored (``debug_write_*``);
+* run 2, pauses on every stream: one image of the BN-walk artifact
+  (:func:`tb.artifacts.bn_walk_artifact`: half the channels of every layer constant, the BN
+  sum a single bit walking up, so every bit of the BN units' over-range masks and windows
+  decides some activation; its constant channels reach the FC pool with the result
+  stream's backpressure stalling the FC), feature-map writes monitored.
 
 Every image's logits and class must equal golden's, its ``image_error`` the expected
 flag, (run 0) its ``layer_cycles`` and ``image_cycles`` the cycle model's
-(:func:`hw.cost.cycle_model.cycle_model`), and (run 1) every conv/dw/pw feature map the
+(:func:`hw.cost.cycle_model.cycle_model`), and (runs 1 and 2) every conv/dw/pw feature map the
 RTL wrote must equal golden's trace (:func:`tb.accelerator_sim.first_mismatch`). A mutant is *killed* when anything differs or
 the simulation fails, *timed out* when it runs past the time limit (also a detection),
 *survived* when everything agrees, and an *error* when it could not be made (Yosys
@@ -57,7 +65,7 @@ from hw.cost.cycle_model import cycle_model
 from rrm.param_stream import pack_parameters
 from rrm.presets import load_preset
 
-from .artifacts import shift_spread_artifact, tied_artifact
+from .artifacts import bn_walk_artifact, shift_spread_artifact, tied_artifact
 from .build import ROOT, build_design
 
 #: The block a mutation run mutates and the preset it is built for.
@@ -80,6 +88,22 @@ def _images(spec, count: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(count, size, size, channels), dtype=np.uint8)
 
 
+def busy_steps(image, params) -> list:
+    """A parameter stream offered while ``image`` computes (the loader must hold it off until the
+    image is done), that image's result, then ``image`` again under the new parameters."""
+    empty = np.zeros(0, dtype=np.uint8)
+    return [{"op": "images", "data": image, "collect": False},
+            {"op": "params", "data": params, "when_busy": True},
+            {"op": "results", "data": empty, "count": len(image)},
+            {"op": "images", "data": image}]
+
+
+def busy_expect(before, after, loaded) -> list:
+    """The expectations of :func:`busy_steps`: the image under the old parameters (``before``),
+    the stream loaded, the image under the new ones (``after``)."""
+    return [{"images": []}, loaded, {"images": before}, {"images": after}]
+
+
 def plan(spec=None) -> list:
     """The runs of one mutant: ``[{"gaps", "backpressure", "check_cycles", "steps": [...],
     "expect": [...]}, ...]``; steps as :func:`tb.accelerator_sim.simulate` takes them (numpy
@@ -95,7 +119,8 @@ def plan(spec=None) -> list:
     tie_images = _images(spec, 3, 21)
     good_artifact = tied_artifact(spec, 14, TIE_LOW, TIE_HIGH, tie_images)
     good = pack_parameters(good_artifact)
-    other = pack_parameters(random_artifact(spec, 7))
+    other_artifact = random_artifact(spec, 7)
+    other = pack_parameters(other_artifact)
     too_long = np.concatenate([good, good[:3]])
     wrong_spec, wrong_magic = good.copy(), good.copy()
     wrong_spec[1] ^= 1
@@ -118,9 +143,12 @@ def plan(spec=None) -> list:
                   {"op": "params", "data": wrong_magic},
                   {"op": "params", "data": good},
                   {"op": "frames", "data": tie_images.reshape(-1, spec.network.input_channels),
-                   "lengths": [pixels, SHORT_FRAME, pixels - SHORT_FRAME, pixels], "results": 3}],
+                   "lengths": [pixels, SHORT_FRAME, pixels - SHORT_FRAME, pixels], "results": 3},
+                  *busy_steps(tie_images[:1], other)],
         "expect": [loaded, refused, refused, refused, refused, loaded,
-                   {"images": image_expect(tie_images, [0, 1, 0], True)}],
+                   {"images": image_expect(tie_images, [0, 1, 0], True)},
+                   *busy_expect(image_expect(tie_images[:1], [0], True),
+                                image_expect(tie_images[:1], [0], True, other_artifact), loaded)],
     }
     spread = shift_spread_artifact(spec, 15)
     spread_image = _images(spec, 1, 22)
@@ -131,9 +159,18 @@ def plan(spec=None) -> list:
         "steps": [{"op": "params", "data": pack_parameters(spread)}, {"op": "images", "data": spread_image}],
         "expect": [loaded, {"images": image_expect(spread_image, [0], False, spread)}, {"maps": True}],
     }
+    walk = bn_walk_artifact(spec, 16)
+    walk_images = _images(spec, 1, 23)
+    _, walk_trace = model.run(walk, walk_images, trace=True)
+    walks = {
+        "gaps": True, "backpressure": True, "check_cycles": False,
+        "maps": {name: values[0] for name, values in walk_trace.items()},
+        "steps": [{"op": "params", "data": pack_parameters(walk)}, {"op": "images", "data": walk_images}],
+        "expect": [loaded, {"images": image_expect(walk_images, [0], False, walk)}, {"maps": True}],
+    }
     for expect in main["expect"][6]["images"]:   # the tie, as golden has it
         assert expect["class"] == TIE_LOW, "the tied artifact has no tie on top"
-    return [main, stalls]
+    return [main, stalls, walks]
 
 
 def compare_run(index: int, got_steps: list, expect: list) -> list:

@@ -9,7 +9,9 @@ golden bit for bit through the top-level ports only (docs/design.md §8):
   cycle for cycle against the cycle model;
 * small BN shifts (0 .. 8, where the low bits of ``acc*m + b`` decide activations) and a
   slow camera (conv1 catches up with the image loader and waits on its ring), every
-  feature map the RTL writes against golden's.
+  feature map the RTL writes against golden's;
+* every bit of the BN units' over-range masks and windows alone (a walking bit);
+* a parameter stream offered mid-image waits for the image.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from hw.cost.cycle_model import cycle_model
 from rrm.param_stream import pack_parameters
 
 from .accelerator_sim import first_mismatch, simulate
-from .artifacts import shift_spread_artifact, tied_artifact
+from .artifacts import WALK_STRIDE, bn_walk_artifact, shift_spread_artifact, tied_artifact
 from .conftest import simulator
+from .mutation import busy_steps
 from .specs import last_map_5x5
 from .test_accelerator import SPEC, check_bit_exact, random_images
 
@@ -144,3 +147,42 @@ def test_small_shifts_and_a_slow_camera(tmp_path):
     shifts = {int(artifact.params[f"{layer.name}.shift"]) for layer in SPEC.layers()
               if layer.kind in ("conv", "dw", "pw")}
     assert {0, 1, 2} <= shifts, f"the artifact's shifts {sorted(shifts)} miss the smallest"
+
+
+def test_every_bn_bit_alone(tmp_path):
+    """The mutation plan's run 2 (:func:`tb.artifacts.bn_walk_artifact`: half the channels of
+    every layer constant, ``acc*m + b`` one bit walking up the BN sum), pauses on every
+    stream: every bit of the over-range masks and windows decides some activation; every
+    map the RTL writes equals golden's, logits too."""
+    artifact = bn_walk_artifact(SPEC, 16)
+    images = random_images(1, 23)
+    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], tmp_path, simulator=simulator(),
+                       gaps=True, backpressure=True, monitor=True)
+    check_bit_exact(artifact, images, results["steps"][1]["images"])
+    _, trace = model.run(artifact, images, trace=True)
+    report = first_mismatch(SPEC, results["writes"], {name: values[0] for name, values in trace.items()})
+    assert report is None, f"the RTL's feature maps differ from golden's: {report}"
+    # the walk puts every bit below the bias's sign bit alone in some dw channel, on both sides of the mask
+    bits, sides = set(), set()
+    for layer in SPEC.layers():
+        if layer.kind == "dw":
+            bias = artifact.params[f"{layer.name}.bn_bias"][::WALK_STRIDE]
+            bits |= {int(b).bit_length() - 1 for b in bias}
+            sides |= {int(v == 15) for v in np.unique(trace[layer.name][0][..., ::WALK_STRIDE])}
+    assert bits == set(range(SPEC.quant.bn_bias_bits - 1)) and sides == {0, 1}, (sorted(bits), sides)
+
+
+def test_params_offered_mid_image_wait_for_it(tmp_path):
+    """A parameter stream offered while an image computes is held off (the loader takes no
+    beat while busy): the image keeps the old parameters, the stream then loads, and the
+    same image under the new parameters is bit-exact with them."""
+    old, new = random_artifact(SPEC, 3), random_artifact(SPEC, 7)
+    image = random_images(1, 24)
+    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(old)},
+                              *busy_steps(image, pack_parameters(new))], tmp_path, simulator=simulator())
+    steps = results["steps"]
+    assert steps[1]["images"] == [] and (steps[2]["loaded"], steps[2]["error"]) == (1, 0)
+    check_bit_exact(old, image, steps[3]["images"])
+    check_bit_exact(new, image, steps[4]["images"])
+    assert not np.array_equal(model.run(old, image), model.run(new, image)), "the two artifacts agree"
