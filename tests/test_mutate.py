@@ -406,3 +406,25 @@ def test_rejudge_applies_new_arguments_without_simulating(tmp_path, capsys):
     table.write_text(json.dumps({"equivalent": {}}))     # the argument withdrawn: survived again
     assert main(["mutate", "--rejudge", str(path), "--equivalent", str(table)]) == 0
     assert json.loads(path.read_text())["mutants"][0]["status"] == "survived"
+
+
+def test_docs_quote_the_recorded_benchmark():
+    """docs/verification.md gives the recorded run's counts and score, names every survivor,
+    and every argument of the equivalence file is a mutant of that run judged equivalent."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    record = json.loads((root / "results" / "tiny" / "mutation.json").read_text())
+    arguments = json.loads((root / "results" / "tiny" / "mutation_equivalent.json").read_text())["equivalent"]
+    assert record["dirty"] is False and record["sample"] >= 100 and record["only"] is None
+    counts = record["counts"]
+    text = " ".join((root / "docs" / "verification.md").read_text(encoding="utf-8").split())
+    assert (f"{counts['killed']} killed, {counts['timeout']} timed out, {counts['survived']} survived, "
+            f"{counts['equivalent']} argued equivalent, {counts['error']} errors") in text
+    assert f"score {100 * record['score']:.0f} %" in text and f"commit `{record['commit'][:12]}`" in text
+    for mutant in record["mutants"]:
+        if mutant["status"] == "survived":
+            assert re.search(rf"#{mutant['index']}\b", text), f"survivor #{mutant['index']} is not discussed"
+    judged = {m["mutation"]: m["status"] for m in record["mutants"]}
+    assert {judged.get(mutation) for mutation in arguments} == {"equivalent"}
