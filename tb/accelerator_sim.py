@@ -49,9 +49,11 @@ def simulate(spec: Spec, steps: list, work_dir: Path, *, simulator: str = "veril
     plan_steps = []
     for index, step in enumerate(steps):
         step = dict(step)
-        path = work_dir / f"step{index}.npy"
-        np.save(path, step.pop("data"), allow_pickle=False)
-        plan_steps.append({**step, "file": str(path)})
+        if "data" in step:   # a step without data (``results``) has no file
+            path = work_dir / f"step{index}.npy"
+            np.save(path, step.pop("data"), allow_pickle=False)
+            step["file"] = str(path)
+        plan_steps.append(step)
     progress = work_dir / "progress.txt"
     progress.write_text("")
     (work_dir / LAYER_FILE).unlink(missing_ok=True)

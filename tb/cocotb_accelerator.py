@@ -7,15 +7,14 @@ accelerator runs every layer by itself. Steps:
 ``{"op": "params", "file": F, "beats": n, "when_busy": b}``
     Send the first ``n`` beats (default all) of the uint32 parameter stream in
     ``F`` (``.npy``) as one frame; record ``params_loaded`` and ``param_error``. With
-    ``when_busy`` true, first wait until the accelerator is ``busy`` (an image sent by an
-    ``images`` step with ``collect`` false is computing): the stream is offered mid-image.
-``{"op": "images", "file": F, "collect": c}``
+    ``when_busy`` true, first wait until the accelerator is ``busy`` (an image queued by
+    a ``queue`` step is computing): the stream is offered mid-image.
+``{"op": "images", "file": F}``
     Queue every image of ``F`` (uint8 N x H x W x C) back to back; record, per
-    image, the logits, the class, ``image_cycles`` and ``layer_cycles``. With ``collect``
-    false, only queue them (record no images; a later ``results`` step collects them).
-``{"op": "results", "file": F, "count": r}``
-    Collect ``r`` image results (of images queued earlier) as ``images`` records them
-    (``F`` is not read).
+    image, the logits, the class, ``image_cycles`` and ``layer_cycles``.
+``{"op": "queue", "file": F}`` and ``{"op": "results", "count": r}``
+    ``images`` in two halves: queue the images of ``F`` and record none; later collect
+    ``r`` results of images queued before, recorded as ``images`` records them.
 ``{"op": "frames", "file": F, "lengths": [n0, n1, ...], "results": r}``
     Send the pixels of ``F`` (uint8, one row of ``input_channels`` bytes per pixel) as
     frames of ``n0``, ``n1``, ... pixels back to back, ``tlast`` on each frame's final
@@ -163,23 +162,18 @@ async def run_plan(dut):
         cocotb.start_soon(tb.report_layer(plan["layer_file"]))
     results = {"steps": []}
     for step in plan["steps"]:
-        data = np.load(step["file"], allow_pickle=False)
+        data = np.load(step["file"], allow_pickle=False) if "file" in step else None
         if step["op"] == "params":
             beats = data[:step.get("beats", len(data))]
-            if step.get("when_busy"):
-                for _ in range(IMAGE_TIMEOUT_CYCLES):
-                    if int(dut.busy.value):
-                        break
-                    await RisingEdge(dut.aclk)
-                else:
-                    raise AssertionError("when_busy: the accelerator never became busy")
+            if step.get("when_busy") and not int(dut.busy.value):
+                await with_timeout(RisingEdge(dut.busy), IMAGE_TIMEOUT_CYCLES * PERIOD_NS, "ns")
             results["steps"].append({"op": "params", **(await tb.load_params(beats))})
-        elif step["op"] == "images" and not step.get("collect", True):
-            for image in data:
-                tb.image.send_nowait(AxiStreamFrame(image.tobytes()))
-            results["steps"].append({"op": "images", "images": []})
         elif step["op"] == "images":
             results["steps"].append({"op": "images", "images": await tb.run_images(data, plan.get("progress"))})
+        elif step["op"] == "queue":
+            for image in data:
+                tb.image.send_nowait(AxiStreamFrame(image.tobytes()))
+            results["steps"].append({"op": "queue", "images": []})
         elif step["op"] == "results":
             results["steps"].append({"op": "images", "images": await tb.results(step["count"], plan.get("progress"))})
         elif step["op"] == "frames":

@@ -88,20 +88,42 @@ def _images(spec, count: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(count, size, size, channels), dtype=np.uint8)
 
 
+def image_expect(artifact, images, errors, model_cycles=None) -> list:
+    """Per image of ``images`` under ``artifact``: golden's logits and class, the expected
+    ``image_error`` (``errors``) and, given the cycle model's figures, the image's and layers' cycles."""
+    logits = model.run(artifact, images)
+    layer_cycles = [layer.cycles for layer in model_cycles.layers] if model_cycles else None
+    return [{"logits": [int(v) for v in row], "class": int(np.argmax(row)), "image_error": int(error),
+             "cycles": model_cycles.cycles if model_cycles else None, "layer_cycles": layer_cycles}
+            for row, error in zip(logits, errors)]
+
+
 def busy_steps(image, params) -> list:
     """A parameter stream offered while ``image`` computes (the loader must hold it off until the
     image is done), that image's result, then ``image`` again under the new parameters."""
-    empty = np.zeros(0, dtype=np.uint8)
-    return [{"op": "images", "data": image, "collect": False},
+    return [{"op": "queue", "data": image},
             {"op": "params", "data": params, "when_busy": True},
-            {"op": "results", "data": empty, "count": len(image)},
+            {"op": "results", "count": len(image)},
             {"op": "images", "data": image}]
 
 
-def busy_expect(before, after, loaded) -> list:
+def busy_expect(before, after) -> list:
     """The expectations of :func:`busy_steps`: the image under the old parameters (``before``),
     the stream loaded, the image under the new ones (``after``)."""
-    return [{"images": []}, loaded, {"images": before}, {"images": after}]
+    return [{"images": []}, {"loaded": 1, "error": 0}, {"images": before}, {"images": after}]
+
+
+def monitored_run(artifact, image, **pauses) -> dict:
+    """A run of one ``image`` under ``artifact`` with every feature-map write monitored:
+    loaded, bit-exact logits, every map as golden's trace; ``pauses`` (``gaps``,
+    ``backpressure``, ``image_pause``) as :func:`tb.accelerator_sim.simulate` takes them."""
+    _, trace = model.run(artifact, image, trace=True)
+    return {
+        "gaps": False, "backpressure": False, **pauses, "check_cycles": False,
+        "maps": {name: values[0] for name, values in trace.items()},
+        "steps": [{"op": "params", "data": pack_parameters(artifact)}, {"op": "images", "data": image}],
+        "expect": [{"loaded": 1, "error": 0}, {"images": image_expect(artifact, image, [0])}, {"maps": True}],
+    }
 
 
 def plan(spec=None) -> list:
@@ -114,7 +136,6 @@ def plan(spec=None) -> list:
     spec = spec or load_preset(PRESET)
     pixels = spec.network.input_size ** 2
     model_cycles = cycle_model(spec)
-    layer_cycles = [layer.cycles for layer in model_cycles.layers]
 
     tie_images = _images(spec, 3, 21)
     good_artifact = tied_artifact(spec, 14, TIE_LOW, TIE_HIGH, tie_images)
@@ -125,13 +146,6 @@ def plan(spec=None) -> list:
     wrong_spec, wrong_magic = good.copy(), good.copy()
     wrong_spec[1] ^= 1
     wrong_magic[0] ^= 1
-
-    def image_expect(images, errors, with_cycles, artifact=good_artifact):
-        logits = model.run(artifact, images)
-        return [{"logits": [int(v) for v in row], "class": int(np.argmax(row)), "image_error": int(error),
-                 "cycles": model_cycles.cycles if with_cycles else None,
-                 "layer_cycles": layer_cycles if with_cycles else None}
-                for row, error in zip(logits, errors)]
 
     loaded, refused = {"loaded": 1, "error": 0}, {"loaded": 0, "error": 1}
     main = {
@@ -146,28 +160,13 @@ def plan(spec=None) -> list:
                    "lengths": [pixels, SHORT_FRAME, pixels - SHORT_FRAME, pixels], "results": 3},
                   *busy_steps(tie_images[:1], other)],
         "expect": [loaded, refused, refused, refused, refused, loaded,
-                   {"images": image_expect(tie_images, [0, 1, 0], True)},
-                   *busy_expect(image_expect(tie_images[:1], [0], True),
-                                image_expect(tie_images[:1], [0], True, other_artifact), loaded)],
+                   {"images": image_expect(good_artifact, tie_images, [0, 1, 0], model_cycles)},
+                   *busy_expect(image_expect(good_artifact, tie_images[:1], [0], model_cycles),
+                                image_expect(other_artifact, tie_images[:1], [0], model_cycles))],
     }
-    spread = shift_spread_artifact(spec, 15)
-    spread_image = _images(spec, 1, 22)
-    _, trace = model.run(spread, spread_image, trace=True)
-    stalls = {
-        "gaps": True, "backpressure": True, "check_cycles": False, "image_pause": SLOW_IMAGE_PAUSE,
-        "maps": {name: values[0] for name, values in trace.items()},
-        "steps": [{"op": "params", "data": pack_parameters(spread)}, {"op": "images", "data": spread_image}],
-        "expect": [loaded, {"images": image_expect(spread_image, [0], False, spread)}, {"maps": True}],
-    }
-    walk = bn_walk_artifact(spec, 16)
-    walk_images = _images(spec, 1, 23)
-    _, walk_trace = model.run(walk, walk_images, trace=True)
-    walks = {
-        "gaps": True, "backpressure": True, "check_cycles": False,
-        "maps": {name: values[0] for name, values in walk_trace.items()},
-        "steps": [{"op": "params", "data": pack_parameters(walk)}, {"op": "images", "data": walk_images}],
-        "expect": [loaded, {"images": image_expect(walk_images, [0], False, walk)}, {"maps": True}],
-    }
+    stalls = monitored_run(shift_spread_artifact(spec, 15), _images(spec, 1, 22),
+                           gaps=True, backpressure=True, image_pause=SLOW_IMAGE_PAUSE)
+    walks = monitored_run(bn_walk_artifact(spec, 16), _images(spec, 1, 23), gaps=True, backpressure=True)
     for expect in main["expect"][6]["images"]:   # the tie, as golden has it
         assert expect["class"] == TIE_LOW, "the tied artifact has no tie on top"
     return [main, stalls, walks]
@@ -251,9 +250,11 @@ def write_run(run_dir: Path, verilog: Path, runs: list) -> list:
         steps = []
         for number, step in enumerate(run["steps"]):
             step = dict(step)
-            path = run_dir / f"run{index}-step{number}.npy"
-            np.save(path, step.pop("data"), allow_pickle=False)
-            steps.append({**step, "data_file": str(path)})
+            if "data" in step:
+                path = run_dir / f"run{index}-step{number}.npy"
+                np.save(path, step.pop("data"), allow_pickle=False)
+                step["data_file"] = str(path)
+            steps.append(step)
         saved.append({**{k: v for k, v in run.items() if k not in ("steps", "maps")}, "steps": steps})
         if run.get("maps") is not None:
             maps_file = run_dir / f"run{index}-maps.npz"
@@ -314,7 +315,8 @@ def work(run_dir: Path, index: int) -> dict:
     start = time.monotonic()
     for number, planned in enumerate(run["runs"]):
         steps = [{**{k: v for k, v in step.items() if k != "data_file"},
-                  "data": np.load(step["data_file"], allow_pickle=False)} for step in planned["steps"]]
+                  **({"data": np.load(step["data_file"], allow_pickle=False)} if "data_file" in step else {})}
+                 for step in planned["steps"]]
         try:
             results = simulate(spec, steps, where / f"run{number}", gaps=planned["gaps"],
                                backpressure=planned["backpressure"], verilog_text=text,

@@ -131,19 +131,26 @@ def test_pool_walks_a_last_map_of_many_words(tmp_path):
             f"image {index}: RTL {result['cycles']} cycles, cycle model {cycles.cycles}"
 
 
+def check_monitored(artifact, images, work_dir, image_pause=None) -> dict:
+    """Run ``images`` under ``artifact`` with pauses on every stream and every FM write
+    monitored: the logits bit-exact and every conv/dw/pw map the RTL writes as golden's.
+    Returns golden's trace."""
+    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], work_dir, simulator=simulator(),
+                       gaps=True, backpressure=True, image_pause=image_pause, monitor=True)
+    check_bit_exact(artifact, images, results["steps"][1]["images"])
+    _, trace = model.run(artifact, images, trace=True)
+    report = first_mismatch(SPEC, results["writes"], {name: values[0] for name, values in trace.items()})
+    assert report is None, f"the RTL's feature maps differ from golden's: {report}"
+    return trace
+
+
 def test_small_shifts_and_a_slow_camera(tmp_path):
     """The mutation plan's run 1 (:func:`tb.artifacts.shift_spread_artifact`: dw layers at
     shifts 0..6, conv/pw too, weights -1..1) with the image stream idle on 90 % of cycles and pauses on
     every other stream: every conv/dw/pw map the RTL writes equals golden's, logits too."""
     artifact = shift_spread_artifact(SPEC, 15)
-    images = random_images(1, 22)
-    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
-                              {"op": "images", "data": images}], tmp_path, simulator=simulator(),
-                       gaps=True, backpressure=True, image_pause=0.9, monitor=True)
-    check_bit_exact(artifact, images, results["steps"][1]["images"])
-    _, trace = model.run(artifact, images, trace=True)
-    report = first_mismatch(SPEC, results["writes"], {name: values[0] for name, values in trace.items()})
-    assert report is None, f"the RTL's feature maps differ from golden's: {report}"
+    check_monitored(artifact, random_images(1, 22), tmp_path, image_pause=0.9)
     shifts = {int(artifact.params[f"{layer.name}.shift"]) for layer in SPEC.layers()
               if layer.kind in ("conv", "dw", "pw")}
     assert {0, 1, 2} <= shifts, f"the artifact's shifts {sorted(shifts)} miss the smallest"
@@ -155,14 +162,7 @@ def test_every_bn_bit_alone(tmp_path):
     stream: every bit of the over-range masks and windows decides some activation; every
     map the RTL writes equals golden's, logits too."""
     artifact = bn_walk_artifact(SPEC, 16)
-    images = random_images(1, 23)
-    results = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
-                              {"op": "images", "data": images}], tmp_path, simulator=simulator(),
-                       gaps=True, backpressure=True, monitor=True)
-    check_bit_exact(artifact, images, results["steps"][1]["images"])
-    _, trace = model.run(artifact, images, trace=True)
-    report = first_mismatch(SPEC, results["writes"], {name: values[0] for name, values in trace.items()})
-    assert report is None, f"the RTL's feature maps differ from golden's: {report}"
+    trace = check_monitored(artifact, random_images(1, 23), tmp_path)
     # the walk puts every bit below the bias's sign bit alone in some dw channel, on both sides of the mask
     bits, sides = set(), set()
     for layer in SPEC.layers():
