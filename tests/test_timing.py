@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from hw.flow.timing import LEVEL_BUDGETS, analyse, engine_of, level_budget
+from hw.flow.timing import GLUE, LEVEL_BUDGETS, analyse, compose, engine_of, level_budget
 from scripts.cli import main
 
 
@@ -54,6 +54,7 @@ def test_budget_and_engine_names():
 
 def test_bad_arguments_are_named(capsys):
     for argv, words in ((["timing", "--block", "nope"], "unknown block 'nope'"),
+                        (["timing", "--block", "bn_requant", "--mode", "engines"], "--mode engines maps"),
                         (["timing", "--paths", "0"], "--paths 0"),
                         (["timing", "--block", "bn_requant", "--preset", "tiny", "--record"], "--record needs")):
         with pytest.raises(SystemExit) as exc:
@@ -88,3 +89,47 @@ def test_a_dsp_or_ram_output_counts_as_registered_in_the_fabric_only_when_it_fee
     report = analyse(module, "t")
     assert report.dsp == {"registered": 0, "combinational": 2, "product into a fabric register": 1}
     assert report.bram == {"output register": 0, "no output register": 1, "output into a fabric register": 1}
+
+
+def test_engines_mode_counts_a_path_on_both_sides_of_every_port_it_crosses():
+    # Engine A: register qa -> 2 LUTs -> output port o (arrives at 2 levels); input port i
+    # -> 1 LUT -> register. Engine B: input port i -> 3 LUTs -> output port o, no register
+    # (a combinational path straight through). The glue: A.o -> LUT -> B.i; B.o -> LUT -> A.i.
+    # The path qa -> A.o -> glue -> B -> glue -> A.i -> register: 2 + 1 + 3 + 1 + 1 = 8
+    # levels, seen only when the levels at the ports settle (3 rounds); each side alone has at most 3.
+    def engine_a():
+        return {"ports": {"i": {"direction": "input", "bits": [2]}, "o": {"direction": "output", "bits": [5]},
+                          "rst": {"direction": "input", "bits": [8]}},
+                "netnames": {"qa": {"bits": [3]}, "i": {"bits": [2]}, "o": {"bits": [5]}, "rst": {"bits": [8]},
+                             "rb": {"bits": [7]}},
+                "cells": {"ra": flop(3, 3), "l1": cell("LUT1", [3], [4]), "l2": cell("LUT1", [4], [5]),
+                          "l3": cell("LUT1", [2], [6]), "rb": flop(6, 7),
+                          **{f"r{n}": flop(8, 30 + n) for n in range(5)}}}     # rst loads 5 registers
+
+    def engine_b():
+        return {"ports": {"i": {"direction": "input", "bits": [2]}, "o": {"direction": "output", "bits": [5]}},
+                "netnames": {"i": {"bits": [2]}, "o": {"bits": [5]}},
+                "cells": {"l1": cell("LUT1", [2], [3]), "l2": cell("LUT1", [3], [4]), "l3": cell("LUT1", [4], [5])}}
+
+    def box(kind, i, o, rst=None):
+        connections = {"i": [i], "o": [o], **({"rst": [rst]} if rst else {})}
+        return {"type": kind, "connections": connections, "parameters": {},
+                "port_directions": {"i": "input", "o": "output", **({"rst": "input"} if rst else {})}}
+
+    glue = {"ports": {"rst": {"direction": "input", "bits": [9]}},
+            "netnames": {"a_o": {"bits": [10]}, "b_i": {"bits": [11]}, "b_o": {"bits": [12]},
+                         "a_i": {"bits": [13]}, "rst": {"bits": [9]}},
+            "cells": {"a": box("top.core.conv", 13, 10, rst=9), "b": box("top.core.dw", 11, 12),
+                      "g1": cell("LUT1", [10], [11]), "g2": cell("LUT1", [12], [13])}}
+    parts = [("Conv engine", "top.core.conv", ()), ("DW engine", "top.core.dw", ()),
+             (GLUE, "top", ("top.core.conv", "top.core.dw"))]
+    report = compose(parts, [engine_a(), engine_b(), glue], "top")
+    assert report.mode == "engines"
+    assert report.worst[0].levels == 8.0 and report.worst[0].engine == "Conv engine"
+    assert report.worst[0].end == "FDRE core.conv.rb"
+    assert "arriving at 7 levels" in report.worst[0].start        # port i of A, after A, glue, B, glue
+    assert report.by_engine == {"Conv engine": 8.0}                # B and the glue end no path
+    assert report.fanout[0] == ("rst", 5)          # the glue's rst, counted with its loads inside A
+    assert [part["part"] for part in report.parts] == ["Conv engine", "DW engine", GLUE]
+    # Alone, engine A's worst path is 1 level (i arrives at 0)
+    assert analyse(engine_a(), "a", ports_end=False).worst[0].levels == 1.0

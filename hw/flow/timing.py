@@ -13,6 +13,14 @@ module cuts the netlist itself (:func:`analyse`):
   maps carry chains to CARRY4, four bits each, where Vivado uses CARRY8, eight bits each
   and one level); buffers (IBUF, OBUF, BUFG, INV) none.
 
+**Two ways** (:func:`analyse_verilog`): ``whole`` maps the whole accelerator at once (tiny:
+about two minutes); ``engines`` maps each engine of :data:`ENGINE_MODULES` on its own and
+then the rest (the core's glue and the top, the engines blackboxed), in one Yosys process,
+so that a full-size preset takes minutes per engine instead of one run larger than memory
+and patience allow. A path that crosses an engine's ports is then counted from the port
+(its levels on the other side are left out), so ``engines`` can report fewer levels than
+``whole``; docs/verification.md compares the two on tiny.
+
 Reported: the worst register-to-register paths in levels with the engine that ends them
 (the hierarchy in the path's end net name: ``core.conv...`` is the Conv engine), the
 nets of highest fan-out, and how many DSP48E2 and block RAMs use their internal
@@ -74,6 +82,17 @@ ENGINES = (("core.param_loader", "parameter loader"), ("core.image_loader", "ima
            ("core.", "core glue"), ("", "top"))
 
 
+#: The engines ``engines`` mode maps one at a time: the hierarchy under the accelerator's top
+#: and the engine it is (the rest, "core glue and top", is mapped with these blackboxed).
+ENGINE_MODULES = (("core.param_loader", "parameter loader"), ("core.image_loader", "image loader"),
+                  ("core.sequencer", "sequencer"), ("core.conv", "Conv engine"), ("core.dw", "DW engine"),
+                  ("core.classifier", "classifier"))
+#: The label of the part ``engines`` mode maps with the engines blackboxed.
+GLUE = "core glue and top"
+#: Ways to map the design (module docstring).
+MODES = ("whole", "engines")
+
+
 @dataclass
 class TimingPath:
     """One path: its levels, the net it ends on and the engine that net belongs to, the
@@ -96,6 +115,9 @@ class TimingReport:
     dsp: dict                  # "registered", "combinational", "product into a fabric register"
     bram: dict                 # "output register", "no output register", "output into a fabric register"
     budgets: dict = field(default_factory=lambda: dict(LEVEL_BUDGETS))
+    mode: str = "whole"        # "whole" or "engines" (module docstring)
+    parts: list = field(default_factory=list)   # engines mode: {"part", "module", "worst_levels", "cells"} each
+    ports: dict = field(default_factory=dict)   # analyse's port timing for engines mode (not written out)
 
     def within(self, clock_mhz: float) -> bool:
         return self.worst[0].levels <= level_budget(clock_mhz) if self.worst else True
@@ -112,6 +134,7 @@ class TimingReport:
             "budgets": {f"{mhz:g} MHz": levels for mhz, levels in self.budgets.items()},
             "within": {f"{mhz:g} MHz": self.within(mhz) for mhz in self.budgets},
             "level_ns": LEVEL_NS, "path_fixed_ns": PATH_FIXED_NS,
+            "mode": self.mode, **({"parts": self.parts} if self.parts else {}),
         }
 
 
@@ -123,29 +146,140 @@ def engine_of(net: str) -> str:
     return "top"
 
 
-def netlist(verilog: Path, top: str, work: Path) -> dict:
-    """The design mapped by ``synth_xilinx -family xcup -flatten``, as Yosys's JSON module."""
+def _yosys(work: Path) -> str:
     yosys = shutil.which("yosys")
     if yosys is None:
         raise UserError("Yosys is not on the PATH: `rrm timing` needs one with synth_xilinx "
                         "(e.g. Debian's: apt-get install yosys)")
     work.mkdir(parents=True, exist_ok=True)
+    return yosys
+
+
+def _stripped(verilog: Path, work: Path) -> Path:
+    """The Verilog without all-zero RAM contents (they change no path, and slow Yosys)."""
+    from .synth import without_memory_init
+    stripped = work / "timing_input.v"
+    stripped.write_text(without_memory_init(Path(verilog).read_text()))
+    return stripped
+
+
+def _escape(name: str) -> str:
+    return "\\" + name if not re.fullmatch(r"\w+", name) else name
+
+
+def _module(path: Path, top: str, verilog: Path) -> dict:
+    modules = json.loads(path.read_text())["modules"]
+    for name in (top, "\\" + top):
+        if name in modules:
+            return modules[name]
+    raise UserError(f"{verilog}: no module {top!r} after synthesis")
+
+
+def netlist(verilog: Path, top: str, work: Path) -> dict:
+    """The design mapped by ``synth_xilinx -family xcup -flatten``, as Yosys's JSON module."""
+    yosys = _yosys(work)
     out = work / "netlist.json"
     script = work / "timing.ys"
-    from .synth import without_memory_init
-    stripped = work / "timing_input.v"     # all-zero RAM contents change no path, and slow Yosys
-    stripped.write_text(without_memory_init(Path(verilog).read_text()))
-    script.write_text(f"read_verilog -sv {stripped}\nsynth_xilinx -family xcup -flatten -top {top}\n"
-                      f"write_json {out}\n")
+    script.write_text(f"read_verilog -sv {_stripped(verilog, work)}\n"
+                      f"synth_xilinx -family xcup -flatten -top {_escape(top)}\nwrite_json {out}\n")
     result = subprocess.run([yosys, "-q", "-s", str(script)], capture_output=True, text=True, cwd=work)
     (work / "timing.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
         raise UserError(f"yosys failed on {verilog} (log kept in {work / 'timing.log'}): {tail}")
-    modules = json.loads(out.read_text())["modules"]
-    if top not in modules:
-        raise UserError(f"{verilog}: no module {top!r} after synthesis")
-    return modules[top]
+    return _module(out, top, verilog)
+
+
+def engine_parts(verilog_text: str, top: str) -> list:
+    """``engines`` mode's parts: (label, module, modules blackboxed in it), each engine of
+    :data:`ENGINE_MODULES` the design has, then the rest (:data:`GLUE`) with those blackboxed."""
+    from .synth import modules
+    known = modules(verilog_text)
+    if top not in known:
+        raise UserError(f"no module {top!r} in the Verilog")
+    engines = [(label, f"{top}.{prefix}") for prefix, label in ENGINE_MODULES if f"{top}.{prefix}" in known]
+    if not engines:
+        raise UserError(f"{top} has none of the engines {[prefix for prefix, _ in ENGINE_MODULES]}: "
+                        f"map it whole (--mode whole)")
+    return [(label, module, ()) for label, module in engines] + [(GLUE, top, tuple(m for _, m in engines))]
+
+
+def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progress=None) -> TimingReport:
+    """``engines`` mode (module docstring): each engine mapped flat on its own, then the rest
+    with the engines blackboxed (their ports are cut points), in one Yosys process that reads
+    the Verilog once; the parts' reports merged. ``progress(done, total, label)`` is called
+    as parts finish."""
+    import time
+    yosys = _yosys(work)
+    parts = engine_parts(Path(verilog).read_text(), top)
+    script = [f"read_verilog -sv {_stripped(verilog, work)}", "design -save everything"]
+    for index, (_label, module, blackboxed) in enumerate(parts):
+        script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
+        script += [f"blackbox {_escape(name)}" for name in blackboxed]
+        script += [f"synth_xilinx -family xcup -flatten -top {_escape(module)}",
+                   f"write_json part{index}.json"]
+    (work / "timing.ys").write_text("\n".join(script) + "\n")
+    for stale in work.glob("part*.json"):
+        stale.unlink()
+    with open(work / "timing.log", "w") as log:
+        process = subprocess.Popen([yosys, "-q", "-s", str(work / "timing.ys")], cwd=work,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        shown = -1
+        while process.poll() is None:
+            done = sum(1 for index in range(len(parts)) if (work / f"part{index}.json").is_file())
+            if progress and done != shown and done < len(parts):
+                progress(done, len(parts), parts[done][0])
+                shown = done
+            time.sleep(1)
+    if process.returncode != 0:
+        tail = " | ".join((work / "timing.log").read_text(errors="replace").strip().splitlines()[-3:])
+        raise UserError(f"yosys failed on {verilog} (log kept in {work / 'timing.log'}): {tail}")
+    netlists = [_module(work / f"part{index}.json", module, verilog) for index, (_, module, _) in enumerate(parts)]
+    return compose(parts, netlists, top, paths)
+
+
+def compose(parts: list, netlists: list, top: str, paths: int = 10) -> TimingReport:
+    """``engines`` mode's report from its parts ((label, module, blackboxed), the glue last)
+    and their mapped netlists: each engine analysed with the levels at which its inputs
+    arrive, the glue with each engine's :class:`PortTiming`, repeated until the levels
+    crossing the engines' ports no longer change (a path may pass through several engines),
+    so a path counts its levels on both sides of every port it crosses."""
+    engines, glue = list(zip(parts[:-1], netlists[:-1])), netlists[-1]
+    arriving: dict = {}          # engine module -> input port -> levels
+    for _round in range(2 * len(parts) + 1):
+        reports = [(label, module, analyse(net, module, paths=paths, prefix=module[len(top) + 1:] + ".",
+                                           inputs=arriving.get(module), ports_end=False))
+                   for (label, module, _), net in engines]
+        timings = {module: report.ports["own"] for _, module, report in reports}
+        glue_report = analyse(glue, top, paths=paths, boundaries=timings)
+        reaching = glue_report.ports["into"]
+        if reaching == arriving:
+            return merge(reports + [(parts[-1][0], top, glue_report)], top, paths)
+        arriving = reaching
+    raise UserError(f"the levels crossing {top}'s engine ports did not settle after {2 * len(parts) + 1} "
+                    f"rounds: a combinational loop through the engines? Map it whole (--mode whole)")
+
+
+def merge(reports: list, top: str, paths: int = 10, fanouts: int = 10) -> TimingReport:
+    """One report of ``engines`` mode's parts ((label, module, report) each): the worst paths and
+    fan-outs of all, each engine's worst, the cell and pipeline-register counts summed."""
+    cells, dsp, bram, by_engine = Counter(), Counter(), Counter(), {}
+    worst, fanout, parts = [], [], []
+    for label, module, report in reports:
+        cells.update({kind: n for kind, n in report.cells.items() if not kind.lstrip("\\").startswith(top)})
+        dsp.update(report.dsp)
+        bram.update(report.bram)
+        worst += report.worst
+        fanout += report.fanout
+        for engine, levels in report.by_engine.items():
+            by_engine[engine] = max(by_engine.get(engine, 0.0), levels)
+        parts.append({"part": label, "module": module,
+                      "worst_levels": report.worst[0].levels if report.worst else 0,
+                      "cells": sum(report.cells.values())})
+    worst.sort(key=lambda path: -path.levels)
+    fanout.sort(key=lambda item: -item[1])
+    return TimingReport(top, dict(cells), worst[:paths], dict(sorted(by_engine.items(), key=lambda item: -item[1])),
+                        fanout[:fanouts], dict(dsp), dict(bram), mode="engines", parts=parts)
 
 
 def _bit_names(module: dict) -> dict:
@@ -164,31 +298,79 @@ def _is_on(parameters: dict, name: str) -> bool:
     return int(value, 2) != 0 if isinstance(value, str) else bool(value)
 
 
-def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) -> TimingReport:
-    """Levels, fan-out and pipeline registers of a mapped module (module docstring)."""
+@dataclass
+class PortTiming:
+    """An engine mapped on its own, as the rest of the design sees it at its ports: the
+    levels at which each output bit arrives (from a register inside, or from an input at the
+    level it arrived at) and how many loads each input bit drives inside."""
+
+    arrival: dict = field(default_factory=dict)   # output port -> levels of each bit
+    fanout: dict = field(default_factory=dict)    # input port -> loads of each bit
+
+
+def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, prefix: str = "",
+            inputs: dict | None = None, boundaries: dict | None = None, ports_end: bool = True) -> TimingReport:
+    """Levels, fan-out and pipeline registers of a mapped module (module docstring).
+
+    For ``engines`` mode (all default to a whole design): ``prefix`` is put before every net
+    name (the engine's place in the hierarchy, so :func:`engine_of` names it); ``inputs``
+    gives the levels at which the module's input port bits arrive (port -> levels, default
+    0); ``boundaries`` maps a blackboxed cell type to its :class:`PortTiming`, so paths run
+    on from its outputs at their arrival levels, its inputs are not path ends and their nets
+    count its loads inside; ``ports_end`` False: the output ports are not path ends either
+    (they continue outside). The report's ``ports`` holds what the rest of the design needs:
+    this module's own :class:`PortTiming` and, per blackboxed type, the levels reaching its
+    inputs (``into``)."""
     cells = module["cells"]
-    names = _bit_names(module)
+    inputs, boundaries = inputs or {}, {kind.lstrip("\\"): timing for kind, timing in (boundaries or {}).items()}
+
+    def boundary(kind: str):
+        return boundaries.get(kind.lstrip("\\"))
+
+    def is_cut(kind: str) -> bool:
+        return bool(CUT.match(kind)) or boundary(kind) is not None
+
+    names = {bit: prefix + name for bit, name in _bit_names(module).items()}
     driver = {}            # bit -> (cell, type) driving it
     sinks = Counter()      # bit -> cell inputs it drives
     loads = defaultdict(list)  # bit -> types of the cells whose inputs it drives
     endpoints = []         # (bit, name of what it ends in) where paths end
+    start_level = {}       # bit -> levels at which a path starting there already arrives
+    into = []              # (type, port, index, bit): inputs of blackboxed cells
+    into_width = {}        # (type, port) -> its width
     for name, cell in cells.items():
         kind = cell["type"]
+        outside = boundary(kind)
         for port, bits in cell["connections"].items():
             direction = cell["port_directions"].get(port, "input")
-            for bit in bits:
+            for index, bit in enumerate(bits):
                 if not isinstance(bit, int):
                     continue
                 if direction == "output":
                     driver[bit] = (name, kind)
+                    if outside is not None:
+                        start_level[bit] = outside.arrival.get(port, [0.0] * len(bits))[index]
                 elif port not in CLOCK_PORTS:   # the clock's tree is not a fan-out to fix
+                    if outside is not None:
+                        sinks[bit] += outside.fanout.get(port, [1] * len(bits))[index]
+                        into.append((kind.lstrip("\\"), port, index, bit))
+                        into_width[kind.lstrip("\\"), port] = len(bits)
+                        continue
                     sinks[bit] += 1
                     loads[bit].append(kind)
                     if CUT.match(kind):
                         endpoints.append((bit, name))
-    for port in module.get("ports", {}).values():
-        if port["direction"] == "output":
-            endpoints += [(bit, None) for bit in port["bits"] if isinstance(bit, int)]
+    input_bits = set()
+    for port_name, port in module.get("ports", {}).items():
+        bits = port["bits"]
+        if port["direction"] == "output" and ports_end:
+            endpoints += [(bit, None) for bit in bits if isinstance(bit, int)]
+        elif port["direction"] == "input":
+            arrivals = inputs.get(port_name, [0.0] * len(bits))
+            for index, bit in enumerate(bits):
+                if isinstance(bit, int):
+                    start_level[bit] = max(start_level.get(bit, 0.0), arrivals[index])
+                    input_bits.add(bit)
 
     level: dict = {}        # bit -> levels from the nearest cut point
     via: dict = {}          # bit -> the input bit its worst path comes through
@@ -206,8 +388,8 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
             if current in level:
                 continue
             source = driver.get(current)
-            if source is None or CUT.match(source[1]):
-                level[current], via[current] = 0.0, None
+            if source is None or is_cut(source[1]):
+                level[current], via[current] = start_level.get(current, 0.0), None
                 continue
             inputs = inputs_of[source[0]]
             if not expanded:
@@ -233,7 +415,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
                 outputs = [b for b in cell["connections"].get(port, []) if isinstance(b, int)]
                 if outputs and outputs[0] in names:
                     return f"{cell['type']} {names[outputs[0]]}"
-        return names.get(bit, f"bit {bit}")
+        return names.get(bit, f"{prefix}bit {bit}")
 
     found = sorted(((depth(bit), bit, end_name(bit, cell)) for bit, cell in endpoints),
                    key=lambda item: -item[0])
@@ -243,32 +425,37 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
             continue
         seen_ends.add(end)
         through, current, previous = [], bit, bit
-        while current is not None and driver.get(current) and not CUT.match(driver[current][1]):
+        while current is not None and driver.get(current) and not is_cut(driver[current][1]):
             through.append(driver[current][1])
             previous, current = current, via.get(current)
         start = current if current is not None else previous
         start_name = names.get(start, f"bit {start}")
         if start in driver:
-            start_name = f"{driver[start][1]} {start_name}"
-        worst.append(TimingPath(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through)),
-                                start_name))
+            start_name = f"{driver[start][1].lstrip(chr(92))} {start_name}"
+        if start_level.get(start):
+            start_name += f" (arriving at {start_level[start]:g} levels)"
+        worst.append(TimingPath(levels, end, engine_of(end.split(" ")[-1]), list(reversed(through)), start_name))
         if len(worst) == paths:
             break
     by_engine: dict = defaultdict(float)
     for levels, _bit, end in found:
         engine = engine_of(end.split(" ")[-1])
         by_engine[engine] = max(by_engine[engine], levels)
+
     def net_name(bit):
         """A net's name; one Yosys made up is described by the cell driving it and that cell's inputs."""
         name = names.get(bit, f"bit {bit}")
-        if not name.startswith("$") or bit not in driver:
+        if not name.startswith(prefix + "$") or bit not in driver:
             return name
         source, kind = driver[bit]
         inputs = sorted({names.get(b, "?") for b in inputs_of[source]} - {"?"})
-        readable = [n for n in inputs if not n.startswith("$")][:3]
+        readable = [n for n in inputs if not n.startswith(prefix + "$")][:3]
         return f"{kind} of {', '.join(readable)}" if readable else f"{kind} output {name}"
 
-    fanout = [(net_name(bit), count) for bit, count in sorted(sinks.items(), key=lambda item: -item[1])[:fanouts]]
+    # An input port's loads are listed where its net is driven (the rest of the design).
+    fanout = [(net_name(bit), count) for bit, count in sorted(sinks.items(), key=lambda item: -item[1])
+              if bit not in input_bits or ports_end][:fanouts]
+
     def into_registers(cell, ports) -> bool:
         """Every used bit of the cell's ``ports`` loads flip-flops only (a fabric register
         Vivado can pack into the primitive: PREG/MREG, DOA_REG/DOB_REG)."""
@@ -283,9 +470,32 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10) 
     out_reg = sum(1 for c in brams if _is_on(c["parameters"], "DOA_REG") or _is_on(c["parameters"], "DOB_REG"))
     bram_into = sum(1 for c in brams if not (_is_on(c["parameters"], "DOA_REG") or _is_on(c["parameters"], "DOB_REG"))
                     and into_registers(c, ("DOUTADOUT", "DOUTBDOUT")))
-    return TimingReport(top, dict(Counter(c["type"] for c in cells.values())), worst,
+    own = PortTiming(
+        {name: [depth(bit) if isinstance(bit, int) else 0.0 for bit in port["bits"]]
+         for name, port in module.get("ports", {}).items() if port["direction"] == "output"},
+        {name: [sinks[bit] if isinstance(bit, int) else 0 for bit in port["bits"]]
+         for name, port in module.get("ports", {}).items() if port["direction"] == "input"})
+    reaching: dict = {}
+    for kind, port, index, bit in into:
+        levels = reaching.setdefault(kind, {}).setdefault(port, [0.0] * into_width[kind, port])
+        levels[index] = depth(bit)
+    cell_counts = Counter(c["type"] for c in cells.values() if boundary(c["type"]) is None)
+    return TimingReport(top, dict(cell_counts), worst,
                         dict(sorted(by_engine.items(), key=lambda item: -item[1])), fanout,
                         {"registered": registered, "combinational": len(dsps) - registered,
                          "product into a fabric register": dsp_into},
                         {"output register": out_reg, "no output register": len(brams) - out_reg,
-                         "output into a fabric register": bram_into})
+                         "output into a fabric register": bram_into},
+                        ports={"own": own, "into": reaching})
+
+
+def analyse_verilog(verilog: Path, top: str, work: Path, mode: str = "whole", paths: int = 10,
+                    progress=None) -> TimingReport:
+    """Map ``verilog`` (top module ``top``) in ``mode`` (:data:`MODES`) under ``work`` and
+    report its levels, fan-out and pipeline registers."""
+    if mode not in MODES:
+        raise UserError(f"timing mode {mode!r}: must be one of {', '.join(MODES)}")
+    work.mkdir(parents=True, exist_ok=True)
+    if mode == "engines":
+        return analyse_engines(verilog, top, work, paths=paths, progress=progress)
+    return analyse(netlist(verilog, top, work), top, paths=paths)

@@ -1,15 +1,18 @@
 """``rrm timing``: logic levels, fan-out and pipeline registers of the accelerator as Yosys
 maps it, against a level budget for 150 and 300 MHz (no Vivado needed).
 
-    rrm timing [--preset NAME | --spec FILE.json] [--block NAME] [--work-dir DIR]
-               [--paths N] [--json] [--record]
+    rrm timing [--preset NAME | --spec FILE.json] [--block NAME] [--mode auto|whole|engines]
+               [--work-dir DIR] [--paths N] [--json] [--record]
 
 Writes the block's Verilog (default: the whole accelerator), maps it with Yosys
 ``synth_xilinx -family xcup -flatten``, cuts the netlist at flip-flops, DSP48E2 and block
 RAMs, and prints the worst register-to-register paths in logic levels with the engine
 that ends them, the worst path of each engine, the nets of highest fan-out, and how many
 DSP48E2 and block RAMs use their pipeline registers (:mod:`hw.flow.timing`, where the
-budget's assumptions are stated). ``--record`` writes ``results/<preset>/timing.json``.
+budget's assumptions are stated). ``--mode engines`` maps the accelerator engine by engine
+(``auto`` does so above :data:`WHOLE_LINES_MAX` lines of Verilog: a full-size preset) and
+counts a path that crosses an engine's ports from the port. ``--record`` writes
+``results/<preset>/timing.json``.
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "timing"
 HELP = "logic levels, fan-out and DSP/BRAM pipeline registers after Yosys mapping, against a level budget"
+#: Above this many lines of Verilog, ``--mode auto`` maps the accelerator engine by engine
+#: (tiny's accelerator is about 40,000 lines and maps whole in about two minutes).
+WHOLE_LINES_MAX = 60_000
 
 
 def add_arguments(parser) -> None:
     add_spec_arguments(parser, default="tiny")
     parser.add_argument("--block", default="accelerator",
                         help="the block to analyse (rrm verilog --list-blocks; default %(default)s)")
+    parser.add_argument("--mode", choices=("auto", "whole", "engines"), default="auto",
+                        help="map the block whole, or the accelerator engine by engine (paths cut at the "
+                             "engines' ports); auto: engines above %d lines of Verilog" % WHOLE_LINES_MAX)
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep the Verilog, the Yosys script, log and netlist here (default: a temporary directory)")
     parser.add_argument("--paths", type=int, default=10, help="worst paths to list (default %(default)s)")
@@ -40,7 +49,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from hw.flow.timing import LEVEL_BUDGETS, analyse, netlist
+    from hw.flow.timing import LEVEL_BUDGETS, analyse_verilog
     from hw.flow.verilog import module_name, write_block_verilog
     from hw.top.catalog import BLOCKS
 
@@ -50,17 +59,23 @@ def run(args) -> int:
         raise UserError(f"--paths {args.paths}: must be at least 1")
     if args.record and (not args.preset or args.block != "accelerator"):
         raise UserError("--record needs --preset NAME and the whole accelerator: results are recorded per preset")
+    if args.mode == "engines" and args.block != "accelerator":
+        raise UserError(f"--mode engines maps the accelerator's engines one by one; --block {args.block} "
+                        f"is mapped whole (--mode whole or auto)")
     spec = spec_from_args(args)
     from ..results import commit_info
     started_on = commit_info()     # the commit the run is of, whatever changes meanwhile
     with tempfile.TemporaryDirectory() as scratch:
         work = (args.work_dir or Path(scratch)).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        print(f"writing {args.block}'s Verilog for {spec.network.name}; Yosys synth_xilinx ...",
-              file=sys.stderr, flush=True)
+        print(f"writing {args.block}'s Verilog for {spec.network.name} ...", file=sys.stderr, flush=True)
         verilog = write_block_verilog(args.block, spec, work)
-        top = module_name(args.block)
-        report = analyse(netlist(verilog, top, work), top, paths=args.paths)
+        lines = verilog.read_text().count("\n")
+        mode = args.mode if args.mode != "auto" else (
+            "engines" if args.block == "accelerator" and lines > WHOLE_LINES_MAX else "whole")
+        print(f"Yosys synth_xilinx, {mode} ({lines:,d} lines of Verilog) ...", file=sys.stderr, flush=True)
+        report = analyse_verilog(verilog, module_name(args.block), work, mode, paths=args.paths,
+                                 progress=_progress)
     data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict()}
     if args.record:
         from ..results import record
@@ -68,8 +83,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    cut = " and at the engines' ports (engine by engine)" if report.mode == "engines" else ""
     print(f"timing of {args.block} for {spec.network.name} (Yosys synth_xilinx -family xcup, netlist cut at "
-          f"flip-flops, DSP48E2 and block RAM)")
+          f"flip-flops, DSP48E2 and block RAM{cut})")
     print("\nworst paths, in logic levels (LUT, MUXF 1; CARRY4 0.5):")
     for path in report.worst:
         print(f"  {path.levels:5.1f}  {path.engine:18s} -> {path.end}")
@@ -90,3 +106,7 @@ def run(args) -> int:
         verdict = "within" if report.within(mhz) else "OVER"
         print(f"budget at {mhz:g} MHz (-2 speed grade, this project's estimate): {levels} levels: {verdict}")
     return 0
+
+
+def _progress(done: int, total: int, part: str) -> None:
+    print(f"  [{done + 1}/{total}] mapping {part} ...", file=sys.stderr, flush=True)
