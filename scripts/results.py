@@ -80,10 +80,22 @@ def _short(result: dict | None) -> str:
     return result["commit"][:7] + ("+" if result.get("dirty") else "")
 
 
+def _levels(timing: dict | None) -> str:
+    """A timing record's worst levels, marked when over the 150 MHz budget or mapped engine by engine."""
+    if timing is None:
+        return "-"
+    cell = f"{timing['worst_levels']:g}"
+    if not timing.get("within", {}).get("150 MHz", True):
+        cell += " **over 150 MHz**"
+    return cell + (" (by engine)" if timing.get("mode") == "engines" else "")
+
+
 def table(root: Path | None = None) -> str:
-    """The Markdown table of every preset's recorded results."""
+    """The Markdown table of every preset's recorded results, and the paper's Table 1 below them."""
+    from .paper_figures import PAPER_DESIGN
     rows = [("preset", "cycles (model)", "cycles (RTL, Verilator)", "bit-exact", "every layer as the model",
-             "LUT", "FF", "DSP48E2", "BRAM18K", "worst logic levels", "highest fan-out", "records (commit)")]
+             "LUT", "FF", "DSP48E2", "BRAM18K", "fits", "worst logic levels", "highest fan-out",
+             "records (commit)")]
     for preset in presets(root):
         cycles, sim, synth, timing = (load(preset, kind, root) for kind in KINDS)
         estimate = (synth or {}).get("estimate", {})
@@ -94,11 +106,17 @@ def table(root: Path | None = None) -> str:
             ("yes" if sim["bit_exact"] else "**no**") if sim else "-",
             ("yes" if sim["layers_as_model"] else "**no**") if sim else "-",
             *(f"{estimate[key]:,d}" if key in estimate else "-" for key in ("lut", "ff", "dsp", "bram18k")),
-            f"{timing['worst_levels']:g}" if timing else "-",
+            (f"yes ({synth['device']['name'].upper()})" if synth["fits"]
+             else f"**no** ({synth['device']['name'].upper()})") if synth else "-",
+            _levels(timing),
             f"{timing['fanout'][0]['fanout']:,d}" if timing and timing["fanout"] else "-",
             ", ".join(f"{kind} {_short(result)}" for kind, result in zip(KINDS, (cycles, sim, synth, timing))
                       if result),
         ))
+    paper = PAPER_DESIGN
+    rows.append(("paper, Table 1", f"{paper['cycles']:,d} ({paper['ms']} ms)", "-", "-", "-",
+                 *(f"{paper[key]:,d}" for key in ("lut", "ff", "dsp", "bram18k")),
+                 f"yes ({paper['device'].upper()})", "-", "-", "Su et al., ARC 2018 (Vivado)"))
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" if i in (0, len(rows[0]) - 1) else "---:"
                                                               for i in range(len(rows[0]))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]

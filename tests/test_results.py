@@ -46,6 +46,12 @@ def test_record_writes_the_commit_and_the_table_reads_it(tmp_path, monkeypatch):
     assert data["cycles"] == 123 and "commit" in data and "recorded" in data
     table = results.table()
     assert "| `tiny` | 123 | 125 | yes | **no** |" in table
+    assert "| paper, Table 1 | 1,177,500 (7.85 ms) |" in table and "| 139,000 | 55,000 | 1,452 | 1,729 |" in table
+    results.record("tiny", "synth", {"estimate": {"lut": 9, "ff": 8, "dsp": 7, "bram18k": 6},
+                                     "device": {"name": "xczu3eg"}, "fits": False})
+    results.record("tiny", "timing", {"worst_levels": 13.5, "within": {"150 MHz": False}, "mode": "engines",
+                                      "fanout": [{"net": "rst", "fanout": 4321}]})
+    assert "| 9 | 8 | 7 | 6 | **no** (XCZU3EG) | 13.5 **over 150 MHz** (by engine) | 4,321 |" in results.table()
     with pytest.raises(ValueError, match="kind must be one of"):
         results.record("tiny", "nonsense", {})
 
