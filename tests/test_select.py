@@ -74,3 +74,20 @@ def test_bad_input_names_the_problem():
         select([], Signal(1))
     with pytest.raises(TypeError, match="ArrayLayout"):
         select(Signal(data.StructLayout({"a": 4})), Signal(1))
+
+
+def test_select_one_hot_is_select_for_every_index_and_zero_past_the_end():
+    from hw.blocks.select import one_hot, select_one_hot
+    grid, row, col = Signal(GRID), Signal(2), Signal(2)
+    out = Signal(signed(5))
+    m = Module()
+    m.d.comb += out.eq(select_one_hot(select_one_hot(grid, one_hot(row, 3)), one_hot(col, 3)))
+    contents = {(r, c): r * 3 + c - 4 for r in range(3) for c in range(3)}
+    flat = 0
+    for (r, c), value in contents.items():
+        flat |= (value & 31) << ((r * 3 + c) * 5)
+    cases = [((flat, r, c), (contents[r, c],)) for r in range(3) for c in range(3)]
+    cases += [((flat, 3, 0), (0,)), ((flat, 1, 3), (0,))]      # no bit set: 0, as select
+    run(m, [grid.as_value(), row, col], [out], cases)
+    with pytest.raises(ValueError, match="2 bits of hot for 3 elements"):
+        select_one_hot([Signal(4)] * 3, Signal(2))

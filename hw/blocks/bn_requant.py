@@ -11,6 +11,7 @@ from rrm.numerics import MAX_SHIFT
 from .checks import check_int
 from .layouts import activations_layout, bn_layout
 from .pipeline import stall_all_advance
+from .select import select
 
 #: Bits of the per-beat shift field: shifts 0..MAX_SHIFT (docs/design.md §6).
 SHIFT_BITS = MAX_SHIFT.bit_length()
@@ -32,9 +33,9 @@ class BnRequant(wiring.Component):
     (write ``x = q 2**(s-1) + e``, ``0 <= e < 2**(s-1)``: the fraction ``e / 2**s`` is
     below one half and cannot carry); for ``s = 0`` ``x = floor((2x + 0) / 2)``. So each
     lane only needs the sign of ``x``, the ``A + 1`` bits of ``2x`` from bit ``s`` up
-    (``q mod 2**(A+1)``, a small multiplexer per bit) and whether any bit of ``x`` at
+    (``q mod 2**(A+1)``, one multiplexer of the windows by ``s``) and whether any bit of ``x`` at
     ``s + A`` or above is set (``q >= 2**(A+1)``: an AND with a per-beat mask, then an
-    OR); the rounding is one ``A + 1``-bit increment. docs/design.md §6 gives the
+    OR); the rounding is an ``A``-bit increment in gates. docs/design.md §6 gives the
     numerics.
 
     Three stages: multiply; add the bias (``x``, ``sum_width`` bits: sized by
@@ -70,11 +71,12 @@ class BnRequant(wiring.Component):
 
     latency = 3
     #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx -family xcup`` maps the block at
-    #: rr-mobilenet's widths (32 lanes: 5,092 LUT, 3,508 FF, 32 DSP48E2; an estimate). The
-    #: barrel shifter and rounding adder this block had before took 244 LUT per lane. Yosys
+    #: rr-mobilenet's widths (32 lanes: 4,587 LUT, 3,508 FF, 32 DSP48E2; an estimate). The
+    #: window's bit_select and the rounding adder took 5,071 LUT (and 13 logic levels, now
+    #: 10); the barrel shifter and rounding adder before them 244 LUT per lane. Yosys
     #: 0.23 packs no register or post-adder into a DSP48E2 (it does into a DSP48E1), so the
     #: bias adder and the product, bias and sum registers are counted here in LUT and FF.
-    LANE_LUT_FF = (159.1, 109.6)
+    LANE_LUT_FF = (143.3, 109.6)
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
                  sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):
@@ -144,14 +146,19 @@ class BnRequant(wiring.Component):
             x = sums[lane]
             doubled = Cat(Const(0, 1), x, *([x[-1]] * pad))
             window = Signal(unsigned(bits + 1), name=f"window{lane}")   # q mod 2**(A+1)
-            rounded = Signal(unsigned(bits + 2), name=f"rounded{lane}")  # (q mod 2**(A+1)) + r
             over = Signal(name=f"over{lane}")                           # q >= 2**(A+1)
             m.d.comb += [
-                window.eq(doubled.bit_select(shift2, bits + 1)),
-                rounded.eq(window + round_up),
+                # a multiplexer of the max_shift + 1 windows: bit_select would be a barrel
+                # shifter (A + 1 is no power of two), 9 logic levels at rr-mobilenet's sum width
+                window.eq(select([doubled[s:s + bits + 1] for s in range(self.max_shift + 1)], shift2)),
                 over.eq((x.as_unsigned() & over_mask).any()),
             ]
+            # floor((window + r) / 2) = high + up, high = window's top A bits, up = r and its
+            # low bit; it passes 2**A - 1 only when high is all ones. Written as gates, not
+            # an adder: a carry chain behind the window multiplexer cost 3 logic levels.
+            high, up = window[1:], window[0] & round_up
+            stepped = Cat(high[k] ^ (up & high[:k].all()) if k else high[0] ^ up for k in range(bits))
+            saturated = over | (up & high.all())
             with m.If(advance):
-                m.d.sync += self.o.payload[lane].eq(
-                    Mux(x < 0, 0, Mux(over | rounded[-1], act_max, rounded[1:bits + 1])))
+                m.d.sync += self.o.payload[lane].eq(Mux(x < 0, 0, Mux(saturated, act_max, stepped)))
         return m

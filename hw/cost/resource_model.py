@@ -10,7 +10,7 @@ of ``rr-mobilenet-fit`` (12 x 32, 2 DW PEs):
 ===============  ============================  ===============================================
 block            LUT / FF / DSP (fast)         unit
 ===============  ============================  ===============================================
-BN unit          15,862 / 7,055 / 64           per lane: 159 LUT, 110 FF, 1 DSP (the
+BN unit          15,862 / 7,055 / 64           per lane: 143 LUT, 110 FF, 1 DSP (the
                  (before the barrel shifter    unit alone at rr-mobilenet's widths, 32
                  went: 244 LUT per lane)       lanes: :attr:`BnRequant.LANE_LUT_FF`)
 DW PE            6,593 / 16,261 / 576          per lane: 103 LUT, 254 FF, K*K DSP

@@ -34,7 +34,7 @@ from ..blocks.layouts import window_layout
 from ..blocks.parameters import bn_parameters, conv_parameters, patch_parameters
 from ..blocks.patch_buffer import PatchBuffer
 from ..blocks.pe_array import conv_pe_array
-from ..blocks.select import select
+from ..blocks.select import one_hot, select, select_one_hot
 from .conv1_timing import conv1_cycles
 from .interfaces import FmWrite, ImageRing, LayerControl, asked, bn_units, latency_of, ram_shapes
 
@@ -366,18 +366,27 @@ class ConvEngine(wiring.Component):
         d_last = Signal()
         d_tag = Signal(tag_layout)
         d_lane = Signal.like(n_lane)
+        slots = data.Layout.cast(fm_rdata.shape()).length
+        d_lane_hot = Signal(spec.hardware.lanes)       # d_lane and d_tag.slot one-hot, for the
+        d_slot_hot = Signal(slots)                     # FM word's selects (select_one_hot)
         d_slice = Signal.like(g_slice)
         d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(P)]
         m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_tag.eq(iss_tag),
-                     d_lane.eq(n_lane), d_slice.eq(g_slice)]
+                     d_lane.eq(n_lane), d_slice.eq(g_slice),
+                     d_lane_hot.eq(one_hot(n_lane, len(d_lane_hot))), d_slot_hot.eq(one_hot(p_slot, slots))]
         for p in range(P):
             m.d.sync += d_values[p].eq(conv_values[p])
         is_pw = kind == LayerKind.pw
-        shared_value = select(select(fm_rdata, d_tag.slot), d_lane)    # group mode: one pixel for every PE
+        # Lane first, then slot, each an AND-OR of a registered one-hot index: the lane
+        # selects serve pixel mode and group mode alike, and group mode's slot select is then
+        # on one value, not on whole pixels (slot then lane as multiplexer trees was 13 logic
+        # levels from the FM RAM into the DSP48E2 at 9 x 32).
+        lane_values = [select_one_hot(fm_rdata[k], d_lane_hot) for k in range(slots)]
+        shared_value = select_one_hot(lane_values, d_slot_hot)    # group mode: one pixel for every PE
         m.d.comb += [pes.i.valid.eq(d_valid), pes.o.ready.eq(1)]
         shared_weight = select(pw_rd.data, d_slice)   # pixel mode: one slice for every PE
         for p in range(P):
-            pixel_value = Mux(is_pw, select(fm_rdata[p], d_lane), d_values[p])
+            pixel_value = Mux(is_pw, lane_values[p], d_values[p])
             m.d.comb += [
                 pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
                 pes.i.payload[p].weight.eq(Mux(group_mode, pw_rd.data[p], shared_weight)),
