@@ -23,13 +23,7 @@ def select(array, index):
     """Element ``index`` of ``array`` (an ``ArrayLayout`` view, or a list of values or views
     of one shape), as a multiplexer. An index past the last element gives 0; a single
     element is returned whatever the index."""
-    if isinstance(array, data.View):
-        layout = data.Layout.cast(array.shape())
-        if not isinstance(layout, data.ArrayLayout):
-            raise TypeError(f"select needs an ArrayLayout view or a list, not a view of {layout!r}")
-        items = [array[k] for k in range(layout.length)]
-    else:
-        items = list(array)
+    items = _items(array)
     if not items:
         raise ValueError("select needs at least one element")
     if len(items) == 1:

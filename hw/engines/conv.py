@@ -365,14 +365,13 @@ class ConvEngine(wiring.Component):
         d_valid = Signal()
         d_last = Signal()
         d_tag = Signal(tag_layout)
-        d_lane = Signal.like(n_lane)
         slots = data.Layout.cast(fm_rdata.shape()).length
-        d_lane_hot = Signal(spec.hardware.lanes)       # d_lane and d_tag.slot one-hot, for the
-        d_slot_hot = Signal(slots)                     # FM word's selects (select_one_hot)
+        d_lane_hot = Signal(spec.hardware.lanes)       # n_lane and the slot, registered one-hot
+        d_slot_hot = Signal(slots)                     # for the FM word's selects (select_one_hot)
         d_slice = Signal.like(g_slice)
         d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(P)]
         m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_tag.eq(iss_tag),
-                     d_lane.eq(n_lane), d_slice.eq(g_slice),
+                     d_slice.eq(g_slice),
                      d_lane_hot.eq(one_hot(n_lane, len(d_lane_hot))), d_slot_hot.eq(one_hot(p_slot, slots))]
         for p in range(P):
             m.d.sync += d_values[p].eq(conv_values[p])

@@ -176,6 +176,27 @@ def _descendants(hierarchy: dict, module: str) -> list:
     return found
 
 
+def run_in_steps(script: list, work: Path, name: str, outputs: list, labels: list, progress=None) -> None:
+    """Run the Yosys ``script`` (lines) as ``work/<name>.ys``, its log in ``<name>.log``; it
+    writes ``outputs`` (file names under ``work``) one step after another, and
+    ``progress(done, total, label)`` is called as each step starts. SynthError if Yosys fails."""
+    (work / f"{name}.ys").write_text("\n".join(script) + "\n")
+    for output in outputs:
+        (work / output).unlink(missing_ok=True)
+    with open(work / f"{name}.log", "w") as log:
+        process = subprocess.Popen([yosys_path(), "-q", "-s", str(work / f"{name}.ys")], cwd=work,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        shown = -1
+        while process.poll() is None:
+            done = sum(1 for output in outputs if (work / output).is_file())
+            if progress and done != shown and done < len(outputs):
+                progress(done, len(outputs), labels[done])
+                shown = done
+            time.sleep(1)
+    if process.returncode != 0:
+        raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
+
+
 def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> list:
     """Each distinct block once, its sub-blocks blackboxed (one Yosys process reads the
     Verilog once); returns a BlockEstimate per kind."""
@@ -189,21 +210,8 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> lis
         script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
         script += [f"blackbox {_escape(name)}" for name in _descendants(hierarchy, module)]
         script += [f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
-    (work / "blocks.ys").write_text("\n".join(script) + "\n")
-    for stale in work.glob("block*.stat"):
-        stale.unlink()
-    with open(work / "blocks.log", "w") as log:
-        process = subprocess.Popen([yosys_path(), "-s", str(work / "blocks.ys")], cwd=work,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        shown = -1
-        while process.poll() is None:
-            done = sum(1 for index in range(len(kinds)) if (work / f"block{index}.stat").is_file())
-            if progress and done != shown and done < len(kinds):
-                progress(done, len(kinds), kinds[done][0])
-                shown = done
-            time.sleep(1)
-    if process.returncode != 0:
-        raise SynthError("blocks", work / "blocks.log", (work / "blocks.log").read_text(errors="replace"))
+    run_in_steps(script, work, "blocks", [f"block{index}.stat" for index in range(len(kinds))],
+                 [kind for kind, _ in kinds], progress)
     estimates = []
     for index, (kind, names) in enumerate(kinds):
         cells = {name: n for name, n in _cells_from_stat((work / f"block{index}.stat").read_text()).items()

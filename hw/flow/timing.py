@@ -17,9 +17,10 @@ module cuts the netlist itself (:func:`analyse`):
 about two minutes); ``engines`` maps each engine of :data:`ENGINE_MODULES` on its own and
 then the rest (the core's glue and the top, the engines blackboxed), in one Yosys process,
 so that a full-size preset takes minutes per engine instead of one run larger than memory
-and patience allow. A path that crosses an engine's ports is then counted from the port
-(its levels on the other side are left out), so ``engines`` can report fewer levels than
-``whole``; docs/verification.md compares the two on tiny.
+and patience allow. The levels at the engines' ports are carried across them
+(:func:`compose`), so a path that crosses them is counted whole; Yosys optimises each
+engine without its surroundings, so an engine's worst path can differ from ``whole`` by a
+level or two either way (docs/accelerator.md, "Timing without Vivado").
 
 Reported: the worst register-to-register paths in levels with the engine that ends them
 (the hierarchy in the path's end net name: ``core.conv...`` is the Conv engine), the
@@ -53,6 +54,8 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
+from .synth import _escape, modules, run_in_steps, without_memory_init
+
 #: Seconds (in ns) of one logic level and of a path's fixed part, -2 speed grade (estimate).
 LEVEL_NS = 0.5
 PATH_FIXED_NS = 0.6
@@ -84,9 +87,8 @@ ENGINES = (("core.param_loader", "parameter loader"), ("core.image_loader", "ima
 
 #: The engines ``engines`` mode maps one at a time: the hierarchy under the accelerator's top
 #: and the engine it is (the rest, "core glue and top", is mapped with these blackboxed).
-ENGINE_MODULES = (("core.param_loader", "parameter loader"), ("core.image_loader", "image loader"),
-                  ("core.sequencer", "sequencer"), ("core.conv", "Conv engine"), ("core.dw", "DW engine"),
-                  ("core.classifier", "classifier"))
+ENGINE_MODULES = tuple((prefix, engine) for prefix, engine in ENGINES
+                       if prefix not in ("core.fm_buffers", "core.", ""))
 #: The label of the part ``engines`` mode maps with the engines blackboxed.
 GLUE = "core glue and top"
 #: Ways to map the design (module docstring).
@@ -157,14 +159,9 @@ def _yosys(work: Path) -> str:
 
 def _stripped(verilog: Path, work: Path) -> Path:
     """The Verilog without all-zero RAM contents (they change no path, and slow Yosys)."""
-    from .synth import without_memory_init
     stripped = work / "timing_input.v"
     stripped.write_text(without_memory_init(Path(verilog).read_text()))
     return stripped
-
-
-def _escape(name: str) -> str:
-    return "\\" + name if not re.fullmatch(r"\w+", name) else name
 
 
 def _module(path: Path, top: str, verilog: Path) -> dict:
@@ -193,7 +190,6 @@ def netlist(verilog: Path, top: str, work: Path) -> dict:
 def engine_parts(verilog_text: str, top: str) -> list:
     """``engines`` mode's parts: (label, module, modules blackboxed in it), each engine of
     :data:`ENGINE_MODULES` the design has, then the rest (:data:`GLUE`) with those blackboxed."""
-    from .synth import modules
     known = modules(verilog_text)
     if top not in known:
         raise UserError(f"no module {top!r} in the Verilog")
@@ -209,8 +205,7 @@ def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progre
     with the engines blackboxed (their ports are cut points), in one Yosys process that reads
     the Verilog once; the parts' reports merged. ``progress(done, total, label)`` is called
     as parts finish."""
-    import time
-    yosys = _yosys(work)
+    _yosys(work)
     parts = engine_parts(Path(verilog).read_text(), top)
     script = [f"read_verilog -sv {_stripped(verilog, work)}", "design -save everything"]
     for index, (_label, module, blackboxed) in enumerate(parts):
@@ -218,22 +213,8 @@ def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progre
         script += [f"blackbox {_escape(name)}" for name in blackboxed]
         script += [f"synth_xilinx -family xcup -flatten -top {_escape(module)}",
                    f"write_json part{index}.json"]
-    (work / "timing.ys").write_text("\n".join(script) + "\n")
-    for stale in work.glob("part*.json"):
-        stale.unlink()
-    with open(work / "timing.log", "w") as log:
-        process = subprocess.Popen([yosys, "-q", "-s", str(work / "timing.ys")], cwd=work,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        shown = -1
-        while process.poll() is None:
-            done = sum(1 for index in range(len(parts)) if (work / f"part{index}.json").is_file())
-            if progress and done != shown and done < len(parts):
-                progress(done, len(parts), parts[done][0])
-                shown = done
-            time.sleep(1)
-    if process.returncode != 0:
-        tail = " | ".join((work / "timing.log").read_text(errors="replace").strip().splitlines()[-3:])
-        raise UserError(f"yosys failed on {verilog} (log kept in {work / 'timing.log'}): {tail}")
+    run_in_steps(script, work, "timing", [f"part{index}.json" for index in range(len(parts))],
+                 [label for label, _, _ in parts], progress)
     netlists = [_module(work / f"part{index}.json", module, verilog) for index, (_, module, _) in enumerate(parts)]
     return compose(parts, netlists, top, paths)
 
@@ -266,7 +247,7 @@ def merge(reports: list, top: str, paths: int = 10, fanouts: int = 10) -> Timing
     cells, dsp, bram, by_engine = Counter(), Counter(), Counter(), {}
     worst, fanout, parts = [], [], []
     for label, module, report in reports:
-        cells.update({kind: n for kind, n in report.cells.items() if not kind.lstrip("\\").startswith(top)})
+        cells.update(report.cells)      # analyse leaves the blackboxed engines out
         dsp.update(report.dsp)
         bram.update(report.bram)
         worst += report.worst

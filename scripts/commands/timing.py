@@ -10,8 +10,8 @@ RAMs, and prints the worst register-to-register paths in logic levels with the e
 that ends them, the worst path of each engine, the nets of highest fan-out, and how many
 DSP48E2 and block RAMs use their pipeline registers (:mod:`hw.flow.timing`, where the
 budget's assumptions are stated). ``--mode engines`` maps the accelerator engine by engine
-(``auto`` does so above :data:`WHOLE_LINES_MAX` lines of Verilog: a full-size preset) and
-counts a path that crosses an engine's ports from the port. ``--record`` writes
+(``auto`` does so above :data:`WHOLE_LINES_MAX` lines of Verilog: a full-size preset),
+carrying the levels across the engines' ports. ``--record`` writes
 ``results/<preset>/timing.json``.
 """
 
@@ -38,8 +38,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--block", default="accelerator",
                         help="the block to analyse (rrm verilog --list-blocks; default %(default)s)")
     parser.add_argument("--mode", choices=("auto", "whole", "engines"), default="auto",
-                        help="map the block whole, or the accelerator engine by engine (paths cut at the "
-                             "engines' ports); auto: engines above %d lines of Verilog" % WHOLE_LINES_MAX)
+                        help="map the block whole, or the accelerator engine by engine (levels carried across "
+                             "the engines' ports); auto: engines above %d lines of Verilog" % WHOLE_LINES_MAX)
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep the Verilog, the Yosys script, log and netlist here (default: a temporary directory)")
     parser.add_argument("--paths", type=int, default=10, help="worst paths to list (default %(default)s)")
