@@ -46,7 +46,7 @@ def _rr_mobilenet() -> Spec:
     DSP48E2 (every product one DSP48E2 as Yosys maps it, the nine DW PEs alone take 2,592)
     the Conv PEs' results go through one BN unit (``serial_bn``, 70 cycles more) and 4 of
     each DW lane's 9 products are formed in LUTs (``dw_lut_taps``, no cycle more): 2,336
-    DSP48E2, 1,163,037 cycles, under the paper's 1,177,500 (7.85 ms at 150 MHz)."""
+    DSP48E2, 1,163,051 cycles, under the paper's 1,177,500 (7.85 ms at 150 MHz)."""
     network = NetworkSpec(name="rr-mobilenet", pruned_channels=_paper_pruning(NetworkSpec()))
     hardware = HardwareSpec(serial_bn=True, dw_lut_taps=4)
     return Spec(network=network, quant=QuantSpec(), hardware=hardware, preset="rr-mobilenet")
@@ -56,7 +56,7 @@ def _rr_mobilenet_fit() -> Spec:
     """rr-mobilenet on 12 Conv PEs x 32 lanes, 2 DW PEs, the FC on 4 classes at once and one
     BN unit behind the Conv PEs: from the Pareto front of ``make sweep``, a configuration
     that fits the XCZU9EG in every resource with every DW product in a DSP48E2 and takes
-    fewer cycles than the paper's (927,032)."""
+    fewer cycles than the paper's (927,046)."""
     paper = _rr_mobilenet()
     hardware = HardwareSpec(pe_count=12, lanes=32, dw_pe_count=2, fc_parallel=4, serial_bn=True)
     return Spec(network=paper.network, quant=paper.quant, hardware=hardware, preset="rr-mobilenet-fit")
@@ -64,7 +64,7 @@ def _rr_mobilenet_fit() -> Spec:
 
 def _rr_mobilenet_fast() -> Spec:
     """rr-mobilenet on 16 Conv PEs x 64 lanes (1,024 products per cycle), 1 DW PE, the FC on
-    4 classes at once and one BN unit behind the Conv PEs: 434,405 cycles per image, under
+    4 classes at once and one BN unit behind the Conv PEs: 434,419 cycles per image, under
     the 459,000 (3.06 ms at 150 MHz) of the Vitis AI DPU's batch-1 MobileNet-v1 on a ZCU102.
     It fits the XCZU9EG because pixel-mode weights are packed without gaps, the image only
     passes through buffer Q and the FM slot selects are multiplexers (docs/accelerator.md)."""
@@ -75,7 +75,7 @@ def _rr_mobilenet_fast() -> Spec:
 
 def _rr_mobilenet_max() -> Spec:
     """rr-mobilenet on 25 Conv PEs x 64 lanes (1,600 products per cycle), 1 DW PE, the FC
-    on one class at a time and one BN unit behind the Conv PEs: 320,113 cycles per image.
+    on one class at a time and one BN unit behind the Conv PEs: 320,127 cycles per image.
     The fastest configuration of ``make sweep`` that fits the XCZU9EG: 25 is the most Conv
     PEs one BN unit can serve behind conv1 (27 beats per result need pe_count + 2), the DW
     module's 9 x 64 products take the DSP48E2 a second DW PE would need, and a map of

@@ -38,9 +38,11 @@ from ..blocks.select import one_hot, select, select_one_hot
 from .conv1_timing import conv1_cycles
 from .interfaces import FmWrite, ImageRing, LayerControl, asked, bn_units, latency_of, ram_shapes
 
-#: Pipeline stages of the Conv engine outside its blocks: the RAM read (issue -> PE
-#: inputs), the registered FM write after BN, and the cycle ``done`` is seen.
-RAM_READ, FM_WRITE, DONE = 1, 1, 1
+#: Pipeline stages of the Conv engine outside its blocks: the RAM read (issue -> RAM
+#: data) and the input register (the FM word's lane select -> the PEs' operands; it cuts
+#: the path from the FM RAM into the DSP48E2, 14 logic levels at 9 x 32 without it), the
+#: registered FM write after BN, and the cycle ``done`` is seen.
+RAM_READ, FM_WRITE, DONE = 2, 1, 1
 #: A drained sum waits one cycle for its BN word (the BN RAM read by the drain's address).
 DRAIN_BN_READ = 1
 
@@ -347,8 +349,11 @@ class ConvEngine(wiring.Component):
         c.conv_values = conv_values
 
     def _pe_inputs(self, m):
-        """Stage 1 (the RAMs' data): the Conv PEs' inputs, one beat per cycle, and the side
-        channel (BN word, write tag) delayed to line up with the PEs' outputs."""
+        """Stages 1 and 2: the RAMs' data (stage 1) and the input register (stage 2). Stage 1
+        selects the FM word's lane of every slot; stage 2 registers those values, the weight
+        row and conv1's window values, then selects the slot (group mode) and the weight
+        slice into the Conv PEs, one beat per cycle. The side channel (BN word, write tag)
+        is delayed to line up with the PEs' outputs."""
         spec, c = self.spec, self._c
         P = spec.hardware.pe_count
         kind = c.entry.kind_code
@@ -356,7 +361,7 @@ class ConvEngine(wiring.Component):
         iss_valid, iss_last, waddr, g_slice, n_lane = c.iss_valid, c.iss_last, c.waddr, c.g_slice, c.n_lane
         out_base, p_slot, g_first, group_mode = c.out_base, c.p_slot, c.g_first, c.group_mode
         value_shape, conv_values = c.value_shape, c.conv_values
-        # --- stage 1 (RAM data): the PE inputs
+        # --- stage 1 (RAM data): the lane of every slot of the FM word
         tag_layout = data.StructLayout({"waddr": unsigned(len(waddr)), "slot": range(P),
                                         "first": unsigned(len(g_first))})
         iss_tag = Signal(tag_layout)
@@ -375,26 +380,39 @@ class ConvEngine(wiring.Component):
                      d_lane_hot.eq(one_hot(n_lane, len(d_lane_hot))), d_slot_hot.eq(one_hot(p_slot, slots))]
         for p in range(P):
             m.d.sync += d_values[p].eq(conv_values[p])
-        is_pw = kind == LayerKind.pw
-        # Lane first, then slot, each an AND-OR of a registered one-hot index: the lane
-        # selects serve pixel mode and group mode alike, and group mode's slot select is then
-        # on one value, not on whole pixels (slot then lane as multiplexer trees was 13 logic
-        # levels from the FM RAM into the DSP48E2 at 9 x 32).
+        # Lane first (here), then slot (stage 2), each an AND-OR of a registered one-hot
+        # index: the lane selects serve pixel mode and group mode alike, and group mode's
+        # slot select is then on one value, not on whole pixels.
         lane_values = [select_one_hot(fm_rdata[k], d_lane_hot) for k in range(slots)]
-        shared_value = select_one_hot(lane_values, d_slot_hot)    # group mode: one pixel for every PE
-        m.d.comb += [pes.i.valid.eq(d_valid), pes.o.ready.eq(1)]
-        shared_weight = select(pw_rd.data, d_slice)   # pixel mode: one slice for every PE
+        # --- stage 2 (input register): operands registered, every data bit without reset
+        # (``e_valid`` gates them); the weight row's register is the PW RAM's output register
+        e_valid, e_last = Signal(), Signal()
+        e_tag = Signal(tag_layout)
+        e_slot_hot = Signal(slots)
+        e_slice = Signal.like(g_slice)
+        e_weights = Signal(pw_rd.data.shape(), reset_less=True)
+        e_lane_values = [Signal(value_shape, name=f"conv_lane_value{k}", reset_less=True) for k in range(slots)]
+        e_values = [Signal(value_shape, name=f"conv_window_value{p}", reset_less=True) for p in range(P)]
+        e_bn = Signal(bn_rd.data.shape(), reset_less=True)
+        m.d.sync += [e_valid.eq(d_valid), e_last.eq(d_last), e_tag.eq(d_tag), e_slot_hot.eq(d_slot_hot),
+                     e_slice.eq(d_slice), e_weights.eq(pw_rd.data), e_bn.eq(bn_rd.data)]
+        m.d.sync += [e_lane_values[k].eq(lane_values[k]) for k in range(slots)]
+        m.d.sync += [e_values[p].eq(d_values[p]) for p in range(P)]
+        is_pw = kind == LayerKind.pw
+        shared_value = select_one_hot(e_lane_values, e_slot_hot)    # group mode: one pixel for every PE
+        m.d.comb += [pes.i.valid.eq(e_valid), pes.o.ready.eq(1)]
+        shared_weight = select(e_weights, e_slice)   # pixel mode: one slice for every PE
         for p in range(P):
-            pixel_value = Mux(is_pw, lane_values[p], d_values[p])
+            pixel_value = Mux(is_pw, e_lane_values[p], e_values[p])
             m.d.comb += [
                 pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
-                pes.i.payload[p].weight.eq(Mux(group_mode, pw_rd.data[p], shared_weight)),
-                pes.i.payload[p].last.eq(d_last),
+                pes.i.payload[p].weight.eq(Mux(group_mode, e_weights[p], shared_weight)),
+                pes.i.payload[p].last.eq(e_last),
             ]
         # side channel, aligned with the PE outputs: BN parameters and the write tag
         side_layout = data.StructLayout({"bn": bn_rd.data.shape(), "tag": tag_layout})
         side = Signal(side_layout)
-        m.d.comb += [side.bn.eq(bn_rd.data), side.tag.eq(d_tag)]
+        m.d.comb += [side.bn.eq(e_bn), side.tag.eq(e_tag)]
         for level in range(pes.latency):
             nxt = Signal(side_layout, name=f"conv_side{level}", reset_less=True)   # read with pes.o.valid
             m.d.sync += nxt.eq(side)
