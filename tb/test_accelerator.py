@@ -86,17 +86,17 @@ def trained_tiny() -> Artifact:
 
 @pytest.fixture(scope="session")
 def test_split() -> tuple:
-    """The first 20 images and labels of tiny's embedded test split."""
+    """The first 12 images and labels of tiny's embedded test split."""
     out = SIM_DIR.parent / "tiny-test-split"
     with open(SIM_DIR.parent / "tiny-test-split.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "labels.npy").is_file():
             subprocess.run([sys.executable, "-m", "scripts.cli", "dataset", "--preset", "tiny",
                             "--out", str(out)], check=True, cwd=ROOT, capture_output=True)
-    return np.load(out / "images.npy")[:20], np.load(out / "labels.npy")[:20]
+    return np.load(out / "images.npy")[:12], np.load(out / "labels.npy")[:12]
 
 
-def test_trained_artifact_on_20_test_images(trained_tiny, test_split, tmp_path):
+def test_trained_artifact_on_12_test_images(trained_tiny, test_split, tmp_path):
     images, labels = test_split
     results = simulate(SPEC, [{"op": "params", "data": pack_parameters(trained_tiny)},
                               {"op": "images", "data": images}], tmp_path, simulator=simulator())
