@@ -84,11 +84,22 @@ class ConvEngine(wiring.Component):
 
     @staticmethod
     def resources(spec: Spec) -> Cost:
-        """The Conv PEs and BN units: DSP48E2 exact, LUT/FF from their lanes' unit costs."""
+        """The Conv PEs, BN units and the operand register: DSP48E2 exact, LUT/FF from their
+        lanes' unit costs, one FF per operand register bit."""
         L = spec.hardware.lanes
         lanes = (spec.hardware.pe_count * L * per_unit(*ConvPE.LANE_LUT_FF)
                  + ConvEngine.bn_unit_count(spec) * L * per_unit(*BnRequant.LANE_LUT_FF))
-        return lanes + Cost(dsp=ConvEngine.dsp48e2(spec))
+        return lanes + ConvEngine.operand_register_bits(spec) * per_unit(0, 1) + Cost(dsp=ConvEngine.dsp48e2(spec))
+
+    @staticmethod
+    def operand_register_bits(spec: Spec) -> int:
+        """Bits of the operand register (stage 2 of :meth:`_pe_inputs`): the PW weight row
+        (P x lanes weights), the lane values of the FM word's P slots and conv1's P window
+        values, and the BN word."""
+        hw, quant = spec.hardware, spec.quant
+        P, L = hw.pe_count, hw.lanes
+        value_bits = conv_parameters(spec)["value_shape"].width
+        return P * L * quant.weight_bits + 2 * P * value_bits + L * (quant.bn_mult_bits + quant.bn_bias_bits)
 
     @staticmethod
     def layer_cycles(spec: Spec, entry) -> int:
