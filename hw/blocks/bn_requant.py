@@ -39,8 +39,13 @@ class BnRequant(wiring.Component):
     numerics.
 
     Three stages: multiply; add the bias (``x``, ``sum_width`` bits: sized by
-    ``rrm.bounds.bn_sum_range`` so it cannot overflow; the per-beat mask and rounding
-    bit beside it); select, round and clamp. A stall-all pipeline: every stage
+    ``rrm.bounds.bn_sum_range`` so it cannot overflow) and keep of ``2x`` only the
+    ``FINE_SHIFTS + A`` bits from ``FINE_SHIFTS * (s // FINE_SHIFTS)`` up, whether any bit
+    above them is set, and the sign; select the window at ``s % FINE_SHIFTS``, round and
+    clamp. Splitting the window multiplexer across the two stages keeps both within the
+    150 MHz level budget (one multiplexer of ``max_shift + 1`` windows after the sum
+    register was 13 logic levels in rr-mobilenet's DW engine) and registers 14 bits per
+    lane instead of the ``sum_width``-bit sum. A stall-all pipeline: every stage
     advances when the output register is empty or being read (``o.ready``), so
     ``i.ready`` follows ``o.ready``.
 
@@ -70,13 +75,17 @@ class BnRequant(wiring.Component):
     """
 
     latency = 3
+    #: Shifts per coarse window: stage 2 selects by ``s // FINE_SHIFTS``, stage 3 by
+    #: ``s % FINE_SHIFTS`` (an 8-way multiplexer: one LUT6 and a MUXF7).
+    FINE_SHIFTS = 8
     #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx -family xcup`` maps the block at
-    #: rr-mobilenet's widths (32 lanes: 4,587 LUT, 3,508 FF, 32 DSP48E2; an estimate). The
-    #: window's bit_select and the rounding adder took 5,071 LUT (and 13 logic levels, now
-    #: 10); the barrel shifter and rounding adder before them 244 LUT per lane. Yosys
-    #: 0.23 packs no register or post-adder into a DSP48E2 (it does into a DSP48E1), so the
-    #: bias adder and the product, bias and sum registers are counted here in LUT and FF.
-    LANE_LUT_FF = (143.3, 109.6)
+    #: rr-mobilenet's widths (32 lanes: 3,299 LUT, 2,765 FF, 32 DSP48E2; 8.5 logic levels;
+    #: an estimate). One multiplexer of the 37 windows behind the sum register took 4,587
+    #: LUT, 3,508 FF and 10 levels (13 in the DW engine); bit_select and a rounding adder
+    #: before it 5,071 LUT, 13 levels; a barrel shifter 244 LUT per lane. Yosys 0.23 packs
+    #: no register or post-adder into a DSP48E2 (it does into a DSP48E1), so the bias adder
+    #: and the product and bias registers are counted here in LUT and FF.
+    LANE_LUT_FF = (103.1, 86.4)
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
                  sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):
@@ -116,42 +125,58 @@ class BnRequant(wiring.Component):
                  for l in range(lanes)]
         biases = [Signal(signed(self.bias_width), name=f"bias{l}", reset_less=True) for l in range(lanes)]
         shift1 = Signal(range(self.max_shift + 1))
-        # Stage 2: x = acc*m + b; per beat: the shift, the bits of x at s + A and above
-        # (over_mask) and whether the result rounds (s > 0).
+        # Stage 2: x = acc*m + b, kept only as far as stage 3 needs it. The shift splits
+        # into s = FINE*hi + lo; stage 2 selects the coarse window of 2x at FINE*hi (the
+        # FINE + A bits holding every window of this hi), whether any bit of 2x above it is
+        # set (over_hi) and the sign; stage 3 selects the window at lo. Per beat: lo, and
+        # whether the result rounds (s > 0).
+        fine = self.FINE_SHIFTS
+        coarse_count = self.max_shift // fine + 1
+        coarse_width = fine + bits
         valid2 = Signal()
-        sums = [Signal(signed(width), name=f"sum{l}", reset_less=True) for l in range(lanes)]
-        shift2 = Signal(range(self.max_shift + 1))
-        over_mask = Signal(width, reset_less=True)
+        coarse = [Signal(coarse_width, name=f"coarse{l}", reset_less=True) for l in range(lanes)]
+        over_hi = [Signal(name=f"over_hi{l}", reset_less=True) for l in range(lanes)]
+        negative = [Signal(name=f"negative{l}", reset_less=True) for l in range(lanes)]
+        lo2 = Signal(range(fine))
         round_up = Signal()
 
+        hi1 = shift1 // fine
         with m.If(advance):
             m.d.sync += [
                 valid1.eq(self.i.valid),
                 shift1.eq(Mux(payload.shift > self.max_shift, self.max_shift, payload.shift)),
                 valid2.eq(valid1),
-                shift2.eq(shift1),
-                over_mask.eq(Cat(shift1 + bits <= position for position in range(width))),
+                lo2.eq(shift1 % fine),
                 round_up.eq(shift1 != 0),
                 self.o.valid.eq(valid2),
             ]
-        # 2x, sign-extended so that the window [s, s + A] never leaves it.
-        pad = max(bits + 1, self.max_shift + bits + 1 - (width + 1))
+        # 2x, sign-extended so that every coarse window [FINE*hi, FINE*hi + FINE + A) lies in it.
+        pad = max(1, fine * (coarse_count - 1) + coarse_width - (width + 1))
+        doubled_width = 1 + width + pad
         for lane in range(lanes):
+            x = Signal(signed(width), name=f"sum{lane}")
+            doubled = Cat(Const(0, 1), x, *([x[-1]] * pad))
+            m.d.comb += x.eq(prods[lane] + biases[lane])
             with m.If(advance):
                 m.d.sync += [
                     prods[lane].eq(payload.acc[lane] * payload.mult[lane]),
                     biases[lane].eq(payload.bias[lane]),
-                    sums[lane].eq(prods[lane] + biases[lane]),
+                    # a coarse_count-way multiplexer behind the adder's carry chain
+                    coarse[lane].eq(select([doubled[fine * hi:fine * hi + coarse_width]
+                                            for hi in range(coarse_count)], hi1)),
+                    over_hi[lane].eq(Cat((hi1 * fine + coarse_width <= position) & doubled[position]
+                                         for position in range(doubled_width)).any()),
+                    negative[lane].eq(x < 0),
                 ]
-            x = sums[lane]
-            doubled = Cat(Const(0, 1), x, *([x[-1]] * pad))
-            window = Signal(unsigned(bits + 1), name=f"window{lane}")   # q mod 2**(A+1)
-            over = Signal(name=f"over{lane}")                           # q >= 2**(A+1)
+            # Stage 3: the window q mod 2**(A+1) = 2x[s : s + A + 1] and q >= 2**(A+1): a bit
+            # of 2x at s + A + 1 or above, in the coarse window or above it.
+            window = Signal(unsigned(bits + 1), name=f"window{lane}")
+            over = Signal(name=f"over{lane}")
+            cw = coarse[lane]
             m.d.comb += [
-                # a multiplexer of the max_shift + 1 windows: bit_select would be a barrel
-                # shifter (A + 1 is no power of two), 9 logic levels at rr-mobilenet's sum width
-                window.eq(select([doubled[s:s + bits + 1] for s in range(self.max_shift + 1)], shift2)),
-                over.eq((x.as_unsigned() & over_mask).any()),
+                window.eq(select([cw[lo:lo + bits + 1] for lo in range(fine)], lo2)),
+                over.eq(over_hi[lane]
+                        | Cat((lo2 + bits + 1 <= j) & cw[j] for j in range(coarse_width)).any()),
             ]
             # floor((window + r) / 2) = high + up, high = window's top A bits, up = r and its
             # low bit; it passes 2**A - 1 only when high is all ones. Written as gates, not
@@ -160,5 +185,5 @@ class BnRequant(wiring.Component):
             stepped = Cat(high[k] ^ (up & high[:k].all()) if k else high[0] ^ up for k in range(bits))
             saturated = over | (up & high.all())
             with m.If(advance):
-                m.d.sync += self.o.payload[lane].eq(Mux(x < 0, 0, Mux(saturated, act_max, stepped)))
+                m.d.sync += self.o.payload[lane].eq(Mux(negative[lane], 0, Mux(saturated, act_max, stepped)))
         return m
