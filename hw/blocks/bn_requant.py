@@ -11,7 +11,7 @@ from rrm.numerics import MAX_SHIFT
 from .checks import check_int
 from .layouts import activations_layout, bn_layout
 from .pipeline import stall_all_advance
-from .select import select
+from .select import one_hot, select, select_one_hot
 
 #: Bits of the per-beat shift field: shifts 0..MAX_SHIFT (docs/design.md §6).
 SHIFT_BITS = MAX_SHIFT.bit_length()
@@ -79,13 +79,13 @@ class BnRequant(wiring.Component):
     #: ``s % FINE_SHIFTS`` (an 8-way multiplexer: one LUT6 and a MUXF7).
     FINE_SHIFTS = 8
     #: LUT and FF per lane, as Yosys 0.23 ``synth_xilinx -family xcup`` maps the block at
-    #: rr-mobilenet's widths (32 lanes: 3,299 LUT, 2,765 FF, 32 DSP48E2; 8.5 logic levels;
+    #: rr-mobilenet's widths (32 lanes: 3,357 LUT, 2,882 FF, 32 DSP48E2; 8.5 logic levels;
     #: an estimate). One multiplexer of the 37 windows behind the sum register took 4,587
     #: LUT, 3,508 FF and 10 levels (13 in the DW engine); bit_select and a rounding adder
     #: before it 5,071 LUT, 13 levels; a barrel shifter 244 LUT per lane. Yosys 0.23 packs
     #: no register or post-adder into a DSP48E2 (it does into a DSP48E1), so the bias adder
     #: and the product and bias registers are counted here in LUT and FF.
-    LANE_LUT_FF = (103.1, 86.4)
+    LANE_LUT_FF = (104.9, 90.1)
 
     def __init__(self, *, lanes: int, acc_width: int, mult_width: int, bias_width: int,
                  sum_width: int, act_bits: int, max_shift: int = MAX_SHIFT):
@@ -125,28 +125,37 @@ class BnRequant(wiring.Component):
                  for l in range(lanes)]
         biases = [Signal(signed(self.bias_width), name=f"bias{l}", reset_less=True) for l in range(lanes)]
         shift1 = Signal(range(self.max_shift + 1))
+        hi1_hot = Signal(self.max_shift // self.FINE_SHIFTS + 1)   # bit k: shift1 // FINE == k
         # Stage 2: x = acc*m + b, kept only as far as stage 3 needs it. The shift splits
         # into s = FINE*hi + lo; stage 2 selects the coarse window of 2x at FINE*hi (the
         # FINE + A bits holding every window of this hi), whether any bit of 2x above it is
-        # set (over_hi) and the sign; stage 3 selects the window at lo. Per beat: lo, and
-        # whether the result rounds (s > 0).
+        # set (as one OR per FINE bits above each coarse window: stage 3 ORs those at and
+        # above hi) and the sign; stage 3 selects the window at lo. Per beat: lo, the masks
+        # of those ORs and of the coarse window's bits above the window, and whether the
+        # result rounds (s > 0).
         fine = self.FINE_SHIFTS
         coarse_count = self.max_shift // fine + 1
         coarse_width = fine + bits
         valid2 = Signal()
         coarse = [Signal(coarse_width, name=f"coarse{l}", reset_less=True) for l in range(lanes)]
-        over_hi = [Signal(name=f"over_hi{l}", reset_less=True) for l in range(lanes)]
+        above = [Signal(coarse_count, name=f"above{l}", reset_less=True) for l in range(lanes)]
         negative = [Signal(name=f"negative{l}", reset_less=True) for l in range(lanes)]
         lo2 = Signal(range(fine))
+        above_mask = Signal(coarse_count)      # bit k: k >= hi
+        window_mask = Signal(coarse_width)     # bit j: j >= lo + A + 1
         round_up = Signal()
 
         hi1 = shift1 // fine
+        clamped = Mux(payload.shift > self.max_shift, self.max_shift, payload.shift)
         with m.If(advance):
             m.d.sync += [
                 valid1.eq(self.i.valid),
-                shift1.eq(Mux(payload.shift > self.max_shift, self.max_shift, payload.shift)),
+                shift1.eq(clamped),
+                hi1_hot.eq(one_hot(clamped // fine, coarse_count)),
                 valid2.eq(valid1),
                 lo2.eq(shift1 % fine),
+                above_mask.eq(Cat(hi1 <= k for k in range(coarse_count))),
+                window_mask.eq(Cat(shift1 % fine + bits + 1 <= j for j in range(coarse_width))),
                 round_up.eq(shift1 != 0),
                 self.o.valid.eq(valid2),
             ]
@@ -161,11 +170,15 @@ class BnRequant(wiring.Component):
                 m.d.sync += [
                     prods[lane].eq(payload.acc[lane] * payload.mult[lane]),
                     biases[lane].eq(payload.bias[lane]),
-                    # a coarse_count-way multiplexer behind the adder's carry chain
-                    coarse[lane].eq(select([doubled[fine * hi:fine * hi + coarse_width]
-                                            for hi in range(coarse_count)], hi1)),
-                    over_hi[lane].eq(Cat((hi1 * fine + coarse_width <= position) & doubled[position]
-                                         for position in range(doubled_width)).any()),
+                    # a coarse_count-way AND-OR behind the adder's carry chain
+                    coarse[lane].eq(select_one_hot([doubled[fine * hi:fine * hi + coarse_width]
+                                                    for hi in range(coarse_count)], hi1_hot)),
+                    # above[k]: a bit of 2x in [FINE*k + FINE + A, FINE*(k+1) + FINE + A), the
+                    # last one up to the top
+                    above[lane].eq(Cat(doubled[fine * k + coarse_width:
+                                               fine * (k + 1) + coarse_width if k + 1 < coarse_count
+                                               else doubled_width].any()
+                                       for k in range(coarse_count))),
                     negative[lane].eq(x < 0),
                 ]
             # Stage 3: the window q mod 2**(A+1) = 2x[s : s + A + 1] and q >= 2**(A+1): a bit
@@ -175,8 +188,7 @@ class BnRequant(wiring.Component):
             cw = coarse[lane]
             m.d.comb += [
                 window.eq(select([cw[lo:lo + bits + 1] for lo in range(fine)], lo2)),
-                over.eq(over_hi[lane]
-                        | Cat((lo2 + bits + 1 <= j) & cw[j] for j in range(coarse_width)).any()),
+                over.eq((above[lane] & above_mask).any() | (cw & window_mask).any()),
             ]
             # floor((window + r) / 2) = high + up, high = window's top A bits, up = r and its
             # low bit; it passes 2**A - 1 only when high is all ones. Written as gates, not

@@ -158,7 +158,7 @@ class PatchBuffer(wiring.Component):
             m.d.comb += write.data[k - 2].eq(pixel)
         column.append(pixel)
 
-        window = Signal(self.window_layout)
+        window = Signal(self.window_layout, reset_less=True)
         last_window = Signal()
         m.d.comb += [self.o.payload.window.eq(window), self.o.payload.last.eq(last_window)]
         first_out = k - 1

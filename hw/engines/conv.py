@@ -312,8 +312,8 @@ class ConvEngine(wiring.Component):
         for channel in range(channels):
             m.d.comb += patch.i.payload[channel].eq(
                 reader["pixel"][channel * in_bits:(channel + 1) * in_bits].as_signed())
-        gather = Signal(data.ArrayLayout(window_shape, P))
-        serial = Signal(data.ArrayLayout(window_shape, P))
+        gather = Signal(data.ArrayLayout(window_shape, P), reset_less=True)
+        serial = Signal(data.ArrayLayout(window_shape, P), reset_less=True)
         gather_slot = Signal(range(P))
         g_full = Signal()
         windows_left = Signal.like(entry.out_pixels)
