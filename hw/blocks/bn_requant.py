@@ -33,8 +33,8 @@ class BnRequant(wiring.Component):
     (write ``x = q 2**(s-1) + e``, ``0 <= e < 2**(s-1)``: the fraction ``e / 2**s`` is
     below one half and cannot carry); for ``s = 0`` ``x = floor((2x + 0) / 2)``. So each
     lane only needs the sign of ``x``, the ``A + 1`` bits of ``2x`` from bit ``s`` up
-    (``q mod 2**(A+1)``, one multiplexer of the windows by ``s``) and whether any bit of ``x`` at
-    ``s + A`` or above is set (``q >= 2**(A+1)``: an AND with a per-beat mask, then an
+    (``q mod 2**(A+1)``, selected in two steps, below) and whether any bit of ``x`` at
+    ``s + A`` or above is set (``q >= 2**(A+1)``: ANDs with per-beat masks, then an
     OR); the rounding is an ``A``-bit increment in gates. docs/design.md §6 gives the
     numerics.
 
@@ -44,8 +44,9 @@ class BnRequant(wiring.Component):
     above them is set, and the sign; select the window at ``s % FINE_SHIFTS``, round and
     clamp. Splitting the window multiplexer across the two stages keeps both within the
     150 MHz level budget (one multiplexer of ``max_shift + 1`` windows after the sum
-    register was 13 logic levels in rr-mobilenet's DW engine) and registers 14 bits per
-    lane instead of the ``sum_width``-bit sum. A stall-all pipeline: every stage
+    register was 13 logic levels in rr-mobilenet's DW engine) and registers
+    ``FINE_SHIFTS + A + max_shift // FINE_SHIFTS + 2`` bits per lane (18 at rr-mobilenet)
+    instead of the ``sum_width``-bit sum. A stall-all pipeline: every stage
     advances when the output register is empty or being read (``o.ready``), so
     ``i.ready`` follows ``o.ready``.
 
@@ -145,7 +146,7 @@ class BnRequant(wiring.Component):
         window_mask = Signal(coarse_width)     # bit j: j >= lo + A + 1
         round_up = Signal()
 
-        hi1 = shift1 // fine
+        hi1, lo1 = shift1 // fine, shift1 % fine
         clamped = Mux(payload.shift > self.max_shift, self.max_shift, payload.shift)
         with m.If(advance):
             m.d.sync += [
@@ -153,15 +154,17 @@ class BnRequant(wiring.Component):
                 shift1.eq(clamped),
                 hi1_hot.eq(one_hot(clamped // fine, coarse_count)),
                 valid2.eq(valid1),
-                lo2.eq(shift1 % fine),
+                lo2.eq(lo1),
                 above_mask.eq(Cat(hi1 <= k for k in range(coarse_count))),
-                window_mask.eq(Cat(shift1 % fine + bits + 1 <= j for j in range(coarse_width))),
+                window_mask.eq(Cat(lo1 + bits + 1 <= j for j in range(coarse_width))),
                 round_up.eq(shift1 != 0),
                 self.o.valid.eq(valid2),
             ]
         # 2x, sign-extended so that every coarse window [FINE*hi, FINE*hi + FINE + A) lies in it.
         pad = max(1, fine * (coarse_count - 1) + coarse_width - (width + 1))
-        doubled_width = 1 + width + pad
+        # above[k] covers 2x's bits from the end of coarse window k to the end of window k + 1
+        # (the last one up to the top)
+        above_ends = [fine * k + coarse_width for k in range(coarse_count)] + [1 + width + pad]
         for lane in range(lanes):
             x = Signal(signed(width), name=f"sum{lane}")
             doubled = Cat(Const(0, 1), x, *([x[-1]] * pad))
@@ -173,11 +176,7 @@ class BnRequant(wiring.Component):
                     # a coarse_count-way AND-OR behind the adder's carry chain
                     coarse[lane].eq(select_one_hot([doubled[fine * hi:fine * hi + coarse_width]
                                                     for hi in range(coarse_count)], hi1_hot)),
-                    # above[k]: a bit of 2x in [FINE*k + FINE + A, FINE*(k+1) + FINE + A), the
-                    # last one up to the top
-                    above[lane].eq(Cat(doubled[fine * k + coarse_width:
-                                               fine * (k + 1) + coarse_width if k + 1 < coarse_count
-                                               else doubled_width].any()
+                    above[lane].eq(Cat(doubled[above_ends[k]:above_ends[k + 1]].any()
                                        for k in range(coarse_count))),
                     negative[lane].eq(x < 0),
                 ]
