@@ -20,18 +20,19 @@ Parameter RAMs (contents and order: :mod:`rrm.param_stream`):
 
 - ``dw``: one word per (dw layer, channel group): K*K taps x ``lanes`` weights,
   element ``[tap][lane]`` at bit ``(tap*lanes + lane) * weight_bits``;
-- ``pw``: rows of ``pe_count`` slices of ``lanes`` weights (:func:`pw_position`).
+- ``pw``: rows of S = ``pw_slices`` slices of ``lanes`` weights (``pe_count`` unless
+  the spec's ``pw_slices`` says fewer; :func:`pw_position`).
   Weight word (g, t) of a layer (conv1: output group g, tap t; pw: output group g,
   input channel n = t; fc: class g, input group t). Where the Conv PEs work on
   pixels (conv1, pixel-mode pw) they read one slice per beat, so the words are
-  packed without gaps: word s = g * taps + t is slice ``s % pe_count`` of row
-  ``w_base + s // pe_count``. Where a beat needs ``pe_count`` groups at once
-  (group-mode pw, the FC) word (g, t) is slice ``g % pe_count`` of row
-  ``w_base + (g // pe_count) * taps + t``;
+  packed without gaps: word s = g * taps + t is slice ``s % S`` of row
+  ``w_base + s // S``. Where a beat needs S groups at once
+  (group-mode pw, the FC) word (g, t) is slice ``g % S`` of row
+  ``w_base + (g // S) * taps + t``;
 - ``bn``: one word per (conv/dw/pw layer, output group): ``lanes`` multipliers
   then ``lanes`` biases;
-- ``fc_bias``: one word per row of ``pe_count`` classes (the FC's rows), class
-  ``r * pe_count + j`` in field j; ``shift``: one shift per conv/dw/pw layer.
+- ``fc_bias``: one word per row of S classes (the FC's rows), class
+  ``r * S + j`` in field j; ``shift``: one shift per conv/dw/pw layer.
 """
 
 from __future__ import annotations
@@ -137,14 +138,15 @@ class LayerEntry:
         pixel-mode pw: one slice per beat), not in rows of ``pe_count`` groups."""
         return self.kind in ("conv", "pw") and not self.group_mode
 
-    def pw_rows(self, pe_count: int) -> int:
-        """PW RAM rows the layer's weights take (conv1, pw, fc; 0 for the others)."""
+    def pw_rows(self, slices: int) -> int:
+        """PW RAM rows of ``slices`` slices the layer's weights take (conv1, pw, fc; 0 for
+        the others)."""
         if self.kind not in ("conv", "pw", "fc"):
             return 0
         groups = self.out_channels if self.kind == "fc" else self.out_groups
         if self.packed:
-            return ceil_div(groups * self.taps, pe_count)
-        return ceil_div(groups, pe_count) * self.taps
+            return ceil_div(groups * self.taps, slices)
+        return ceil_div(groups, slices) * self.taps
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class MemoryMap:
     pe_count: int
     lanes: int
     slot_bits: int
+    #: Slices of ``lanes`` weights per PW RAM row (and classes per fc_bias word).
+    pw_slices: int
     image_bits: int
     rams: dict
     layers: tuple
@@ -171,14 +175,18 @@ class MemoryMap:
     def check_image_fits(self, spec: Spec) -> None:
         """SpecError unless the accelerator can be built: an image pixel fits a feature-map
         slot, and with ``serial_bn`` every pixel-mode conv/pw layer has at least
-        ``pe_count + 2`` beats per result (the drain of the previous result's P sums)."""
+        ``ceil(pe_count / serial_bn_units) + 2`` beats per result (the drain of the previous
+        result's P sums)."""
         if spec.hardware.serial_bn:
+            units = spec.hardware.serial_bn_units
+            steps = ceil_div(self.pe_count, units)
             for entry in self.layers:
-                if entry.kind in ("conv", "pw") and not entry.group_mode and entry.taps < self.pe_count + 2:
+                if entry.kind in ("conv", "pw") and not entry.group_mode and entry.taps < steps + 2:
+                    what = "pe_count + 2" if units == 1 else f"ceil(pe_count / {units}) + 2"
                     raise SpecError("hardware.serial_bn",
                                     f"layer {entry.name} has {entry.taps} beats per result, fewer "
-                                    f"than pe_count + 2 = {self.pe_count + 2}: its results would "
-                                    f"come faster than one BN unit drains them")
+                                    f"than {what} = {steps + 2}: its results would "
+                                    f"come faster than {units} BN unit{'s' if units > 1 else ''} drain them")
         if self.image_bits > self.slot_bits:
             raise SpecError("hardware.lanes",
                             f"an image pixel ({spec.network.input_channels} x {spec.quant.input_bits} "
@@ -201,13 +209,14 @@ class MemoryMap:
         raise KeyError(name)
 
 
-def pw_position(entry: LayerEntry, group: int, tap: int, pe_count: int) -> tuple:
-    """(row, slice) of weight word (``group``, ``tap``) of ``entry`` in the PW RAM (the
-    module docstring: packed for conv1 and pixel-mode pw, rows of groups otherwise)."""
+def pw_position(entry: LayerEntry, group: int, tap: int, slices: int) -> tuple:
+    """(row, slice) of weight word (``group``, ``tap``) of ``entry`` in the PW RAM of
+    ``slices`` slices per row (the module docstring: packed for conv1 and pixel-mode pw,
+    rows of groups otherwise)."""
     if entry.packed:
         word = group * entry.taps + tap
-        return entry.w_base + word // pe_count, word % pe_count
-    return entry.w_base + (group // pe_count) * entry.taps + tap, group % pe_count
+        return entry.w_base + word // slices, word % slices
+    return entry.w_base + (group // slices) * entry.taps + tap, group % slices
 
 
 def use_group_mode(pixels: int, groups: int, taps: int, pe_count: int) -> bool:
@@ -235,6 +244,7 @@ def memory_map(spec: Spec) -> MemoryMap:
     """
     hw, quant = spec.hardware, spec.quant
     p, lanes, k = hw.pe_count, hw.lanes, hw.kernel
+    slices = hw.pw_row_slices
     layers = spec.layers()
     slot_bits = lanes * quant.act_bits
     image_bits = spec.network.input_channels * quant.input_bits
@@ -261,7 +271,10 @@ def memory_map(spec: Spec) -> MemoryMap:
         elif layer.kind == "pw":
             taps = layer.in_channels
             w_base = pw_words
-            group_mode = int(use_group_mode(out_pixels, out_groups, taps, p))
+            # packed_pw: pixel mode only (its packed PEs share one weight word); group mode
+            # also needs a PW row of pe_count slices and one serial BN unit
+            group_mode = int(use_group_mode(out_pixels, out_groups, taps, p) and not hw.packed_pw
+                             and slices == p and hw.serial_bn_units == 1)
             if group_mode:
                 writes = out_pixels * out_groups
         elif layer.kind == "dw":
@@ -290,7 +303,7 @@ def memory_map(spec: Spec) -> MemoryMap:
             out_blocks=out_blocks, out_pixels=out_pixels, taps=taps,
             w_base=w_base, bn_base=bn_base, bn_index=this_bn, group_mode=group_mode,
             writes=writes)
-        pw_words += entry.pw_rows(p)
+        pw_words += entry.pw_rows(slices)
         entries.append(entry)
     fc = layers[-1]
     fm_width = p * slot_bits
@@ -299,14 +312,15 @@ def memory_map(spec: Spec) -> MemoryMap:
         "fm_q": Ram("fm_q", fm_width, max(1, fm_depth[1]),
                     "feature maps and the arriving image (a ring), buffer Q"),
         "dw": Ram("dw", k * k * lanes * quant.weight_bits, max(1, dw_words), "depthwise kernels"),
-        "pw": Ram("pw", p * lanes * quant.weight_bits, max(1, pw_words),
+        "pw": Ram("pw", slices * lanes * quant.weight_bits, max(1, pw_words),
                   "conv1, pointwise and FC weights"),
         "bn": Ram("bn", lanes * (quant.bn_mult_bits + quant.bn_bias_bits), max(1, bn_words),
                   "BN multipliers and biases"),
-        "fc_bias": Ram("fc_bias", p * quant.fc_bias_bits, ceil_div(fc.out_channels, p),
-                       "FC biases, one row of pe_count classes per word"),
+        "fc_bias": Ram("fc_bias", slices * quant.fc_bias_bits, ceil_div(fc.out_channels, slices),
+                       "FC biases, one row of pw_slices classes per word"),
         "shift": Ram("shift", SHIFT_FIELD_BITS, max(1, bn_index), "requantization shifts"),
     }
-    return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, image_bits=image_bits, rams=rams,
+    return MemoryMap(pe_count=p, lanes=lanes, slot_bits=slot_bits, pw_slices=slices,
+                     image_bits=image_bits, rams=rams,
                      layers=tuple(entries), spec_hash=spec_hash(spec),
                      image_words=ceil_div(size * size, p))

@@ -27,25 +27,26 @@ def _pack_fields(values, bits: int) -> int:
     return word
 
 
-def _pw_rows(words: np.ndarray, entry, pe_count: int) -> list:
-    """A layer's weight words (G, T, lanes) as its PW RAM rows, each word (g, t) in the
-    slice :func:`rrm.memory_map.pw_position` gives it (unused slices hold zeros)."""
+def _pw_rows(words: np.ndarray, entry, slices: int) -> list:
+    """A layer's weight words (G, T, lanes) as its PW RAM rows of ``slices`` slices, each
+    word (g, t) in the slice :func:`rrm.memory_map.pw_position` gives it (unused slices
+    hold zeros)."""
     groups, taps, lanes = words.shape
-    rows = np.zeros((entry.pw_rows(pe_count), pe_count, lanes), dtype=np.int64)
+    rows = np.zeros((entry.pw_rows(slices), slices, lanes), dtype=np.int64)
     group, tap = np.meshgrid(np.arange(groups), np.arange(taps), indexing="ij")
-    row, slot = pw_position(entry, group, tap, pe_count)
+    row, slot = pw_position(entry, group, tap, slices)
     rows[row - entry.w_base, slot] = words
     return list(rows.reshape(len(rows), -1))
 
 
-def _lane_words(matrix: np.ndarray, entry, lanes: int, pe_count: int) -> list:
+def _lane_words(matrix: np.ndarray, entry, lanes: int, slices: int) -> list:
     """``matrix`` (M, T) as PW RAM rows: word (g, t) holds lanes m = g*lanes + l of column t."""
     m, t = matrix.shape
     groups = ceil_div(m, lanes)
     padded = np.zeros((groups * lanes, t), dtype=np.int64)
     padded[:m] = matrix
     words = padded.reshape(groups, lanes, t).transpose(0, 2, 1)  # (G, T, lanes)
-    return _pw_rows(words, entry, pe_count)
+    return _pw_rows(words, entry, slices)
 
 
 def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
@@ -59,11 +60,11 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
         name = entry.name
         if entry.kind == "conv":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N, K, K)
-            for row in _lane_words(w.reshape(w.shape[0], -1), entry, lanes, mmap.pe_count):
+            for row in _lane_words(w.reshape(w.shape[0], -1), entry, lanes, mmap.pw_slices):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
         elif entry.kind == "pw":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64)  # (M, N)
-            for row in _lane_words(w, entry, lanes, mmap.pe_count):
+            for row in _lane_words(w, entry, lanes, mmap.pw_slices):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
         elif entry.kind == "dw":
             w = np.asarray(params[f"{name}.weight"], dtype=np.int64).reshape(-1, k * k)  # (C, K*K)
@@ -78,12 +79,13 @@ def ram_words(artifact, mmap: MemoryMap | None = None) -> dict:
             padded = np.zeros((w.shape[0], entry.in_groups * lanes), dtype=np.int64)
             padded[:, :c] = w
             fc_words = padded.reshape(w.shape[0], entry.in_groups, lanes)  # (classes, groups, lanes)
-            for row in _pw_rows(fc_words, entry, mmap.pe_count):
+            for row in _pw_rows(fc_words, entry, mmap.pw_slices):
                 words["pw"].append(_pack_fields(row, quant.weight_bits))
             bias = np.asarray(params[f"{name}.bias"], dtype=np.int64)
-            padded_bias = np.zeros(ceil_div(len(bias), mmap.pe_count) * mmap.pe_count, dtype=np.int64)
+            S = mmap.pw_slices
+            padded_bias = np.zeros(ceil_div(len(bias), S) * S, dtype=np.int64)
             padded_bias[:len(bias)] = bias
-            for row in padded_bias.reshape(-1, mmap.pe_count):   # class r*P + j in slot j
+            for row in padded_bias.reshape(-1, S):   # class r*S + j in slot j
                 words["fc_bias"].append(_pack_fields(row, quant.fc_bias_bits))
         if entry.kind in ("conv", "dw", "pw"):
             mult = np.asarray(params[f"{name}.bn_mult"], dtype=np.int64)

@@ -260,6 +260,23 @@ class HardwareSpec:
         ``weight_bits`` products in LUTs (shifts and adds over the activation's bits)
         instead of one DSP48E2 each (0..K*K; 0: every product in a DSP48E2, the paper's
         design): the DSP budget traded for LUTs, tap by tap, at the same cycles.
+    packed_pw : bool
+        Two pixels per DSP48E2 in the Conv module (docs/design.md §3.6): the ``pe_count``
+        pixels of a pointwise beat share one weight word, pixels 2q and 2q + 1 packed into
+        one product, so ``pe_count / 2`` products per lane; conv1's 8-bit values do not
+        pack and run one pixel per product in two passes. Needs an even ``pe_count``;
+        every pointwise layer runs in pixel mode.
+    serial_bn_units : int
+        With ``serial_bn``, the BN units the Conv module's results share (1..``pe_count``,
+        default 1): a result's P sums leave ``ceil(P / units)`` cycles, units side by side
+        on neighbouring slots, so a layer needs ``ceil(P / units) + 2`` beats per result
+        instead of ``P + 2``. Group mode needs a single unit.
+    pw_slices : int
+        Slices of ``lanes`` weights per PW RAM row (0: ``pe_count``). Fewer than
+        ``pe_count`` makes the PW RAM narrower and deeper (BRAM18K are 512 x 36: a row of
+        50 x 64 weights just over 512 rows deep doubles them); the Conv engine reads one
+        slice per beat either way, the FC takes ``fc_parallel`` of a row's slices, and
+        group mode (P slices at once) is then off.
     """
 
     pe_count: int = 9
@@ -274,9 +291,13 @@ class HardwareSpec:
     fc_parallel: int = 0
     serial_bn: bool = False
     dw_lut_taps: int = 0
+    packed_pw: bool = False
+    serial_bn_units: int = 1
+    pw_slices: int = 0
 
     #: Fields a spec file may leave out (their defaults keep the paper's design).
-    OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_taps")
+    OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_taps", "packed_pw", "serial_bn_units",
+                       "pw_slices")
 
     @property
     def dw_pes(self) -> int:
@@ -284,9 +305,14 @@ class HardwareSpec:
         return self.dw_pe_count or self.pe_count
 
     @property
+    def pw_row_slices(self) -> int:
+        """Slices of ``lanes`` weights per PW RAM row."""
+        return self.pw_slices or self.pe_count
+
+    @property
     def fc_classes(self) -> int:
-        """Classes the FC computes at once."""
-        return self.fc_parallel or self.pe_count
+        """Classes the FC computes at once (from one PW row)."""
+        return self.fc_parallel or self.pw_row_slices
 
     def __post_init__(self):
         _check_int("hardware.pe_count", self.pe_count, 1, 64)
@@ -302,13 +328,24 @@ class HardwareSpec:
                             f"unknown device {self.device!r} (allowed: {', '.join(DEVICES)})")
         _check_int("hardware.fm_buffers", self.fm_buffers, 1, 4)
         _check_int("hardware.dw_pe_count", self.dw_pe_count, 0, self.pe_count)
+        _check_int("hardware.pw_slices", self.pw_slices, 0, self.pe_count)
         _check_int("hardware.fc_parallel", self.fc_parallel, 0, self.pe_count)
-        if self.fc_parallel and self.pe_count % self.fc_parallel:
-            raise SpecError("hardware.fc_parallel",
-                            f"{self.fc_parallel} does not divide pe_count {self.pe_count}")
+        if self.fc_parallel and self.pw_row_slices % self.fc_parallel:
+            what = f"pw_slices {self.pw_slices}" if self.pw_slices else f"pe_count {self.pe_count}"
+            raise SpecError("hardware.fc_parallel", f"{self.fc_parallel} does not divide {what}"
+                            " (the FC takes its classes from one PW row)")
         if not isinstance(self.serial_bn, bool):
             raise SpecError("hardware.serial_bn", f"must be true or false, not {self.serial_bn!r}")
         _check_int("hardware.dw_lut_taps", self.dw_lut_taps, 0, self.kernel * self.kernel)
+        _check_int("hardware.serial_bn_units", self.serial_bn_units, 1, self.pe_count)
+        if self.serial_bn_units > 1 and not self.serial_bn:
+            raise SpecError("hardware.serial_bn_units",
+                            f"{self.serial_bn_units} units need serial_bn (without it every PE has its own)")
+        if not isinstance(self.packed_pw, bool):
+            raise SpecError("hardware.packed_pw", f"must be true or false, not {self.packed_pw!r}")
+        if self.packed_pw and self.pe_count % 2:
+            raise SpecError("hardware.packed_pw",
+                            f"packs pixels in pairs: pe_count must be even, not {self.pe_count}")
         beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
         if not 0.0 < beta <= 1.0:
             raise SpecError("hardware.fm_on_chip", f"{beta} is out of range (allowed: 0 < value <= 1)")

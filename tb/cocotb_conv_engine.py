@@ -102,13 +102,26 @@ async def conv_layer(dut):
         assert not dut.image_error.value, "the image loader reports image_error"
 
     # every write: target buffer, slot enables, address; every slot once
-    per_slot = entry.group_mode or spec.hardware.serial_bn
+    units = spec.hardware.serial_bn_units if spec.hardware.serial_bn and not entry.group_mode else 1
+    per_slot = entry.group_mode or (spec.hardware.serial_bn and units == 1)
+    steps = -(-P // units)     # serial_bn: drain steps per result, each ``units`` neighbouring slots
+    # packed_pw: conv1 writes each word in two passes, the even slots, then the odd ones
+    passes = 2 if case.is_conv1 and spec.hardware.packed_pw else 1
+    even = sum(1 << slot for slot in range(0, P, 2))
     slot_bits = L * A
     slots_written = {}    # (addr, slot) -> slot value
     for _, buffer, addr, word, slots in writes:
         assert buffer == 1 - entry.src, f"write to buffer {buffer}, layer reads {entry.src}"
         if per_slot:
             assert slots != 0 and slots & (slots - 1) == 0, f"write at {addr} enables slots {slots:b}, not one"
+        elif units > 1:   # one drain step's slots (of the pass's parity)
+            low = (slots & -slots).bit_length() - 1
+            step = ((1 << units) - 1) << (low // units * units)
+            assert slots and slots & ~step == 0, f"write at {addr} enables slots {slots:b}, not one step's"
+            if passes == 2:
+                assert slots & even in (0, slots) and slots & ~even in (0, slots), f"slots {slots:b} mix parities"
+        elif passes == 2:
+            assert slots in (even, even ^ ((1 << P) - 1)), f"write at {addr} enables slots {slots:b}"
         else:
             assert slots == (1 << P) - 1, f"write at {addr} enables slots {slots:b}"
         assert addr < entry.out_blocks * entry.out_groups, f"write at {addr} outside the map"
@@ -116,7 +129,13 @@ async def conv_layer(dut):
             if slots >> slot & 1:
                 assert (addr, slot) not in slots_written, f"slot {slot} of word {addr} written twice"
                 slots_written[addr, slot] = (word >> (slot * slot_bits)) & ((1 << slot_bits) - 1)
-    want_ops = entry.writes * (P if spec.hardware.serial_bn and not entry.group_mode else 1)
+    if units > 1:   # drain steps holding a slot of each pass's parity
+        per_result = sum(any(slot < P and (passes == 1 or slot % 2 == h)
+                             for slot in range(j * units, (j + 1) * units))
+                         for h in range(passes) for j in range(steps))
+        want_ops = entry.writes * per_result
+    else:
+        want_ops = entry.writes * (P if spec.hardware.serial_bn and not entry.group_mode else passes)
     assert len(writes) == want_ops, \
         f"{len(writes)} write operations, expected {want_ops} (the layer table's writes: {entry.writes})"
     missing = [(pixel, g) for pixel in range(entry.out_pixels) for g in range(entry.out_groups)

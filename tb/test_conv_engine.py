@@ -40,6 +40,28 @@ CASES = {
     "serial-dsc2-pw": (dict(serial_bn=True), "dsc2.pw", {}),
     # serial_bn on the odd shape (a partial last block)
     "serial-odd-dsc3-pw": (dict(pe_count=3, lanes=7, serial_bn=True), "dsc3.pw", {}),
+    # packed_pw: two pixels per product on pw (tiny's P = 2: one packed PE) ...
+    "packed-dsc2-pw": (dict(packed_pw=True), "dsc2.pw", {}),
+    # ... on 4 PEs x 7 lanes, a partial last block (64 pixels in 16 blocks, 5 output groups)
+    "packed-4pe-dsc3-pw": (dict(pe_count=4, lanes=7, packed_pw=True), "dsc3.pw", {}),
+    # ... in pixel mode where it would otherwise be group mode (tiny's 1x1 map, 18 groups)
+    "packed-dsc13-pw": (dict(packed_pw=True), "dsc13.pw", {}),
+    # ... with serial_bn
+    "packed-serial-dsc3-pw": (dict(pe_count=4, lanes=7, packed_pw=True, serial_bn=True), "dsc3.pw", {}),
+    # ... and conv1 in two passes of single-mode windows, with the image loader
+    "packed-conv1": (dict(packed_pw=True), "conv1", {}),
+    "packed-conv1-4pe": (dict(pe_count=4, lanes=7, packed_pw=True), "conv1", {}),
+    "packed-serial-conv1-4pe": (dict(pe_count=4, lanes=7, packed_pw=True, serial_bn=True), "conv1", {}),
+    # serial_bn_units: 2 and 3 BN units share the drain (6 PEs: 3 and 2 steps), PW rows of
+    # 2 slices; packed and not, pw and conv1 (a partial last block)
+    "packed-2units-6pe-dsc3-pw": (dict(pe_count=6, lanes=7, packed_pw=True, serial_bn=True, serial_bn_units=2,
+                                       pw_slices=2, fc_parallel=2), "dsc3.pw", {}),
+    "packed-3units-6pe-conv1": (dict(pe_count=6, lanes=7, packed_pw=True, serial_bn=True, serial_bn_units=3,
+                                     pw_slices=3, fc_parallel=3), "conv1", {}),
+    "packed-2units-6pe-conv1": (dict(pe_count=6, lanes=7, packed_pw=True, serial_bn=True, serial_bn_units=2),
+                                "conv1", {}),
+    "3units-6pe-dsc3-pw": (dict(pe_count=6, lanes=7, serial_bn=True, serial_bn_units=3, pw_slices=4,
+                                fc_parallel=2), "dsc3.pw", {}),
     # conv1 with the image loader: tiny (a ring of 128 words of the image's 512), no gaps ...
     "conv1-tiny": (dict(), "conv1", {}),
     # ... and random gaps on the image stream (cycles only >= layer_cycles)

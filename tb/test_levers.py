@@ -1,9 +1,12 @@
 """The hardware levers of the faster configurations on tiny, bit for bit against golden and
 cycle for cycle against the cycle model: fewer DW PEs than Conv PEs (``dw_pe_count``), the
 FC on fewer classes at once (``fc_parallel``), the Conv module's results through one BN
-unit (``serial_bn``), and the image streaming through a ring in buffer Q smaller than itself."""
+unit (``serial_bn``), two pixels per DSP48E2 (``packed_pw``), and the image streaming through a
+ring in buffer Q smaller than itself. The packed configuration also runs under Icarus."""
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pytest
@@ -27,6 +30,15 @@ VARIANTS = {
     # 4 lanes: conv1 (2 output groups) reads the image slower than it arrives, and the
     # image's ring in buffer Q (256 words) is half the image: the loader waits for the reader
     "2pe-4lanes-ring": dict(pe_count=2, lanes=4),
+    # two pixels per DSP48E2 (packed_pw): tiny's 2 PEs as one packed PE, conv1 in two
+    # single-mode passes, the 1x1 maps' pw layers in pixel mode
+    "2pe-packed": dict(pe_count=2, packed_pw=True),
+    # ... on 4 PEs with one BN unit (the drain skips the other pass's slots), 1 DW PE
+    "4pe-packed-serial": dict(pe_count=4, dw_pe_count=1, fc_parallel=2, serial_bn=True, packed_pw=True),
+    # ... on 6 PEs, two BN units sharing the drain (3 steps per result), PW rows of 4 slices
+    # (the FC: 2 classes at a time, twice per row)
+    "6pe-packed-2units-4slices": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
+                                      serial_bn_units=2, pw_slices=4, packed_pw=True),
 }
 
 
@@ -47,3 +59,15 @@ def test_levers_bit_exact_and_cycles_as_modelled(levers, tmp_path):
         measured = dict(zip([layer.name for layer in model.layers], result["layer_cycles"]))
         assert {layer.name: layer.cycles for layer in model.layers} == measured
         assert result["cycles"] == model.cycles
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+def test_packed_whole_network_under_icarus(tmp_path):
+    """tiny with ``packed_pw`` bit-exact in the second simulator too."""
+    spec = tiny(**VARIANTS["2pe-packed"])
+    size, channels = spec.network.input_size, spec.network.input_channels
+    images = np.random.default_rng(9).integers(0, 256, size=(1, size, size, channels), dtype=np.uint8)
+    artifact = random_artifact(spec, 13)
+    results = simulate(spec, [{"op": "params", "data": pack_parameters(artifact)},
+                              {"op": "images", "data": images}], tmp_path, simulator="icarus")
+    check_bit_exact(artifact, images, results["steps"][1]["images"])

@@ -22,13 +22,13 @@ def run_sequences(pe, sequences, seed=0, stall=0.0, field="value"):
     values, the lanes' weights) through ``pe`` (a PackedConvPE, or with ``field="values"``
     a shared-weight array); the consumer drops ``ready`` with probability ``stall``.
     Returns one ``[pixel][lane]`` list of sums per sequence."""
-    pixels = pe.out_layout.length
-    beats = [(value, weights, t == len(seq) - 1) for seq in sequences for t, (value, weights) in enumerate(seq)]
+    pixels, outputs, sums = _outputs(pe)
+    beats = [(beat, t == len(seq) - 1) for seq in sequences for t, beat in enumerate(seq)]
     got, rng = [], random.Random(seed)
 
     async def producer(ctx):
-        for value, weights, last in beats:
-            ctx.set(pe.i.payload, {field: list(value), "weight": weights, "last": int(last)})
+        for (value, weights, *extra), last in beats:   # extra: single mode's fields, if any
+            ctx.set(pe.i.payload, {field: list(value), "weight": weights, "last": int(last), **dict(extra)})
             ctx.set(pe.i.valid, 1)
             await ctx.tick().until(pe.i.ready)
         ctx.set(pe.i.valid, 0)
@@ -36,10 +36,11 @@ def run_sequences(pe, sequences, seed=0, stall=0.0, field="value"):
     async def consumer(ctx):
         while len(got) < len(sequences):
             ready = int(rng.random() >= stall)
-            ctx.set(pe.o.ready, ready)
+            for o in outputs:
+                ctx.set(o.ready, ready)
             await ctx.delay(1e-7)   # settle mid-cycle: o.valid of this cycle
-            if ready and ctx.get(pe.o.valid):
-                got.append([[ctx.get(pe.o.payload[p][l]) for l in range(pe.lanes)] for p in range(pixels)])
+            if ready and ctx.get(outputs[0].valid):
+                got.append([[ctx.get(sums(p)[l]) for l in range(pe.lanes)] for p in range(pixels)])
             await ctx.tick()
 
     sim = Simulator(pe)
@@ -48,6 +49,14 @@ def run_sequences(pe, sequences, seed=0, stall=0.0, field="value"):
     sim.add_testbench(consumer)
     sim.run_until(1e-6 * (len(beats) * (3 if stall else 1) + 4 * len(sequences) + 100))
     return got
+
+
+def _outputs(block):
+    """(pixels, output streams, pixel -> sums view) of a PackedConvPE or a packed array (a
+    stream per packed PE, in lock step)."""
+    if isinstance(block, PackedSharedWeightArray):
+        return block.pe_count, list(block.o), block.sums
+    return 2, [block.o], lambda p: block.o.payload[p]
 
 
 def exact(sequence, lanes):
@@ -119,6 +128,52 @@ def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
     assert lo >= -2 ** (field - 1) and hi < 2 ** (field - 1)
 
 
+@pytest.mark.parametrize("preset", ["tiny", "rr-mobilenet"])
+def test_single_mode_reaches_conv1s_bound_between_packed_sequences(preset):
+    """Single mode (conv1's signed image values, one pixel per product) with the engine's
+    parameters: sequences of conv1's taps at the corners of the value and weight ranges
+    reach conv1's exact accumulator bound at both signs, output as both pixels' sums;
+    single and packed sequences alternate in one stream (the mode switches at a sequence
+    boundary, as conv1's passes and the pw layers do), under back-pressure; a single
+    sequence's sum is pixel 0's, pixel 1's is 0."""
+    from hw.blocks.parameters import packed_parameters
+    spec = load_preset(preset)
+    params = packed_parameters(spec)
+    lanes = [*bounds.weight_range(spec), 0, -1]
+    pe = PackedConvPE(**{**params, "lanes": len(lanes)})
+    taps = bounds.taps(spec, "conv1")
+    xlo, xhi = bounds.input_range(spec, "conv1")
+    assert xlo < 0 and pe.single_bits >= xhi.bit_length() + 1
+    top = spec.quant.act_max
+    rng = random.Random(7)
+
+    def single(x, weights):
+        return ((0, 0), weights, ("single", 1), ("wide", x))
+
+    def packed(pair, weights):
+        return (pair, weights, ("single", 0), ("wide", rng.randint(xlo, xhi)))   # wide ignored
+
+    sequences = [
+        [single(xlo, lanes)] * taps,
+        [packed((top, 0), lanes)] * 5,
+        [single(xhi, lanes)] * taps,
+        [single(rng.randint(xlo, xhi), [rng.randint(*bounds.weight_range(spec)) for _ in lanes])
+         for _ in range(taps)],
+        [packed((rng.randint(0, top), rng.randint(0, top)), lanes) for _ in range(9)],
+    ]
+    got = run_sequences(pe, sequences, seed=3, stall=0.3)
+
+    def want(seq):
+        if seq[0][2] == ("single", 1):
+            sums = [sum(beat[3][1] * weights[l] for beat in seq for weights in [beat[1]]) for l in range(len(lanes))]
+            return [sums, [0] * len(sums)]
+        return exact([(value, weights) for value, weights, *_ in seq], len(lanes))
+    assert got == [want(seq) for seq in sequences]
+    lo, hi = bounds.accumulator_range(spec, "conv1")
+    reached = [v for g in got[:3:2] for v in g[0]]
+    assert min(reached) == lo and max(reached) == hi, (min(reached), max(reached), lo, hi)
+
+
 @pytest.mark.parametrize("make", [
     lambda: PackedConvPE(lanes=2, act_bits=4, weight_width=8, acc_width=19),
     lambda: PackedSharedWeightArray(pe_count=3, lanes=2, act_bits=4, weight_width=8, acc_width=19),
@@ -131,17 +186,20 @@ def test_latency_is_counted_in_handshake_cycles(make):
     width = 2 if field == "value" else block.pe_count
     seen = {}
 
+    _, outputs, sums = _outputs(block)
+
     async def bench(ctx):
-        ctx.set(block.o.ready, 1)
+        for o in outputs:
+            ctx.set(o.ready, 1)
         ctx.set(block.i.payload, {field: [3] * width, "weight": [-5, 7], "last": 1})
         ctx.set(block.i.valid, 1)
         assert ctx.get(block.i.ready)
         await ctx.tick()                       # the handshake
         ctx.set(block.i.valid, 0)
         for cycle in range(1, 6):
-            if ctx.get(block.o.valid) and "valid" not in seen:
+            if ctx.get(outputs[0].valid) and "valid" not in seen:
                 seen["valid"] = cycle          # clock edges, the handshake's the first
-                seen["sums"] = ctx.get(block.o.payload[0][1])
+                seen["sums"] = ctx.get(sums(0)[1])
             await ctx.tick()
 
     sim = Simulator(block)
@@ -180,6 +238,8 @@ def test_packed_array_matches_the_shared_weight_array_sums(pe_count):
     (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=v, acc_width=21), "weight_width", 19),
     (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=8, acc_width=v), "acc_width", 23),
     (lambda v: PackedConvPE(lanes=4, act_bits=v, weight_width=8, acc_width=21), "act_bits", 9),
+    (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=8, acc_width=21, single_bits=v), "single_bits", 28),
+    (lambda v: PackedConvPE(lanes=4, act_bits=4, weight_width=8, acc_width=21, single_bits=v), "single_bits", 1),
 ])
 def test_bad_parameter_is_named(make, name, bad):
     with pytest.raises(ValueError, match=rf"{name} must .*{bad}"):

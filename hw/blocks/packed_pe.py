@@ -16,15 +16,20 @@ DSP_A_BITS, DSP_B_BITS = 27, 18
 DSP_P_BITS = 48
 
 
-def packed_input_layout(act_bits: int, weight_width: int, lanes: int) -> data.StructLayout:
+def packed_input_layout(act_bits: int, weight_width: int, lanes: int,
+                        single_bits: int = 0) -> data.StructLayout:
     """The packed PE's input beat: ``value`` (two activations, ``[pixel]``: the same input
     channel of two neighbouring pixels), ``weight`` (one per lane, shared by both pixels)
-    and ``last``."""
-    return data.StructLayout({
+    and ``last``; with ``single_bits``, also ``single`` (the beat is one pixel's) and
+    ``wide`` (that pixel's ``signed(single_bits)`` value)."""
+    fields = {
         "value": data.ArrayLayout(unsigned(act_bits), 2),
         "weight": weights_layout(weight_width, lanes),
         "last": 1,
-    })
+    }
+    if single_bits:
+        fields.update(single=1, wide=signed(single_bits))
+    return data.StructLayout(fields)
 
 
 def packed_output_layout(acc_width: int, lanes: int) -> data.ArrayLayout:
@@ -60,6 +65,12 @@ class PackedConvPE(wiring.Component):
     register, then the accumulator, as :class:`~hw.blocks.conv_pe.ConvPE`; the split is
     combinational after the output register.
 
+    Single mode (``single_bits`` > 0, conv1's 8-bit values, which do not pack): a beat with
+    ``single`` set multiplies the signed ``wide`` value alone (``A = wide``), one product
+    per lane as an unpacked PE; a sequence of such beats gives one sum, exact while it fits
+    F bits signed, output as pixel 0's (pixel 1's is then 0). A sequence is all single or
+    all packed.
+
     Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid``.
     Throughput: one beat (``2 * lanes`` MACs, ``lanes`` products) per cycle; a sequence of
     L beats gives two pixels' outputs every L cycles.
@@ -75,12 +86,15 @@ class PackedConvPE(wiring.Component):
     acc_width : int
         Signed width of each pixel's sum and the packing's field width
         (2..``26 - act_bits``: the packed operand must fit the 27-bit signed A port).
+    single_bits : int
+        Width of the signed single-mode value (0: no single mode; else 2..27, the A port).
 
     Members
     -------
     i : In(stream.Signature(packed_input_layout(act_bits, weight_width, lanes)))
         ``value``: 2 x ``unsigned(act_bits)``; ``weight``: ``lanes`` x ``signed(weight_width)``;
-        ``last``: 1 on the last beat of a sequence.
+        ``last``: 1 on the last beat of a sequence; with ``single_bits``, ``single`` and
+        ``wide`` (``signed(single_bits)``).
     o : Out(stream.Signature(packed_output_layout(acc_width, lanes)))
         Two sums per lane (``[pixel][lane]``), once per sequence.
 
@@ -106,13 +120,17 @@ class PackedConvPE(wiring.Component):
     #: product that is the Conv PE's ``LANE_LUT_FF`` (21, 58) again. An estimate.
     LANE_LUT_FF = (44.0, 118.0)
 
-    def __init__(self, *, lanes: int, act_bits: int, weight_width: int, acc_width: int):
+    def __init__(self, *, lanes: int, act_bits: int, weight_width: int, acc_width: int,
+                 single_bits: int = 0):
         self.lanes = check_int("lanes", lanes, 1, 256)
         self.act_bits = check_int("act_bits", act_bits, 1, 8)
         self.weight_width = check_int("weight_width", weight_width, 2, DSP_B_BITS)
         self.acc_width = check_int("acc_width", acc_width, 2, DSP_A_BITS - 1 - act_bits)
+        self.single_bits = check_int("single_bits", single_bits, 0, DSP_A_BITS)
+        if single_bits == 1:
+            raise ValueError("single_bits must be 0 (no single mode) or 2..27, not 1")
         self.field_width = acc_width
-        self.in_layout = packed_input_layout(act_bits, weight_width, lanes)
+        self.in_layout = packed_input_layout(act_bits, weight_width, lanes, single_bits)
         self.out_layout = packed_output_layout(acc_width, lanes)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
@@ -129,9 +147,14 @@ class PackedConvPE(wiring.Component):
         advance = stall_all_advance(m, self.o)
         m.d.comb += self.i.ready.eq(advance)
         field, bits = self.field_width, self.act_bits
-        packed = Signal(unsigned(field + bits))
+        operand_width = max(field + bits + 1, self.single_bits)   # signed: the DSP's A port
+        packed = Signal(signed(operand_width))
         value = self.i.payload.value
-        m.d.comb += packed.eq(Cat(value[0], Const(0, field - bits), value[1]))
+        pair = Cat(value[0], Const(0, field - bits), value[1])
+        if self.single_bits:
+            m.d.comb += packed.eq(Mux(self.i.payload.single, self.i.payload.wide, pair))
+        else:
+            m.d.comb += packed.eq(pair)
         # S0 + S1 * 2**F with both sums in F bits signed lies in 2F + 1 bits signed (one more
         # than 2F: S1 = -2**(F-1) with S0 < 0 is below -2**(2F-1)).
         packed_width = 2 * field + 1
@@ -147,7 +170,7 @@ class PackedConvPE(wiring.Component):
             with m.If(valid1):
                 m.d.sync += fresh.eq(last1)
         for lane in range(self.lanes):
-            product = Signal(signed(field + bits + 1 + self.weight_width), name=f"p{lane}")
+            product = Signal(signed(operand_width + self.weight_width), name=f"p{lane}")
             acc = Signal(signed(packed_width), name=f"acc{lane}")
             total = Signal(signed(packed_width), name=f"total{lane}")
             out = Signal(signed(packed_width), name=f"out{lane}")

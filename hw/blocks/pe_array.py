@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,7 +10,7 @@ from .checks import check_int
 from .conv_pe import ConvPE
 from .dw_pe import DepthwisePE
 from .layouts import shared_conv_layout
-from .packed_pe import PackedConvPE
+from .packed_pe import PackedConvPE, packed_output_layout
 
 
 def _lock_step(m: Module, array, pes: list, payloads: list) -> None:
@@ -171,7 +171,10 @@ class PackedSharedWeightArray(wiring.Component):
     PE whose second pixel is 0), all in lock step.
 
     Same streams as :class:`SharedWeightConvArray` with unsigned ``act_bits`` values, so
-    it can stand in for it wherever the values are activations (not conv1's image).
+    it can stand in for it wherever the values are activations. With ``single_bits``
+    (conv1's image values), beats with ``single`` set give packed PE j the signed value
+    ``wide[j]`` alone: one pixel per packed PE, its sum output as pixel ``2j`` (pixel
+    ``2j + 1``'s is 0; :class:`~hw.blocks.packed_pe.PackedConvPE`'s single mode).
 
     Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid`` (a PackedConvPE's).
     Throughput: one beat (``pe_count * lanes`` MACs, ``ceil(pe_count / 2) * lanes``
@@ -181,15 +184,20 @@ class PackedSharedWeightArray(wiring.Component):
     ----------
     pe_count : int
         Pixels in parallel (1..64).
-    lanes, act_bits, weight_width, acc_width : int
+    lanes, act_bits, weight_width, acc_width, single_bits : int
         As :class:`~hw.blocks.packed_pe.PackedConvPE`.
 
     Members
     -------
     i : In(stream.Signature(shared_conv_layout(unsigned(act_bits), weight_width, lanes, pe_count)))
-        ``values``: ``[pixel]``; ``weight``: ``[lane]``, shared; ``last``: end of a sequence.
-    o : Out(stream.Signature(ArrayLayout(sums_layout(acc_width, lanes), pe_count)))
-        ``[pixel][lane]`` sums, once per sequence.
+        ``values``: ``[pixel]``; ``weight``: ``[lane]``, shared; ``last``: end of a sequence;
+        with ``single_bits`` also ``single`` and ``wide`` (``[packed PE]``).
+    o : Out(stream.Signature(packed_output_layout(acc_width, lanes))).array(packed_pes)
+        One stream per packed PE j: ``[half][lane]`` sums of pixels ``2j + half``, once per
+        sequence, all in lock step (their ``valid`` equal; every ``ready`` must be driven
+        alike). One stream per PE, not one for the array: at 50 pixels x 64 lanes x 21 bits
+        the array's sums would be one signal of 67,200 bits, over the 65,536 a netlist
+        value may hold.
 
     Attributes
     ----------
@@ -199,19 +207,30 @@ class PackedSharedWeightArray(wiring.Component):
         ``ceil(pe_count / 2)``, the PackedConvPEs.
     """
 
-    def __init__(self, *, pe_count: int, lanes: int, act_bits: int, weight_width: int, acc_width: int):
+    def __init__(self, *, pe_count: int, lanes: int, act_bits: int, weight_width: int, acc_width: int,
+                 single_bits: int = 0):
         self.pe_count = check_int("pe_count", pe_count, 1, 64)
         self.packed_pes = -(-pe_count // 2)
         self.pes = [PackedConvPE(lanes=lanes, act_bits=act_bits, weight_width=weight_width,
-                                 acc_width=acc_width) for _ in range(self.packed_pes)]
+                                 acc_width=acc_width, single_bits=single_bits)
+                    for _ in range(self.packed_pes)]
         self.pe = self.pes[0]
+        self.single_bits = single_bits
         self.lanes, self.latency = self.pe.lanes, self.pe.latency
-        self.in_layout = shared_conv_layout(unsigned(act_bits), weight_width, lanes, pe_count)
-        self.out_layout = data.ArrayLayout(self.pe.out_layout.elem_shape, pe_count)
+        layout = shared_conv_layout(unsigned(act_bits), weight_width, lanes, pe_count)
+        if single_bits:
+            layout = data.StructLayout({**dict(layout.members), "single": 1,
+                                        "wide": data.ArrayLayout(signed(single_bits), self.packed_pes)})
+        self.in_layout = layout
+        self.out_layout = self.pe.out_layout
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
-            "o": Out(stream.Signature(self.out_layout)),
+            "o": Out(stream.Signature(self.out_layout)).array(self.packed_pes),
         })
+
+    def sums(self, pixel: int):
+        """The view of pixel ``pixel``'s sums (``[lane]``) on its packed PE's stream."""
+        return self.o[pixel // 2].payload[pixel % 2]
 
     @property
     def dsp48e2(self) -> int:
@@ -229,12 +248,12 @@ class PackedSharedWeightArray(wiring.Component):
                 pe.i.payload.weight.eq(self.i.payload.weight),
                 pe.i.payload.last.eq(self.i.payload.last),
                 pe.i.valid.eq(self.i.valid),
-                pe.o.ready.eq(self.o.ready),
+                *([pe.i.payload.single.eq(self.i.payload.single),
+                   pe.i.payload.wide.eq(self.i.payload.wide[j])] if self.single_bits else []),
+                pe.o.ready.eq(self.o[j].ready),
             ]
             if pixels[1] < self.pe_count:
                 m.d.comb += pe.i.payload.value[1].eq(values[pixels[1]])
-            for half, pixel in enumerate(pixels):
-                if pixel < self.pe_count:
-                    m.d.comb += self.o.payload[pixel].eq(pe.o.payload[half])
-        m.d.comb += [self.i.ready.eq(self.pe.i.ready), self.o.valid.eq(self.pe.o.valid)]
+            m.d.comb += [self.o[j].payload.eq(pe.o.payload), self.o[j].valid.eq(pe.o.valid)]
+        m.d.comb += self.i.ready.eq(self.pe.i.ready)
         return m

@@ -3,8 +3,8 @@ stream (docs/design.md §3.8).
 
 - **pool**: every channel summed over the last map: one FM read of ``lanes`` channels per
   (pixel, group) into the FC block's pool phase.
-- **fc**: for every row of P classes, Q = ``fc_classes`` at a time, every group: one PW
-  row (P classes' weights, slices s*Q .. s*Q+Q-1 taken) and the row's biases; row r,
+- **fc**: for every row of S = ``pw_slices`` classes, Q = ``fc_classes`` at a time, every
+  group: one PW row (S classes' weights, slices s*Q .. s*Q+Q-1 taken) and the row's biases; row r,
   group g is PW row ``w_base + r * groups + g``. Rows are issued max(groups, Q) cycles
   apart so the FC's bank has sent the previous row's logits (one per cycle).
 - The logits go through a FIFO to ``result`` with the class (argmax, ties to the lowest
@@ -158,13 +158,13 @@ class Classifier(wiring.Component):
         """The fc layer's weight beats: rows of Q classes, each row's PW rows and biases
         (module docstring), issued max(groups, Q) cycles apart."""
         spec, mmap = self.spec, self.mmap
-        P = spec.hardware.pe_count
+        S = mmap.pw_slices
         ctl = self.control
         entry, start = ctl.entry, ctl.start
         kind = entry.kind_code
         pw_rd, fcb_rd = self.pw_read, self.fc_bias_read
         Q = spec.hardware.fc_classes
-        subs = P // Q
+        subs = S // Q
         span = max(fc.groups, Q)
         w_issue = Signal()
         w_off = Signal(range(mmap.ram("pw").depth + 1))

@@ -10,6 +10,10 @@
   buffer as its words land; the windows pass a FIFO, are gathered ``pe_count`` at a time
   and serialized tap by tap into the Conv PEs; BN; one word per (block, group) into P.
 - With ``serial_bn``, a pixel-mode result's P sums leave through one BN unit, one per cycle.
+- With ``packed_pw``, the PEs are :class:`~hw.blocks.pe_array.PackedSharedWeightArray`:
+  a pw beat's pixels 2q and 2q+1 share packed PE q's products (pixel mode on every pw
+  layer); conv1 runs each gathered batch in two passes, pass h putting window 2q+h on
+  packed PE q alone (single mode) and writing the word's slots of parity h.
 
 Latency of a layer: :meth:`ConvEngine.layer_cycles`, from the first cycle after ``start``
 to ``done``, built from the blocks' own latencies.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,9 +35,10 @@ from ..blocks.bn_requant import BnRequant
 from ..blocks.conv_pe import ConvPE
 from ..blocks.cost import Cost, per_unit
 from ..blocks.layouts import window_layout
-from ..blocks.parameters import bn_parameters, conv_parameters, patch_parameters
+from ..blocks.packed_pe import PackedConvPE
+from ..blocks.parameters import bn_parameters, conv_parameters, packed_parameters, patch_parameters
 from ..blocks.patch_buffer import PatchBuffer
-from ..blocks.pe_array import conv_pe_array
+from ..blocks.pe_array import PackedSharedWeightArray, conv_pe_array
 from ..blocks.select import one_hot, select, select_one_hot
 from .conv1_timing import conv1_cycles
 from .interfaces import FmWrite, ImageRing, LayerControl, asked, bn_units, latency_of, ram_shapes
@@ -73,13 +78,34 @@ class ConvEngine(wiring.Component):
     # ------------------------------------------------------------------ cost
     @staticmethod
     def bn_unit_count(spec: Spec) -> int:
-        """BN units: one per Conv PE, or one shared with ``serial_bn``."""
-        return 1 if spec.hardware.serial_bn else spec.hardware.pe_count
+        """BN units: one per Conv PE, or ``serial_bn_units`` shared with ``serial_bn``."""
+        return spec.hardware.serial_bn_units if spec.hardware.serial_bn else spec.hardware.pe_count
+
+    @staticmethod
+    def drain_steps(spec: Spec) -> int:
+        """Cycles a drained pixel-mode result takes with ``serial_bn``: ceil(P / units)."""
+        return -(-spec.hardware.pe_count // spec.hardware.serial_bn_units)
+
+    @staticmethod
+    def pe_units(spec: Spec) -> tuple:
+        """(PE class, its parameters, how many): ``pe_count`` Conv PEs, or with ``packed_pw``
+        ``pe_count / 2`` packed PEs (two pixels each)."""
+        P = spec.hardware.pe_count
+        if spec.hardware.packed_pw:
+            return PackedConvPE, packed_parameters(spec), P // 2
+        return ConvPE, conv_parameters(spec), P
+
+    @staticmethod
+    def conv1_passes(spec: Spec) -> int:
+        """Serializer passes per gathered batch of conv1 windows: 2 with ``packed_pw`` (one
+        window per packed PE per pass), else 1."""
+        return 2 if spec.hardware.packed_pw else 1
 
     @staticmethod
     def dsp48e2(spec: Spec) -> int:
         """DSP48E2 as Yosys maps the engine: its Conv PEs' and BN units' products."""
-        return (spec.hardware.pe_count * asked(ConvPE, conv_parameters(spec)).dsp48e2
+        pe, parameters, count = ConvEngine.pe_units(spec)
+        return (count * asked(pe, parameters).dsp48e2
                 + ConvEngine.bn_unit_count(spec) * asked(BnRequant, bn_parameters(spec)).dsp48e2)
 
     @staticmethod
@@ -87,35 +113,40 @@ class ConvEngine(wiring.Component):
         """The Conv PEs, BN units and the operand register: DSP48E2 exact, LUT/FF from their
         lanes' unit costs, one FF per operand register bit."""
         L = spec.hardware.lanes
-        lanes = (spec.hardware.pe_count * L * per_unit(*ConvPE.LANE_LUT_FF)
+        pe, _, count = ConvEngine.pe_units(spec)
+        lanes = (count * L * per_unit(*pe.LANE_LUT_FF)
                  + ConvEngine.bn_unit_count(spec) * L * per_unit(*BnRequant.LANE_LUT_FF))
         return lanes + ConvEngine.operand_register_bits(spec) * per_unit(0, 1) + Cost(dsp=ConvEngine.dsp48e2(spec))
 
     @staticmethod
     def operand_register_bits(spec: Spec) -> int:
         """Bits of the operand register (stage 2 of :meth:`_pe_inputs`): the PW weight row
-        (P x lanes weights), the lane values of the FM word's P slots and conv1's P window
-        values, and the BN word."""
+        (``pw_slices`` x lanes weights), the lane values of the FM word's P slots and conv1's window
+        values (one per PE: P, or P / 2 packed), and the BN word."""
         hw, quant = spec.hardware, spec.quant
         P, L = hw.pe_count, hw.lanes
         value_bits = conv_parameters(spec)["value_shape"].width
-        return P * L * quant.weight_bits + 2 * P * value_bits + L * (quant.bn_mult_bits + quant.bn_bias_bits)
+        windows = ConvEngine.pe_units(spec)[2]
+        return (hw.pw_row_slices * L * quant.weight_bits + (P + windows) * value_bits
+                + L * (quant.bn_mult_bits + quant.bn_bias_bits))
 
     @staticmethod
     def layer_cycles(spec: Spec, entry) -> int:
         """Cycles of layer ``entry`` (conv1 or pw) from the first cycle after ``start`` to ``done``."""
         hw = spec.hardware
         P = hw.pe_count
-        pe = latency_of(ConvPE, conv_parameters(spec))
+        pe_class, pe_parameters, _ = ConvEngine.pe_units(spec)
+        pe = latency_of(pe_class, pe_parameters)
         bn = latency_of(BnRequant, bn_parameters(spec))
-        # serial_bn: a pixel-mode result's P sums leave through one BN unit, one per cycle
-        serial_drain = P + DRAIN_BN_READ if hw.serial_bn else 0
+        # serial_bn: a pixel-mode result's P sums leave through the BN units, ceil(P / units) cycles
+        serial_drain = ConvEngine.drain_steps(spec) + DRAIN_BN_READ if hw.serial_bn else 0
         pipeline = RAM_READ + pe + FM_WRITE + DONE
         if entry.kind_code == LayerKind.conv:
             size = sizing(spec)
             return conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
                                 kernel=hw.kernel, pe_count=P, channels=spec.network.input_channels,
-                                groups=entry.out_groups, tail=pipeline + bn + serial_drain,
+                                groups=entry.out_groups, passes=ConvEngine.conv1_passes(spec),
+                                tail=pipeline + bn + serial_drain,
                                 fifo_depth=size.conv1_window_fifo_depth, ring=size.memories.image_ring)
         if entry.kind_code != LayerKind.pw:
             raise ValueError(f"layer {entry.name}: the Conv engine runs conv and pw, not {entry.kind}")
@@ -145,7 +176,11 @@ class ConvEngine(wiring.Component):
         fm_rdata = self.fm_read.data
         conv_params = conv_parameters(spec)
         value_shape = conv_params["value_shape"]
-        pes = conv_pe_array(pe_count=P, **conv_params)   # lock step, a weight word per PE
+        packed = spec.hardware.packed_pw
+        if packed:   # two pixels per product, one shared weight word, conv1 in single mode
+            pes = PackedSharedWeightArray(pe_count=P, **packed_parameters(spec))
+        else:        # lock step, a weight word per PE
+            pes = conv_pe_array(pe_count=P, **conv_params)
         m.submodules.conv_pes = pes
         bns = bn_units(m, spec, "conv_bn", self.bn_unit_count(spec))
         active = run & ((kind == LayerKind.conv) | (kind == LayerKind.pw))
@@ -153,7 +188,7 @@ class ConvEngine(wiring.Component):
         writes = Signal.like(entry.writes)    # FM write operations in this layer
         m.d.sync += [wr.en.eq(0), wr.slots.eq((1 << P) - 1)]
 
-        self._c = SimpleNamespace(ctl=ctl, entry=entry, shift=shift, run=run, start=start, wr=wr,
+        self._c = SimpleNamespace(ctl=ctl, entry=entry, shift=shift, run=run, start=start, wr=wr, packed=packed,
                                   pw_rd=pw_rd, bn_rd=bn_rd, fm_rdata=fm_rdata, value_shape=value_shape,
                                   pes=pes, bns=bns, active=active, depth=depth, writes=writes)
         self._issue(m)
@@ -171,14 +206,16 @@ class ConvEngine(wiring.Component):
         entry, kind = c.entry, c.entry.kind_code
         start, pw_rd, depth = c.start, c.pw_rd, c.depth
         # --- issue stage: one beat per cycle (valid, last, weight/bn addresses, write address)
-        # Pixel mode (conv1, pw): weight word s = g * taps + t is slice s % P of PW row
-        # w_base + s // P, so (w_off, g_slice) step through the slices one per beat.
-        # Group mode: word (g, t) is slice g % P of row w_base + (g // P) * taps + t.
+        # Pixel mode (conv1, pw): weight word s = g * taps + t is slice s % S of PW row
+        # w_base + s // S (S = pw_slices), so (w_off, g_slice) step through the slices one
+        # per beat. Group mode (S = P): word (g, t) is slice g % P of row
+        # w_base + (g // P) * taps + t.
         iss_valid = Signal()
         iss_last = Signal()
         waddr = Signal(range(depth))       # pixel mode: next output word (block-major, group-minor)
         w_off = Signal(range(mmap.ram("pw").depth + 1))    # row offset of the next beat
-        g_slice = Signal(range(P))         # pixel mode: slice of the next beat in its row
+        S = mmap.pw_slices                 # slices per PW row
+        g_slice = Signal(range(S))         # pixel mode: slice of the next beat in its row
         group = Signal.like(entry.out_groups)
         m.d.comb += pw_rd.addr.eq(entry.w_base + w_off)
         conv_bn_addr = Signal(range(mmap.ram("bn").depth))   # BN row of the beats' group
@@ -193,7 +230,7 @@ class ConvEngine(wiring.Component):
 
         def next_slice():
             """Pixel mode: the next beat's weight word is the next slice."""
-            wrap = g_slice == P - 1
+            wrap = g_slice == S - 1
             return [g_slice.eq(Mux(wrap, 0, g_slice + 1)), w_off.eq(Mux(wrap, w_off + 1, w_off))]
 
         def first_group():
@@ -318,6 +355,8 @@ class ConvEngine(wiring.Component):
         g_full = Signal()
         windows_left = Signal.like(entry.out_pixels)
         s_busy = Signal()
+        s_half = Signal()                  # packed_pw: the pass (windows 2q + s_half on PE q)
+        s_base = Signal.like(waddr)        # packed_pw: the batch's first output word
         s_tap = Signal(range(K * K))
         s_chan = Signal(range(channels))
         # A FIFO of windows lets the patch buffer walk on (through the rows a stride-2
@@ -332,7 +371,7 @@ class ConvEngine(wiring.Component):
         m.d.comb += windows.r_en.eq(take_window)
         with m.If(start):
             m.d.sync += [gather_slot.eq(0), g_full.eq(0), windows_left.eq(entry.out_pixels),
-                         s_busy.eq(0)]
+                         s_busy.eq(0), s_half.eq(0)]
         with m.Elif(take_window):
             m.d.sync += [gather[gather_slot].eq(windows.r_data), windows_left.eq(windows_left - 1)]
             with m.If((gather_slot == P - 1) | (windows_left == 1)):
@@ -342,13 +381,16 @@ class ConvEngine(wiring.Component):
         s_last = (s_tap == K * K - 1) & (s_chan == channels - 1)
         with m.If(~start & g_full & ~s_busy & (kind == LayerKind.conv)):
             m.d.sync += [serial.eq(gather), g_full.eq(0), s_busy.eq(1), s_tap.eq(0), s_chan.eq(0),
-                         w_off.eq(0), g_slice.eq(0), *first_group()]
+                         w_off.eq(0), g_slice.eq(0), *first_group(), s_half.eq(0), s_base.eq(waddr)]
         with m.If(s_busy):
             m.d.comb += [iss_valid.eq(1), iss_last.eq(s_last)]
             with m.If(s_last):
                 m.d.sync += [s_tap.eq(0), s_chan.eq(0), waddr.eq(waddr + 1)]
-                with m.If(c.group_last):
+                with m.If(c.group_last & s_half if c.packed else c.group_last):
                     m.d.sync += s_busy.eq(0)
+                with m.Elif(c.group_last):   # packed_pw: the batch again, odd windows
+                    m.d.sync += [s_half.eq(1), waddr.eq(s_base), w_off.eq(0), g_slice.eq(0),
+                                 *first_group()]
                 with m.Else():
                     m.d.sync += next_group()
             with m.Elif(s_tap == K * K - 1):
@@ -356,8 +398,11 @@ class ConvEngine(wiring.Component):
             with m.Else():
                 m.d.sync += [s_tap.eq(s_tap + 1), *next_slice()]
         conv_values = [select(select(serial[p], s_tap), s_chan) for p in range(P)]
+        if c.packed:   # one window per packed PE: 2q in pass 0, 2q + 1 in pass 1
+            conv_values = [Mux(s_half, conv_values[2 * q + 1], conv_values[2 * q]) for q in range(P // 2)]
 
         c.conv_values = conv_values
+        c.s_half = s_half
 
     def _pe_inputs(self, m):
         """Stages 1 and 2: the RAMs' data (stage 1) and the input register (stage 2). Stage 1
@@ -374,10 +419,10 @@ class ConvEngine(wiring.Component):
         value_shape, conv_values = c.value_shape, c.conv_values
         # --- stage 1 (RAM data): the lane of every slot of the FM word
         tag_layout = data.StructLayout({"waddr": unsigned(len(waddr)), "slot": range(P),
-                                        "first": unsigned(len(g_first))})
+                                        "first": unsigned(len(g_first)), "half": 1})
         iss_tag = Signal(tag_layout)
         m.d.comb += [iss_tag.waddr.eq(Mux(group_mode, out_base + g_first, waddr)),
-                     iss_tag.slot.eq(p_slot), iss_tag.first.eq(g_first)]
+                     iss_tag.slot.eq(p_slot), iss_tag.first.eq(g_first), iss_tag.half.eq(c.s_half)]
         d_valid = Signal()
         d_last = Signal()
         d_tag = Signal(tag_layout)
@@ -385,12 +430,12 @@ class ConvEngine(wiring.Component):
         d_lane_hot = Signal(spec.hardware.lanes)       # n_lane and the slot, registered one-hot
         d_slot_hot = Signal(slots)                     # for the FM word's selects (select_one_hot)
         d_slice = Signal.like(g_slice)
-        d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(P)]
+        d_values = [Signal(value_shape, name=f"conv_value{p}") for p in range(len(conv_values))]
         m.d.sync += [d_valid.eq(iss_valid & active), d_last.eq(iss_last), d_tag.eq(iss_tag),
                      d_slice.eq(g_slice),
                      d_lane_hot.eq(one_hot(n_lane, len(d_lane_hot))), d_slot_hot.eq(one_hot(p_slot, slots))]
-        for p in range(P):
-            m.d.sync += d_values[p].eq(conv_values[p])
+        for p, value in enumerate(conv_values):
+            m.d.sync += d_values[p].eq(value)
         # Lane first (here), then slot (stage 2), each an AND-OR of a registered one-hot
         # index: the lane selects serve pixel mode and group mode alike, and group mode's
         # slot select is then on one value, not on whole pixels.
@@ -403,21 +448,30 @@ class ConvEngine(wiring.Component):
         e_slice = Signal.like(g_slice)
         e_weights = Signal(pw_rd.data.shape(), reset_less=True)
         e_lane_values = [Signal(value_shape, name=f"conv_lane_value{k}", reset_less=True) for k in range(slots)]
-        e_values = [Signal(value_shape, name=f"conv_window_value{p}", reset_less=True) for p in range(P)]
+        e_values = [Signal(value_shape, name=f"conv_window_value{p}", reset_less=True) for p in range(len(d_values))]
         e_bn = Signal(bn_rd.data.shape(), reset_less=True)
         m.d.sync += [e_valid.eq(d_valid), e_last.eq(d_last), e_tag.eq(d_tag), e_slot_hot.eq(d_slot_hot),
                      e_slice.eq(d_slice), e_weights.eq(pw_rd.data), e_bn.eq(bn_rd.data)]
         m.d.sync += [e_lane_values[k].eq(lane_values[k]) for k in range(slots)]
-        m.d.sync += [e_values[p].eq(d_values[p]) for p in range(P)]
+        m.d.sync += [e_values[p].eq(d_values[p]) for p in range(len(d_values))]
         is_pw = kind == LayerKind.pw
         shared_value = select_one_hot(e_lane_values, e_slot_hot)    # group mode: one pixel for every PE
-        m.d.comb += [pes.i.valid.eq(e_valid), pes.o.ready.eq(1)]
+        m.d.comb += pes.i.valid.eq(e_valid)
+        m.d.comb += [o.ready.eq(1) for o in (pes.o if c.packed else [pes.o])]
         shared_weight = select(e_weights, e_slice)   # pixel mode: one slice for every PE
-        for p in range(P):
+        if c.packed:   # pixel mode only; conv1 in single mode, window value q on packed PE q
+            act_bits = spec.quant.act_bits
+            m.d.comb += [pes.i.payload.weight.eq(shared_weight), pes.i.payload.last.eq(e_last),
+                         pes.i.payload.single.eq(~is_pw)]
+            m.d.comb += [pes.i.payload.values[p].eq(e_lane_values[p][:act_bits]) for p in range(P)]
+            m.d.comb += [pes.i.payload.wide[q].eq(e_values[q]) for q in range(len(e_values))]
+        for p in range(0 if c.packed else P):
             pixel_value = Mux(is_pw, e_lane_values[p], e_values[p])
             m.d.comb += [
                 pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
-                pes.i.payload[p].weight.eq(Mux(group_mode, e_weights[p], shared_weight)),
+                # group mode (a PW row of P slices only): PE p's own slice
+                pes.i.payload[p].weight.eq(Mux(group_mode, e_weights[p], shared_weight)
+                                           if len(e_weights) == P else shared_weight),
                 pes.i.payload[p].last.eq(e_last),
             ]
         # side channel, aligned with the PE outputs: BN parameters and the write tag
@@ -433,8 +487,9 @@ class ConvEngine(wiring.Component):
         c.tag_layout = tag_layout
 
     def _bn_and_write(self, m):
-        """BN (group mode and ``serial_bn`` drain the P sums through BN unit 0, one per
-        cycle), the registered FM write, and ``done`` once every write of the layer is out."""
+        """BN (group mode drains the P sums through BN unit 0, one per cycle; ``serial_bn``
+        through its B units, B neighbouring slots per cycle), the registered FM write, and
+        ``done`` once every write of the layer is out."""
         spec, c = self.spec, self._c
         P, L = spec.hardware.pe_count, spec.hardware.lanes
         entry, start, shift, active, wr, bn_rd = c.entry, c.start, c.shift, c.active, c.wr, c.bn_rd
@@ -446,8 +501,14 @@ class ConvEngine(wiring.Component):
         # BN word held from the PE output.
         serial_bn = spec.hardware.serial_bn
         drains = Const(1) if serial_bn else group_mode
+        B = len(bns) if serial_bn else 1        # units side by side in a drain step
+        steps = -(-P // B)                      # drain steps of a result (group mode: B = 1)
         # the drain's data, loaded with ``draining`` and read only while it drains: no reset
-        drain_acc = Signal(pes.out_layout, reset_less=True)
+        # the PEs' sums, pixel by pixel (the packed array has a stream per packed PE)
+        pe_valid = pes.o[0].valid if c.packed else pes.o.valid
+        pe_sums = [pes.sums(p) if c.packed else pes.o.payload[p] for p in range(P)]
+        sums_layout = pe_sums[0].shape()
+        drain_acc = [Signal(sums_layout, name=f"drain_acc{p}", reset_less=True) for p in range(P)]
         drain_tag = Signal(tag_layout, reset_less=True)
         drain_bn = Signal(bn_rd.data.shape(), reset_less=True)
         draining = Signal()
@@ -457,12 +518,12 @@ class ConvEngine(wiring.Component):
         m.d.comb += bn_rd.addr.eq(Mux(draining & group_mode, drain_bn_addr, conv_bn_addr))
         with m.If(start):
             m.d.sync += draining.eq(0)
-        with m.Elif(pes.o.valid & drains):
+        with m.Elif(pe_valid & drains):
             m.d.sync += [drain_tag.eq(side.tag), draining.eq(1), drain_j.eq(0),
-                         drain_acc.eq(pes.o.payload), drain_bn.eq(side.bn)]
+                         drain_bn.eq(side.bn), *(acc.eq(s) for acc, s in zip(drain_acc, pe_sums))]
         with m.Elif(draining):
             m.d.sync += drain_j.eq(drain_j + 1)
-            with m.If(drain_j == P - 1):
+            with m.If(drain_j == steps - 1):
                 m.d.sync += draining.eq(0)
         # the BN input of a drained sum, one cycle after its BN address (group mode)
         dr_valid = Signal()
@@ -474,20 +535,23 @@ class ConvEngine(wiring.Component):
                      dr_tag.waddr.eq(Mux(group_mode, drain_tag.waddr + dr_j, drain_tag.waddr)),
                      dr_tag.slot.eq(Mux(group_mode, drain_tag.slot, dr_j))]
 
-        drained_acc = select(drain_acc, dr_j)   # the drained PE's sums
+        is_conv = entry.kind_code == LayerKind.conv
+        drained_acc = self._drained_sums(drain_acc, dr_j, B, steps, is_conv)
         for p, bn in enumerate(bns):
-            sums = pes.o.payload[p]
-            use_drain = drains if p == 0 else 0
-            drain_mult = Mux(group_mode, bn_rd.data.mult, drain_bn.mult)
-            drain_bias = Mux(group_mode, bn_rd.data.bias, drain_bn.bias)
+            sums = pe_sums[p]
+            if c.packed and p % 2:   # conv1 (single mode): pixel 2q + 1's sums are PE q's pixel 0
+                sums = data.View(sums_layout, Mux(is_conv, pe_sums[p - 1].as_value(), sums.as_value()))
+            use_drain = drains if p < B else 0
+            drain_mult = Mux(group_mode, bn_rd.data.mult, drain_bn.mult) if p == 0 else drain_bn.mult
+            drain_bias = Mux(group_mode, bn_rd.data.bias, drain_bn.bias) if p == 0 else drain_bn.bias
             m.d.comb += [
-                bn.i.valid.eq(Mux(drains, dr_valid if p == 0 else 0, pes.o.valid)),
+                bn.i.valid.eq(Mux(drains, dr_valid if p < B else 0, pe_valid)),
                 bn.i.payload.mult.eq(Mux(use_drain, drain_mult, side.bn.mult)),
                 bn.i.payload.bias.eq(Mux(use_drain, drain_bias, side.bn.bias)),
                 bn.i.payload.shift.eq(shift),
             ]
             for lane in range(L):
-                acc = Mux(use_drain, drained_acc[lane], sums[lane]) if p == 0 else sums[lane]
+                acc = Mux(use_drain, drained_acc[p][lane], sums[lane]) if p < B else sums[lane]
                 m.d.comb += bn.i.payload.acc[lane].eq(acc)
         tag_out = Signal(tag_layout)
         m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
@@ -495,21 +559,54 @@ class ConvEngine(wiring.Component):
             nxt = Signal(tag_layout, name=f"conv_tag{level}", reset_less=True)   # read with the BN's o.valid
             m.d.sync += nxt.eq(tag_out)
             tag_out = nxt
-        # one write per word in pixel mode (the last slot's, with serial_bn), per slot in group mode
-        counted = group_mode | (tag_out.slot == P - 1) if serial_bn else 1
+        # one write per word in pixel mode (the last drain step's, with serial_bn), per slot
+        # in group mode
+        counted = group_mode | (tag_out.slot == steps - 1) if serial_bn else 1
+        # a drain step's slots: j * B .. j * B + B - 1 (group mode: the pixel's slot)
+        step_slots = Cat(*(tag_out.slot == p // B for p in range(P)))
+        all_slots = (1 << P) - 1
+        parity_slots, write = all_slots, 1
+        if c.packed:   # conv1's pass h writes the word's slots of parity h; pass 1's count
+            even = sum(1 << p for p in range(0, P, 2))
+            conv_pass = entry.kind_code == LayerKind.conv
+            parity_slots = Mux(conv_pass, Mux(tag_out.half, all_slots ^ even, even), all_slots)
+            counted = counted & (~conv_pass | tag_out.half)
+            # a drain step with no slot of the pass's parity is not written
+            write = Mux(drains & conv_pass, (step_slots & parity_slots).any(), 1)
         with m.If(bns[0].o.valid & active):
-            m.d.sync += [wr.en.eq(1), wr.buffer.eq(~entry.src), wr.addr.eq(tag_out.waddr),
-                         writes.eq(writes + counted)]
+            m.d.sync += [wr.en.eq(write), wr.buffer.eq(~entry.src), wr.addr.eq(tag_out.waddr),
+                         writes.eq(writes + counted), wr.slots.eq(parity_slots)]
             with m.If(drains):
-                m.d.sync += wr.slots.eq(1 << tag_out.slot)
+                m.d.sync += wr.slots.eq(step_slots & parity_slots)
                 for p in range(P):
-                    m.d.sync += wr.data[p].eq(bns[0].o.payload)
+                    m.d.sync += wr.data[p].eq(bns[p % B].o.payload)
             with m.Else():
                 for p, bn in enumerate(bns):
                     m.d.sync += wr.data[p].eq(bn.o.payload)
         with m.If(start):
             m.d.sync += writes.eq(0)
         m.d.comb += c.ctl.done.eq(active & (writes == entry.writes) & ~wr.en & ~draining & ~dr_valid)
+
+    def _drained_sums(self, drain_acc, dr_j, B, steps, is_conv) -> list:
+        """The sums each of the first B BN units takes at drain step ``dr_j``: unit b the
+        sums of slot ``dr_j * B + b``. With ``packed_pw``, conv1's pixel 2q + 1 is packed
+        PE q's pixel 0 (single mode), so odd slots read the even slot below them."""
+        P = self.spec.hardware.pe_count
+        packed = self.spec.hardware.packed_pw
+        if B == 1:   # one unit: an index on the P sums (group mode too)
+            index = Mux(is_conv, Cat(Const(0, 1), dr_j[1:]), dr_j) if packed else dr_j
+            return [select(drain_acc, index)]
+        chosen = []
+        for b in range(B):
+            slots = [min(j * B + b, P - 1) for j in range(steps)]
+            normal = select([drain_acc[slot] for slot in slots], dr_j)
+            if packed and B % 2 == 0 and b % 2:   # slot j * B + b - 1 is unit b - 1's
+                normal = data.View(normal.shape(), Mux(is_conv, chosen[b - 1].as_value(), normal.as_value()))
+            elif packed and B % 2 and any(slot % 2 for slot in slots):
+                conv = select([drain_acc[slot & ~1] for slot in slots], dr_j)
+                normal = data.View(normal.shape(), Mux(is_conv, conv.as_value(), normal.as_value()))
+            chosen.append(normal)
+        return chosen
 
     def _image_reader(self, m, fm_rdata):
         """conv1's reader: streams the ``count`` pixels of the image from buffer Q, one per

@@ -23,7 +23,7 @@ WORD_READABLE = 3
 
 @lru_cache(maxsize=256)   # a sweep asks for the same conv1 many times
 def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count: int,
-                 channels: int, groups: int, tail: int, fifo_depth: int, ring: int = 0,
+                 channels: int, groups: int, tail: int, fifo_depth: int, ring: int = 0, passes: int = 1,
                  fifo_latency: int = FIFO_LATENCY, input_lead: int = INPUT_LEAD) -> int:
     """conv1's layer cycles: the image arriving one pixel per cycle, the FM reader, the
     patch buffer, the window FIFO, the gather and the serializer of
@@ -35,7 +35,8 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
     (0: the whole image fits): a pixel of word w is taken only while the reader is on word
     ``w - ring + 1`` or later. A word (``pe_count`` pixels) is readable ``WORD_READABLE``
     cycles after its last pixel arrived. A window written into the FIFO can be taken
-    ``fifo_latency`` cycles later.
+    ``fifo_latency`` cycles later. The serializer walks each gathered batch ``passes``
+    times (2 with ``packed_pw``: one window per packed PE per pass).
     """
     pad = kernel // 2
     padded_h, padded_w = height + 2 * pad, width + 2 * pad
@@ -43,7 +44,7 @@ def conv1_cycles(*, height: int, width: int, stride: int, kernel: int, pe_count:
     out_w = (padded_w - kernel) // stride + 1
     pixels = height * width
     ring = ring or -(-pixels // pe_count)
-    beats = kernel * kernel * channels * groups        # serializer beats per block
+    beats = kernel * kernel * channels * groups * passes   # serializer beats per block
     word_taken = {}                                   # word -> cycle its last pixel was taken
 
     def record_taken(i, at):

@@ -68,9 +68,9 @@ class RamShapes:
 
     fm: data.ArrayLayout        # P slots of ``lanes`` activations
     dw: data.Layout             # K x K taps of ``lanes`` weights
-    pw: data.ArrayLayout        # P slices of ``lanes`` weights
+    pw: data.ArrayLayout        # S = pw_slices slices of ``lanes`` weights
     bn: data.StructLayout       # ``lanes`` multipliers and biases
-    fc_bias: data.ArrayLayout   # P biases
+    fc_bias: data.ArrayLayout   # S biases
     shift: unsigned
     depth: dict                 # RAM name -> words
 
@@ -101,10 +101,10 @@ def ram_shapes(spec: Spec) -> RamShapes:
     return RamShapes(
         fm=data.ArrayLayout(slot, P),
         dw=window_layout(signed(quant.weight_bits), K, L),
-        pw=data.ArrayLayout(data.ArrayLayout(signed(quant.weight_bits), L), P),
+        pw=data.ArrayLayout(data.ArrayLayout(signed(quant.weight_bits), L), mmap.pw_slices),
         bn=data.StructLayout({"mult": data.ArrayLayout(signed(quant.bn_mult_bits), L),
                               "bias": data.ArrayLayout(signed(quant.bn_bias_bits), L)}),
-        fc_bias=data.ArrayLayout(signed(quant.fc_bias_bits), P),
+        fc_bias=data.ArrayLayout(signed(quant.fc_bias_bits), mmap.pw_slices),
         shift=unsigned(mmap.ram("shift").width),
         depth={name: ram.depth for name, ram in mmap.rams.items()},
     )
