@@ -1,7 +1,8 @@
 """Named specs: ``tiny`` (CI-sized), ``mobilenet-v1`` (unpruned), ``rr-mobilenet`` (paper),
 ``rr-mobilenet-fit`` (the paper's network on a configuration that fits the XCZU9EG),
 ``rr-mobilenet-fast`` (the same network at or under the Vitis AI DPU's 459,000 cycles),
-``rr-mobilenet-max`` (the fastest configuration of the sweep that fits the XCZU9EG).
+``rr-mobilenet-max`` (the fastest configuration of the sweep that fits the XCZU9EG),
+``rr-mobilenet-packed`` (two pixels per DSP48E2: -max's Conv DSP48E2 for twice its pixels).
 
 ``tiny`` is chosen so that a whole inference simulates in RTL in seconds: a
 32x32 single-channel input (the embedded 8x8 digits data set, resized), width
@@ -85,6 +86,20 @@ def _rr_mobilenet_max() -> Spec:
     return Spec(network=paper.network, quant=paper.quant, hardware=hardware, preset="rr-mobilenet-max")
 
 
+def _rr_mobilenet_packed() -> Spec:
+    """rr-mobilenet on 50 Conv PEs x 64 lanes packed two pixels per DSP48E2 (``packed_pw``:
+    3,200 MACs per cycle on -max's 1,600 Conv DSP48E2), two BN units sharing the results'
+    drain (25 cycles per result, within conv1's 27 beats and the 32 of the first pw layer),
+    PW rows of 16 slices (a row of 50 x 64 weights would be 645 rows deep, just over the
+    BRAM's 512, and double the PW RAM's BRAM18K), 1 DW PE with 4 of its 9 taps in LUTs and
+    the FC on 4 classes at once: from ``make sweep``, the fastest packed configuration the
+    resource model fits into the XCZU9EG; its pointwise layers take half of -max's cycles."""
+    paper = _rr_mobilenet()
+    hardware = HardwareSpec(pe_count=50, lanes=64, dw_pe_count=1, fc_parallel=4, serial_bn=True,
+                            serial_bn_units=2, pw_slices=16, dw_lut_taps=4, packed_pw=True)
+    return Spec(network=paper.network, quant=paper.quant, hardware=hardware, preset="rr-mobilenet-packed")
+
+
 PRESETS = {
     "tiny": _tiny,
     "mobilenet-v1": _mobilenet_v1,
@@ -92,6 +107,7 @@ PRESETS = {
     "rr-mobilenet-fit": _rr_mobilenet_fit,
     "rr-mobilenet-fast": _rr_mobilenet_fast,
     "rr-mobilenet-max": _rr_mobilenet_max,
+    "rr-mobilenet-packed": _rr_mobilenet_packed,
 }
 
 

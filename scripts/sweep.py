@@ -1,6 +1,7 @@
 """Design-space sweep of the accelerator: cycles per image (the cycle model) against LUT,
 FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
-serial BN x DW products in LUTs, on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
+serial BN x DW products in LUTs, and with two pixels per DSP48E2 (``packed_pw``, even PE
+counts up to 64, one or two serial BN units, PW rows of P or 16 slices), on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
 
 Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configurations
 that fit the device and are Pareto-optimal in cycles and DSP48E2, and the marked presets)
@@ -27,21 +28,31 @@ DW_PES = (1, 2, 3, 4, 6, 9)
 #: hardware.dw_lut_taps: of each DW lane's K x K products, how many in LUTs (the rest in
 #: DSP48E2s): none, about half, all (clamped to K x K).
 DW_LUT_TAPS = (0, 4, 9)
+#: PE counts with ``packed_pw`` (two pixels per DSP48E2, so up to twice the PEs).
+PACKED_PE_COUNTS = (8, 12, 16, 20, 24, 28, 32, 40, 48, 50, 52, 56, 64)
+#: ``pw_slices`` tried with ``packed_pw``: rows of P slices, or of 16 (a narrower, deeper
+#: PW RAM: fewer BRAM18K where a row of P slices is just over 512 rows deep).
+PACKED_PW_SLICES = (0, 16)
 
 
 def configurations(base):
     """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_taps) of the
-    grid, as specs."""
+    grid, unpacked, and with ``packed_pw`` its (serial_bn_units, pw_slices) too, as specs."""
     taps = sorted({min(value, base.hardware.kernel ** 2) for value in DW_LUT_TAPS})
-    for pe_count, lanes, dw_pes, serial, lut in itertools.product(PE_COUNTS, LANES, DW_PES, (False, True),
-                                                                  taps):
-        if dw_pes > pe_count:
+    unpacked = [(p, False, 1, 0) for p in PE_COUNTS]
+    packed = [(p, True, units, slices) for p in PACKED_PE_COUNTS for units in (1, 2)
+              for slices in PACKED_PW_SLICES if slices < p]
+    for (pe_count, pack, units, slices), lanes, dw_pes, serial, lut in itertools.product(
+            unpacked + packed, LANES, DW_PES, (False, True), taps):
+        if dw_pes > pe_count or (units > 1 and not serial):
             continue
-        for fc_parallel in sorted({1, pe_count} | {q for q in (2, 3, 4) if pe_count % q == 0}):
+        row = slices or pe_count
+        for fc_parallel in sorted({1, row} | {q for q in (2, 3, 4) if row % q == 0}):
             hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
                                            dw_pe_count=0 if dw_pes == pe_count else dw_pes,
-                                           fc_parallel=0 if fc_parallel == pe_count else fc_parallel,
-                                           serial_bn=serial, dw_lut_taps=lut)
+                                           fc_parallel=0 if fc_parallel == row else fc_parallel,
+                                           serial_bn=serial, dw_lut_taps=lut, packed_pw=pack,
+                                           serial_bn_units=units, pw_slices=slices)
             yield dataclasses.replace(base, hardware=hardware)
 
 
@@ -57,7 +68,8 @@ def evaluate(spec) -> dict | None:
     res = estimate_resources(spec)
     hw = spec.hardware
     return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
-            "serial_bn": hw.serial_bn, "dw_lut_taps": hw.dw_lut_taps, "cycles": model.cycles,
+            "serial_bn": hw.serial_bn, "dw_lut_taps": hw.dw_lut_taps, "packed_pw": hw.packed_pw,
+            "serial_bn_units": hw.serial_bn_units, "pw_slices": hw.pw_row_slices, "cycles": model.cycles,
             "bound_ratio": model.bound / model.cycles,
             "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
             "dsp": res.dsp, "bram18k": res.bram18k, "fits": res.fits, "hardware": hw}
@@ -76,7 +88,10 @@ def pareto(rows: list) -> list:
 def describe(row) -> str:
     return (f"{row['pe_count']}x{row['lanes']}, DW {row['dw_pes']}, FC {row['fc_classes']}"
             f"{', serial BN' if row['serial_bn'] else ''}"
-            f"{', DW LUT taps ' + str(row['dw_lut_taps']) if row.get('dw_lut_taps') else ''}")
+            f"{' x' + str(row['serial_bn_units']) if row.get('serial_bn_units', 1) > 1 else ''}"
+            f"{', DW LUT taps ' + str(row['dw_lut_taps']) if row.get('dw_lut_taps') else ''}"
+            f"{', packed' if row.get('packed_pw') else ''}"
+            f"{', PW rows of ' + str(row['pw_slices']) if row.get('pw_slices', row['pe_count']) != row['pe_count'] else ''}")
 
 
 def table(rows: list, title: str) -> list:

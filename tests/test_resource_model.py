@@ -61,6 +61,7 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     monkeypatch.setattr(sweep, "LANES", (8,))
     monkeypatch.setattr(sweep, "DW_PES", (1, 2))
     monkeypatch.setattr(sweep, "DW_LUT_TAPS", (0, 4, 9))
+    monkeypatch.setattr(sweep, "PACKED_PE_COUNTS", (2, 4))
     assert rrm(["sweep", "--preset", "tiny", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "sweep.json").read_text())
     assert {(r["pe_count"], r["dw_pes"]) for r in rows} >= {(2, 1), (2, 2), (3, 1), (3, 2)}
@@ -68,11 +69,16 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     pairs = {}
     for r in rows:
         if "label" not in r:
-            key = (r["pe_count"], r["lanes"], r["dw_pes"], r["fc_classes"], r["serial_bn"])
+            key = (r["pe_count"], r["lanes"], r["dw_pes"], r["fc_classes"], r["serial_bn"], r["packed_pw"],
+                   r["serial_bn_units"], r["pw_slices"])
             pairs.setdefault(key, {})[r["dw_lut_taps"]] = r
     assert pairs and all(set(p) == {0, 4, 9} for p in pairs.values())
     assert all(p[9]["dsp"] < p[4]["dsp"] < p[0]["dsp"] and p[9]["lut"] > p[4]["lut"] > p[0]["lut"]
                for p in pairs.values())
+    # packed_pw: the same configuration with half the Conv PEs' DSP48E2 (tiny: 2 PEs x 8 lanes)
+    plain, packed = (pairs[(2, 8, 1, 2, False, pack, 1, 2)][0] for pack in (False, True))
+    assert plain["dsp"] - packed["dsp"] == 8 and packed["cycles"] >= plain["cycles"]
+    assert any(k[6] == 2 for k in pairs) and not any(k[7] == 16 for k in pairs)   # tiny: P < 16
     assert [r["label"] for r in rows if "label" in r] == ["tiny"]   # the presets named like the network
     fitting = [r for r in rows if r["fits"]]
     front = sweep.pareto(fitting)
