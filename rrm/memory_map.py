@@ -42,6 +42,7 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
+from .bounds import accumulator_bits
 from .errors import SpecError
 from .numerics import MAX_SHIFT
 from .spec import Spec
@@ -135,7 +136,7 @@ class LayerEntry:
     @property
     def packed(self) -> bool:
         """Whether the layer's PW RAM words are packed one slice after another (conv1 and
-        pixel-mode pw: one slice per beat), not in rows of ``pe_count`` groups."""
+        pixel-mode pw: one slice per beat), not in rows of ``pw_slices`` groups."""
         return self.kind in ("conv", "pw") and not self.group_mode
 
     def pw_rows(self, slices: int) -> int:
@@ -177,16 +178,29 @@ class MemoryMap:
         slot, and with ``serial_bn`` every pixel-mode conv/pw layer has at least
         ``ceil(pe_count / serial_bn_units) + 2`` beats per result (the drain of the previous
         result's P sums)."""
-        if spec.hardware.serial_bn:
-            units = spec.hardware.serial_bn_units
-            steps = ceil_div(self.pe_count, units)
+        hw = spec.hardware
+        if hw.serial_bn:
+            units, steps = hw.serial_bn_units, hw.drain_steps
             for entry in self.layers:
                 if entry.kind in ("conv", "pw") and not entry.group_mode and entry.taps < steps + 2:
-                    what = "pe_count + 2" if units == 1 else f"ceil(pe_count / {units}) + 2"
-                    raise SpecError("hardware.serial_bn",
-                                    f"layer {entry.name} has {entry.taps} beats per result, fewer "
-                                    f"than {what} = {steps + 2}: its results would "
-                                    f"come faster than {units} BN unit{'s' if units > 1 else ''} drain them")
+                    if units == 1:
+                        field, what, who = "hardware.serial_bn", f"pe_count {self.pe_count} + 2", "one BN unit drains"
+                    else:
+                        field = "hardware.serial_bn_units"
+                        what = f"ceil(pe_count {self.pe_count} / serial_bn_units {units}) + 2"
+                        who = f"{units} BN units drain"
+                    raise SpecError(field, f"layer {entry.name} has {entry.taps} beats per result, fewer "
+                                           f"than {what} = {steps + 2}: its results would come faster "
+                                           f"than {who} them")
+        if hw.packed_pw:
+            field = max(accumulator_bits(spec, layer.name) for layer in spec.layers()
+                        if layer.kind in ("conv", "pw"))   # rrm.sizing's conv_acc_width
+            if spec.quant.act_bits > 8 or field + spec.quant.act_bits > 26:
+                raise SpecError("hardware.packed_pw",
+                                f"two {spec.quant.act_bits}-bit activations with a {field}-bit field "
+                                f"(the widest conv/pw sum) need {field + spec.quant.act_bits + 1} bits "
+                                f"signed, over the DSP48E2's 27-bit A port (act_bits at most 8 and "
+                                f"field + act_bits at most 26)")
         if self.image_bits > self.slot_bits:
             raise SpecError("hardware.lanes",
                             f"an image pixel ({spec.network.input_channels} x {spec.quant.input_bits} "

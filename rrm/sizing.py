@@ -37,8 +37,8 @@ class Sizing:
     conv_acc_width : int
         Signed accumulator of the Conv PE: the widest conv/pw layer's bound.
     pw_acc_width : int
-        Signed accumulator of the widest pw layer alone: each pixel's sum in the packed
-        pointwise PE and its packing field width (``hw/blocks/packed_pe.py``).
+        Signed accumulator of the widest pw layer alone (the packed PE's field is
+        ``conv_acc_width``, since conv1 runs on it in single mode).
     bn_acc_width : int
         Signed accumulator entering BN/requant: the widest conv/dw/pw layer's bound.
     max_shift : int

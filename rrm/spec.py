@@ -249,12 +249,12 @@ class HardwareSpec:
         part of the work; fewer DW PEs trade a few cycles for many multipliers.
     fc_parallel : int
         Classes the FC computes at once (``lanes`` multipliers each), a divisor of
-        ``pe_count`` (0: ``pe_count``).
+        the PW row's slices, ``pw_row_slices`` (0: ``pw_row_slices``).
     serial_bn : bool
-        The Conv module's ``pe_count`` results of a (block, group) go through one
-        BN unit, one per cycle, instead of ``pe_count`` BN units in parallel
-        (a pointwise layer has at least ``pe_count`` beats per result, so no cycles
-        are lost but the drain).
+        The Conv module's ``pe_count`` results of a (block, group) go through
+        ``serial_bn_units`` BN units (default one), one step per cycle, instead of
+        ``pe_count`` BN units in parallel (a pointwise layer has at least
+        ``drain_steps + 2`` beats per result, so no cycles are lost but the drain).
     dw_lut_taps : int
         Of the K*K taps of every DW lane, how many form their ``act_bits`` x
         ``weight_bits`` products in LUTs (shifts and adds over the activation's bits)
@@ -305,6 +305,11 @@ class HardwareSpec:
         return self.dw_pe_count or self.pe_count
 
     @property
+    def drain_steps(self) -> int:
+        """With ``serial_bn``, the cycles a result's P sums take through the BN units."""
+        return -(-self.pe_count // self.serial_bn_units)
+
+    @property
     def pw_row_slices(self) -> int:
         """Slices of ``lanes`` weights per PW RAM row."""
         return self.pw_slices or self.pe_count
@@ -329,7 +334,7 @@ class HardwareSpec:
         _check_int("hardware.fm_buffers", self.fm_buffers, 1, 4)
         _check_int("hardware.dw_pe_count", self.dw_pe_count, 0, self.pe_count)
         _check_int("hardware.pw_slices", self.pw_slices, 0, self.pe_count)
-        _check_int("hardware.fc_parallel", self.fc_parallel, 0, self.pe_count)
+        _check_int("hardware.fc_parallel", self.fc_parallel, 0, self.pw_row_slices)
         if self.fc_parallel and self.pw_row_slices % self.fc_parallel:
             what = f"pw_slices {self.pw_slices}" if self.pw_slices else f"pe_count {self.pe_count}"
             raise SpecError("hardware.fc_parallel", f"{self.fc_parallel} does not divide {what}"
@@ -478,6 +483,8 @@ _FIELD_RULES: dict[str, dict] = {
     "hardware.fm_on_chip": {"exclusiveMinimum": 0, "maximum": 1},
     "hardware.dw_pe_count": {"minimum": 0, "maximum": 64},
     "hardware.fc_parallel": {"minimum": 0, "maximum": 64},
+    "hardware.serial_bn_units": {"minimum": 1, "maximum": 64},
+    "hardware.pw_slices": {"minimum": 0, "maximum": 64},
     "preset": {"pattern": NAME_PATTERN},
 }
 

@@ -60,6 +60,12 @@ CASES = {
                                      pw_slices=3, fc_parallel=3), "conv1", {}),
     "packed-2units-6pe-conv1": (dict(pe_count=6, lanes=7, packed_pw=True, serial_bn=True, serial_bn_units=2),
                                 "conv1", {}),
+    # 3 units on 4 PEs: a partial last drain step (slots 3, 4, 5 of which only 3 exists),
+    # odd B on packed conv1 (each unit its own select of the even slot below)
+    "packed-3units-4pe-conv1": (dict(pe_count=4, lanes=7, packed_pw=True, serial_bn=True, serial_bn_units=3),
+                                "conv1", {}),
+    "packed-3units-4pe-dsc3-pw": (dict(pe_count=4, lanes=7, packed_pw=True, serial_bn=True, serial_bn_units=3),
+                                  "dsc3.pw", {}),
     "3units-6pe-dsc3-pw": (dict(pe_count=6, lanes=7, serial_bn=True, serial_bn_units=3, pw_slices=4,
                                 fc_parallel=2), "dsc3.pw", {}),
     # conv1 with the image loader: tiny (a ring of 128 words of the image's 512), no gaps ...

@@ -70,6 +70,13 @@ def test_layer_shapes_follow_padding_rule():
     (lambda: HardwareSpec(pe_count=4, dw_pe_count=5), "hardware.dw_pe_count"),
     (lambda: HardwareSpec(pe_count=9, fc_parallel=2), "hardware.fc_parallel"),
     (lambda: HardwareSpec(serial_bn=1), "hardware.serial_bn"),
+    (lambda: HardwareSpec(pe_count=9, packed_pw=True), "hardware.packed_pw"),
+    (lambda: HardwareSpec(packed_pw=1), "hardware.packed_pw"),
+    (lambda: HardwareSpec(serial_bn_units=2), "hardware.serial_bn_units"),
+    (lambda: HardwareSpec(serial_bn=True, serial_bn_units=10), "hardware.serial_bn_units"),
+    (lambda: HardwareSpec(pw_slices=10), "hardware.pw_slices"),
+    (lambda: HardwareSpec(pe_count=8, pw_slices=4, fc_parallel=8), "hardware.fc_parallel"),
+    (lambda: HardwareSpec(pe_count=8, pw_slices=6, fc_parallel=4), "hardware.fc_parallel"),
     (lambda: HardwareSpec(tiling={"conv1": LayerTiling(0, 1, 1, 1)}), "hardware.tiling.conv1.ti"),
     (lambda: Spec(hardware=HardwareSpec(tiling={"nope": LayerTiling(1, 1, 1, 1)})), "hardware.tiling.nope"),
 ])
@@ -151,3 +158,29 @@ def test_random_specs_round_trip(size, alpha, classes, channels, pe, lanes, keep
         assert layer.out_h >= 1 and layer.out_w >= 1
         if layer.tiling is not None:
             assert layer.tiling.tm <= pe * lanes
+
+
+def test_serial_bn_units_need_enough_beats_per_step():
+    """With B units a result drains in ceil(P / B) steps: conv1's 9 beats cover 8 PEs on
+    two units (4 + 2) but not 16 (8 + 2); the message names the field and both values."""
+    spec = load_preset("tiny")
+    for pe_count, ok in ((8, True), (16, False)):
+        hw = dataclasses.replace(spec.hardware, pe_count=pe_count, serial_bn=True, serial_bn_units=2)
+        case = dataclasses.replace(spec, hardware=hw)
+        if ok:
+            memory_map(case).check_image_fits(case)
+        else:
+            with pytest.raises(SpecError, match=r"ceil\(pe_count 16 / serial_bn_units 2\) \+ 2 = 10") as info:
+                memory_map(case).check_image_fits(case)
+            assert info.value.field == "hardware.serial_bn_units"
+
+
+def test_packed_pw_refuses_a_field_wider_than_the_dsp_port():
+    """Two 4-bit activations fit the 27-bit A port only while the widest conv/pw sum's field
+    + act_bits <= 26; 6-bit activations on rr-mobilenet make the field 23 bits."""
+    spec = load_preset("rr-mobilenet-packed")
+    memory_map(spec).check_image_fits(spec)
+    wide = dataclasses.replace(spec, quant=dataclasses.replace(spec.quant, act_bits=6))
+    with pytest.raises(SpecError, match="27-bit A port") as info:
+        memory_map(wide).check_image_fits(wide)
+    assert info.value.field == "hardware.packed_pw"

@@ -59,7 +59,7 @@ class PackedConvPE(wiring.Component):
     F bits sign-extended, ``S1 = (P >> F) + P[F-1]``. Exact for every activation pair,
     every ``weight_width``-bit weight and every sequence whose two sums both lie in
     ``[-2**(F-1), 2**(F-1))``, i.e. up to the accumulator bound ``acc_width`` is sized by
-    (``rrm.bounds.accumulator_bits`` of the pointwise layers). ``A`` (``F + act_bits``
+    (``rrm.bounds.accumulator_bits`` of conv1 and the pointwise layers). ``A`` (``F + act_bits``
     bits unsigned) fits the DSP48E2's 27-bit signed port and ``w`` its 18-bit port, so
     each lane is one DSP48E2 product for two MACs. Stall-all pipeline: the product
     register, then the accumulator, as :class:`~hw.blocks.conv_pe.ConvPE`; the split is
@@ -91,7 +91,7 @@ class PackedConvPE(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(packed_input_layout(act_bits, weight_width, lanes)))
+    i : In(stream.Signature(packed_input_layout(act_bits, weight_width, lanes, single_bits)))
         ``value``: 2 x ``unsigned(act_bits)``; ``weight``: ``lanes`` x ``signed(weight_width)``;
         ``last``: 1 on the last beat of a sequence; with ``single_bits``, ``single`` and
         ``wide`` (``signed(single_bits)``).

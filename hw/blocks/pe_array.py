@@ -170,15 +170,15 @@ class PackedSharedWeightArray(wiring.Component):
     into one :class:`~hw.blocks.packed_pe.PackedConvPE` (an odd last pixel gets a packed
     PE whose second pixel is 0), all in lock step.
 
-    Same streams as :class:`SharedWeightConvArray` with unsigned ``act_bits`` values, so
-    it can stand in for it wherever the values are activations. With ``single_bits``
+    The input stream is :class:`SharedWeightConvArray`'s with unsigned ``act_bits`` values;
+    the output is a stream per packed PE (below). With ``single_bits``
     (conv1's image values), beats with ``single`` set give packed PE j the signed value
     ``wide[j]`` alone: one pixel per packed PE, its sum output as pixel ``2j`` (pixel
     ``2j + 1``'s is 0; :class:`~hw.blocks.packed_pe.PackedConvPE`'s single mode).
 
     Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid`` (a PackedConvPE's).
     Throughput: one beat (``pe_count * lanes`` MACs, ``ceil(pe_count / 2) * lanes``
-    products) per cycle.
+    products) per cycle; in single mode ``ceil(pe_count / 2) * lanes`` MACs.
 
     Parameters
     ----------

@@ -93,7 +93,8 @@ def _bound(spec: Spec, entry, macs: int) -> float:
     """The layer's MACs (pool: additions) over what its engine does per cycle."""
     hw = spec.hardware
     P, L, K, D, Q = hw.pe_count, hw.lanes, hw.kernel, hw.dw_pes, hw.fc_classes
-    per_cycle = {LayerKind.conv: P * L, LayerKind.pw: P * L, LayerKind.dw: D * L * K * K,
+    conv1 = P // 2 * L if hw.packed_pw else P * L   # packed: conv1 one window per packed PE
+    per_cycle = {LayerKind.conv: conv1, LayerKind.pw: P * L, LayerKind.dw: D * L * K * K,
                  LayerKind.fc: Q * L}
     if entry.kind_code == LayerKind.pool:
         return entry.in_h * entry.in_w * entry.in_channels / L

@@ -9,7 +9,8 @@
 - **conv1**: the reader streams the image from the ring in buffer Q into the conv patch
   buffer as its words land; the windows pass a FIFO, are gathered ``pe_count`` at a time
   and serialized tap by tap into the Conv PEs; BN; one word per (block, group) into P.
-- With ``serial_bn``, a pixel-mode result's P sums leave through one BN unit, one per cycle.
+- With ``serial_bn``, a pixel-mode result's P sums leave through ``serial_bn_units`` BN
+  units, one step of that many neighbouring slots per cycle.
 - With ``packed_pw``, the PEs are :class:`~hw.blocks.pe_array.PackedSharedWeightArray`:
   a pw beat's pixels 2q and 2q+1 share packed PE q's products (pixel mode on every pw
   layer); conv1 runs each gathered batch in two passes, pass h putting window 2q+h on
@@ -82,11 +83,6 @@ class ConvEngine(wiring.Component):
         return spec.hardware.serial_bn_units if spec.hardware.serial_bn else spec.hardware.pe_count
 
     @staticmethod
-    def drain_steps(spec: Spec) -> int:
-        """Cycles a drained pixel-mode result takes with ``serial_bn``: ceil(P / units)."""
-        return -(-spec.hardware.pe_count // spec.hardware.serial_bn_units)
-
-    @staticmethod
     def pe_units(spec: Spec) -> tuple:
         """(PE class, its parameters, how many): ``pe_count`` Conv PEs, or with ``packed_pw``
         ``pe_count / 2`` packed PEs (two pixels each)."""
@@ -139,7 +135,7 @@ class ConvEngine(wiring.Component):
         pe = latency_of(pe_class, pe_parameters)
         bn = latency_of(BnRequant, bn_parameters(spec))
         # serial_bn: a pixel-mode result's P sums leave through the BN units, ceil(P / units) cycles
-        serial_drain = ConvEngine.drain_steps(spec) + DRAIN_BN_READ if hw.serial_bn else 0
+        serial_drain = hw.drain_steps + DRAIN_BN_READ if hw.serial_bn else 0
         pipeline = RAM_READ + pe + FM_WRITE + DONE
         if entry.kind_code == LayerKind.conv:
             size = sizing(spec)
@@ -465,13 +461,13 @@ class ConvEngine(wiring.Component):
                          pes.i.payload.single.eq(~is_pw)]
             m.d.comb += [pes.i.payload.values[p].eq(e_lane_values[p][:act_bits]) for p in range(P)]
             m.d.comb += [pes.i.payload.wide[q].eq(e_values[q]) for q in range(len(e_values))]
-        for p in range(0 if c.packed else P):
+        for p in [] if c.packed else range(P):   # unpacked: a value and a weight per Conv PE
             pixel_value = Mux(is_pw, e_lane_values[p], e_values[p])
             m.d.comb += [
                 pes.i.payload[p].value.eq(Mux(group_mode, shared_value, pixel_value)),
                 # group mode (a PW row of P slices only): PE p's own slice
                 pes.i.payload[p].weight.eq(Mux(group_mode, e_weights[p], shared_weight)
-                                           if len(e_weights) == P else shared_weight),
+                                           if self.mmap.pw_slices == P else shared_weight),
                 pes.i.payload[p].last.eq(e_last),
             ]
         # side channel, aligned with the PE outputs: BN parameters and the write tag
@@ -497,18 +493,22 @@ class ConvEngine(wiring.Component):
         group_mode, conv_bn_addr = c.group_mode, c.conv_bn_addr
         # group mode: the P sums (P groups of one pixel) go through BN unit 0, one group
         # per cycle, each written into its own word's slot. With serial_bn, pixel mode does
-        # the same with the P pixels of one group: slot j of the block's word, the group's
-        # BN word held from the PE output.
+        # the same with the P pixels of one group on B units: slots j*B .. j*B + B - 1 of the
+        # block's word at step j, the group's BN word held from the PE output.
         serial_bn = spec.hardware.serial_bn
-        drains = Const(1) if serial_bn else group_mode
+        any_group_mode = any(e.group_mode for e in self.mmap.layers)
+        # without serial_bn, the drain is built only where a layer runs in group mode
+        drains = Const(1) if serial_bn else (group_mode if any_group_mode else Const(0))
         B = len(bns) if serial_bn else 1        # units side by side in a drain step
-        steps = -(-P // B)                      # drain steps of a result (group mode: B = 1)
-        # the drain's data, loaded with ``draining`` and read only while it drains: no reset
+        steps = spec.hardware.drain_steps if serial_bn else P   # group mode: B = 1
         # the PEs' sums, pixel by pixel (the packed array has a stream per packed PE)
         pe_valid = pes.o[0].valid if c.packed else pes.o.valid
         pe_sums = [pes.sums(p) if c.packed else pes.o.payload[p] for p in range(P)]
         sums_layout = pe_sums[0].shape()
-        drain_acc = [Signal(sums_layout, name=f"drain_acc{p}", reset_less=True) for p in range(P)]
+        # the drain's data, loaded with ``draining`` and read only while it drains: no reset
+        has_drain = serial_bn or any_group_mode
+        drain_acc = [Signal(sums_layout, name=f"drain_acc{p}", reset_less=True)
+                     for p in range(P if has_drain else 0)]
         drain_tag = Signal(tag_layout, reset_less=True)
         drain_bn = Signal(bn_rd.data.shape(), reset_less=True)
         draining = Signal()
@@ -536,22 +536,22 @@ class ConvEngine(wiring.Component):
                      dr_tag.slot.eq(Mux(group_mode, drain_tag.slot, dr_j))]
 
         is_conv = entry.kind_code == LayerKind.conv
-        drained_acc = self._drained_sums(drain_acc, dr_j, B, steps, is_conv)
+        drained_acc = self._drained_sums(drain_acc, dr_j, B, steps, is_conv) if has_drain else []
         for p, bn in enumerate(bns):
             sums = pe_sums[p]
             if c.packed and p % 2:   # conv1 (single mode): pixel 2q + 1's sums are PE q's pixel 0
                 sums = data.View(sums_layout, Mux(is_conv, pe_sums[p - 1].as_value(), sums.as_value()))
-            use_drain = drains if p < B else 0
+            use_drain = drains if p < len(drained_acc) else 0
             drain_mult = Mux(group_mode, bn_rd.data.mult, drain_bn.mult) if p == 0 else drain_bn.mult
             drain_bias = Mux(group_mode, bn_rd.data.bias, drain_bn.bias) if p == 0 else drain_bn.bias
             m.d.comb += [
-                bn.i.valid.eq(Mux(drains, dr_valid if p < B else 0, pe_valid)),
+                bn.i.valid.eq(Mux(drains, dr_valid if p < len(drained_acc) else 0, pe_valid)),
                 bn.i.payload.mult.eq(Mux(use_drain, drain_mult, side.bn.mult)),
                 bn.i.payload.bias.eq(Mux(use_drain, drain_bias, side.bn.bias)),
                 bn.i.payload.shift.eq(shift),
             ]
             for lane in range(L):
-                acc = Mux(use_drain, drained_acc[p][lane], sums[lane]) if p < B else sums[lane]
+                acc = Mux(use_drain, drained_acc[p][lane], sums[lane]) if p < len(drained_acc) else sums[lane]
                 m.d.comb += bn.i.payload.acc[lane].eq(acc)
         tag_out = Signal(tag_layout)
         m.d.comb += tag_out.eq(Mux(drains, dr_tag, side.tag))
@@ -568,11 +568,10 @@ class ConvEngine(wiring.Component):
         parity_slots, write = all_slots, 1
         if c.packed:   # conv1's pass h writes the word's slots of parity h; pass 1's count
             even = sum(1 << p for p in range(0, P, 2))
-            conv_pass = entry.kind_code == LayerKind.conv
-            parity_slots = Mux(conv_pass, Mux(tag_out.half, all_slots ^ even, even), all_slots)
-            counted = counted & (~conv_pass | tag_out.half)
+            parity_slots = Mux(is_conv, Mux(tag_out.half, all_slots ^ even, even), all_slots)
+            counted = counted & (~is_conv | tag_out.half)
             # a drain step with no slot of the pass's parity is not written
-            write = Mux(drains & conv_pass, (step_slots & parity_slots).any(), 1)
+            write = Mux(drains & is_conv, (step_slots & parity_slots).any(), 1)
         with m.If(bns[0].o.valid & active):
             m.d.sync += [wr.en.eq(write), wr.buffer.eq(~entry.src), wr.addr.eq(tag_out.waddr),
                          writes.eq(writes + counted), wr.slots.eq(parity_slots)]
@@ -592,7 +591,7 @@ class ConvEngine(wiring.Component):
         sums of slot ``dr_j * B + b``. With ``packed_pw``, conv1's pixel 2q + 1 is packed
         PE q's pixel 0 (single mode), so odd slots read the even slot below them."""
         P = self.spec.hardware.pe_count
-        packed = self.spec.hardware.packed_pw
+        packed = self._c.packed
         if B == 1:   # one unit: an index on the P sums (group mode too)
             index = Mux(is_conv, Cat(Const(0, 1), dr_j[1:]), dr_j) if packed else dr_j
             return [select(drain_acc, index)]
