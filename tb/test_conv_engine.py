@@ -86,7 +86,11 @@ CASES = {
 
 #: Cases on tiny itself, which the whole accelerator's tests run too (the odd shapes and the ring
 #: cases cover the same paths): `pytest -m slow` runs them.
-SLOW = {'conv1-tiny-gaps', 'tiny-dsc2-pw', 'serial-dsc2-pw', 'conv1-tiny', 'group-dsc13-pw'}
+SLOW = {'conv1-tiny-gaps', 'tiny-dsc2-pw', 'serial-dsc2-pw', 'conv1-tiny', 'group-dsc13-pw',
+        # packed cases that tb/test_levers.py's packed variants and the four kept here cover
+        'packed-dsc2-pw', 'packed-4pe-dsc3-pw', 'packed-dsc13-pw', 'packed-serial-dsc3-pw', 'packed-conv1',
+        'packed-serial-conv1-4pe', 'packed-3units-6pe-conv1', 'packed-2units-6pe-conv1',
+        'packed-3units-4pe-dsc3-pw'}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name

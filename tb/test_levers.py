@@ -42,7 +42,12 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("levers", VARIANTS.values(), ids=VARIANTS.keys())
+#: Variants the default run leaves to `pytest -m slow` (the 6-PE packed variant covers this one's paths).
+SLOW = {"4pe-packed-serial"}
+
+
+@pytest.mark.parametrize("levers", [pytest.param(v, marks=pytest.mark.slow) if k in SLOW else v
+                                    for k, v in VARIANTS.items()], ids=VARIANTS.keys())
 def test_levers_bit_exact_and_cycles_as_modelled(levers, tmp_path):
     spec = tiny(**levers)
     size, channels = spec.network.input_size, spec.network.input_channels
