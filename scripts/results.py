@@ -90,12 +90,23 @@ def _levels(timing: dict | None) -> str:
     return cell + (" (by engine)" if timing.get("mode") == "engines" else "")
 
 
+def _mac_per_dsp(preset: str, sim: dict | None, synth: dict | None) -> str:
+    """The network's MACs (the cycle model's count) over the RTL run's cycles and the Yosys
+    run's DSP48E2: how much each DSP48E2 does per cycle."""
+    if not sim or not synth or not synth["estimate"].get("dsp"):
+        return "-"
+    from hw.cost.cycle_model import cycle_model
+    from rrm.presets import load_preset
+    macs = cycle_model(load_preset(preset)).macs
+    return f"{macs / sim['cycles'] / synth['estimate']['dsp']:.2f}"
+
+
 def table(root: Path | None = None) -> str:
     """The Markdown table of every preset's recorded results, and the paper's Table 1 below them."""
     from .paper_figures import PAPER_DESIGN
     rows = [("preset", "cycles (model)", "cycles (RTL, Verilator)", "bit-exact", "every layer as the model",
-             "LUT", "FF", "DSP48E2", "BRAM18K", "fits", "worst logic levels", "highest fan-out",
-             "records (commit)")]
+             "LUT", "FF", "DSP48E2", "BRAM18K", "fits", "MAC per DSP48E2 per cycle", "worst logic levels",
+             "highest fan-out", "records (commit)")]
     for preset in presets(root):
         cycles, sim, synth, timing = (load(preset, kind, root) for kind in KINDS)
         estimate = (synth or {}).get("estimate", {})
@@ -108,6 +119,7 @@ def table(root: Path | None = None) -> str:
             *(f"{estimate[key]:,d}" if key in estimate else "-" for key in ("lut", "ff", "dsp", "bram18k")),
             (f"yes ({synth['device']['name'].upper()})" if synth["fits"]
              else f"**no** ({synth['device']['name'].upper()})") if synth else "-",
+            _mac_per_dsp(preset, sim, synth),
             _levels(timing),
             f"{timing['fanout'][0]['fanout']:,d}" if timing and timing["fanout"] else "-",
             ", ".join(f"{kind} {_short(result)}" for kind, result in zip(KINDS, (cycles, sim, synth, timing))
@@ -116,7 +128,7 @@ def table(root: Path | None = None) -> str:
     paper = PAPER_DESIGN
     rows.append(("paper, Table 1", f"{paper['cycles']:,d} ({paper['ms']} ms)", "-", "-", "-",
                  *(f"{paper[key]:,d}" for key in ("lut", "ff", "dsp", "bram18k")),
-                 f"yes ({paper['device'].upper()})", "-", "-", "Su et al., ARC 2018 (Vivado)"))
+                 f"yes ({paper['device'].upper()})", "-", "-", "-", "Su et al., ARC 2018 (Vivado)"))
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" if i in (0, len(rows[0]) - 1) else "---:"
                                                               for i in range(len(rows[0]))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
