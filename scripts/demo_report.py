@@ -130,7 +130,7 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
     from rrm.analysis import analyze
     from rrm.artifact import load_artifact
     from rrm.spec import unpruned
-    from scripts.rtl_report import summarise, write_report as write_rtl
+    from scripts.rtl_report import interval_text, summarise, write_report as write_rtl
 
     from rrm.safe_io import read_json, read_npy
 
@@ -187,6 +187,7 @@ def write_report(train_dir: Path, test_dir: Path, rtl_json: Path, out: Path) -> 
         f"top-1 {rtl_correct} of {count} |",
         f"| cycles per image (RTL) | {cycles:,d} = {cycles / (clock * 1e3):.3f} ms at {clock:g} MHz "
         f"(cycle model {model.cycles:,d}) |",
+        f"| interval, images back to back (RTL) | {interval_text(rtl.interval, model, clock)} |",
         f"| weights | {full_params:,d} → {params:,d} after kernel pruning |",
         f"| on-chip memory, paper Fig. 5 | {totals['float'] / 2**20:.2f} Mbit (float) → "
         f"{totals['quant'] / 2**20:.2f} Mbit (quantized) → {totals['pruned'] / 2**20:.2f} Mbit "

@@ -2,7 +2,8 @@
 (part of ``rrm report``, :mod:`scripts.demo_report`).
 
 Writes ``DIR/rtl.md`` (images simulated, bit-exact count, RTL top-1 on them, cycles
-per image and ms at the spec's clock, a per-layer table against the lower bound and
+per image (latency) and ms at the spec's clock, the interval of images back to back, a
+per-layer table against the lower bound and
 the cycle model), ``DIR/rtl-cycles.png`` (per-layer RTL cycles against their lower
 bound) and ``DIR/rtl-images.png`` (the simulated images with the class the RTL gave,
 red where it differs from the label).
@@ -28,6 +29,7 @@ class RtlSummary:
     layer_cycles: dict
     model: object
     clock: float
+    interval: int | None = None    # class beat to class beat, images back to back (2+ images)
 
 
 def summarise(result: dict, spec, labels: np.ndarray) -> RtlSummary:
@@ -40,7 +42,21 @@ def summarise(result: dict, spec, labels: np.ndarray) -> RtlSummary:
     return RtlSummary(count=count, classes=classes, correct=int((classes == labels[:count]).sum()),
                       exact=sum(bool(run["match_golden"]) for run in runs),
                       cycles=runs[0]["cycles"], layer_cycles=runs[0]["layer_cycles"],
-                      model=cycle_model(spec), clock=spec.hardware.clock_mhz)
+                      model=cycle_model(spec), clock=spec.hardware.clock_mhz,
+                      interval=runs[1].get("interval") if count > 1 else None)
+
+
+def interval_text(interval: int | None, model, clock: float) -> str:
+    """The interval of images back to back as measured (or "not measured"), beside the model's."""
+    measured = "not measured (one image)" if interval is None else \
+        f"{interval:,d} cycles, {clock * 1e6 / interval:,.0f} images/s at {clock:g} MHz"
+    return f"{measured} (cycle model {model.interval:,d})"
+
+
+def _interval_line(interval: int | None, model, clock: float) -> str:
+    return (f"Images back to back: one class beat every {interval_text(interval, model, clock)}; "
+            "images do not overlap, so the interval is the latency and the one cycle that starts "
+            "the next image.")
 
 
 def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out: Path) -> Path:
@@ -90,7 +106,8 @@ def write_report(result: dict, spec, images: np.ndarray, labels: np.ndarray, out
         f"{count} test images through the whole accelerator: {exact} of {count} bit-exact against "
         f"the golden model, RTL top-1 {correct} of {count} ({correct / count:.1%}).",
         f"Every image takes {cycles:,d} cycles: {cycles / (clock * 1e3):.3f} ms at {clock:g} MHz "
-        f"(the cycle model says {model.cycles:,d}).", "",
+        f"(the cycle model says {model.cycles:,d}).",
+        _interval_line(rtl.interval, model, clock), "",
         "| layer | RTL cycles | lower bound | utilisation |", "|---|---:|---:|---:|",
     ]
     for name, bound in zip(names, bounds):

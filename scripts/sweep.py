@@ -1,4 +1,5 @@
-"""Design-space sweep of the accelerator: cycles per image (the cycle model) against LUT,
+"""Design-space sweep of the accelerator: cycles per image (the cycle model's latency and
+interval of images back to back) against LUT,
 FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
 serial BN x DW products in LUTs, and with two pixels per DSP48E2 (``packed_pw``, even PE
 counts up to 64, one or two serial BN units, PW rows of P or 16 slices), on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
@@ -70,6 +71,7 @@ def evaluate(spec) -> dict | None:
     return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
             "serial_bn": hw.serial_bn, "dw_lut_taps": hw.dw_lut_taps, "packed_pw": hw.packed_pw,
             "serial_bn_units": hw.serial_bn_units, "pw_slices": hw.pw_row_slices, "cycles": model.cycles,
+            "interval": model.interval,
             "bound_ratio": model.bound / model.cycles,
             "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
             "dsp": res.dsp, "bram18k": res.bram18k, "fits": res.fits, "hardware": hw}
@@ -96,11 +98,12 @@ def describe(row) -> str:
 
 def table(rows: list, title: str) -> list:
     lines = [f"### {title}", "",
-             "| config (PEs x lanes, DW PEs, FC classes) | cycles | ms | fps | GOPS | bound/cycles "
-             "| LUT | FF | DSP | BRAM18K | fits |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| config (PEs x lanes, DW PEs, FC classes) | latency (cycles) | ms | interval (cycles) "
+             "| fps | GOPS | bound/cycles | LUT | FF | DSP | BRAM18K | fits |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         lines.append(f"| {row.get('label', describe(row))} | {row['cycles']:,} | {row['ms']:.3f} | "
+                     f"{row['interval']:,} | "
                      f"{row['fps']:.0f} | {row['gops']:.1f} | {row['bound_ratio']:.2f} | {row['lut']:,} | "
                      f"{row['ff']:,} | {row['dsp']:,} | {row['bram18k']:,} | "
                      f"{'yes' if row['fits'] else 'no'} |")

@@ -138,26 +138,35 @@ def first_mismatch(spec: Spec, writes: list, trace: dict) -> str | None:
 
 @dataclass
 class Comparison:
-    """One image's RTL result against golden."""
+    """One image's RTL result against golden: ``cycles`` is its latency (``image_cycles``),
+    ``interval`` the cycles from the previous image's class beat to its own (None for the
+    first image of a run; the interval of images back to back where nothing paused the
+    streams)."""
 
     logits: list
     cls: int
     cycles: int
     layer_cycles: dict
     match_golden: bool
+    interval: int | None = None
 
     def to_json(self) -> dict:
         return {"logits": self.logits, "class": self.cls, "cycles": self.cycles,
-                "layer_cycles": self.layer_cycles, "match_golden": self.match_golden}
+                "interval": self.interval, "layer_cycles": self.layer_cycles,
+                "match_golden": self.match_golden}
 
 
 def compare(spec: Spec, images_result: list, golden_logits: np.ndarray) -> list:
-    """Comparisons of recorded image results with golden logits (argmax, ties low)."""
+    """Comparisons of recorded image results (one run's, in order) with golden logits
+    (argmax, ties low)."""
     names = [entry.name for entry in memory_map(spec).layers]
-    out = []
+    out, previous_beat = [], None
     for result, want in zip(images_result, np.asarray(golden_logits)):
         match = (result["logits"] == [int(v) for v in want]
                  and result["class"] == int(np.argmax(want)))
+        beat = result.get("beat_cycle")
+        interval = beat - previous_beat if beat is not None and previous_beat is not None else None
+        previous_beat = beat
         out.append(Comparison(result["logits"], result["class"], result["cycles"],
-                              dict(zip(names, result["layer_cycles"])), match))
+                              dict(zip(names, result["layer_cycles"])), match, interval))
     return out

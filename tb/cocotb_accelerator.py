@@ -11,7 +11,9 @@ accelerator runs every layer by itself. Steps:
     a ``queue`` step is computing): the stream is offered mid-image.
 ``{"op": "images", "file": F}``
     Queue every image of ``F`` (uint8 N x H x W x C) back to back; record, per
-    image, the logits, the class, ``image_cycles`` and ``layer_cycles``.
+    image, the logits, the class, ``image_cycles``, ``layer_cycles`` and ``beat_cycle``
+    (the clock cycle, counted from time 0, on which the testbench took the class beat: the
+    difference of two images' is their interval).
 ``{"op": "queue", "file": F}`` and ``{"op": "results", "count": r}``
     ``images`` in two halves: queue the images of ``F`` and record none; later collect
     ``r`` results of images queued before, recorded as ``images`` records them.
@@ -46,7 +48,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from .streams import PERIOD_NS, random_pauses
+from .streams import PERIOD_NS, current_cycle, random_pauses
 
 #: Cycles an image may take before the testbench gives up (tiny needs ~40k).
 IMAGE_TIMEOUT_CYCLES = 20_000_000
@@ -133,6 +135,7 @@ class TB:
                 "cycles": int(self.dut.image_cycles.value),
                 "layer_cycles": [(flat >> (32 * i)) & 0xFFFFFFFF for i in range(layers)],
                 "image_error": int(self.dut.image_error.value),
+                "beat_cycle": current_cycle(),
             })
             if progress:
                 with open(progress, "a") as done:

@@ -1,5 +1,6 @@
 """The cycle model (hw.cost.cycle_model) against the RTL's layer_cycles and image_cycles, layer by
-layer: tiny as built, and tiny on 3 PEs x 4 lanes (odd PE count: partial pixel blocks)."""
+layer, and its interval against the cycles between two class beats of images back to back: tiny
+as built, and tiny on 3 PEs x 4 lanes (odd PE count: partial pixel blocks)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
 from rrm.param_stream import pack_parameters
 
-from .accelerator_sim import simulate
+from .accelerator_sim import compare, simulate
 from .conftest import simulator
 from .specs import tiny
 
@@ -32,7 +33,14 @@ def check_model(spec, image_result):
 def test_cycle_model_predicts_every_layer(pe_count, lanes, tmp_path):
     spec = tiny(pe_count=pe_count, lanes=lanes)
     size, channels = spec.network.input_size, spec.network.input_channels
-    images = np.random.default_rng(3).integers(0, 256, size=(1, size, size, channels), dtype=np.uint8)
+    images = np.random.default_rng(3).integers(0, 256, size=(2, size, size, channels), dtype=np.uint8)
     results = simulate(spec, [{"op": "params", "data": pack_parameters(random_artifact(spec, 4))},
                               {"op": "images", "data": images}], tmp_path, simulator=simulator())
-    check_model(spec, results["steps"][1]["images"][0])
+    image_results = results["steps"][1]["images"]
+    for image_result in image_results:
+        check_model(spec, image_result)
+    # the second image was queued behind the first: its class beat comes one interval later
+    model = cycle_model(spec)
+    first, second = compare(spec, image_results, np.zeros((2, spec.network.num_classes)))
+    assert first.interval is None
+    assert second.interval == model.interval, ("interval", second.interval, "model", model.interval)

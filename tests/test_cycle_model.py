@@ -28,7 +28,9 @@ def test_every_layer_takes_at_least_its_bound(preset):
         assert 0 < layer.utilisation <= 1
     # the image arrives while conv1 runs: it adds no cycles of its own
     assert model.cycles > sum(layer.cycles for layer in model.layers) > model.input_cycles
-    assert model.fps == pytest.approx(model.clock_mhz * 1e6 / model.cycles)
+    # images do not overlap: the next starts one IDLE cycle after the class beat
+    assert model.latency == model.cycles and model.interval == model.cycles + 1
+    assert model.fps == pytest.approx(model.clock_mhz * 1e6 / model.interval)
     assert model.gops == pytest.approx(2 * model.macs * model.fps / 1e9)
 
 
@@ -59,9 +61,10 @@ def test_cli_prints_layers_and_totals(capsys):
     out = capsys.readouterr().out
     model = cycle_model(load_preset("tiny"))
     assert f"{model.cycles:,d} cycles" in out and "dsc14.pw" in out and "paper" in out
+    assert f"latency {model.latency:,d} cycles" in out and f"interval {model.interval:,d} cycles" in out
     assert main(["cycles", "--preset", "tiny", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["cycles"] == model.cycles
+    assert data["cycles"] == data["latency"] == model.cycles and data["interval"] == model.interval
     assert [layer["name"] for layer in data["layers"]] == [layer.name for layer in model.layers]
 
 

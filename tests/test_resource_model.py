@@ -85,5 +85,7 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     for row in front:   # nothing that fits is better in both cycles and DSP
         assert not any(o["cycles"] <= row["cycles"] and o["dsp"] < row["dsp"]
                        or o["cycles"] < row["cycles"] and o["dsp"] <= row["dsp"] for o in fitting)
+    assert all(r["interval"] == r["cycles"] + 1 for r in rows)   # images do not overlap yet
     text = (tmp_path / "sweep.md").read_text()
+    assert "| latency (cycles) | ms | interval (cycles) |" in text
     assert "Pareto front" in text and (tmp_path / "sweep.png").stat().st_size > 10_000

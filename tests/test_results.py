@@ -30,7 +30,7 @@ def test_every_record_names_its_commit_and_the_model_records_are_current(preset)
     model = cycle_model(load_preset(preset))
     cycles = results.load(preset, "cycles")
     if cycles is not None:
-        assert cycles["cycles"] == model.cycles
+        assert cycles["cycles"] == cycles["latency"] == model.cycles and cycles["interval"] == model.interval
         assert cycles["layers"] == {layer.name: layer.cycles for layer in model.layers}
     sim = results.load(preset, "sim")
     if sim is not None:
@@ -40,13 +40,13 @@ def test_every_record_names_its_commit_and_the_model_records_are_current(preset)
 
 def test_record_writes_the_commit_and_the_table_reads_it(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
-    results.record("tiny", "cycles", {"cycles": 123, "layers": {}})
+    results.record("tiny", "cycles", {"cycles": 123, "interval": 124, "layers": {}})
     results.record("tiny", "sim", {"cycles": 125, "bit_exact": True, "layers_as_model": False})
     data = json.loads((tmp_path / "tiny" / "cycles.json").read_text())
     assert data["cycles"] == 123 and "commit" in data and "recorded" in data
     table = results.table()
-    assert "| `tiny` | 123 | 125 | yes | **no** |" in table
-    assert "| paper, Table 1 | 1,177,500 (7.85 ms) |" in table and "| 139,000 | 55,000 | 1,452 | 1,729 |" in table
+    assert "| `tiny` | 123 | 124 | 125 | yes | **no** |" in table
+    assert "| paper, Table 1 | 1,177,500 (7.85 ms) | - | - |" in table and "| 139,000 | 55,000 | 1,452 | 1,729 |" in table
     results.record("tiny", "synth", {"estimate": {"lut": 9, "ff": 8, "dsp": 7, "bram18k": 6},
                                      "device": {"name": "xczu3eg"}, "fits": False})
     results.record("tiny", "timing", {"worst_levels": 13.5, "within": {"150 MHz": False}, "mode": "engines",

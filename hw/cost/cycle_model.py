@@ -9,6 +9,12 @@ built from their blocks' latencies), the sequencer adds its steps between layers
 (:data:`hw.engines.sequencer.LAYER_STEPS`) and per image
 (:data:`hw.engines.sequencer.IMAGE_STEPS`).
 
+Two figures per image: the latency (``cycles``: first pixel in to class beat out, what
+``image_cycles`` reports) and the interval (cycles between class beats with images back
+to back: the latency and the sequencer's :data:`hw.engines.sequencer.IDLE_STEPS`, since
+one image ends before the next begins). ``fps`` is the throughput at the interval, ``ms``
+the latency.
+
 ``cycles`` of a layer run from the first cycle after the sequencer's START state
 to the cycle its engine reports done (what ``layer_cycles`` counts). The image's
 pixels (one per cycle) arrive while conv1 runs; the logits leave during the FC layer.
@@ -25,7 +31,7 @@ from dataclasses import asdict, dataclass
 from rrm.memory_map import LayerKind, memory_map
 from rrm.spec import Spec
 
-from ..engines.sequencer import IMAGE_STEPS, LAYER_STEPS
+from ..engines.sequencer import IDLE_STEPS, IMAGE_STEPS, LAYER_STEPS
 from ..top.accelerator import engine_for
 
 
@@ -46,7 +52,8 @@ class LayerCycles:
 
 @dataclass(frozen=True)
 class CycleModel:
-    """A whole image: per-layer counts and the totals at the spec's clock."""
+    """A whole image: per-layer counts and the totals at the spec's clock; ``cycles`` is the
+    latency, ``interval`` the cycles between class beats with images back to back."""
 
     spec_name: str
     clock_mhz: float
@@ -55,6 +62,12 @@ class CycleModel:
     layers: tuple
     cycles: int
     macs: int
+    interval: int
+
+    @property
+    def latency(self) -> int:
+        """First pixel in to class beat out (the same as ``cycles``)."""
+        return self.cycles
 
     @property
     def bound(self) -> float:
@@ -62,11 +75,13 @@ class CycleModel:
 
     @property
     def ms(self) -> float:
+        """The latency in milliseconds at the spec's clock."""
         return self.cycles / (self.clock_mhz * 1e3)
 
     @property
     def fps(self) -> float:
-        return self.clock_mhz * 1e6 / self.cycles
+        """Images per second with images back to back (one per ``interval``)."""
+        return self.clock_mhz * 1e6 / self.interval
 
     @property
     def gops(self) -> float:
@@ -84,7 +99,7 @@ class CycleModel:
             "spec": self.spec_name, "clock_mhz": self.clock_mhz,
             "layers": [{**asdict(layer), "utilisation": layer.utilisation} for layer in self.layers],
             "input_cycles": self.input_cycles, "sequencer_cycles": self.sequencer_cycles,
-            "cycles": self.cycles, "bound": self.bound, "utilisation": self.bound / self.cycles,
+            "cycles": self.cycles, "latency": self.latency, "interval": self.interval, "bound": self.bound, "utilisation": self.bound / self.cycles,
             "ms": self.ms, "fps": self.fps, "gops": self.gops, "macs": self.macs,
         }
 
@@ -118,4 +133,4 @@ def cycle_model(spec: Spec) -> CycleModel:
     sequencer = len(LAYER_STEPS) * len(rows)
     total = sequencer + sum(row.cycles for row in rows) + IMAGE_STEPS
     return CycleModel(spec.network.name, spec.hardware.clock_mhz, input_cycles, sequencer, tuple(rows),
-                      total, sum(macs.values()))
+                      total, sum(macs.values()), interval=total + IDLE_STEPS)

@@ -16,7 +16,9 @@ and steady until the next one.
 
 Latency: :data:`LAYER_STEPS` cycles per layer besides the layer's own, and
 :data:`IMAGE_STEPS` per image (OUTPUT's two cycles); ``image_cycles`` counts from the
-cycle after IDLE sees the image's first pixel to the class beat.
+cycle after IDLE sees the image's first pixel to the class beat. Interval, images back
+to back: the latency and :data:`IDLE_STEPS` (IDLE's cycle that starts the next image);
+images do not overlap.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ LAYER_STEPS = ("FETCH", "LATCH", "SHIFT", "START")
 #: classifier's class beat leaves on OUTPUT's second cycle when the result stream is ready;
 #: each cycle the stream holds it back adds one to ``image_cycles``).
 IMAGE_STEPS = 2
+#: Cycles between one image's class beat and the next image's first counted cycle when that
+#: image's first pixel is already waiting: IDLE's one cycle (``begin``). The interval of images
+#: back to back is the latency plus these.
+IDLE_STEPS = 1
 
 
 class Sequencer(wiring.Component):

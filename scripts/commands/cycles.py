@@ -4,8 +4,10 @@
 
 Prints, per layer (named as in ``rrm sim``'s ``layer_cycles``), the predicted
 cycles, the lower bound (MACs over what the layer's module does per cycle) and
-the lane utilisation (bound / cycles); then the image's cycles, ms at the
-spec's clock, GOPS and frames per second, beside the paper's figures. ``--record``
+the lane utilisation (bound / cycles); then the image's latency (first pixel in to
+class beat out) and ms at the spec's clock, the interval (cycles between class beats
+with images back to back), frames per second and GOPS at that interval, beside the
+paper's figures. ``--record``
 writes the model into ``results/<preset>/cycles.json`` (:mod:`scripts.results`).
 """
 
@@ -20,7 +22,7 @@ from ..paper_figures import PAPER_DESIGN as PAPER
 from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "cycles"
-HELP = "predicted cycles per layer and per image (the cycle model), lower bounds, ms, GOPS, fps"
+HELP = "predicted cycles per layer, latency and interval per image (the cycle model), lower bounds, ms, GOPS, fps"
 
 
 
@@ -45,7 +47,9 @@ def format_model(model) -> str:
               f"{'image':10s} {'':5s} {model.cycles:10,d} {model.bound:10,.0f} "
               f"{model.bound / model.cycles:6.2f}",
               "",
-              f"{model.cycles:,d} cycles = {model.ms:.3f} ms at {model.clock_mhz:g} MHz, "
+              f"latency {model.cycles:,d} cycles = {model.ms:.3f} ms at {model.clock_mhz:g} MHz "
+              f"(first pixel in to class beat out)",
+              f"interval {model.interval:,d} cycles (class beat to class beat, images back to back): "
               f"{model.fps:.1f} fps, {model.gops:.1f} GOPS ({2 * model.macs / 1e9:.3f} GOP per image)",
               f"paper (XCZU9EG, 150 MHz): {PAPER['ms']} ms = {PAPER['cycles']:,d} cycles; "
               f"ours / paper = {model.cycles / PAPER['cycles']:.3f}"]
@@ -60,7 +64,8 @@ def run(args) -> int:
     model = cycle_model(spec)
     if args.record:
         from ..results import record
-        path = record(spec.preset, "cycles", {"cycles": model.cycles, "ms": model.ms,
+        path = record(spec.preset, "cycles", {"cycles": model.cycles, "latency": model.latency,
+                                              "interval": model.interval, "ms": model.ms,
                                               "clock_mhz": model.clock_mhz,
                                               "layers": {layer.name: layer.cycles for layer in model.layers}})
         print(f"recorded {path}", file=sys.stderr)

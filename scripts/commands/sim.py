@@ -16,10 +16,14 @@ streams the artifact's parameters (:mod:`rrm.param_stream`) and all images in on
 simulator run, compares every image's logits and class with the golden model and
 writes, atomically,
 
-    {"images": [{"logits": [...], "class": k, "cycles": n, "layer_cycles": {...},
+    {"images": [{"logits": [...], "class": k, "cycles": n, "interval": i, "layer_cycles": {...},
                  "match_golden": true}, ...],
      "spec": ..., "spec_hash": ..., "simulator": ..., "build_seconds": ...,
      "build_cached": ..., "run_seconds": ..., "cycles_per_second": ...}
+
+``cycles`` is an image's latency (first pixel in to class beat out, the RTL's
+``image_cycles``), ``interval`` the cycles from the previous image's class beat to its own
+(null for the first image; with ``--gaps`` or ``--backpressure`` it includes the pauses).
 
 If an image differs, RESULT.json is still written; the first differing image is
 simulated again with every feature-map write monitored, and the command exits
@@ -311,7 +315,10 @@ def run(args) -> int:
             verdict = "matches golden" if comparison.match_golden else \
                 f"DIFFERS from golden (golden class {int(np.argmax(golden_logits[index]))})"
             flag = ", image_error set" if raw.get("image_error") else ""
-            print(f"image {index}: class {comparison.cls}, {comparison.cycles:,} cycles, {verdict}{flag}")
+            interval = "" if comparison.interval is None else \
+                f" (interval {comparison.interval:,} since the previous class beat)"
+            print(f"image {index}: class {comparison.cls}, {comparison.cycles:,} cycles{interval}, "
+                  f"{verdict}{flag}")
         total_cycles = sum(c.cycles for c in comparisons)
         run_seconds = results["run_seconds"]
         document = {
