@@ -86,12 +86,16 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
         print("FAILED: the RTL's result differs from golden")
     if record:
         from .results import record as write_record
+        from tb.build import design_verilog
+
+        from .rtl_identity import verilog_digest
         path = write_record(preset, "sim", {
             "cycles": cycles, "model_cycles": model.cycles, "bit_exact": bool(image["match_golden"]),
             "layers_as_model": not differing, "seed": seed,
             "layers": {row["layer"]: {"rtl": row["rtl"], "model": row["model"]} for row in rows},
             "build_seconds": round(result["build_seconds"], 1), "run_seconds": round(result["run_seconds"], 1),
-            "simulated_cycles": simulated}, commit=started_on)
+            "simulated_cycles": simulated,
+            "verilog_sha256": verilog_digest(design_verilog("accelerator", spec))}, commit=started_on)
         print(f"recorded {path}")
     return 0 if image["match_golden"] and not differing else 1
 

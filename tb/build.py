@@ -122,6 +122,12 @@ def _verilog_text(block: str, spec_json: str) -> str:
     return block_verilog(block, Spec.from_json(spec_json))
 
 
+def design_verilog(block: str, spec: Spec) -> str:
+    """The generated Verilog a build of ``block`` for ``spec`` compiles (converted once per
+    process and spec)."""
+    return _verilog_text(block, spec.to_json())
+
+
 def _build_args(simulator: str, waves: str | None) -> list[str]:
     if simulator != "verilator":
         return []

@@ -7,8 +7,10 @@ import json
 import pytest
 
 from hw.cost.cycle_model import cycle_model
+from hw.flow.verilog import block_verilog
 from rrm.presets import load_preset
 from scripts import results
+from scripts.rtl_identity import preset_digest, same_rtl, verilog_digest
 from scripts.cli import main
 
 ROOT = results.ROOT
@@ -80,3 +82,41 @@ def test_record_needs_a_preset(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["cycles", "--spec", str(spec), "--record"])
     assert exc.value.code == 2 and "--record needs --preset" in capsys.readouterr().err
+
+
+def test_same_rtl_compares_each_records_verilog_digest():
+    rtl = {"verilog_sha256": "a" * 64, "commit": "c" * 40}
+    records = {"sim": {"verilog_sha256": "a" * 64}, "synth": {"verilog_sha256": "b" * 64}, "timing": {},
+               "cycles": {"verilog_sha256": "b" * 64}}     # the cycle model ran on no RTL: not compared
+    assert same_rtl(rtl, records) == {"sim": True, "synth": False, "timing": None}
+    assert same_rtl(None, records) == {"sim": None, "synth": None, "timing": None}
+    assert results._on_rtl(rtl, records) == "sim: same as ccccccc; **synth: older RTL**; timing: no digest"
+    assert results._on_rtl(None, records) == "not checked"
+
+
+def test_rtl_check_names_the_records_made_on_other_verilog(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
+    digest = preset_digest("tiny")
+    assert digest == verilog_digest(block_verilog("accelerator", load_preset("tiny")))
+    results.record("tiny", "sim", {"cycles": 5, "bit_exact": True, "layers_as_model": True,
+                                   "verilog_sha256": digest})
+    results.record("tiny", "synth", {"estimate": {}, "verilog_sha256": "0" * 64})
+    assert main(["results", "--rtl", "--preset", "tiny"]) == 1
+    out = capsys.readouterr().out
+    assert "tiny                   sim     " in out and "same RTL" in out and "OLDER RTL" in out
+    results.record("tiny", "synth", {"estimate": {}, "verilog_sha256": digest})
+    assert main(["results", "--rtl", "--preset", "tiny"]) == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["results", "--rtl", "--preset", "nope"])
+    assert exc.value.code == 2 and "unknown preset" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["results", "--record"])
+    assert exc.value.code == 2 and "go with --rtl" in capsys.readouterr().err
+
+
+def test_tinys_rtl_record_is_this_checkouts_verilog():
+    """results/tiny/rtl.json names the Verilog this checkout generates: a change to tiny's
+    hardware must record it again (`rrm results --rtl --preset tiny --record` on a clean commit),
+    so the table's "records on the RTL of" column stays true."""
+    rtl = results.load("tiny", "rtl")
+    assert rtl is not None and rtl["verilog_sha256"] == preset_digest("tiny")

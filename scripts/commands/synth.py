@@ -74,7 +74,8 @@ def run(args) -> int:
             from hw.flow.verilog import write_block_verilog
             print(f"writing the accelerator's Verilog for {spec.network.name} ...", file=sys.stderr)
             verilog = write_block_verilog("accelerator", spec, work)
-        lines = verilog.read_text().count("\n")
+        verilog_text = verilog.read_text()
+        lines = verilog_text.count("\n")
         mode = args.mode if args.mode != "auto" else ("blocks" if lines > TOP_LINES_MAX else "top")
         print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
         try:
@@ -102,9 +103,11 @@ def run(args) -> int:
     }
     if args.record:
         from ..results import record
-        path = record(spec.preset, "synth", {key: report[key] for key in
-                                             ("mode", "yosys", "seconds", "estimate", "analytic_bram18k",
-                                              "device", "fits", "blocks")}, commit=started_on)
+        from ..rtl_identity import verilog_digest
+        path = record(spec.preset, "synth", {**{key: report[key] for key in
+                                                ("mode", "yosys", "seconds", "estimate", "analytic_bram18k",
+                                                 "device", "fits", "blocks")},
+                                             "verilog_sha256": verilog_digest(verilog_text)}, commit=started_on)
         print(f"recorded {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))

@@ -70,13 +70,16 @@ def run(args) -> int:
         work.mkdir(parents=True, exist_ok=True)
         print(f"writing {args.block}'s Verilog for {spec.network.name} ...", file=sys.stderr, flush=True)
         verilog = write_block_verilog(args.block, spec, work)
-        lines = verilog.read_text().count("\n")
+        verilog_text = verilog.read_text()
+        lines = verilog_text.count("\n")
         mode = args.mode if args.mode != "auto" else (
             "engines" if args.block == "accelerator" and lines > WHOLE_LINES_MAX else "whole")
         print(f"Yosys synth_xilinx, {mode} ({lines:,d} lines of Verilog) ...", file=sys.stderr, flush=True)
         report = analyse_verilog(verilog, module_name(args.block), work, mode, paths=args.paths,
                                  progress=_progress)
-    data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict()}
+    from ..rtl_identity import verilog_digest
+    data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict(),
+            "verilog_sha256": verilog_digest(verilog_text)}
     if args.record:
         from ..results import record
         print(f"recorded {record(spec.preset, 'timing', data, commit=started_on)}", file=sys.stderr)
