@@ -33,6 +33,8 @@ def test_init_file_build_runs_like_the_loaded_build(tmp_path):
                          verilog_text=(handoff / "accelerator.v").read_text())
     loaded = simulate(SPEC, [{"op": "params", "data": pack_parameters(artifact)},
                              {"op": "images", "data": images}], tmp_path / "loaded", simulator=simulator())
-    assert preloaded["steps"][0]["images"] == loaded["steps"][1]["images"]
+    # the same results; only the class beats' cycle differs (no parameter stream before them)
+    without_time = lambda images: [{k: v for k, v in image.items() if k != "beat_cycle"} for image in images]  # noqa: E731
+    assert without_time(preloaded["steps"][0]["images"]) == without_time(loaded["steps"][1]["images"])
     result = compare(SPEC, preloaded["steps"][0]["images"], model.run(artifact, images))[0]
     assert result.match_golden, result

@@ -190,7 +190,7 @@ def test_result_file(artifact_dir, images_file, tmp_path, monkeypatch, capsys):
     result = json.loads(out.read_text())
     assert len(result["images"]) == len(images)
     for index, image in enumerate(result["images"]):
-        assert set(image) == {"logits", "class", "cycles", "layer_cycles", "match_golden"}
+        assert set(image) == {"logits", "class", "cycles", "interval", "layer_cycles", "match_golden"}
         assert image["logits"] == [int(v) for v in logits[index]]
         assert image["class"] == int(np.argmax(logits[index]))
         assert image["match_golden"] is True
