@@ -12,15 +12,12 @@ figures describe the preset.
 
 from __future__ import annotations
 
-import hashlib
+from hw.flow.verilog import verilog_digest
+
+__all__ = ["RTL_KINDS", "preset_digest", "same_rtl", "verilog_digest"]
 
 #: The record kinds that ran on the generated Verilog (the cycle model's runs on no RTL).
 RTL_KINDS = ("sim", "synth", "timing")
-
-
-def verilog_digest(text: str) -> str:
-    """SHA-256 (hex) of a Verilog text."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def preset_digest(preset: str) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
-from hw.flow.verilog import block_verilog, module_name
+from hw.flow.verilog import block_verilog, module_name, verilog_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
@@ -166,7 +166,7 @@ def design_key(verilog_text: str, simulator: str, flags: dict, waves: str | None
     """Cache key of a build (16 hex digits): sha256 of the Verilog text, the simulator's
     name and version, the build flags and the waveform setting."""
     text = json.dumps({
-        "verilog": hashlib.sha256(verilog_text.encode()).hexdigest(),
+        "verilog": verilog_digest(verilog_text),
         "simulator": simulator, "version": simulator_version(simulator),
         "flags": flags, "waves": waves,
     }, sort_keys=True)

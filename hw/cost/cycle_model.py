@@ -62,7 +62,12 @@ class CycleModel:
     layers: tuple
     cycles: int
     macs: int
-    interval: int
+
+    @property
+    def interval(self) -> int:
+        """Class beat to class beat, images back to back: images do not overlap, so the
+        latency and the sequencer's IDLE cycle."""
+        return self.cycles + IDLE_STEPS
 
     @property
     def latency(self) -> int:
@@ -99,7 +104,8 @@ class CycleModel:
             "spec": self.spec_name, "clock_mhz": self.clock_mhz,
             "layers": [{**asdict(layer), "utilisation": layer.utilisation} for layer in self.layers],
             "input_cycles": self.input_cycles, "sequencer_cycles": self.sequencer_cycles,
-            "cycles": self.cycles, "latency": self.latency, "interval": self.interval, "bound": self.bound, "utilisation": self.bound / self.cycles,
+            "cycles": self.cycles, "latency": self.latency, "interval": self.interval,
+            "bound": self.bound, "utilisation": self.bound / self.cycles,
             "ms": self.ms, "fps": self.fps, "gops": self.gops, "macs": self.macs,
         }
 
@@ -133,4 +139,4 @@ def cycle_model(spec: Spec) -> CycleModel:
     sequencer = len(LAYER_STEPS) * len(rows)
     total = sequencer + sum(row.cycles for row in rows) + IMAGE_STEPS
     return CycleModel(spec.network.name, spec.hardware.clock_mhz, input_cycles, sequencer, tuple(rows),
-                      total, sum(macs.values()), interval=total + IDLE_STEPS)
+                      total, sum(macs.values()))

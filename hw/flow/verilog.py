@@ -9,6 +9,8 @@ the Verilog that Amaranth/Yosys emit, not of a design bug.
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 import subprocess
 from pathlib import Path
@@ -74,6 +76,11 @@ def rewrite_memory_init(text: str, rewrite) -> tuple[str, list]:
 def module_name(block: str) -> str:
     """Verilog module name of a block's top level: ``rrm_<block>``."""
     return f"rrm_{block}"
+
+
+def verilog_digest(text: str) -> str:
+    """SHA-256 (hex) of a Verilog text: the same text is the same RTL."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def block_verilog(block: str, spec: Spec) -> str:

@@ -47,6 +47,8 @@ def run_rtl(names: list | None, write: bool) -> int:
     if unknown:
         raise UserError(f"--preset {' '.join(unknown)}: unknown preset (presets: {', '.join(PRESETS)})")
     started_on = commit_info()
+    if write and started_on["dirty"]:
+        raise UserError("--record needs a clean checkout: the digest is recorded with its commit")
     stale = 0
     for preset in tqdm(names or presets(), desc="generating Verilog", unit="preset"):
         rtl = {"verilog_sha256": preset_digest(preset), **started_on}
@@ -56,8 +58,6 @@ def run_rtl(names: list | None, write: bool) -> int:
             tqdm.write(f"{preset:22s} {kind:7s} {records[kind]['commit'][:7]}  {text}")
             stale += verdict is False
         if write:
-            if started_on["dirty"]:
-                raise UserError("--record needs a clean checkout: the digest is recorded with its commit")
             tqdm.write(f"recorded {record(preset, 'rtl', {'verilog_sha256': rtl['verilog_sha256']}, commit=started_on)}")
     return 1 if stale else 0
 
