@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from hw.flow.synth import Resources, _cells_from_stat, block_kinds, modules, synth, without_memory_init
+from hw.flow.synth import (Resources, _cells_from_stat, block_kinds, module_lines, modules, share_out, synth,
+                           without_memory_init)
 from hw.flow.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
 
@@ -49,6 +50,39 @@ def test_blocks_mode_matches_the_whole_top(tmp_path):
     assert blocks.total.dsp == top.dsp == TINY.hardware.pe_count * TINY.hardware.lanes
     assert top.ff > 0 and abs(blocks.total.ff - top.ff) <= 0.1 * top.ff
     assert top.lut > 0 and abs(blocks.total.lut - top.lut) <= 0.15 * top.lut
+
+
+def test_blocks_are_shared_out_by_size():
+    # the heaviest first, each to the lightest job so far
+    assert share_out([5, 1, 4, 2, 3], 2) == [[0, 1, 3], [2, 4]]
+    assert share_out([5, 1], 4) == [[0], [1]]                 # no empty jobs
+    assert share_out([3, 3, 3], 1) == [[0, 1, 2]]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs"):
+            share_out([1], bad)
+    sizes = module_lines("module a(\n  x\nendmodule\nmodule \\b.c (\nendmodule\n")
+    assert sizes == {"a": 3, "b.c": 2}
+
+
+@needs_yosys
+def test_blocks_in_two_jobs_count_as_in_one(tmp_path):
+    verilog = write_block_verilog("conv_pe_array", TINY, tmp_path)
+    one = synth(verilog, "rrm_conv_pe_array", tmp_path / "one", "blocks")
+    labels = []
+    two = synth(verilog, "rrm_conv_pe_array", tmp_path / "two", "blocks",
+                progress=lambda done, total, label: labels.append((done, total, label)), jobs=2)
+    assert [(b.kind, b.count, b.each) for b in two.blocks] == [(b.kind, b.count, b.each) for b in one.blocks]
+    assert (tmp_path / "two" / "blocks0.log").is_file() and (tmp_path / "two" / "blocks1.log").is_file()
+    assert labels and labels[0][:2] == (0, 2) and "," in labels[0][2]   # both blocks under way at first
+
+
+def test_cli_refuses_no_jobs(capsys):
+    if shutil.which("yosys") is None:
+        pytest.skip("yosys is not on the PATH")
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "--preset", "tiny", "--jobs", "0"])
+    assert exc.value.code == 2
+    assert "--jobs must be at least 1, not 0" in capsys.readouterr().err
 
 
 @needs_yosys

@@ -180,38 +180,96 @@ def run_in_steps(script: list, work: Path, name: str, outputs: list, labels: lis
     """Run the Yosys ``script`` (lines) as ``work/<name>.ys``, its log in ``<name>.log``; it
     writes ``outputs`` (file names under ``work``) one step after another, and
     ``progress(done, total, label)`` is called as each step starts. SynthError if Yosys fails."""
-    (work / f"{name}.ys").write_text("\n".join(script) + "\n")
-    for output in outputs:
-        (work / output).unlink(missing_ok=True)
-    with open(work / f"{name}.log", "w") as log:
-        process = subprocess.Popen([yosys_path(), "-q", "-s", str(work / f"{name}.ys")], cwd=work,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        shown = -1
-        while process.poll() is None:
-            done = sum(1 for output in outputs if (work / output).is_file())
-            if progress and done != shown and done < len(outputs):
-                progress(done, len(outputs), labels[done])
+    run_in_parallel([(name, script, outputs, labels)], work, progress)
+
+
+def run_in_parallel(scripts: list, work: Path, progress=None) -> None:
+    """Run Yosys scripts side by side, one process each: ``scripts`` holds (name, lines,
+    outputs, labels) as :func:`run_in_steps` takes them. ``progress(done, total, label)`` is
+    called whenever the count of written outputs changes, ``label`` naming the steps under
+    way. SynthError (the first failed script's) once every process has ended."""
+    processes = []
+    for name, script, outputs, _labels in scripts:
+        (work / f"{name}.ys").write_text("\n".join(script) + "\n")
+        for output in outputs:
+            (work / output).unlink(missing_ok=True)
+    logs = [open(work / f"{name}.log", "w") for name, _, _, _ in scripts]
+    try:
+        for (name, _, _, _), log in zip(scripts, logs):
+            processes.append(subprocess.Popen([yosys_path(), "-q", "-s", str(work / f"{name}.ys")], cwd=work,
+                                              stdout=log, stderr=subprocess.STDOUT))
+        total, shown = sum(len(outputs) for _, _, outputs, _ in scripts), -1
+        while any(process.poll() is None for process in processes):
+            under_way, done = [], 0
+            for (_, _, outputs, labels), process in zip(scripts, processes):
+                written = sum(1 for output in outputs if (work / output).is_file())
+                done += written
+                if process.poll() is None and written < len(outputs):
+                    under_way.append(labels[written])
+            if progress and done != shown and done < total:
+                progress(done, total, ", ".join(under_way))
                 shown = done
             time.sleep(1)
-    if process.returncode != 0:
-        raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+        for log in logs:
+            log.close()
+    for (name, _, _, _), process in zip(scripts, processes):
+        if process.returncode != 0:
+            raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
 
 
-def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None) -> list:
-    """Each distinct block once, its sub-blocks blackboxed (one Yosys process reads the
-    Verilog once); returns a BlockEstimate per kind."""
-    hierarchy = modules(verilog_path.read_text())
+def module_lines(verilog: str) -> dict:
+    """Module name -> its lines of Verilog (a measure of the work Yosys has with it)."""
+    sizes: dict = {}
+    current = None
+    for line in verilog.splitlines():
+        match = re.match(r"^module (\\\S+|\w+)\s*\(", line)
+        if match:
+            current = match.group(1).lstrip("\\")
+        if current is not None:
+            sizes[current] = sizes.get(current, 0) + 1
+    return sizes
+
+
+def share_out(weights: list, jobs: int) -> list:
+    """Indices of ``weights`` in ``jobs`` groups of nearly equal total weight (the heaviest
+    first, each to the lightest group so far); each group in index order, empty ones dropped."""
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
+    groups = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for index in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(index)
+        loads[lightest] += weights[index]
+    return [sorted(group) for group in groups if group]
+
+
+def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: int = 1) -> list:
+    """Each distinct block once, its sub-blocks blackboxed; ``jobs`` Yosys processes side by
+    side, each reading the Verilog once and taking a share of the blocks (:func:`share_out`
+    by lines of Verilog). Returns a BlockEstimate per kind; the counts do not depend on
+    ``jobs``."""
+    text = verilog_path.read_text()
+    hierarchy = modules(text)
     if top not in hierarchy:
         raise UserError(f"{verilog_path}: no module {top!r}")
     kinds = list(block_kinds(hierarchy).items())
-    script = [f"read_verilog -sv {verilog_path}", "design -save everything"]
-    for index, (_kind, names) in enumerate(kinds):
-        module = names[0]
-        script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
-        script += [f"blackbox {_escape(name)}" for name in _descendants(hierarchy, module)]
-        script += [f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
-    run_in_steps(script, work, "blocks", [f"block{index}.stat" for index in range(len(kinds))],
-                 [kind for kind, _ in kinds], progress)
+    sizes = module_lines(text)
+    scripts = []
+    for job, indices in enumerate(share_out([sizes.get(names[0], 0) for _, names in kinds], jobs)):
+        script = [f"read_verilog -sv {verilog_path}", "design -save everything"]
+        for index in indices:
+            module = kinds[index][1][0]
+            script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
+            script += [f"blackbox {_escape(name)}" for name in _descendants(hierarchy, module)]
+            script += [f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
+        scripts.append((f"blocks{job}" if jobs > 1 else "blocks", script,
+                        [f"block{index}.stat" for index in indices], [kinds[index][0] for index in indices]))
+    run_in_parallel(scripts, work, progress)
     estimates = []
     for index, (kind, names) in enumerate(kinds):
         cells = {name: n for name, n in _cells_from_stat((work / f"block{index}.stat").read_text()).items()
@@ -229,9 +287,10 @@ def without_memory_init(text: str) -> str:
     return rewrite_memory_init(text, lambda name, values: "" if not any(values) else None)[0]
 
 
-def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) -> SynthResult:
-    """Run the estimate in ``mode`` ("top" or "blocks") with files under ``work``; the
-    memories' initial contents are dropped first (:func:`without_memory_init`)."""
+def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None, jobs: int = 1) -> SynthResult:
+    """Run the estimate in ``mode`` ("top" or "blocks", the latter in ``jobs`` Yosys processes)
+    with files under ``work``; the memories' initial contents are dropped first
+    (:func:`without_memory_init`)."""
     work.mkdir(parents=True, exist_ok=True)
     stripped = work / "synth_input.v"
     stripped.write_text(without_memory_init(Path(verilog_path).read_text()))
@@ -241,7 +300,7 @@ def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None) ->
     if mode == "top":
         total, blocks = synth_top(verilog_path, top, work), []
     elif mode == "blocks":
-        blocks = synth_blocks(verilog_path, top, work, progress)
+        blocks = synth_blocks(verilog_path, top, work, progress, jobs)
         total = Resources()
         for block in blocks:
             total = total + block.each.scaled(block.count)

@@ -1,7 +1,7 @@
 """``rrm synth``: LUT, FF, DSP48E2 and BRAM18K of the accelerator, estimated by Yosys.
 
     rrm synth [--preset NAME | --spec FILE.json | DIR] [--mode auto|top|blocks]
-              [--work-dir DIR] [--json] [--record]
+              [--jobs N] [--work-dir DIR] [--json] [--record]
 
 Writes the accelerator's Verilog for the spec (or takes ``DIR/accelerator.v``, as
 ``rrm vivado`` writes it), runs ``synth_xilinx -family xcup`` (Yosys on the
@@ -9,7 +9,8 @@ PATH) and prints the counts beside the paper's Table 1, the device and the
 analytic BRAM18K count of ``rrm analyze``. ``--mode blocks`` synthesises each
 distinct block once and sums by instance count (``auto`` does so when the
 Verilog is larger than :data:`TOP_LINES_MAX` lines: the full-size top would take
-far more than 15 minutes on 2 cores). ``--record`` writes the estimate into
+far more than 15 minutes on 2 cores); ``--jobs N`` runs that many Yosys processes side
+by side, the blocks shared out by size (same counts, less wall time). ``--record`` writes the estimate into
 ``results/<preset>/synth.json`` (:mod:`scripts.results`).
 """
 
@@ -39,6 +40,8 @@ def add_arguments(parser) -> None:
     add_spec_arguments(parser, default="rr-mobilenet")
     parser.add_argument("--mode", choices=("auto", "top", "blocks"), default="auto",
                         help="whole top at once, or each distinct block once (default: auto)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="--mode blocks: Yosys processes side by side (default: 1)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep Yosys scripts, logs and statistics here (default: a temporary directory)")
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
@@ -58,6 +61,8 @@ def run(args) -> int:
     from rrm.devices import get_device
 
     yosys_path()   # a clear error before any work
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, not {args.jobs}")
     spec = spec_from_args(args)
     if args.record and (not args.preset or args.directory is not None):
         raise UserError("--record needs --preset NAME (and no DIR): results are recorded per preset")
@@ -79,7 +84,7 @@ def run(args) -> int:
         mode = args.mode if args.mode != "auto" else ("blocks" if lines > TOP_LINES_MAX else "top")
         print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
         try:
-            result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress)
+            result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress, args.jobs)
         except SynthError as exc:
             if args.work_dir is not None or not exc.log.is_file():
                 raise
