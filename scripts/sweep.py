@@ -27,8 +27,8 @@ PE_COUNTS = (4, 6, 8, 9, 12, 16, 18, 20, 21, 22, 24, 25)
 LANES = (16, 32, 64)
 DW_PES = (1, 2, 3, 4, 6, 9)
 #: hardware.dw_lut_taps: of each DW lane's K x K products, how many in LUTs (the rest in
-#: DSP48E2s): none, about half, all (clamped to K x K).
-DW_LUT_TAPS = (0, 4, 9)
+#: DSP48E2s): none, two (rr-mobilenet-packed's), about half, all (clamped to K x K).
+DW_LUT_TAPS = (0, 2, 4, 9)
 #: PE counts with ``packed_pw`` (two pixels per DSP48E2, so up to twice the PEs).
 PACKED_PE_COUNTS = (8, 12, 16, 20, 24, 28, 32, 40, 48, 50, 52, 56, 64)
 #: ``pw_slices`` tried with ``packed_pw``: rows of P slices, or of 16 (a narrower, deeper
