@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from hw.flow.synth import (Resources, _cells_from_stat, block_kinds, module_lines, modules, share_out, synth,
-                           without_memory_init)
+from hw.flow.synth import (Resources, _cells_from_stat, block_digests, block_kinds, module_lines, modules,
+                           share_out, synth, without_memory_init)
 from hw.flow.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
 
@@ -74,6 +74,67 @@ def test_blocks_in_two_jobs_count_as_in_one(tmp_path):
     assert [(b.kind, b.count, b.each) for b in two.blocks] == [(b.kind, b.count, b.each) for b in one.blocks]
     assert (tmp_path / "two" / "blocks0.log").is_file() and (tmp_path / "two" / "blocks1.log").is_file()
     assert labels and labels[0][:2] == (0, 2) and "," in labels[0][2]   # both blocks under way at first
+
+
+TWO_BLOCKS = """module top(a, y);
+  input [3:0] a;
+  output [3:0] y;
+  leaf leaf0 (
+    .a(a),
+    .y(y)
+  );
+endmodule
+module leaf(a, y);
+  input [3:0] a;
+  output [3:0] y;
+  assign y = ~a;
+endmodule
+"""
+
+
+def test_a_blocks_digest_follows_its_text_and_its_sub_blocks_ports_only():
+    base = block_digests(TWO_BLOCKS)
+    assert set(base) == {"top", "leaf"}
+    assert block_digests(TWO_BLOCKS) == base                                   # deterministic
+    body = block_digests(TWO_BLOCKS.replace("assign y = ~a;", "assign y = a;"))
+    assert body["leaf"] != base["leaf"] and body["top"] == base["top"]         # blackboxed body
+    ports = block_digests(TWO_BLOCKS.replace("input [3:0] a;\n  output [3:0] y;\n  assign",
+                                             "input [4:0] a;\n  output [3:0] y;\n  assign"))
+    assert ports["leaf"] != base["leaf"] and ports["top"] != base["top"]       # its ports count
+
+
+@needs_yosys
+def test_blocks_of_a_known_digest_are_not_mapped_again(tmp_path):
+    verilog = write_block_verilog("conv_pe_array", TINY, tmp_path)
+    mapped = synth(verilog, "rrm_conv_pe_array", tmp_path / "all", "blocks")
+    pe = next(block for block in mapped.blocks if block.count > 1)
+    assert pe.digest and not pe.reused_from
+    known = {pe.digest: (pe.each, "tiny synth record at 0000000")}
+    again = synth(verilog, "rrm_conv_pe_array", tmp_path / "again", "blocks", known=known)
+    assert [(b.kind, b.each.as_dict()) for b in again.blocks] == [(b.kind, b.each.as_dict()) for b in mapped.blocks]
+    assert [b.reused_from for b in again.blocks] == ["" if b is not pe else "tiny synth record at 0000000"
+                                                     for b in mapped.blocks]
+    stats = sorted(path.name for path in (tmp_path / "again").glob("block*.stat"))
+    assert len(stats) == len(mapped.blocks) - 1                                # the PE was not mapped
+    everything = {b.digest: (b.each, "r") for b in mapped.blocks}
+    assert synth(verilog, "rrm_conv_pe_array", tmp_path / "none", "blocks", known=everything).total.as_dict() \
+        == mapped.total.as_dict()
+
+
+def test_recorded_blocks_are_found_by_digest_and_yosys_version(tmp_path):
+    from scripts import results
+    from scripts.commands.synth import recorded_blocks
+    block = {"kind": "a.pe#", "count": 4, "each": {"lut": 3, "ff": 2, "dsp": 1, "bram18k": 0}, "digest": "d1"}
+    reused = {"kind": "a.bn", "count": 1, "each": {"lut": 5, "ff": 5, "dsp": 0, "bram18k": 0}, "digest": "d2",
+              "reused_from": "p0 synth record at 1111111"}
+    results.record("tiny", "synth", {"mode": "blocks", "yosys": "Yosys 0.23", "blocks": [block, reused]},
+                   root=tmp_path, commit={"commit": "2" * 40, "dirty": False})
+    results.record("rr-mobilenet", "synth", {"mode": "blocks", "yosys": "Yosys 0.99", "blocks": [{**block, "digest": "d3"}]},
+                   root=tmp_path, commit={"commit": "3" * 40, "dirty": False})
+    known = recorded_blocks("Yosys 0.23", tmp_path)
+    assert set(known) == {"d1", "d2"}                                          # not another Yosys's
+    assert known["d1"][0].as_dict() == block["each"] and known["d1"][1] == "tiny synth record at 2222222"
+    assert known["d2"][1] == "p0 synth record at 1111111"                      # where it was mapped
 
 
 def test_cli_refuses_no_jobs(capsys):

@@ -16,6 +16,7 @@ bits or more to one DSP48E2 and its LUT counts run above Vivado's: an estimate.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -82,12 +83,16 @@ class Resources:
 
 @dataclass
 class BlockEstimate:
-    """One distinct block: its representative module, instance count, resources of one."""
+    """One distinct block: its representative module, instance count, resources of one,
+    the :func:`block_digest` of what Yosys was given for it, and where its counts came from
+    when they were not mapped in this run (``reused_from``, see :func:`synth_blocks`)."""
 
     kind: str
     module: str
     count: int
     each: Resources
+    digest: str = ""
+    reused_from: str = ""
 
 
 @dataclass
@@ -234,6 +239,44 @@ def module_lines(verilog: str) -> dict:
     return sizes
 
 
+def module_texts(verilog: str) -> dict:
+    """Module name -> its text, from its ``module`` line to its ``endmodule``."""
+    texts: dict = {}
+    current, lines = None, []
+    for line in verilog.splitlines():
+        match = re.match(r"^module (\\\S+|\w+)\s*\(", line)
+        if match:
+            current, lines = match.group(1).lstrip("\\"), []
+        if current is not None:
+            lines.append(line)
+            if line.startswith("endmodule"):
+                texts[current] = "\n".join(lines) + "\n"
+                current = None
+    return texts
+
+
+def block_digest(texts: dict, hierarchy: dict, module: str) -> str:
+    """SHA-256 of everything Yosys's estimate of ``module`` in ``blocks`` mode depends on: the
+    synthesis command, the module's text and the port declarations of the blocks it
+    instantiates (blackboxed, so nothing else of theirs counts). Equal digests, equal
+    counts: Yosys is deterministic, so a block whose digest a recorded run already mapped
+    need not be mapped again."""
+    digest = hashlib.sha256(f"{SYNTH}\n".encode())
+    digest.update(texts[module].encode())
+    for child in sorted(set(hierarchy[module])):
+        ports = [line.strip() for line in texts[child].splitlines()
+                 if re.match(r"^\s*(input|output|inout)\b", line)]
+        digest.update(("\n".join([f"blackbox {child}"] + ports) + "\n").encode())
+    return digest.hexdigest()
+
+
+def block_digests(verilog: str) -> dict:
+    """Kind -> :func:`block_digest` of its representative module, for the synthesis input
+    ``verilog`` (as :func:`synth` writes it: :func:`without_memory_init` applied)."""
+    hierarchy, texts = modules(verilog), module_texts(verilog)
+    return {kind: block_digest(texts, hierarchy, names[0]) for kind, names in block_kinds(hierarchy).items()}
+
+
 def share_out(weights: list, jobs: int) -> list:
     """Indices of ``weights`` in ``jobs`` groups of nearly equal total weight (the heaviest
     first, each to the lightest group so far); each group in index order, empty ones dropped."""
@@ -248,19 +291,27 @@ def share_out(weights: list, jobs: int) -> list:
     return [sorted(group) for group in groups if group]
 
 
-def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: int = 1) -> list:
+def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: int = 1,
+                 known: dict | None = None) -> list:
     """Each distinct block once, its sub-blocks blackboxed; ``jobs`` Yosys processes side by
     side, each reading the Verilog once and taking a share of the blocks (:func:`share_out`
-    by lines of Verilog). Returns a BlockEstimate per kind; the counts do not depend on
-    ``jobs``."""
+    by lines of Verilog). ``known`` maps a :func:`block_digest` to (resources of one, where
+    they were recorded): a block with such a digest is not mapped again, its counts are
+    taken from there. Returns a BlockEstimate per kind; the counts do not depend on
+    ``jobs`` or ``known``."""
     text = verilog_path.read_text()
     hierarchy = modules(text)
     if top not in hierarchy:
         raise UserError(f"{verilog_path}: no module {top!r}")
     kinds = list(block_kinds(hierarchy).items())
-    sizes = module_lines(text)
+    texts, sizes = module_texts(text), module_lines(text)
+    digests = [block_digest(texts, hierarchy, names[0]) for _, names in kinds]
+    known = known or {}
+    todo = [index for index, digest in enumerate(digests) if digest not in known]
     scripts = []
-    for job, indices in enumerate(share_out([sizes.get(names[0], 0) for _, names in kinds], jobs)):
+    for job, shares in enumerate(share_out([sizes.get(kinds[index][1][0], 0) for index in todo], jobs)
+                                 if todo else []):
+        indices = [todo[share] for share in shares]
         script = [f"read_verilog -sv {verilog_path}", "design -save everything"]
         for index in indices:
             module = kinds[index][1][0]
@@ -269,12 +320,17 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: 
             script += [f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
         scripts.append((f"blocks{job}" if jobs > 1 else "blocks", script,
                         [f"block{index}.stat" for index in indices], [kinds[index][0] for index in indices]))
-    run_in_parallel(scripts, work, progress)
+    if scripts:
+        run_in_parallel(scripts, work, progress)
     estimates = []
     for index, (kind, names) in enumerate(kinds):
+        if digests[index] in known:
+            each, source = known[digests[index]]
+            estimates.append(BlockEstimate(kind, names[0], len(names), each, digests[index], source))
+            continue
         cells = {name: n for name, n in _cells_from_stat((work / f"block{index}.stat").read_text()).items()
                  if name not in hierarchy}
-        estimates.append(BlockEstimate(kind, names[0], len(names), Resources.from_cells(cells)))
+        estimates.append(BlockEstimate(kind, names[0], len(names), Resources.from_cells(cells), digests[index]))
     return estimates
 
 
@@ -287,10 +343,11 @@ def without_memory_init(text: str) -> str:
     return rewrite_memory_init(text, lambda name, values: "" if not any(values) else None)[0]
 
 
-def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None, jobs: int = 1) -> SynthResult:
-    """Run the estimate in ``mode`` ("top" or "blocks", the latter in ``jobs`` Yosys processes)
-    with files under ``work``; the memories' initial contents are dropped first
-    (:func:`without_memory_init`)."""
+def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None, jobs: int = 1,
+          known: dict | None = None) -> SynthResult:
+    """Run the estimate in ``mode`` ("top" or "blocks", the latter in ``jobs`` Yosys processes,
+    blocks of ``known`` digests not mapped again: :func:`synth_blocks`) with files under
+    ``work``; the memories' initial contents are dropped first (:func:`without_memory_init`)."""
     work.mkdir(parents=True, exist_ok=True)
     stripped = work / "synth_input.v"
     stripped.write_text(without_memory_init(Path(verilog_path).read_text()))
@@ -300,7 +357,7 @@ def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None, jo
     if mode == "top":
         total, blocks = synth_top(verilog_path, top, work), []
     elif mode == "blocks":
-        blocks = synth_blocks(verilog_path, top, work, progress, jobs)
+        blocks = synth_blocks(verilog_path, top, work, progress, jobs, known)
         total = Resources()
         for block in blocks:
             total = total + block.each.scaled(block.count)

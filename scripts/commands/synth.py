@@ -1,7 +1,7 @@
 """``rrm synth``: LUT, FF, DSP48E2 and BRAM18K of the accelerator, estimated by Yosys.
 
     rrm synth [--preset NAME | --spec FILE.json | DIR] [--mode auto|top|blocks]
-              [--jobs N] [--work-dir DIR] [--json] [--record]
+              [--jobs N] [--reuse] [--work-dir DIR] [--json] [--record]
 
 Writes the accelerator's Verilog for the spec (or takes ``DIR/accelerator.v``, as
 ``rrm vivado`` writes it), runs ``synth_xilinx -family xcup`` (Yosys on the
@@ -10,8 +10,12 @@ analytic BRAM18K count of ``rrm analyze``. ``--mode blocks`` synthesises each
 distinct block once and sums by instance count (``auto`` does so when the
 Verilog is larger than :data:`TOP_LINES_MAX` lines: the full-size top would take
 far more than 15 minutes on 2 cores); ``--jobs N`` runs that many Yosys processes side
-by side, the blocks shared out by size (same counts, less wall time). ``--record`` writes the estimate into
-``results/<preset>/synth.json`` (:mod:`scripts.results`).
+by side, the blocks shared out by size (same counts, less wall time). ``--reuse`` takes
+a block's counts from a recorded run (any preset's ``synth.json``, same Yosys) whose block
+had the same digest (``hw.flow.synth.block_digest``: the same Verilog in, so the same
+counts out) instead of mapping it again; the record names where each reused block's
+counts came from. ``--record`` writes the estimate into ``results/<preset>/synth.json``
+(:mod:`scripts.results`), each block with its digest.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ def add_arguments(parser) -> None:
                         help="whole top at once, or each distinct block once (default: auto)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="--mode blocks: Yosys processes side by side (default: 1)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="--mode blocks: take the counts of blocks whose Verilog a recorded run already "
+                             "mapped (same digest, same Yosys) from that record")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep Yosys scripts, logs and statistics here (default: a temporary directory)")
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
@@ -51,6 +58,25 @@ def add_arguments(parser) -> None:
 
 def _progress(index, total, kind):
     print(f"  [{index + 1}/{total}] {kind}", file=sys.stderr, flush=True)
+
+
+def recorded_blocks(yosys: str, root: Path | None = None) -> dict:
+    """Block digest -> (Resources of one, "<preset> synth record at <commit>") from every
+    recorded ``blocks``-mode estimate made with Yosys ``yosys`` (a block a record itself
+    reused keeps naming the record that mapped it)."""
+    from hw.flow.synth import Resources
+
+    from .. import results
+    known = {}
+    for preset in results.presets(root):
+        recorded = results.load(preset, "synth", root)
+        if not recorded or recorded.get("mode") != "blocks" or recorded.get("yosys") != yosys:
+            continue
+        for block in recorded.get("blocks", []):
+            if block.get("digest") and block["digest"] not in known:
+                source = block.get("reused_from") or f"{preset} synth record at {recorded['commit'][:7]}"
+                known[block["digest"]] = (Resources(**block["each"]), source)
+    return known
 
 
 def run(args) -> int:
@@ -82,9 +108,17 @@ def run(args) -> int:
         verilog_text = verilog.read_text()
         lines = verilog_text.count("\n")
         mode = args.mode if args.mode != "auto" else ("blocks" if lines > TOP_LINES_MAX else "top")
+        if args.reuse and mode != "blocks":
+            raise UserError(f"--reuse takes recorded blocks: it needs --mode blocks, not {mode} "
+                            f"({lines:,d} lines of Verilog)")
         print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
         try:
-            result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress, args.jobs)
+            known = None
+            if args.reuse:
+                import subprocess
+                yosys = subprocess.run([yosys_path(), "-V"], capture_output=True, text=True).stdout.strip()
+                known = recorded_blocks(yosys)
+            result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress, args.jobs, known)
         except SynthError as exc:
             if args.work_dir is not None or not exc.log.is_file():
                 raise
@@ -104,7 +138,8 @@ def run(args) -> int:
                    "bram18k": device.bram18k},
         "fits": (total.lut <= device.lut and total.ff <= device.ff and total.dsp <= device.dsp
                  and total.bram18k <= device.bram18k),
-        "blocks": [{"kind": b.kind, "count": b.count, "each": b.each.as_dict()} for b in result.blocks],
+        "blocks": [{"kind": b.kind, "count": b.count, "each": b.each.as_dict(), "digest": b.digest,
+                    **({"reused_from": b.reused_from} if b.reused_from else {})} for b in result.blocks],
     }
     if args.record:
         from ..results import record
@@ -125,7 +160,7 @@ def run(args) -> int:
         print(f"\n{'block':44s} {'count':>5s} {'LUT':>8s} {'FF':>8s} {'DSP':>6s} {'BRAM18K':>8s}")
         for b in result.blocks:
             print(f"{b.kind:44s} {b.count:5d} {b.each.lut:8,d} {b.each.ff:8,d} {b.each.dsp:6,d} "
-                  f"{b.each.bram18k:8,d}")
+                  f"{b.each.bram18k:8,d}" + (f"  (from the {b.reused_from})" if b.reused_from else ""))
     print(f"\n{'':10s} {'estimate':>10s} {'paper':>10s} {device.name:>10s}  fits")
     for key, label in (("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP48E2"), ("bram18k", "BRAM18K")):
         ours, limit = getattr(total, key), getattr(device, key)
