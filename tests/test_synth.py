@@ -101,6 +101,8 @@ def test_a_blocks_digest_follows_its_text_and_its_sub_blocks_ports_only():
     ports = block_digests(TWO_BLOCKS.replace("input [3:0] a;\n  output [3:0] y;\n  assign",
                                              "input [4:0] a;\n  output [3:0] y;\n  assign"))
     assert ports["leaf"] != base["leaf"] and ports["top"] != base["top"]       # its ports count
+    broken = block_digests("module top(a; endmodule garbage\nmodule leaf(a);\n")   # Yosys will say what
+    assert set(broken) == {"top", "leaf"}
 
 
 @needs_yosys

@@ -240,18 +240,23 @@ def module_lines(verilog: str) -> dict:
 
 
 def module_texts(verilog: str) -> dict:
-    """Module name -> its text, from its ``module`` line to its ``endmodule``."""
+    """Module name -> its text, from its ``module`` line to its ``endmodule`` (or, in broken
+    Verilog, to the next ``module`` line or the end: Yosys reports the error)."""
     texts: dict = {}
     current, lines = None, []
     for line in verilog.splitlines():
         match = re.match(r"^module (\\\S+|\w+)\s*\(", line)
         if match:
+            if current is not None:
+                texts[current] = "\n".join(lines) + "\n"
             current, lines = match.group(1).lstrip("\\"), []
         if current is not None:
             lines.append(line)
             if line.startswith("endmodule"):
                 texts[current] = "\n".join(lines) + "\n"
                 current = None
+    if current is not None:
+        texts[current] = "\n".join(lines) + "\n"
     return texts
 
 
