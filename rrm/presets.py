@@ -92,10 +92,11 @@ def _rr_mobilenet_packed() -> Spec:
     drain (25 cycles per result, within conv1's 27 beats and the 32 of the first pw layer),
     PW rows of 16 slices (a row of 50 x 64 weights would be 645 rows deep, just over the
     BRAM's 512, and double the PW RAM's BRAM18K), 1 DW PE with 2 of its 9 taps in LUTs and
-    the FC on 4 classes at once: from ``make sweep``, the fastest packed configuration the
-    resource model fits into the XCZU9EG; its pointwise layers take half of -max's cycles.
-    With 4 DW taps in LUTs Yosys counted 277,838 LUT, 1.4 % over the device; 2 taps move
-    about 5K LUT into 128 of the 152 DSP48E2 left over (2,496 of 2,520) at the same cycles."""
+    the FC on 4 classes at once: its pointwise layers take half of -max's cycles. Of the
+    configurations of ``make sweep`` at its cycles, the resource model ranks 4 DW LUT taps
+    first (fewer DSP48E2), but Yosys counted 277,838 LUT with 4, 1.4 % over the device; 2
+    taps move about 6K LUT into 128 of the 152 spare DSP48E2 (2,496 of 2,520) at the same
+    cycles, and Yosys fits that on all four resources (results/rr-mobilenet-packed)."""
     paper = _rr_mobilenet()
     hardware = HardwareSpec(pe_count=50, lanes=64, dw_pe_count=1, fc_parallel=4, serial_bn=True,
                             serial_bn_units=2, pw_slices=16, dw_lut_taps=2, packed_pw=True)
