@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from hw.flow.synth import (Resources, _cells_from_stat, block_digests, block_kinds, module_lines, modules,
+from hw.flow.synth import (Resources, _cells_from_stat, block_digests, block_kinds, module_texts, modules,
                            share_out, synth, without_memory_init)
 from hw.flow.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
@@ -60,8 +60,8 @@ def test_blocks_are_shared_out_by_size():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="jobs"):
             share_out([1], bad)
-    sizes = module_lines("module a(\n  x\nendmodule\nmodule \\b.c (\nendmodule\n")
-    assert sizes == {"a": 3, "b.c": 2}
+    texts = module_texts("module a(\n  x\nendmodule\nmodule \\b.c (\nendmodule\n")
+    assert {name: text.count("\n") for name, text in texts.items()} == {"a": 3, "b.c": 2}
 
 
 @needs_yosys

@@ -104,6 +104,11 @@ class SynthResult:
     yosys: str
 
 
+def yosys_version() -> str:
+    """The first line of ``yosys -V`` (records name the Yosys that made them)."""
+    return subprocess.run([yosys_path(), "-V"], capture_output=True, text=True).stdout.strip()
+
+
 def yosys_path() -> str:
     path = shutil.which("yosys")
     if path is None:
@@ -226,19 +231,6 @@ def run_in_parallel(scripts: list, work: Path, progress=None) -> None:
             raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
 
 
-def module_lines(verilog: str) -> dict:
-    """Module name -> its lines of Verilog (a measure of the work Yosys has with it)."""
-    sizes: dict = {}
-    current = None
-    for line in verilog.splitlines():
-        match = re.match(r"^module (\\\S+|\w+)\s*\(", line)
-        if match:
-            current = match.group(1).lstrip("\\")
-        if current is not None:
-            sizes[current] = sizes.get(current, 0) + 1
-    return sizes
-
-
 def module_texts(verilog: str) -> dict:
     """Module name -> its text, from its ``module`` line to its ``endmodule`` (or, in broken
     Verilog, to the next ``module`` line or the end: Yosys reports the error)."""
@@ -309,12 +301,12 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: 
     if top not in hierarchy:
         raise UserError(f"{verilog_path}: no module {top!r}")
     kinds = list(block_kinds(hierarchy).items())
-    texts, sizes = module_texts(text), module_lines(text)
+    texts = module_texts(text)
     digests = [block_digest(texts, hierarchy, names[0]) for _, names in kinds]
     known = known or {}
     todo = [index for index, digest in enumerate(digests) if digest not in known]
     scripts = []
-    for job, shares in enumerate(share_out([sizes.get(kinds[index][1][0], 0) for index in todo], jobs)
+    for job, shares in enumerate(share_out([texts[kinds[index][1][0]].count("\n") for index in todo], jobs)
                                  if todo else []):
         indices = [todo[share] for share in shares]
         script = [f"read_verilog -sv {verilog_path}", "design -save everything"]
@@ -357,7 +349,7 @@ def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None, jo
     stripped = work / "synth_input.v"
     stripped.write_text(without_memory_init(Path(verilog_path).read_text()))
     verilog_path = stripped
-    version = subprocess.run([yosys_path(), "-V"], capture_output=True, text=True).stdout.strip()
+    version = yosys_version()
     start = time.monotonic()
     if mode == "top":
         total, blocks = synth_top(verilog_path, top, work), []

@@ -10,7 +10,6 @@ the Verilog that Amaranth/Yosys emit, not of a design bug.
 from __future__ import annotations
 
 import hashlib
-
 import re
 import subprocess
 from pathlib import Path

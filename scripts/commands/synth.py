@@ -80,7 +80,7 @@ def recorded_blocks(yosys: str, root: Path | None = None) -> dict:
 
 
 def run(args) -> int:
-    from hw.flow.synth import SynthError, synth, yosys_path
+    from hw.flow.synth import SynthError, synth, yosys_path, yosys_version
 
     from ..paper_figures import PAPER_DESIGN as PAPER
     from rrm.analysis import rtl_memories
@@ -113,11 +113,7 @@ def run(args) -> int:
                             f"({lines:,d} lines of Verilog)")
         print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
         try:
-            known = None
-            if args.reuse:
-                import subprocess
-                yosys = subprocess.run([yosys_path(), "-V"], capture_output=True, text=True).stdout.strip()
-                known = recorded_blocks(yosys)
+            known = recorded_blocks(yosys_version()) if args.reuse else None
             result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress, args.jobs, known)
         except SynthError as exc:
             if args.work_dir is not None or not exc.log.is_file():
