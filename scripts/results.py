@@ -103,6 +103,17 @@ def _mac_per_dsp(preset: str, sim: dict | None, synth: dict | None) -> str:
     return f"{macs / sim['cycles'] / synth['estimate']['dsp']:.2f}"
 
 
+def _fanout(timing: dict | None) -> str:
+    """The highest fan-out, with its driver and the levels of the worst path through it where
+    the record holds them (records before these were kept hold the loads only)."""
+    if not timing or not timing["fanout"]:
+        return "-"
+    net = timing["fanout"][0]
+    if "levels_before" not in net:
+        return f"{net['fanout']:,d}"
+    return f"{net['fanout']:,d} ({net['driver']}, {net['levels_before'] + net['levels_after']:g} levels through it)"
+
+
 def _on_rtl(rtl: dict | None, records: dict) -> str:
     """Which RTL records ran on the Verilog ``rtl.json`` names (its commit), and which did not."""
     from .rtl_identity import same_rtl
@@ -139,7 +150,7 @@ def table(root: Path | None = None) -> str:
              else f"**no** ({synth['device']['name'].upper()})") if synth else "-",
             _mac_per_dsp(preset, sim, synth),
             _levels(timing),
-            f"{timing['fanout'][0]['fanout']:,d}" if timing and timing["fanout"] else "-",
+            _fanout(timing),
             ", ".join(f"{kind} {_short(result)}" for kind, result in zip(KINDS, (cycles, sim, synth, timing))
                       if result),
             _on_rtl(rtl, {"sim": sim, "synth": synth, "timing": timing}),

@@ -57,6 +57,11 @@ def test_record_writes_the_commit_and_the_table_reads_it(tmp_path, monkeypatch):
     per_dsp = cycle_model(load_preset("tiny")).macs / 125 / 7      # MACs over RTL cycles over DSP48E2
     assert (f"| 9 | 8 | 7 | 6 | **no** (XCZU3EG) | {per_dsp:.2f} | 13.5 **over 150 MHz** (by engine) | 4,321 |"
             in results.table())
+    # a record that holds the levels through the net shows its driver and those levels
+    results.record("tiny", "timing", {"worst_levels": 9, "within": {"150 MHz": True}, "mode": "whole",
+                                      "fanout": [{"net": "en", "fanout": 70292, "driver": "LUT2",
+                                                  "levels_before": 1.0, "levels_after": 0.5}]})
+    assert "| 70,292 (LUT2, 1.5 levels through it) |" in results.table()
     with pytest.raises(ValueError, match="kind must be one of"):
         results.record("tiny", "nonsense", {})
 

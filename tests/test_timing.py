@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from hw.flow.timing import GLUE, LEVEL_BUDGETS, analyse, compose, engine_of, level_budget
+from hw.flow.timing import GLUE, LEVEL_BUDGETS, FanoutNet, analyse, compose, engine_of, level_budget
 from scripts.cli import main
 
 
@@ -43,7 +43,15 @@ def test_levels_are_counted_between_flip_flops():
     assert report.worst[0].through == ["LUT2", "MUXF7", "CARRY4", "CARRY4", "LUT3"]
     assert report.worst[0].start == "FDRE core.conv.q0"      # the register the path leaves
     assert report.by_engine["DW engine"] == 4.0 and report.by_engine["Conv engine"] == 1.0
-    assert report.fanout[0] == ("core.dw.q1", 3)     # the clock (C) is not counted
+    # the clock (C) is not counted; q1 is a register's output: 0 levels before it, and the
+    # worst path through it (q1 -> LUT2 -> MUXF7 -> CARRY4 x2 -> LUT3 -> r1) has 4 after it
+    assert report.fanout[0] == FanoutNet("core.dw.q1", 3, "FDRE", 0.0, 4.0)
+    assert report.fanout[0].levels == 4.0
+    # q0's net: 0 before, and its worst path (the 4-level one) 4 after
+    assert [(net.net, net.before, net.after) for net in report.fanout if net.net == "core.conv.q0"] == [
+        ("core.conv.q0", 0.0, 4.0)]
+    # a LUT's output: the levels before it count, x[0] (the LUT2 a) is at 1 and 3 follow it
+    assert [(net.driver, net.before, net.after) for net in report.fanout if net.net == "x[0]"] == [("LUT2", 1.0, 3.0)]
 
 
 def test_budget_and_engine_names():
@@ -129,7 +137,62 @@ def test_engines_mode_counts_a_path_on_both_sides_of_every_port_it_crosses():
     assert report.worst[0].end == "FDRE core.conv.rb"
     assert "arriving at 7 levels" in report.worst[0].start        # port i of A, after A, glue, B, glue
     assert report.by_engine == {"Conv engine": 8.0}                # B and the glue end no path
-    assert report.fanout[0] == ("rst", 5)          # the glue's rst, counted with its loads inside A
+    assert report.fanout[0] == FanoutNet("rst", 5, "port", 0.0, 0.0)   # the glue's rst, its loads inside A
+    # the net b_i (glue LUT g1's output) is at 2 + 1 levels and 3 + 1 + 1 follow it: through
+    # B, the glue's g2 and A's l3 (its output port's levels outside come back into B's report)
+    through_b = {net.net: net for net in compose(parts, [engine_a(), engine_b(), glue], "top", fanouts=20).fanout}
+    assert (through_b["b_i"].before, through_b["b_i"].after) == (3.0, 5.0)
+    assert through_b["a_o"].driver == "Conv engine port" and through_b["a_o"].levels == 8.0
     assert [part["part"] for part in report.parts] == ["Conv engine", "DW engine", GLUE]
     # Alone, engine A's worst path is 1 level (i arrives at 0)
     assert analyse(engine_a(), "a", ports_end=False).worst[0].levels == 1.0
+
+
+def test_engines_mode_reuses_a_work_dirs_netlists_only_when_mapped_from_the_same_verilog_script_and_yosys(
+        tmp_path, monkeypatch):
+    import hw.flow.timing as timing
+
+    parts = [("Conv engine", "top.core.conv", ()), (GLUE, "top", ("top.core.conv",))]
+    netlists = {"top.core.conv": {"ports": {"i": {"direction": "input", "bits": [2]}},
+                                  "netnames": {"q": {"bits": [3]}},
+                                  "cells": {"r": flop(2, 3), "l": cell("LUT1", [3], [4]), "s": flop(4, 5)}},
+                "top": {"ports": {}, "netnames": {}, "cells": {}}}
+    mapped = []
+
+    def fake_run(script, work, name, outputs, labels, progress=None):
+        mapped.append(list(script))
+        for output, (_label, module, _) in zip(outputs, parts):
+            (work / output).write_text(json.dumps({"modules": {module: netlists[module]}}))
+
+    version = ["Yosys 0.23"]
+    monkeypatch.setattr(timing, "engine_parts", lambda text, top: parts)
+    monkeypatch.setattr(timing, "run_in_steps", fake_run)
+    monkeypatch.setattr(timing, "yosys_version", lambda: version[0])
+    monkeypatch.setattr(timing, "_yosys", lambda work: "yosys")
+    verilog = tmp_path / "a.v"
+    verilog.write_text("module top(); endmodule\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    first = timing.analyse_engines(verilog, "top", work, reuse=True)     # nothing to reuse yet
+    again = timing.analyse_engines(verilog, "top", work, reuse=True)
+    assert len(mapped) == 1 and not first.reused and again.reused
+    assert again.as_dict()["reused_netlists"] and "reused_netlists" not in first.as_dict()
+    assert again.worst[0].levels == first.worst[0].levels == 1.0
+    timing.analyse_engines(verilog, "top", work)                          # not asked to reuse: mapped
+    assert len(mapped) == 2
+    verilog.write_text("module top(); wire w; endmodule\n")              # other Verilog: mapped
+    assert not timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 3
+    version[0] = "Yosys 0.40"                                             # another Yosys: mapped
+    assert not timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 4
+    (work / "part1.json").unlink()                                        # a netlist missing: mapped
+    assert not timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 5
+    assert timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 5
+
+
+def test_reuse_needs_a_work_dir_and_engines_mode(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["timing", "--reuse"])
+    assert exc.value.code == 2 and "--reuse reads the netlists of an earlier run" in capsys.readouterr().err
+    from hw.flow.timing import analyse_verilog
+    with pytest.raises(Exception, match="reusing mapped netlists is for engines mode"):
+        analyse_verilog(tmp_path / "a.v", "top", tmp_path, "whole", reuse=True)

@@ -43,6 +43,7 @@ report is the arbiter: calibrate these numbers against it once one exists.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -54,7 +55,7 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
-from .synth import _escape, modules, run_in_steps, without_memory_init
+from .synth import _escape, modules, run_in_steps, without_memory_init, yosys_version
 
 #: Seconds (in ns) of one logic level and of a path's fixed part, -2 speed grade (estimate).
 LEVEL_NS = 0.5
@@ -72,6 +73,8 @@ LEVEL_BUDGETS = {150.0: level_budget(150.0), 300.0: level_budget(300.0)}
 #: Levels of one combinational primitive (anything not listed and not a cut point: 1).
 LEVELS = {"MUXF7": 1.0, "MUXF8": 1.0, "MUXF9": 1.0, "CARRY4": 0.5, "CARRY8": 1.0,
           "IBUF": 0.0, "OBUF": 0.0, "BUFG": 0.0, "IBUFG": 0.0, "INV": 0.0}
+#: Buffers: a net behind one is driven by what drives the buffer.
+BUFFERS = ("IBUF", "IBUFG", "BUFG")
 #: Primitives where paths start and end.
 CUT = re.compile(r"^(FD[CPRS]E|DSP48E2|RAMB18E2|RAMB36E2|SRL16E|SRLC32E|LDCE|LDPE)$")
 #: Flip-flops (a fabric register a DSP48E2 or block RAM output may feed).
@@ -108,18 +111,39 @@ class TimingPath:
 
 
 @dataclass
+class FanoutNet:
+    """A net of high fan-out: its loads, the primitive (or port) driving it, and the levels of
+    the worst path through it before the net (from the nearest cut point) and after it (to
+    the next). ``budget - before - after`` levels are left for the net's own route, which
+    the level count does not hold: a net of thousands of loads takes nanoseconds to reach
+    them all unless Vivado replicates its driver or gives it a global buffer."""
+
+    net: str
+    loads: int
+    driver: str
+    before: float = 0.0
+    after: float = 0.0
+
+    @property
+    def levels(self) -> float:
+        """Levels of the worst register-to-register path through the net."""
+        return self.before + self.after
+
+
+@dataclass
 class TimingReport:
     top: str
     cells: dict                # primitive -> count
     worst: list                # TimingPath, worst first
     by_engine: dict            # engine -> worst levels
-    fanout: list               # (net, fan-out), highest first
+    fanout: list               # FanoutNet, highest fan-out first
     dsp: dict                  # "registered", "combinational", "product into a fabric register"
     bram: dict                 # "output register", "no output register", "output into a fabric register"
     budgets: dict = field(default_factory=lambda: dict(LEVEL_BUDGETS))
     mode: str = "whole"        # "whole" or "engines" (module docstring)
     parts: list = field(default_factory=list)   # engines mode: {"part", "module", "worst_levels", "cells"} each
     ports: dict = field(default_factory=dict)   # analyse's port timing for engines mode (not written out)
+    reused: bool = False       # engines mode: the netlists of an earlier mapping analysed again
 
     def within(self, clock_mhz: float) -> bool:
         return self.worst[0].levels <= level_budget(clock_mhz) if self.worst else True
@@ -131,12 +155,14 @@ class TimingReport:
             "worst_paths": [{"levels": p.levels, "start": p.start, "end": p.end, "engine": p.engine,
                              "through": p.through} for p in self.worst],
             "by_engine": self.by_engine,
-            "fanout": [{"net": net, "fanout": count} for net, count in self.fanout],
+            "fanout": [{"net": net.net, "fanout": net.loads, "driver": net.driver,
+                        "levels_before": net.before, "levels_after": net.after} for net in self.fanout],
             "dsp48e2": self.dsp, "bram": self.bram,
             "budgets": {f"{mhz:g} MHz": levels for mhz, levels in self.budgets.items()},
             "within": {f"{mhz:g} MHz": self.within(mhz) for mhz in self.budgets},
             "level_ns": LEVEL_NS, "path_fixed_ns": PATH_FIXED_NS,
             "mode": self.mode, **({"parts": self.parts} if self.parts else {}),
+            **({"reused_netlists": True} if self.reused else {}),
         }
 
 
@@ -200,26 +226,49 @@ def engine_parts(verilog_text: str, top: str) -> list:
     return [(label, module, ()) for label, module in engines] + [(GLUE, top, tuple(m for _, m in engines))]
 
 
-def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progress=None) -> TimingReport:
+#: The file in an ``engines`` work directory that says what its netlists were mapped from.
+MAPPED_FROM = "timing_mapped_from.json"
+
+
+def mapped_from(script: list, stripped: Path) -> dict:
+    """What an ``engines`` mapping depends on: its Yosys script, the SHA-256 of the Verilog it
+    reads, and the Yosys version."""
+    return {"script": script, "input_sha256": hashlib.sha256(stripped.read_bytes()).hexdigest(),
+            "yosys": yosys_version()}
+
+
+def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progress=None,
+                    reuse: bool = False) -> TimingReport:
     """``engines`` mode (module docstring): each engine mapped flat on its own, then the rest
     with the engines blackboxed (their ports are cut points), in one Yosys process that reads
     the Verilog once; the parts' reports merged. ``progress(done, total, label)`` is called
-    as parts finish."""
+    as parts finish. ``reuse``: where ``work`` holds every part's netlist and its
+    :data:`MAPPED_FROM` equals this run's (the same script, Verilog and Yosys), those
+    netlists are analysed again instead of mapped again (the report's ``reused`` is then set)."""
     _yosys(work)
     parts = engine_parts(Path(verilog).read_text(), top)
-    script = [f"read_verilog -sv {_stripped(verilog, work)}", "design -save everything"]
+    stripped = _stripped(verilog, work)
+    script = [f"read_verilog -sv {stripped}", "design -save everything"]
     for index, (_label, module, blackboxed) in enumerate(parts):
         script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
         script += [f"blackbox {_escape(name)}" for name in blackboxed]
         script += [f"synth_xilinx -family xcup -flatten -top {_escape(module)}",
                    f"write_json part{index}.json"]
-    run_in_steps(script, work, "timing", [f"part{index}.json" for index in range(len(parts))],
-                 [label for label, _, _ in parts], progress)
+    outputs = [f"part{index}.json" for index in range(len(parts))]
+    source, stamp = mapped_from(script, stripped), work / MAPPED_FROM
+    reused = (reuse and stamp.is_file() and json.loads(stamp.read_text()) == source
+              and all((work / output).is_file() for output in outputs))
+    if not reused:
+        stamp.unlink(missing_ok=True)
+        run_in_steps(script, work, "timing", outputs, [label for label, _, _ in parts], progress)
+        stamp.write_text(json.dumps(source, indent=1) + "\n")
     netlists = [_module(work / f"part{index}.json", module, verilog) for index, (_, module, _) in enumerate(parts)]
-    return compose(parts, netlists, top, paths)
+    report = compose(parts, netlists, top, paths)
+    report.reused = reused
+    return report
 
 
-def compose(parts: list, netlists: list, top: str, paths: int = 10) -> TimingReport:
+def compose(parts: list, netlists: list, top: str, paths: int = 10, fanouts: int = 10) -> TimingReport:
     """``engines`` mode's report from its parts ((label, module, blackboxed), the glue last)
     and their mapped netlists: each engine analysed with the levels at which its inputs
     arrive, the glue with each engine's :class:`PortTiming`, repeated until the levels
@@ -227,16 +276,18 @@ def compose(parts: list, netlists: list, top: str, paths: int = 10) -> TimingRep
     so a path counts its levels on both sides of every port it crosses."""
     engines, glue = list(zip(parts[:-1], netlists[:-1])), netlists[-1]
     arriving: dict = {}          # engine module -> input port -> levels
+    leaving: dict = {}           # engine module -> output port -> levels that follow outside
     for _round in range(2 * len(parts) + 1):
-        reports = [(label, module, analyse(net, module, paths=paths, prefix=module[len(top) + 1:] + ".",
-                                           inputs=arriving.get(module), ports_end=False))
+        reports = [(label, module, analyse(net, module, paths=paths, fanouts=fanouts, prefix=module[len(top) + 1:] + ".",
+                                           inputs=arriving.get(module), ports_end=False,
+                                           outputs=leaving.get(module)))
                    for (label, module, _), net in engines]
         timings = {module: report.ports["own"] for _, module, report in reports}
-        glue_report = analyse(glue, top, paths=paths, boundaries=timings)
-        reaching = glue_report.ports["into"]
-        if reaching == arriving:
-            return merge(reports + [(parts[-1][0], top, glue_report)], top, paths)
-        arriving = reaching
+        glue_report = analyse(glue, top, paths=paths, fanouts=fanouts, boundaries=timings)
+        reaching, following = glue_report.ports["into"], glue_report.ports["from"]
+        if reaching == arriving and following == leaving:
+            return merge(reports + [(parts[-1][0], top, glue_report)], top, paths, fanouts)
+        arriving, leaving = reaching, following
     raise UserError(f"the levels crossing {top}'s engine ports did not settle after {2 * len(parts) + 1} "
                     f"rounds: a combinational loop through the engines? Map it whole (--mode whole)")
 
@@ -258,7 +309,7 @@ def merge(reports: list, top: str, paths: int = 10, fanouts: int = 10) -> Timing
                       "worst_levels": report.worst[0].levels if report.worst else 0,
                       "cells": sum(report.cells.values())})
     worst.sort(key=lambda path: -path.levels)
-    fanout.sort(key=lambda item: -item[1])
+    fanout.sort(key=lambda net: -net.loads)
     return TimingReport(top, dict(cells), worst[:paths], dict(sorted(by_engine.items(), key=lambda item: -item[1])),
                         fanout[:fanouts], dict(dsp), dict(bram), mode="engines", parts=parts)
 
@@ -283,14 +334,17 @@ def _is_on(parameters: dict, name: str) -> bool:
 class PortTiming:
     """An engine mapped on its own, as the rest of the design sees it at its ports: the
     levels at which each output bit arrives (from a register inside, or from an input at the
-    level it arrived at) and how many loads each input bit drives inside."""
+    level it arrived at), how many loads each input bit drives inside, and the levels each
+    input bit still passes inside before a cut point (or an output, and what follows it)."""
 
     arrival: dict = field(default_factory=dict)   # output port -> levels of each bit
     fanout: dict = field(default_factory=dict)    # input port -> loads of each bit
+    height: dict = field(default_factory=dict)    # input port -> levels after each bit
 
 
 def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, prefix: str = "",
-            inputs: dict | None = None, boundaries: dict | None = None, ports_end: bool = True) -> TimingReport:
+            inputs: dict | None = None, boundaries: dict | None = None, ports_end: bool = True,
+            outputs: dict | None = None) -> TimingReport:
     """Levels, fan-out and pipeline registers of a mapped module (module docstring).
 
     For ``engines`` mode (all default to a whole design): ``prefix`` is put before every net
@@ -299,10 +353,12 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     0); ``boundaries`` maps a blackboxed cell type to its :class:`PortTiming`, so paths run
     on from its outputs at their arrival levels, its inputs are not path ends and their nets
     count its loads inside; ``ports_end`` False: the output ports are not path ends either
-    (they continue outside). The report's ``ports`` holds what the rest of the design needs:
+    (they continue outside, ``outputs`` giving the levels that follow each bit there, port ->
+    levels, default 0). The report's ``ports`` holds what the rest of the design needs:
     this module's own :class:`PortTiming` and, per blackboxed type, the levels reaching its
-    inputs (``into``)."""
+    inputs (``into``) and the levels following its outputs here (``from``)."""
     cells = module["cells"]
+    outputs = outputs or {}
     inputs, boundaries = inputs or {}, {kind.lstrip("\\"): timing for kind, timing in (boundaries or {}).items()}
 
     def boundary(kind: str):
@@ -315,6 +371,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     driver = {}            # bit -> (cell, type) driving it
     sinks = Counter()      # bit -> cell inputs it drives
     loads = defaultdict(list)  # bit -> types of the cells whose inputs it drives
+    consumers = defaultdict(list)  # bit -> (cell, port, index) of the inputs it drives
     endpoints = []         # (bit, name of what it ends in) where paths end
     start_level = {}       # bit -> levels at which a path starting there already arrives
     into = []              # (type, port, index, bit): inputs of blackboxed cells
@@ -332,6 +389,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
                     if outside is not None:
                         start_level[bit] = outside.arrival.get(port, [0.0] * len(bits))[index]
                 elif port not in CLOCK_PORTS:   # the clock's tree is not a fan-out to fix
+                    consumers[bit].append((name, port, index))
                     if outside is not None:
                         sinks[bit] += outside.fanout.get(port, [1] * len(bits))[index]
                         into.append((kind.lstrip("\\"), port, index, bit))
@@ -342,10 +400,16 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
                     if CUT.match(kind):
                         endpoints.append((bit, name))
     input_bits = set()
+    beyond = {}            # output port bit -> levels that follow it outside
     for port_name, port in module.get("ports", {}).items():
         bits = port["bits"]
         if port["direction"] == "output" and ports_end:
             endpoints += [(bit, None) for bit in bits if isinstance(bit, int)]
+        elif port["direction"] == "output":
+            following = outputs.get(port_name, [0.0] * len(bits))
+            for index, bit in enumerate(bits):
+                if isinstance(bit, int):
+                    beyond[bit] = max(beyond.get(bit, 0.0), following[index])
         elif port["direction"] == "input":
             arrivals = inputs.get(port_name, [0.0] * len(bits))
             for index, bit in enumerate(bits):
@@ -358,6 +422,9 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     inputs_of = {name: [b for port, bits in cell["connections"].items()
                         if cell["port_directions"].get(port) == "input" for b in bits if isinstance(b, int)]
                  for name, cell in cells.items()}
+    outputs_of = {name: [b for port, bits in cell["connections"].items()
+                         if cell["port_directions"].get(port) == "output" for b in bits if isinstance(b, int)]
+                  for name, cell in cells.items()}
 
     def depth(bit: int) -> float:
         """Levels from the nearest cut point to ``bit``: an iterative depth-first walk back
@@ -387,6 +454,41 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
             level[current], via[current] = best_level + LEVELS.get(source[1], 1.0), best
             in_progress.discard(current)
         return level[bit]
+
+    after: dict = {}        # bit -> levels from it to the next cut point
+
+    def height(bit: int) -> float:
+        """Levels from ``bit`` to the next cut point (the mirror of :func:`depth`): the worst
+        over the cells it drives, a cut point 0, a blackboxed engine its inputs' ``height``,
+        a combinational cell its own levels and then its outputs'."""
+        in_progress = set()
+        stack = [(bit, False)]
+        while stack:
+            current, expanded = stack.pop()
+            if current in after:
+                continue
+            following = []      # (levels of the cell, its output bits) of the combinational loads
+            best = beyond.get(current, 0.0)
+            for name, port, index in consumers.get(current, ()):
+                kind = cells[name]["type"]
+                outside = boundary(kind)
+                if outside is not None:
+                    best = max(best, outside.height.get(port, [0.0] * (index + 1))[index])
+                elif not CUT.match(kind):
+                    following.append((LEVELS.get(kind, 1.0), outputs_of[name]))
+            if not expanded:
+                if current in in_progress:
+                    continue
+                in_progress.add(current)
+                stack.append((current, True))
+                stack.extend((b, False) for _, bits in following for b in bits
+                             if b not in after and b not in in_progress)
+                continue
+            for levels, bits in following:
+                best = max(best, levels + max((after.get(b, 0.0) for b in bits), default=0.0))
+            after[current] = best
+            in_progress.discard(current)
+        return after[bit]
 
     def end_name(bit, cell_name):
         """A path's end: the register it loads (named by its output net), else its net."""
@@ -433,9 +535,33 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
         readable = [n for n in inputs if not n.startswith(prefix + "$")][:3]
         return f"{kind} of {', '.join(readable)}" if readable else f"{kind} output {name}"
 
-    # An input port's loads are listed where its net is driven (the rest of the design).
-    fanout = [(net_name(bit), count) for bit, count in sorted(sinks.items(), key=lambda item: -item[1])
-              if bit not in input_bits or ports_end][:fanouts]
+    def driver_name(bit) -> str:
+        """What drives a net: a primitive's type, an engine's output port, or a port (through
+        the input buffers Yosys puts on a mapped module's ports)."""
+        while bit in driver and driver[bit][1] in BUFFERS and inputs_of[driver[bit][0]]:
+            bit = inputs_of[driver[bit][0]][0]
+        if bit in driver:
+            kind = driver[bit][1]
+            return f"{engine_of(kind.lstrip(chr(92))[len(top) + 1:])} port" if boundary(kind) else kind
+        return "port"
+
+    def buffered(bit) -> list:
+        """The outputs of the buffers ``bit`` drives (Yosys's IBUF on a mapped module's input)."""
+        return [out for name, _port, _index in consumers.get(bit, ()) if cells[name]["type"] in BUFFERS
+                for out in outputs_of[name]]
+
+    def loads_of(bit) -> int:
+        """The loads of a net, counted through the buffers on it."""
+        behind = buffered(bit)
+        return sinks[bit] - sum(1 for name, _p, _i in consumers.get(bit, ()) if cells[name]["type"] in BUFFERS) \
+            + sum(loads_of(out) for out in behind)
+
+    # An input port's loads (through its buffer) are listed where its net is driven (the rest
+    # of the design), with its loads here counted in.
+    outside_nets = set() if ports_end else {out for bit in input_bits for out in buffered(bit)} | input_bits
+    fanout = [FanoutNet(net_name(bit), count, driver_name(bit), depth(bit), height(bit))
+              for bit, count in sorted(sinks.items(), key=lambda item: -item[1])
+              if bit not in outside_nets][:fanouts]
 
     def into_registers(cell, ports) -> bool:
         """Every used bit of the cell's ``ports`` loads flip-flops only (a fabric register
@@ -454,12 +580,22 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     own = PortTiming(
         {name: [depth(bit) if isinstance(bit, int) else 0.0 for bit in port["bits"]]
          for name, port in module.get("ports", {}).items() if port["direction"] == "output"},
-        {name: [sinks[bit] if isinstance(bit, int) else 0 for bit in port["bits"]]
+        {name: [loads_of(bit) if isinstance(bit, int) else 0 for bit in port["bits"]]
+         for name, port in module.get("ports", {}).items() if port["direction"] == "input"},
+        {name: [height(bit) if isinstance(bit, int) else 0.0 for bit in port["bits"]]
          for name, port in module.get("ports", {}).items() if port["direction"] == "input"})
     reaching: dict = {}
     for kind, port, index, bit in into:
         levels = reaching.setdefault(kind, {}).setdefault(port, [0.0] * into_width[kind, port])
         levels[index] = depth(bit)
+    following: dict = {}    # blackboxed type -> output port -> levels after each bit here
+    for name, cell in cells.items():
+        if boundary(cell["type"]) is None:
+            continue
+        for port, bits in cell["connections"].items():
+            if cell["port_directions"].get(port) == "output":
+                following.setdefault(cell["type"].lstrip("\\"), {})[port] = [
+                    height(bit) if isinstance(bit, int) else 0.0 for bit in bits]
     cell_counts = Counter(c["type"] for c in cells.values() if boundary(c["type"]) is None)
     return TimingReport(top, dict(cell_counts), worst,
                         dict(sorted(by_engine.items(), key=lambda item: -item[1])), fanout,
@@ -467,16 +603,19 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
                          "product into a fabric register": dsp_into},
                         {"output register": out_reg, "no output register": len(brams) - out_reg,
                          "output into a fabric register": bram_into},
-                        ports={"own": own, "into": reaching})
+                        ports={"own": own, "into": reaching, "from": following})
 
 
 def analyse_verilog(verilog: Path, top: str, work: Path, mode: str = "whole", paths: int = 10,
-                    progress=None) -> TimingReport:
+                    progress=None, reuse: bool = False) -> TimingReport:
     """Map ``verilog`` (top module ``top``) in ``mode`` (:data:`MODES`) under ``work`` and
-    report its levels, fan-out and pipeline registers."""
+    report its levels, fan-out and pipeline registers (``reuse``: :func:`analyse_engines`)."""
     if mode not in MODES:
         raise UserError(f"timing mode {mode!r}: must be one of {', '.join(MODES)}")
+    if reuse and mode != "engines":
+        raise UserError("reusing mapped netlists is for engines mode (a full-size preset); "
+                        f"mode {mode!r} maps the design whole")
     work.mkdir(parents=True, exist_ok=True)
     if mode == "engines":
-        return analyse_engines(verilog, top, work, paths=paths, progress=progress)
+        return analyse_engines(verilog, top, work, paths=paths, progress=progress, reuse=reuse)
     return analyse(netlist(verilog, top, work), top, paths=paths)

@@ -2,7 +2,7 @@
 maps it, against a level budget for 150 and 300 MHz (no Vivado needed).
 
     rrm timing [--preset NAME | --spec FILE.json] [--block NAME] [--mode auto|whole|engines]
-               [--work-dir DIR] [--paths N] [--json] [--record]
+               [--work-dir DIR [--reuse]] [--paths N] [--json] [--record]
 
 Writes the block's Verilog (default: the whole accelerator), maps it with Yosys
 ``synth_xilinx -family xcup -flatten``, cuts the netlist at flip-flops, DSP48E2 and block
@@ -42,6 +42,10 @@ def add_arguments(parser) -> None:
                              "the engines' ports); auto: engines above %d lines of Verilog" % WHOLE_LINES_MAX)
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep the Verilog, the Yosys script, log and netlist here (default: a temporary directory)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="engines mode: analyse the netlists an earlier run left in --work-dir again, "
+                             "where they were mapped from the same Verilog by the same script and Yosys "
+                             "(an hour saved at full size); otherwise map as usual")
     parser.add_argument("--paths", type=int, default=10, help="worst paths to list (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--record", action="store_true",
@@ -62,6 +66,8 @@ def run(args) -> int:
     if args.mode == "engines" and args.block != "accelerator":
         raise UserError(f"--mode engines maps the accelerator's engines one by one; --block {args.block} "
                         f"is mapped whole (--mode whole or auto)")
+    if args.reuse and args.work_dir is None:
+        raise UserError("--reuse reads the netlists of an earlier run: name its --work-dir")
     spec = spec_from_args(args)
     from ..results import commit_info
     started_on = commit_info()     # the commit the run is of, whatever changes meanwhile
@@ -76,7 +82,10 @@ def run(args) -> int:
             "engines" if args.block == "accelerator" and lines > WHOLE_LINES_MAX else "whole")
         print(f"Yosys synth_xilinx, {mode} ({lines:,d} lines of Verilog) ...", file=sys.stderr, flush=True)
         report = analyse_verilog(verilog, module_name(args.block), work, mode, paths=args.paths,
-                                 progress=_progress)
+                                 progress=_progress, reuse=args.reuse)
+        if report.reused:
+            print(f"reused the netlists in {work}: mapped from the same Verilog, script and Yosys",
+                  file=sys.stderr, flush=True)
     from ..rtl_identity import verilog_digest
     data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict(),
             "verilog_sha256": verilog_digest(verilog_text)}
@@ -97,9 +106,12 @@ def run(args) -> int:
     print("\nworst path per engine:")
     for engine, levels in report.by_engine.items():
         print(f"  {engine:18s} {levels:5.1f}")
-    print("\nhighest fan-out nets:")
-    for net, count in report.fanout:
-        print(f"  {count:7,d}  {net}")
+    budget = LEVEL_BUDGETS[150.0]
+    print(f"\nhighest fan-out nets: loads, driver, levels of the worst path through the net (before + after "
+          f"it) and the levels left at 150 MHz for the net's own route:")
+    for net in report.fanout:
+        print(f"  {net.loads:7,d}  {net.driver:18s} {net.before:4g} + {net.after:<4g} "
+              f"{budget - net.levels:4g} left  {net.net}")
     print(f"\nDSP48E2: {report.dsp['registered']} with a pipeline register (MREG or PREG), "
           f"{report.dsp['combinational']} without, of which {report.dsp['product into a fabric register']} "
           f"feed only flip-flops (a register Vivado packs as MREG/PREG); block RAM: "
