@@ -148,8 +148,7 @@ def test_engines_mode_counts_a_path_on_both_sides_of_every_port_it_crosses():
     assert analyse(engine_a(), "a", ports_end=False).worst[0].levels == 1.0
 
 
-def test_engines_mode_reuses_a_work_dirs_netlists_only_when_mapped_from_the_same_verilog_script_and_yosys(
-        tmp_path, monkeypatch):
+def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_changed(tmp_path, monkeypatch):
     import hw.flow.timing as timing
 
     parts = [("Conv engine", "top.core.conv", ()), (GLUE, "top", ("top.core.conv",))]
@@ -157,11 +156,12 @@ def test_engines_mode_reuses_a_work_dirs_netlists_only_when_mapped_from_the_same
                                   "netnames": {"q": {"bits": [3]}},
                                   "cells": {"r": flop(2, 3), "l": cell("LUT1", [3], [4]), "s": flop(4, 5)}},
                 "top": {"ports": {}, "netnames": {}, "cells": {}}}
-    mapped = []
+    mapped = []     # the parts each Yosys run mapped
 
     def fake_run(script, work, name, outputs, labels, progress=None):
-        mapped.append(list(script))
-        for output, (_label, module, _) in zip(outputs, parts):
+        mapped.append(list(labels))
+        modules = [line.split()[-1].lstrip("\\") for line in script if line.startswith("hierarchy -top")]
+        for output, module in zip(outputs, modules):
             (work / output).write_text(json.dumps({"modules": {module: netlists[module]}}))
 
     version = ["Yosys 0.23"]
@@ -169,24 +169,31 @@ def test_engines_mode_reuses_a_work_dirs_netlists_only_when_mapped_from_the_same
     monkeypatch.setattr(timing, "run_in_steps", fake_run)
     monkeypatch.setattr(timing, "yosys_version", lambda: version[0])
     monkeypatch.setattr(timing, "_yosys", lambda work: "yosys")
-    verilog = tmp_path / "a.v"
-    verilog.write_text("module top(); endmodule\n")
-    work = tmp_path / "work"
+    verilog, work = tmp_path / "a.v", tmp_path / "work"
     work.mkdir()
-    first = timing.analyse_engines(verilog, "top", work, reuse=True)     # nothing to reuse yet
-    again = timing.analyse_engines(verilog, "top", work, reuse=True)
-    assert len(mapped) == 1 and not first.reused and again.reused
-    assert again.as_dict()["reused_netlists"] and "reused_netlists" not in first.as_dict()
-    assert again.worst[0].levels == first.worst[0].levels == 1.0
-    timing.analyse_engines(verilog, "top", work)                          # not asked to reuse: mapped
-    assert len(mapped) == 2
-    verilog.write_text("module top(); wire w; endmodule\n")              # other Verilog: mapped
-    assert not timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 3
-    version[0] = "Yosys 0.40"                                             # another Yosys: mapped
-    assert not timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 4
-    (work / "part1.json").unlink()                                        # a netlist missing: mapped
-    assert not timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 5
-    assert timing.analyse_engines(verilog, "top", work, reuse=True).reused and len(mapped) == 5
+
+    def design(conv_body="", conv_ports="input i;"):
+        verilog.write_text(f"module \\top.core.conv (i);\n  {conv_ports}\n{conv_body}endmodule\n"
+                           "module top();\n  \\top.core.conv  conv (\n  );\nendmodule\n")
+
+    def run(reuse=True):
+        before = len(mapped)
+        report = timing.analyse_engines(verilog, "top", work, reuse=reuse)
+        return (mapped[before] if len(mapped) > before else []), report.reused, report
+
+    design()
+    assert run()[:2] == (["Conv engine", GLUE], [])             # nothing to reuse yet
+    again, reused, report = run()
+    assert (again, reused) == ([], ["Conv engine", GLUE]) and report.as_dict()["reused_parts"] == reused
+    assert report.worst[0].levels == 1.0                           # the netlists analysed as before
+    design(conv_body="  wire w;\n")                               # inside the engine only
+    assert run()[:2] == (["Conv engine"], [GLUE])                  # the glue sees its ports alone
+    design(conv_body="  wire w;\n", conv_ports="input i; output o;")   # its ports: both parts
+    assert run()[:2] == (["Conv engine", GLUE], [])
+    version[0] = "Yosys 0.40"                                      # another Yosys: both
+    assert run()[:2] == (["Conv engine", GLUE], [])
+    assert run(reuse=False)[:2] == (["Conv engine", GLUE], [])     # not asked to reuse
+    assert "reused_parts" not in run(reuse=False)[2].as_dict()
 
 
 def test_reuse_needs_a_work_dir_and_engines_mode(capsys, tmp_path):

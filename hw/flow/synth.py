@@ -261,10 +261,14 @@ def block_digest(texts: dict, hierarchy: dict, module: str) -> str:
     digest = hashlib.sha256(f"{SYNTH}\n".encode())
     digest.update(texts[module].encode())
     for child in sorted(set(hierarchy[module])):
-        ports = [line.strip() for line in texts[child].splitlines()
-                 if re.match(r"^\s*(input|output|inout)\b", line)]
-        digest.update(("\n".join([f"blackbox {child}"] + ports) + "\n").encode())
+        digest.update(blackbox_text(texts, child).encode())
     return digest.hexdigest()
+
+
+def blackbox_text(texts: dict, module: str) -> str:
+    """What a design that blackboxes ``module`` sees of it: its name and port declarations."""
+    ports = [line.strip() for line in texts[module].splitlines() if re.match(r"^\s*(input|output|inout)\b", line)]
+    return "\n".join([f"blackbox {module}"] + ports) + "\n"
 
 
 def block_digests(verilog: str) -> dict:

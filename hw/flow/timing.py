@@ -55,7 +55,7 @@ from pathlib import Path
 
 from rrm.errors import UserError
 
-from .synth import _escape, modules, run_in_steps, without_memory_init, yosys_version
+from .synth import _escape, blackbox_text, module_texts, modules, run_in_steps, without_memory_init, yosys_version
 
 #: Seconds (in ns) of one logic level and of a path's fixed part, -2 speed grade (estimate).
 LEVEL_NS = 0.5
@@ -143,7 +143,7 @@ class TimingReport:
     mode: str = "whole"        # "whole" or "engines" (module docstring)
     parts: list = field(default_factory=list)   # engines mode: {"part", "module", "worst_levels", "cells"} each
     ports: dict = field(default_factory=dict)   # analyse's port timing for engines mode (not written out)
-    reused: bool = False       # engines mode: the netlists of an earlier mapping analysed again
+    reused: list = field(default_factory=list)   # engines mode: parts whose earlier netlist was analysed again
 
     def within(self, clock_mhz: float) -> bool:
         return self.worst[0].levels <= level_budget(clock_mhz) if self.worst else True
@@ -162,7 +162,7 @@ class TimingReport:
             "within": {f"{mhz:g} MHz": self.within(mhz) for mhz in self.budgets},
             "level_ns": LEVEL_NS, "path_fixed_ns": PATH_FIXED_NS,
             "mode": self.mode, **({"parts": self.parts} if self.parts else {}),
-            **({"reused_netlists": True} if self.reused else {}),
+            **({"reused_parts": self.reused} if self.reused else {}),
         }
 
 
@@ -226,15 +226,26 @@ def engine_parts(verilog_text: str, top: str) -> list:
     return [(label, module, ()) for label, module in engines] + [(GLUE, top, tuple(m for _, m in engines))]
 
 
-#: The file in an ``engines`` work directory that says what its netlists were mapped from.
-MAPPED_FROM = "timing_mapped_from.json"
+def part_digest(texts: dict, hierarchy: dict, module: str, blackboxed: tuple, yosys: str) -> str:
+    """SHA-256 of everything an ``engines`` part's netlist depends on: the Yosys version and
+    command, the text of every module flattened into it, and the ports of the modules it
+    blackboxes. Equal digests, equal netlists (Yosys is deterministic)."""
+    digest = hashlib.sha256(f"{yosys}\n{PART_SYNTH}\n".encode())
+    inside, stack = set(), [module]
+    while stack:
+        name = stack.pop()
+        if name not in inside and name not in blackboxed:
+            inside.add(name)
+            stack += hierarchy.get(name, [])
+    for name in sorted(inside):
+        digest.update(texts[name].encode())
+    for name in sorted(blackboxed):
+        digest.update(blackbox_text(texts, name).encode())
+    return digest.hexdigest()
 
 
-def mapped_from(script: list, stripped: Path) -> dict:
-    """What an ``engines`` mapping depends on: its Yosys script, the SHA-256 of the Verilog it
-    reads, and the Yosys version."""
-    return {"script": script, "input_sha256": hashlib.sha256(stripped.read_bytes()).hexdigest(),
-            "yosys": yosys_version()}
+#: How ``engines`` mode maps each part.
+PART_SYNTH = "synth_xilinx -family xcup -flatten"
 
 
 def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progress=None,
@@ -242,29 +253,30 @@ def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progre
     """``engines`` mode (module docstring): each engine mapped flat on its own, then the rest
     with the engines blackboxed (their ports are cut points), in one Yosys process that reads
     the Verilog once; the parts' reports merged. ``progress(done, total, label)`` is called
-    as parts finish. ``reuse``: where ``work`` holds every part's netlist and its
-    :data:`MAPPED_FROM` equals this run's (the same script, Verilog and Yosys), those
-    netlists are analysed again instead of mapped again (the report's ``reused`` is then set)."""
+    as parts finish. Each part's netlist is kept in ``work`` under its :func:`part_digest`;
+    with ``reuse``, a part whose netlist an earlier run left there is not mapped again (after
+    an RTL change, only the parts it touched are; the report's ``reused`` names the others)."""
     _yosys(work)
     parts = engine_parts(Path(verilog).read_text(), top)
     stripped = _stripped(verilog, work)
-    script = [f"read_verilog -sv {stripped}", "design -save everything"]
-    for index, (_label, module, blackboxed) in enumerate(parts):
-        script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
-        script += [f"blackbox {_escape(name)}" for name in blackboxed]
-        script += [f"synth_xilinx -family xcup -flatten -top {_escape(module)}",
-                   f"write_json part{index}.json"]
-    outputs = [f"part{index}.json" for index in range(len(parts))]
-    source, stamp = mapped_from(script, stripped), work / MAPPED_FROM
-    reused = (reuse and stamp.is_file() and json.loads(stamp.read_text()) == source
-              and all((work / output).is_file() for output in outputs))
-    if not reused:
-        stamp.unlink(missing_ok=True)
-        run_in_steps(script, work, "timing", outputs, [label for label, _, _ in parts], progress)
-        stamp.write_text(json.dumps(source, indent=1) + "\n")
-    netlists = [_module(work / f"part{index}.json", module, verilog) for index, (_, module, _) in enumerate(parts)]
+    text = stripped.read_text()
+    hierarchy, texts, yosys = modules(text), module_texts(text), yosys_version()
+    files = [f"part-{part_digest(texts, hierarchy, module, blackboxed, yosys)[:32]}.json"
+             for _label, module, blackboxed in parts]
+    reused = [index for index, name in enumerate(files) if reuse and (work / name).is_file()]
+    to_map = [index for index in range(len(parts)) if index not in reused]
+    if to_map:
+        script = [f"read_verilog -sv {stripped}", "design -save everything"]
+        for index in to_map:
+            _label, module, blackboxed = parts[index]
+            script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
+            script += [f"blackbox {_escape(name)}" for name in blackboxed]
+            script += [f"{PART_SYNTH} -top {_escape(module)}", f"write_json {files[index]}"]
+        run_in_steps(script, work, "timing", [files[index] for index in to_map],
+                     [parts[index][0] for index in to_map], progress)
+    netlists = [_module(work / name, module, verilog) for name, (_, module, _) in zip(files, parts)]
     report = compose(parts, netlists, top, paths)
-    report.reused = reused
+    report.reused = [parts[index][0] for index in reused]
     return report
 
 

@@ -43,9 +43,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep the Verilog, the Yosys script, log and netlist here (default: a temporary directory)")
     parser.add_argument("--reuse", action="store_true",
-                        help="engines mode: analyse the netlists an earlier run left in --work-dir again, "
-                             "where they were mapped from the same Verilog by the same script and Yosys "
-                             "(an hour saved at full size); otherwise map as usual")
+                        help="engines mode: a part (engine, or the glue) whose netlist an earlier run left in "
+                             "--work-dir, mapped from the same Verilog by the same command and Yosys, is "
+                             "analysed again instead of mapped again (after an RTL change only the parts it "
+                             "touched are mapped)")
     parser.add_argument("--paths", type=int, default=10, help="worst paths to list (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--record", action="store_true",
@@ -84,8 +85,8 @@ def run(args) -> int:
         report = analyse_verilog(verilog, module_name(args.block), work, mode, paths=args.paths,
                                  progress=_progress, reuse=args.reuse)
         if report.reused:
-            print(f"reused the netlists in {work}: mapped from the same Verilog, script and Yosys",
-                  file=sys.stderr, flush=True)
+            print(f"reused the netlists in {work} of: {', '.join(report.reused)} (the same Verilog, "
+                  f"command and Yosys)", file=sys.stderr, flush=True)
     from ..rtl_identity import verilog_digest
     data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict(),
             "verilog_sha256": verilog_digest(verilog_text)}
