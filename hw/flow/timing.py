@@ -326,6 +326,25 @@ def merge(reports: list, top: str, paths: int = 10, fanouts: int = 10) -> Timing
                         fanout[:fanouts], dict(dsp), dict(bram), mode="engines", parts=parts)
 
 
+def _post_order(start, done: dict, successors, finish) -> None:
+    """Call ``finish(node)`` on ``start`` and every node reachable from it through
+    ``successors`` that is not yet in ``done``, each after its successors: an iterative
+    depth-first walk (a netlist is too deep for recursion), a loop cut where it is found."""
+    in_progress = set()
+    stack = [(start, False)]
+    while stack:
+        current, expanded = stack.pop()
+        if current in done:
+            continue
+        if expanded:
+            finish(current)
+            in_progress.discard(current)
+        elif current not in in_progress:
+            in_progress.add(current)
+            stack.append((current, True))
+            stack.extend((b, False) for b in successors(current) if b not in done and b not in in_progress)
+
+
 def _bit_names(module: dict) -> dict:
     """Net bit -> the most readable name that holds it (user names before Yosys's ``$`` ones)."""
     names = {}
@@ -439,67 +458,48 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
                   for name, cell in cells.items()}
 
     def depth(bit: int) -> float:
-        """Levels from the nearest cut point to ``bit``: an iterative depth-first walk back
-        through the combinational cells (a combinational loop, if any, is cut where found)."""
-        in_progress = set()
-        stack = [(bit, False)]
-        while stack:
-            current, expanded = stack.pop()
-            if current in level:
-                continue
+        """Levels from the nearest cut point to ``bit``: the worst over the inputs of the
+        combinational cell driving it, plus that cell's levels."""
+        def inputs_behind(current):
+            source = driver.get(current)
+            return () if source is None or is_cut(source[1]) else inputs_of[source[0]]
+
+        def finish(current):
             source = driver.get(current)
             if source is None or is_cut(source[1]):
                 level[current], via[current] = start_level.get(current, 0.0), None
-                continue
-            inputs = inputs_of[source[0]]
-            if not expanded:
-                if current in in_progress:
-                    continue
-                in_progress.add(current)
-                stack.append((current, True))
-                stack.extend((b, False) for b in inputs if b not in level and b not in in_progress)
-                continue
+                return
             best, best_level = None, 0.0
-            for b in inputs:
+            for b in inputs_of[source[0]]:
                 if best is None or level.get(b, 0.0) > best_level:
                     best, best_level = b, level.get(b, 0.0)
             level[current], via[current] = best_level + LEVELS.get(source[1], 1.0), best
-            in_progress.discard(current)
+
+        _post_order(bit, level, inputs_behind, finish)
         return level[bit]
 
     after: dict = {}        # bit -> levels from it to the next cut point
+
+    def combinational_loads(current) -> list:
+        """(levels, output bits) of the combinational cells ``current`` drives."""
+        return [(LEVELS.get(cells[name]["type"], 1.0), outputs_of[name]) for name, _port, _index in
+                consumers.get(current, ()) if boundary(cells[name]["type"]) is None and not CUT.match(cells[name]["type"])]
 
     def height(bit: int) -> float:
         """Levels from ``bit`` to the next cut point (the mirror of :func:`depth`): the worst
         over the cells it drives, a cut point 0, a blackboxed engine its inputs' ``height``,
         a combinational cell its own levels and then its outputs'."""
-        in_progress = set()
-        stack = [(bit, False)]
-        while stack:
-            current, expanded = stack.pop()
-            if current in after:
-                continue
-            following = []      # (levels of the cell, its output bits) of the combinational loads
+        def finish(current):
             best = beyond.get(current, 0.0)
             for name, port, index in consumers.get(current, ()):
-                kind = cells[name]["type"]
-                outside = boundary(kind)
+                outside = boundary(cells[name]["type"])
                 if outside is not None:
                     best = max(best, outside.height.get(port, [0.0] * (index + 1))[index])
-                elif not CUT.match(kind):
-                    following.append((LEVELS.get(kind, 1.0), outputs_of[name]))
-            if not expanded:
-                if current in in_progress:
-                    continue
-                in_progress.add(current)
-                stack.append((current, True))
-                stack.extend((b, False) for _, bits in following for b in bits
-                             if b not in after and b not in in_progress)
-                continue
-            for levels, bits in following:
+            for levels, bits in combinational_loads(current):
                 best = max(best, levels + max((after.get(b, 0.0) for b in bits), default=0.0))
             after[current] = best
-            in_progress.discard(current)
+
+        _post_order(bit, after, lambda current: [b for _, bits in combinational_loads(current) for b in bits], finish)
         return after[bit]
 
     def end_name(bit, cell_name):
