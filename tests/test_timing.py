@@ -79,6 +79,9 @@ def test_a_real_block(tmp_path, capsys):
     assert report["dsp48e2"]["combinational"] + report["dsp48e2"]["registered"] == 8
     assert report["dsp48e2"]["product into a fabric register"] == 8     # each product lands in prod{lane}
     assert report["fanout"][0]["net"] == "advance"     # the stall-all enable: the widest net
+    # driven by a LUT2 of valid and ready one level from the registers, ending in enables
+    assert (report["fanout"][0]["driver"], report["fanout"][0]["levels_before"]) == ("LUT2", 1.0)
+    assert report["seconds"] > 0
 
 
 def test_a_dsp_or_ram_output_counts_as_registered_in_the_fabric_only_when_it_feeds_flip_flops_alone():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rrm.errors import UserError
@@ -82,14 +83,16 @@ def run(args) -> int:
         mode = args.mode if args.mode != "auto" else (
             "engines" if args.block == "accelerator" and lines > WHOLE_LINES_MAX else "whole")
         print(f"Yosys synth_xilinx, {mode} ({lines:,d} lines of Verilog) ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
         report = analyse_verilog(verilog, module_name(args.block), work, mode, paths=args.paths,
                                  progress=_progress, reuse=args.reuse)
+        seconds = time.monotonic() - started
         if report.reused:
             print(f"reused the netlists in {work} of: {', '.join(report.reused)} (the same Verilog, "
                   f"command and Yosys)", file=sys.stderr, flush=True)
     from ..rtl_identity import verilog_digest
     data = {"block": args.block, "clock_mhz": spec.hardware.clock_mhz, **report.as_dict(),
-            "verilog_sha256": verilog_digest(verilog_text)}
+            "seconds": round(seconds, 1), "verilog_sha256": verilog_digest(verilog_text)}
     if args.record:
         from ..results import record
         print(f"recorded {record(spec.preset, 'timing', data, commit=started_on)}", file=sys.stderr)
