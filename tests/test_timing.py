@@ -145,10 +145,37 @@ def test_engines_mode_counts_a_path_on_both_sides_of_every_port_it_crosses():
     # B, the glue's g2 and A's l3 (its output port's levels outside come back into B's report)
     through_b = {net.net: net for net in compose(parts, [engine_a(), engine_b(), glue], "top", fanouts=20).fanout}
     assert (through_b["b_i"].before, through_b["b_i"].after) == (3.0, 5.0)
-    assert through_b["a_o"].driver == "Conv engine port" and through_b["a_o"].levels == 8.0
+    assert through_b["a_o"].driver == "LUT1 in Conv engine" and through_b["a_o"].levels == 8.0
     assert [part["part"] for part in report.parts] == ["Conv engine", "DW engine", GLUE]
     # Alone, engine A's worst path is 1 level (i arrives at 0)
     assert analyse(engine_a(), "a", ports_end=False).worst[0].levels == 1.0
+
+
+def test_a_net_leaving_an_engine_is_listed_once_with_its_loads_on_both_sides():
+    # Engine A: register q drives 6 loads inside (5 LUT1 -> register, and a chain of 3 LUTs
+    # -> register: 3 levels after q) and, through the output buffer Yosys puts there, port o.
+    # The glue: A.o drives 5 registers and a LUT -> register (1 level after). One net of
+    # 12 loads, 0 levels before it and 3 after (the worse side), driven by A's register.
+    def obuf(i, o):
+        return {"type": "OBUF", "connections": {"I": [i], "O": [o]}, "parameters": {},
+                "port_directions": {"I": "input", "O": "output"}}
+
+    engine = {"ports": {"o": {"direction": "output", "bits": [9]}},
+              "netnames": {"q": {"bits": [3]}, "o": {"bits": [9]}},
+              "cells": {"r": flop(1, 3), "ob": obuf(3, 9),
+                        **{f"l{n}": cell("LUT1", [3], [20 + n]) for n in range(5)},
+                        **{f"f{n}": flop(20 + n, 30 + n) for n in range(5)},
+                        "c1": cell("LUT1", [3], [40]), "c2": cell("LUT1", [40], [41]),
+                        "c3": cell("LUT1", [41], [42]), "fc": flop(42, 43)}}
+    glue = {"ports": {}, "netnames": {"a_o": {"bits": [10]}},
+            "cells": {"a": {"type": "top.core.conv", "connections": {"o": [10]}, "parameters": {},
+                            "port_directions": {"o": "output"}},
+                      **{f"g{n}": flop(10, 50 + n) for n in range(5)},
+                      "gl": cell("LUT1", [10], [60]), "gf": flop(60, 61)}}
+    parts = [("Conv engine", "top.core.conv", ()), (GLUE, "top", ("top.core.conv",))]
+    report = compose(parts, [engine, glue], "top", fanouts=30)
+    listed = [net for net in report.fanout if net.net in ("a_o", "core.conv.q")]
+    assert listed == [FanoutNet("a_o", 12, "FDRE in Conv engine", 0.0, 3.0)]
 
 
 def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_changed(tmp_path, monkeypatch):
@@ -197,6 +224,10 @@ def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_c
     assert run()[:2] == (["Conv engine", GLUE], [])
     assert run(reuse=False)[:2] == (["Conv engine", GLUE], [])     # not asked to reuse
     assert "reused_parts" not in run(reuse=False)[2].as_dict()
+    for cut_short in work.glob("part-*.json"):                     # a run stopped while writing
+        cut_short.write_text(cut_short.read_text()[:20])
+    assert run()[:2] == (["Conv engine", GLUE], [])                # mapped again, not an error
+    assert run()[:2] == ([], ["Conv engine", GLUE])
 
 
 def test_reuse_needs_a_work_dir_and_engines_mode(capsys, tmp_path):

@@ -226,11 +226,12 @@ def engine_parts(verilog_text: str, top: str) -> list:
     return [(label, module, ()) for label, module in engines] + [(GLUE, top, tuple(m for _, m in engines))]
 
 
-def part_digest(texts: dict, hierarchy: dict, module: str, blackboxed: tuple, yosys: str) -> str:
-    """SHA-256 of everything an ``engines`` part's netlist depends on: the Yosys version and
-    command, the text of every module flattened into it, and the ports of the modules it
-    blackboxes. Equal digests, equal netlists (Yosys is deterministic)."""
-    digest = hashlib.sha256(f"{yosys}\n{PART_SYNTH}\n".encode())
+def part_digest(texts: dict, hierarchy: dict, module: str, blackboxed: tuple, yosys: str, commands: list) -> str:
+    """SHA-256 of everything an ``engines`` part's netlist depends on: the Yosys version, the
+    part's Yosys ``commands``, the text of every module flattened into it, and the ports of the
+    modules it blackboxes. Equal digests, the same netlist up to the names Yosys makes up
+    (``$abc$N`` counts on through the parts one process maps)."""
+    digest = hashlib.sha256(("\n".join([yosys, *commands]) + "\n").encode())
     inside, stack = set(), [module]
     while stack:
         name = stack.pop()
@@ -244,8 +245,11 @@ def part_digest(texts: dict, hierarchy: dict, module: str, blackboxed: tuple, yo
     return digest.hexdigest()
 
 
-#: How ``engines`` mode maps each part.
-PART_SYNTH = "synth_xilinx -family xcup -flatten"
+def part_commands(module: str, blackboxed: tuple) -> list:
+    """The Yosys commands that map one ``engines`` part from the design read once."""
+    return (["design -load everything", f"hierarchy -top {_escape(module)}"]
+            + [f"blackbox {_escape(name)}" for name in blackboxed]
+            + [f"synth_xilinx -family xcup -flatten -top {_escape(module)}"])
 
 
 def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progress=None,
@@ -254,28 +258,34 @@ def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progre
     with the engines blackboxed (their ports are cut points), in one Yosys process that reads
     the Verilog once; the parts' reports merged. ``progress(done, total, label)`` is called
     as parts finish. Each part's netlist is kept in ``work`` under its :func:`part_digest`;
-    with ``reuse``, a part whose netlist an earlier run left there is not mapped again (after
-    an RTL change, only the parts it touched are; the report's ``reused`` names the others)."""
+    with ``reuse``, a part whose netlist an earlier run left there (whole: it parses) is not
+    mapped again (the report's ``reused`` names those parts)."""
     _yosys(work)
     parts = engine_parts(Path(verilog).read_text(), top)
     stripped = _stripped(verilog, work)
     text = stripped.read_text()
     hierarchy, texts, yosys = modules(text), module_texts(text), yosys_version()
-    files = [f"part-{part_digest(texts, hierarchy, module, blackboxed, yosys)[:32]}.json"
-             for _label, module, blackboxed in parts]
-    reused = [index for index, name in enumerate(files) if reuse and (work / name).is_file()]
-    to_map = [index for index in range(len(parts)) if index not in reused]
+    commands = [part_commands(module, blackboxed) for _label, module, blackboxed in parts]
+    files = [f"part-{part_digest(texts, hierarchy, module, blackboxed, yosys, lines)[:32]}.json"
+             for (_label, module, blackboxed), lines in zip(parts, commands)]
+    netlists = {}
+    for index, (name, (_, module, _)) in enumerate(zip(files, parts)):
+        if reuse and (work / name).is_file():
+            try:
+                netlists[index] = _module(work / name, module, verilog)
+            except (ValueError, UserError):      # cut short (a run stopped while writing it)
+                (work / name).unlink()
+    reused = sorted(netlists)
+    to_map = [index for index in range(len(parts)) if index not in netlists]
     if to_map:
         script = [f"read_verilog -sv {stripped}", "design -save everything"]
         for index in to_map:
-            _label, module, blackboxed = parts[index]
-            script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
-            script += [f"blackbox {_escape(name)}" for name in blackboxed]
-            script += [f"{PART_SYNTH} -top {_escape(module)}", f"write_json {files[index]}"]
+            script += commands[index] + [f"write_json {files[index]}"]
         run_in_steps(script, work, "timing", [files[index] for index in to_map],
                      [parts[index][0] for index in to_map], progress)
-    netlists = [_module(work / name, module, verilog) for name, (_, module, _) in zip(files, parts)]
-    report = compose(parts, netlists, top, paths)
+        for index in to_map:
+            netlists[index] = _module(work / files[index], parts[index][1], verilog)
+    report = compose(parts, [netlists[index] for index in range(len(parts))], top, paths)
     report.reused = [parts[index][0] for index in reused]
     return report
 
@@ -366,11 +376,17 @@ class PortTiming:
     """An engine mapped on its own, as the rest of the design sees it at its ports: the
     levels at which each output bit arrives (from a register inside, or from an input at the
     level it arrived at), how many loads each input bit drives inside, and the levels each
-    input bit still passes inside before a cut point (or an output, and what follows it)."""
+    input bit still passes inside before a cut point (or an output, and what follows it);
+    for the net behind each output bit (before its output buffer): its loads inside, the
+    levels after it inside and what drives it, so the rest of the design can count the net
+    whole where it lists it."""
 
     arrival: dict = field(default_factory=dict)   # output port -> levels of each bit
     fanout: dict = field(default_factory=dict)    # input port -> loads of each bit
     height: dict = field(default_factory=dict)    # input port -> levels after each bit
+    out_loads: dict = field(default_factory=dict)    # output port -> loads inside of each bit's net
+    out_height: dict = field(default_factory=dict)   # output port -> levels after each bit's net inside
+    out_driver: dict = field(default_factory=dict)   # output port -> what drives each bit's net
 
 
 def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, prefix: str = "",
@@ -403,6 +419,8 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     sinks = Counter()      # bit -> cell inputs it drives
     loads = defaultdict(list)  # bit -> types of the cells whose inputs it drives
     consumers = defaultdict(list)  # bit -> (cell, port, index) of the inputs it drives
+    inside_after = {}      # bit out of a blackboxed engine -> levels after it inside the engine
+    inside_driver = {}     # bit out of a blackboxed engine -> what drives it inside
     endpoints = []         # (bit, name of what it ends in) where paths end
     start_level = {}       # bit -> levels at which a path starting there already arrives
     into = []              # (type, port, index, bit): inputs of blackboxed cells
@@ -419,6 +437,9 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
                     driver[bit] = (name, kind)
                     if outside is not None:
                         start_level[bit] = outside.arrival.get(port, [0.0] * len(bits))[index]
+                        sinks[bit] += outside.out_loads.get(port, [0] * len(bits))[index]
+                        inside_after[bit] = outside.out_height.get(port, [0.0] * len(bits))[index]
+                        inside_driver[bit] = outside.out_driver.get(port, [""] * len(bits))[index]
                 elif port not in CLOCK_PORTS:   # the clock's tree is not a fan-out to fix
                     consumers[bit].append((name, port, index))
                     if outside is not None:
@@ -490,7 +511,7 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
         over the cells it drives, a cut point 0, a blackboxed engine its inputs' ``height``,
         a combinational cell its own levels and then its outputs'."""
         def finish(current):
-            best = beyond.get(current, 0.0)
+            best = max(beyond.get(current, 0.0), inside_after.get(current, 0.0))
             for name, port, index in consumers.get(current, ()):
                 outside = boundary(cells[name]["type"])
                 if outside is not None:
@@ -548,13 +569,15 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
         return f"{kind} of {', '.join(readable)}" if readable else f"{kind} output {name}"
 
     def driver_name(bit) -> str:
-        """What drives a net: a primitive's type, an engine's output port, or a port (through
-        the input buffers Yosys puts on a mapped module's ports)."""
+        """What drives a net: a primitive's type (inside a blackboxed engine: that engine's
+        primitive), or a port (through the input buffers Yosys puts on a mapped module's ports)."""
         while bit in driver and driver[bit][1] in BUFFERS and inputs_of[driver[bit][0]]:
             bit = inputs_of[driver[bit][0]][0]
         if bit in driver:
             kind = driver[bit][1]
-            return f"{engine_of(kind.lstrip(chr(92))[len(top) + 1:])} port" if boundary(kind) else kind
+            if boundary(kind):
+                return f"{inside_driver.get(bit) or 'port'} in {engine_of(kind.lstrip(chr(92))[len(top) + 1:])}"
+            return kind
         return "port"
 
     def buffered(bit) -> list:
@@ -568,9 +591,33 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
         return sinks[bit] - sum(1 for name, _p, _i in consumers.get(bit, ()) if cells[name]["type"] in BUFFERS) \
             + sum(loads_of(out) for out in behind)
 
-    # An input port's loads (through its buffer) are listed where its net is driven (the rest
-    # of the design), with its loads here counted in.
-    outside_nets = set() if ports_end else {out for bit in input_bits for out in buffered(bit)} | input_bits
+    def behind_output(bit) -> tuple:
+        """The net an output port bit carries (before Yosys's output buffer) and the buffer."""
+        source = driver.get(bit)
+        if source is not None and source[1] == "OBUF" and inputs_of[source[0]]:
+            return inputs_of[source[0]][0], {source[0]}
+        return bit, set()
+
+    def inside(bit, skip) -> tuple:
+        """Loads and levels after a net here, leaving out the cells in ``skip`` (its output buffer)."""
+        loads, best = sinks[bit], 0.0
+        for name, port, index in consumers.get(bit, ()):
+            kind = cells[name]["type"]
+            if name in skip:
+                loads -= 1
+            elif boundary(kind) is not None:
+                best = max(best, boundary(kind).height.get(port, [0.0] * (index + 1))[index])
+            elif not CUT.match(kind):
+                best = max(best, LEVELS.get(kind, 1.0) + max((height(b) for b in outputs_of[name]), default=0.0))
+        return loads, best
+
+    output_ports = {name: port["bits"] for name, port in module.get("ports", {}).items()
+                    if port["direction"] == "output"}
+    # An input port's loads (through its buffer), and the net behind an output port, are
+    # listed where the net is driven or goes on (the rest of the design), counted whole there.
+    outside_nets = set() if ports_end else (
+        {out for bit in input_bits for out in buffered(bit)} | input_bits
+        | {behind_output(bit)[0] for bits in output_ports.values() for bit in bits if isinstance(bit, int)})
     fanout = [FanoutNet(net_name(bit), count, driver_name(bit), depth(bit), height(bit))
               for bit, count in sorted(sinks.items(), key=lambda item: -item[1])
               if bit not in outside_nets][:fanouts]
@@ -596,6 +643,12 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
          for name, port in module.get("ports", {}).items() if port["direction"] == "input"},
         {name: [height(bit) if isinstance(bit, int) else 0.0 for bit in port["bits"]]
          for name, port in module.get("ports", {}).items() if port["direction"] == "input"})
+    for name, bits in output_ports.items():
+        nets = [behind_output(bit) if isinstance(bit, int) else None for bit in bits]
+        measured = [inside(*net) if net else (0, 0.0) for net in nets]
+        own.out_loads[name] = [loads for loads, _ in measured]
+        own.out_height[name] = [levels for _, levels in measured]
+        own.out_driver[name] = [driver_name(net[0]) if net else "" for net in nets]
     reaching: dict = {}
     for kind, port, index, bit in into:
         levels = reaching.setdefault(kind, {}).setdefault(port, [0.0] * into_width[kind, port])
