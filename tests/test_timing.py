@@ -176,6 +176,15 @@ def test_a_net_leaving_an_engine_is_listed_once_with_its_loads_on_both_sides():
     report = compose(parts, [engine, glue], "top", fanouts=30)
     listed = [net for net in report.fanout if net.net in ("a_o", "core.conv.q")]
     assert listed == [FanoutNet("a_o", 12, "FDRE in Conv engine", 0.0, 3.0)]
+    # a second output copying the first (an output buffer behind the other's): still A's register
+    engine["ports"]["p"] = {"direction": "output", "bits": [8]}
+    engine["cells"]["ob2"] = obuf(9, 8)
+    glue["cells"]["a"]["connections"]["p"] = [11]
+    glue["cells"]["a"]["port_directions"]["p"] = "output"
+    glue["netnames"]["a_p"] = {"bits": [11]}
+    glue["cells"].update({f"h{n}": flop(11, 70 + n) for n in range(3)})
+    copies = {net.net: net for net in compose(parts, [engine, glue], "top", fanouts=30).fanout}
+    assert copies["a_p"] == FanoutNet("a_p", 3, "FDRE in Conv engine", 0.0, 0.0)
 
 
 def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_changed(tmp_path, monkeypatch):

@@ -570,8 +570,9 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
 
     def driver_name(bit) -> str:
         """What drives a net: a primitive's type (inside a blackboxed engine: that engine's
-        primitive), or a port (through the input buffers Yosys puts on a mapped module's ports)."""
-        while bit in driver and driver[bit][1] in BUFFERS and inputs_of[driver[bit][0]]:
+        primitive), or a port (through the buffers Yosys puts on a mapped module's ports: an
+        output that copies another output is an output buffer behind one)."""
+        while bit in driver and driver[bit][1] in (*BUFFERS, "OBUF") and inputs_of[driver[bit][0]]:
             bit = inputs_of[driver[bit][0]][0]
         if bit in driver:
             kind = driver[bit][1]
