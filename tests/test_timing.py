@@ -185,6 +185,9 @@ def test_a_net_leaving_an_engine_is_listed_once_with_its_loads_on_both_sides():
     glue["cells"].update({f"h{n}": flop(11, 70 + n) for n in range(3)})
     copies = {net.net: net for net in compose(parts, [engine, glue], "top", fanouts=30).fanout}
     assert copies["a_p"] == FanoutNet("a_p", 3, "FDRE in Conv engine", 0.0, 0.0)
+    # an output Yosys tied to a constant is no net to route: not listed, however many loads
+    engine["cells"]["ob2"]["connections"]["I"] = ["0"]
+    assert "a_p" not in {net.net for net in compose(parts, [engine, glue], "top", fanouts=30).fanout}
 
 
 def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_changed(tmp_path, monkeypatch):

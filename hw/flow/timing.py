@@ -73,6 +73,8 @@ LEVEL_BUDGETS = {150.0: level_budget(150.0), 300.0: level_budget(300.0)}
 #: Levels of one combinational primitive (anything not listed and not a cut point: 1).
 LEVELS = {"MUXF7": 1.0, "MUXF8": 1.0, "MUXF9": 1.0, "CARRY4": 0.5, "CARRY8": 1.0,
           "IBUF": 0.0, "OBUF": 0.0, "BUFG": 0.0, "IBUFG": 0.0, "INV": 0.0}
+#: What drives a net that is a constant (an engine output Yosys tied off).
+CONSTANT = "constant"
 #: Buffers: a net behind one is driven by what drives the buffer.
 BUFFERS = ("IBUF", "IBUFG", "BUFG")
 #: Primitives where paths start and end.
@@ -571,12 +573,18 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     def driver_name(bit) -> str:
         """What drives a net: a primitive's type (inside a blackboxed engine: that engine's
         primitive), or a port (through the buffers Yosys puts on a mapped module's ports: an
-        output that copies another output is an output buffer behind one)."""
-        while bit in driver and driver[bit][1] in (*BUFFERS, "OBUF") and inputs_of[driver[bit][0]]:
+        output that copies another output is an output buffer behind one), or ``constant``: an
+        engine's output that Yosys tied to a constant (mapped with the rest, the constant would
+        be propagated and the net gone)."""
+        while bit in driver and driver[bit][1] in (*BUFFERS, "OBUF"):
+            if not inputs_of[driver[bit][0]]:
+                return CONSTANT
             bit = inputs_of[driver[bit][0]][0]
         if bit in driver:
             kind = driver[bit][1]
             if boundary(kind):
+                if inside_driver.get(bit) == CONSTANT:
+                    return CONSTANT
                 return f"{inside_driver.get(bit) or 'port'} in {engine_of(kind.lstrip(chr(92))[len(top) + 1:])}"
             return kind
         return "port"
@@ -619,9 +627,12 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     outside_nets = set() if ports_end else (
         {out for bit in input_bits for out in buffered(bit)} | input_bits
         | {behind_output(bit)[0] for bits in output_ports.values() for bit in bits if isinstance(bit, int)})
-    fanout = [FanoutNet(net_name(bit), count, driver_name(bit), depth(bit), height(bit))
-              for bit, count in sorted(sinks.items(), key=lambda item: -item[1])
-              if bit not in outside_nets][:fanouts]
+    fanout = []
+    for bit, count in sorted(sinks.items(), key=lambda item: -item[1]):
+        if len(fanout) == fanouts:
+            break
+        if bit not in outside_nets and driver_name(bit) != CONSTANT:
+            fanout.append(FanoutNet(net_name(bit), count, driver_name(bit), depth(bit), height(bit)))
 
     def into_registers(cell, ports) -> bool:
         """Every used bit of the cell's ``ports`` loads flip-flops only (a fabric register
