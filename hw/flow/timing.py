@@ -508,19 +508,28 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
         return [(LEVELS.get(cells[name]["type"], 1.0), outputs_of[name]) for name, _port, _index in
                 consumers.get(current, ()) if boundary(cells[name]["type"]) is None and not CUT.match(cells[name]["type"])]
 
+    def through_loads(current, levels_after, skip=()) -> float:
+        """The worst levels after ``current`` through the cells it drives (but ``skip``): a cut
+        point 0, a blackboxed engine its input's ``height``, a combinational cell its own
+        levels and then ``levels_after`` of its outputs."""
+        best = 0.0
+        for name, port, index in consumers.get(current, ()):
+            kind = cells[name]["type"]
+            if name in skip or CUT.match(kind):
+                continue
+            if boundary(kind) is not None:
+                best = max(best, boundary(kind).height.get(port, [0.0] * (index + 1))[index])
+            else:
+                best = max(best, LEVELS.get(kind, 1.0) + max(map(levels_after, outputs_of[name]), default=0.0))
+        return best
+
     def height(bit: int) -> float:
         """Levels from ``bit`` to the next cut point (the mirror of :func:`depth`): the worst
         over the cells it drives, a cut point 0, a blackboxed engine its inputs' ``height``,
         a combinational cell its own levels and then its outputs'."""
         def finish(current):
-            best = max(beyond.get(current, 0.0), inside_after.get(current, 0.0))
-            for name, port, index in consumers.get(current, ()):
-                outside = boundary(cells[name]["type"])
-                if outside is not None:
-                    best = max(best, outside.height.get(port, [0.0] * (index + 1))[index])
-            for levels, bits in combinational_loads(current):
-                best = max(best, levels + max((after.get(b, 0.0) for b in bits), default=0.0))
-            after[current] = best
+            after[current] = max(beyond.get(current, 0.0), inside_after.get(current, 0.0),
+                                 through_loads(current, lambda b: after.get(b, 0.0)))
 
         _post_order(bit, after, lambda current: [b for _, bits in combinational_loads(current) for b in bits], finish)
         return after[bit]
@@ -609,16 +618,8 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
 
     def inside(bit, skip) -> tuple:
         """Loads and levels after a net here, leaving out the cells in ``skip`` (its output buffer)."""
-        loads, best = sinks[bit], 0.0
-        for name, port, index in consumers.get(bit, ()):
-            kind = cells[name]["type"]
-            if name in skip:
-                loads -= 1
-            elif boundary(kind) is not None:
-                best = max(best, boundary(kind).height.get(port, [0.0] * (index + 1))[index])
-            elif not CUT.match(kind):
-                best = max(best, LEVELS.get(kind, 1.0) + max((height(b) for b in outputs_of[name]), default=0.0))
-        return loads, best
+        return sinks[bit] - sum(1 for name, _p, _i in consumers.get(bit, ()) if name in skip), \
+            through_loads(bit, height, skip)
 
     output_ports = {name: port["bits"] for name, port in module.get("ports", {}).items()
                     if port["direction"] == "output"}
@@ -631,8 +632,9 @@ def analyse(module: dict, top: str = "top", paths: int = 10, fanouts: int = 10, 
     for bit, count in sorted(sinks.items(), key=lambda item: -item[1]):
         if len(fanout) == fanouts:
             break
-        if bit not in outside_nets and driver_name(bit) != CONSTANT:
-            fanout.append(FanoutNet(net_name(bit), count, driver_name(bit), depth(bit), height(bit)))
+        source = None if bit in outside_nets else driver_name(bit)
+        if source not in (None, CONSTANT):
+            fanout.append(FanoutNet(net_name(bit), count, source, depth(bit), height(bit)))
 
     def into_registers(cell, ports) -> bool:
         """Every used bit of the cell's ``ports`` loads flip-flops only (a fabric register
