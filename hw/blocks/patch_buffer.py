@@ -98,8 +98,12 @@ class PatchBuffer(wiring.Component):
         height = Signal.like(self.height)
         width = Signal.like(self.width)
         stride2 = Signal()
-        at_origin = Signal()
-        m.d.comb += at_origin.eq((row == 0) & (col == 0))
+        # At padded (0, 0), kept in a register beside row and col (set when both wrap) rather
+        # than decoded from them: the frame-size muxes below and the comparisons behind them
+        # then start at one flip-flop, not at a 16-bit zero test (row -> at_origin -> width
+        # mux -> last_col -> col was the Conv engine's longest path, 12.5 levels on
+        # rr-mobilenet-fit; docs/accelerator.md, Timing).
+        at_origin = Signal(init=1)
         # The frame's size: the ports while at the origin, the latched copy after.
         cur_height = Mux(at_origin, self.height, height)
         cur_width = Mux(at_origin, self.width, width)
@@ -178,6 +182,7 @@ class PatchBuffer(wiring.Component):
                 last_window.eq(final),
                 col.eq(next_col),
                 col_pad.eq(next_padding(last_col, col, cur_width)),
+                at_origin.eq(last_col & last_row),
             ]
             with m.If(last_col):
                 m.d.sync += [row.eq(next_row), row_pad.eq(next_padding(last_row, row, cur_height))]

@@ -31,7 +31,7 @@ from ..blocks.layouts import pack_struct
 from ..blocks.parameters import bn_parameters, dw_parameters, patch_parameters
 from ..blocks.patch_buffer import PatchBuffer
 from ..blocks.pe_array import depthwise_pe_array
-from ..blocks.select import select
+from ..blocks.select import select, select_one_hot
 from .interfaces import FmWrite, LayerControl, asked, bn_units, latency_of, ram_shapes
 
 #: Cycles of a row of groups outside the D-cycle kernel load, the D-cycle fill of the wide
@@ -240,6 +240,11 @@ class DepthwiseEngine(wiring.Component):
         fill_d_idx = Signal()
         stream_idx = Signal()
         stream_slot = Signal(range(P))
+        # (stream_idx, stream_slot) one-hot, bit idx * P + slot, kept beside them so that the
+        # pixel's select is an AND-OR of registers (select_one_hot), not the 2 x P-way
+        # multiplexer trees that were the DW engine's longest path (12 levels on
+        # rr-mobilenet-max and -packed; docs/accelerator.md, Timing)
+        stream_hot = Signal(2 * P, init=1)
         pixels_left = Signal.like(entry.in_pixels)
         m.d.comb += self.fm_read.addr.eq(fill_base + g0 + Mux(g0 + fill_j < entry.in_groups, fill_j, 0))
         m.d.sync += [fill_d_valid.eq(filling), fill_d_j.eq(fill_j), fill_d_idx.eq(fill_idx)]
@@ -269,7 +274,7 @@ class DepthwiseEngine(wiring.Component):
         with m.If(row_start):
             m.d.sync += [fill_base.eq(0), blocks_left.eq(entry.in_pixels), fill_j.eq(0),
                          filling.eq(0), fill_idx.eq(0), full.eq(0), stream_idx.eq(0),
-                         stream_slot.eq(0), pixels_left.eq(entry.in_pixels),
+                         stream_slot.eq(0), stream_hot.eq(1), pixels_left.eq(entry.in_pixels),
                          stream_last.eq((P == 1) | (entry.in_pixels == 1))]
         with m.Elif(filling):
             m.d.sync += fill_j.eq(fill_j + 1)
@@ -284,12 +289,13 @@ class DepthwiseEngine(wiring.Component):
         stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
         landing = fill_d_valid & (fill_d_j == D - 1) & (fill_d_idx == stream_idx)
         wide_pixel = Signal(data.ArrayLayout(slot_layout, D), reset_less=True)
+        slot_hot = stream_hot[:P] | stream_hot[P:]
         for j in range(D):
-            word = select(select(buffers, stream_idx), j)
+            pixel = select_one_hot([buffers[idx][j][slot] for idx in range(2) for slot in range(P)],
+                                   stream_hot)
             if j == D - 1:
-                word = Mux(landing, fm_rdata.as_value(), word.as_value())
-                word = data.ArrayLayout(slot_layout, P)(word)
-            m.d.comb += wide_pixel[j].eq(select(word, stream_slot))
+                pixel = Mux(landing, select_one_hot(fm_rdata, slot_hot).as_value(), pixel.as_value())
+            m.d.comb += wide_pixel[j].eq(pixel)
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
                      patch.i.payload.eq(wide_pixel)]
@@ -297,8 +303,10 @@ class DepthwiseEngine(wiring.Component):
         with m.If(stream_fire):
             m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1),
                          stream_last.eq(next_slot_last | (pixels_left == 2))]
+            m.d.sync += stream_hot.eq(stream_hot.rotate_left(1))
             with m.If(stream_ends):
-                m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx)]
+                m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx),
+                             stream_hot.eq(Mux(stream_idx, 1, 1 << P))]
 
     def _windows_to_bn(self, m):
         """The windows into the DW PEs (PE j: lanes j*L .. j*L+L-1), their sums into BN."""

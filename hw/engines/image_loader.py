@@ -19,7 +19,7 @@ its last pixel, readable two cycles later.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,9 +67,13 @@ class ImageLoader(wiring.Component):
         wr = self.write
         count = Signal(range(pixels + 1))
         slot = Signal(range(P))
-        gather = Signal(P * slot_bits)
+        # a pixel's value fills the low channels x bits of its slot, the rest of the slot
+        # is zero: only those bits are gathered and registered (the slot is lanes x act_bits,
+        # 256 bits at 64 lanes, against 24 of a pixel)
+        value_bits = channels * bits
+        gather = Signal(P * value_bits)
         written = Signal(range(mmap.image_words + 1))   # words written so far
-        value = Signal(slot_bits)
+        value = Signal(value_bits)
         for c in range(channels):
             byte = self.image.payload.data[c * byte_bits:(c + 1) * byte_bits]
             m.d.comb += value[c * bits:(c + 1) * bits].eq(byte[:bits] - (1 << (bits - 1)))
@@ -77,10 +81,13 @@ class ImageLoader(wiring.Component):
         ring_free = written + wr.en < self.ring.reader_word + ring
         m.d.comb += self.image.ready.eq(self.inputting & (count != pixels) & ring_free)
         fire = self.image.valid & self.image.ready
-        merged = Signal(P * slot_bits)
+        merged = Signal(P * value_bits)
         for s in range(P):
-            m.d.comb += merged[s * slot_bits:(s + 1) * slot_bits].eq(
-                Mux(slot == s, value, gather[s * slot_bits:(s + 1) * slot_bits]))
+            m.d.comb += merged[s * value_bits:(s + 1) * value_bits].eq(
+                Mux(slot == s, value, gather[s * value_bits:(s + 1) * value_bits]))
+        word_values = Signal(P * value_bits)            # the word being written, its values
+        m.d.comb += wr.data.eq(Cat(*(Cat(word_values[s * value_bits:(s + 1) * value_bits],
+                                         Const(0, slot_bits - value_bits)) for s in range(P))))
         m.d.sync += [wr.en.eq(0), self.ring.readable.eq(written)]
         with m.If(wr.en):
             m.d.sync += [written.eq(written + 1),
@@ -93,7 +100,7 @@ class ImageLoader(wiring.Component):
             with m.If(self.image.payload.last != final):
                 m.d.sync += self.error.eq(1)
             with m.If((slot == P - 1) | final):
-                m.d.sync += [wr.en.eq(1), wr.data.eq(merged), slot.eq(0)]
+                m.d.sync += [wr.en.eq(1), word_values.eq(merged), slot.eq(0)]
             with m.Else():
                 m.d.sync += slot.eq(slot + 1)
         # The last word is written the cycle after the last pixel.
