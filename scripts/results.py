@@ -32,11 +32,15 @@ TABLE_END = "<!-- end of results table -->"
 
 def commit_info(root: Path = ROOT) -> dict:
     """The checkout's commit and whether its tracked files differ from it ("unknown"
-    outside a git checkout)."""
+    outside a git checkout). The records under ``results/`` do not count: they are what runs
+    write, not what they run (``synth --reuse`` takes a block's counts from one only where
+    the block's Verilog digest matches), so a record that one run writes into the checkout
+    leaves the next run of the same commit clean."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 ":(exclude)results"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout
         return {"commit": sha, "dirty": bool(status.strip())}
     except (OSError, subprocess.CalledProcessError):

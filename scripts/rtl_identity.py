@@ -25,7 +25,8 @@ def preset_digest(preset: str) -> str:
     (full-size presets take minutes)."""
     from hw.flow.verilog import block_verilog
     from rrm.presets import load_preset
-    return verilog_digest(block_verilog("accelerator", load_preset(preset)))
+    from tb.build import VERILOG_DIR
+    return verilog_digest(block_verilog("accelerator", load_preset(preset), VERILOG_DIR))
 
 
 def same_rtl(rtl: dict | None, records: dict) -> dict:

@@ -38,6 +38,8 @@ from hw.flow.verilog import block_verilog, module_name, verilog_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
+#: Converted Verilog, kept by what it is made from (hw.flow.verilog.block_verilog's cache).
+VERILOG_DIR = ROOT / "build" / "verilog"
 TIMESCALE = ("1ns", "1ps")
 
 #: Verilator flags. Amaranth's Verilog is lint-clean under the waivers of
@@ -119,7 +121,7 @@ def simulator_version(simulator: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _verilog_text(block: str, spec_json: str) -> str:
     # One conversion per design and process: the hardware sources cannot change under a running test session.
-    return block_verilog(block, Spec.from_json(spec_json))
+    return block_verilog(block, Spec.from_json(spec_json), VERILOG_DIR)
 
 
 def design_verilog(block: str, spec: Spec) -> str:

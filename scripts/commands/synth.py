@@ -103,8 +103,9 @@ def run(args) -> int:
                 raise UserError(f"{args.directory}: no accelerator.v in it (write one with `rrm vivado`)")
         else:
             from hw.flow.verilog import write_block_verilog
+            from tb.build import VERILOG_DIR
             print(f"writing the accelerator's Verilog for {spec.network.name} ...", file=sys.stderr)
-            verilog = write_block_verilog("accelerator", spec, work)
+            verilog = write_block_verilog("accelerator", spec, work, VERILOG_DIR)
         verilog_text = verilog.read_text()
         lines = verilog_text.count("\n")
         mode = args.mode if args.mode != "auto" else ("blocks" if lines > TOP_LINES_MAX else "top")

@@ -58,6 +58,7 @@ def run(args) -> int:
     from hw.flow.timing import LEVEL_BUDGETS, analyse_verilog
     from hw.flow.verilog import module_name, write_block_verilog
     from hw.top.catalog import BLOCKS
+    from tb.build import VERILOG_DIR
 
     if args.block not in BLOCKS:
         raise UserError(f"unknown block {args.block!r} (allowed: {', '.join(BLOCKS)})")
@@ -77,7 +78,7 @@ def run(args) -> int:
         work = (args.work_dir or Path(scratch)).resolve()
         work.mkdir(parents=True, exist_ok=True)
         print(f"writing {args.block}'s Verilog for {spec.network.name} ...", file=sys.stderr, flush=True)
-        verilog = write_block_verilog(args.block, spec, work)
+        verilog = write_block_verilog(args.block, spec, work, VERILOG_DIR)
         verilog_text = verilog.read_text()
         lines = verilog_text.count("\n")
         mode = args.mode if args.mode != "auto" else (
