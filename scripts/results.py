@@ -32,16 +32,17 @@ TABLE_END = "<!-- end of results table -->"
 
 def commit_info(root: Path = ROOT) -> dict:
     """The checkout's commit and whether its tracked files differ from it ("unknown"
-    outside a git checkout). The records under ``results/`` do not count: they are what runs
-    write, not what they run (``synth --reuse`` takes a block's counts from one only where
-    the block's Verilog digest matches), so a record that one run writes into the checkout
-    leaves the next run of the same commit clean."""
+    outside a git checkout). The records of :data:`KINDS` do not count: they are what runs
+    write, not what they run, so a record that one run writes into the checkout leaves the
+    next run of the same commit clean (``synth --reuse`` reads one, for the counts of blocks
+    whose Verilog digest it matches: figures, not sources). Every other file under
+    ``results/`` counts: ``rrm mutate`` reads its equivalent mutants from there."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                 ":(exclude)results"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout
+        records = [f":(top,exclude,glob)results/*/{kind}.json" for kind in KINDS]
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                 *records], cwd=root, capture_output=True, text=True, check=True).stdout
         return {"commit": sha, "dirty": bool(status.strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": True}

