@@ -139,6 +139,25 @@ def test_recorded_blocks_are_found_by_digest_and_yosys_version(tmp_path):
     assert known["d2"][1] == "p0 synth record at 1111111"                      # where it was mapped
 
 
+def test_a_block_two_runs_counted_differently_is_mapped_again(tmp_path):
+    from scripts import results
+    from scripts.commands.synth import recorded_blocks
+    bn = {"kind": "a.bn#", "count": 1, "each": {"lut": 3383, "ff": 2882, "dsp": 32, "bram18k": 0}, "digest": "d1"}
+    pe = {"kind": "a.pe#", "count": 4, "each": {"lut": 3, "ff": 2, "dsp": 1, "bram18k": 0}, "digest": "d2"}
+    results.record("rr-mobilenet-fit", "synth", {"mode": "blocks", "yosys": "Yosys 0.23", "blocks": [bn, pe]},
+                   root=tmp_path, commit={"commit": "2" * 40, "dirty": False})
+    other = {**bn, "each": {"lut": 5114, "ff": 3508, "dsp": 32, "bram18k": 0}}
+    # a third record that copied the PE's count from the first is not a second measurement
+    results.record("rr-mobilenet", "synth", {"mode": "blocks", "yosys": "Yosys 0.23",
+                                             "blocks": [other, {**pe, "reused_from": "rr-mobilenet-fit synth record at 2222222"}]},
+                   root=tmp_path, commit={"commit": "3" * 40, "dirty": False})
+    conflicts = []
+    known = recorded_blocks("Yosys 0.23", tmp_path, conflicts)
+    assert set(known) == {"d2"} and known["d2"][1] == "rr-mobilenet-fit synth record at 2222222"
+    (kind, sources), = conflicts
+    assert kind == "a.bn#" and sorted(each.lut for each in sources.values()) == [3383, 5114]
+
+
 def test_cli_refuses_no_jobs(capsys):
     if shutil.which("yosys") is None:
         pytest.skip("yosys is not on the PATH")

@@ -255,9 +255,11 @@ def module_texts(verilog: str) -> dict:
 def block_digest(texts: dict, hierarchy: dict, module: str) -> str:
     """SHA-256 of everything Yosys's estimate of ``module`` in ``blocks`` mode depends on: the
     synthesis command, the module's text and the port declarations of the blocks it
-    instantiates (blackboxed, so nothing else of theirs counts). Equal digests, equal
-    counts: Yosys is deterministic, so a block whose digest a recorded run already mapped
-    need not be mapped again."""
+    instantiates (blackboxed, so nothing else of theirs counts). A block whose digest a
+    recorded run already mapped need not be mapped again; but Yosys's count for one text
+    can differ with what its process mapped before (docs/accelerator.md, "How much a level
+    count varies"), so a digest that two runs counted differently is mapped again
+    (``scripts/commands/synth.recorded_blocks``)."""
     digest = hashlib.sha256(f"{SYNTH}\n".encode())
     digest.update(texts[module].encode())
     for child in sorted(set(hierarchy[module])):

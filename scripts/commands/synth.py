@@ -60,22 +60,36 @@ def _progress(index, total, kind):
     print(f"  [{index + 1}/{total}] {kind}", file=sys.stderr, flush=True)
 
 
-def recorded_blocks(yosys: str, root: Path | None = None) -> dict:
+def recorded_blocks(yosys: str, root: Path | None = None, conflicts: list | None = None) -> dict:
     """Block digest -> (Resources of one, "<preset> synth record at <commit>") from every
     recorded ``blocks``-mode estimate made with Yosys ``yosys`` (a block a record itself
-    reused keeps naming the record that mapped it)."""
+    reused keeps naming the record that mapped it).
+
+    A digest that two runs mapped to different counts is left out, to be mapped again:
+    Yosys's result for one module text can depend on what the same process mapped before
+    it (docs/accelerator.md, "How much a level count varies"), so neither count is the one to
+    copy. Each such digest is appended to ``conflicts`` as (kind, {source: Resources})."""
     from hw.flow.synth import Resources
 
     from .. import results
-    known = {}
+    measured = {}     # digest -> (kind, {source: Resources})
     for preset in results.presets(root):
         recorded = results.load(preset, "synth", root)
         if not recorded or recorded.get("mode") != "blocks" or recorded.get("yosys") != yosys:
             continue
         for block in recorded.get("blocks", []):
-            if block.get("digest") and block["digest"] not in known:
+            if block.get("digest"):
                 source = block.get("reused_from") or f"{preset} synth record at {recorded['commit'][:7]}"
-                known[block["digest"]] = (Resources(**block["each"]), source)
+                kind, sources = measured.setdefault(block["digest"], (block["kind"], {}))
+                sources.setdefault(source, Resources(**block["each"]))
+    known = {}
+    for digest, (kind, sources) in measured.items():
+        counts = {tuple(sorted(each.as_dict().items())) for each in sources.values()}
+        if len(counts) == 1:
+            source, each = next(iter(sources.items()))
+            known[digest] = (each, source)
+        elif conflicts is not None:
+            conflicts.append((kind, sources))
     return known
 
 
@@ -114,7 +128,13 @@ def run(args) -> int:
                             f"({lines:,d} lines of Verilog)")
         print(f"yosys {mode}: {verilog} ({lines:,d} lines) ...", file=sys.stderr, flush=True)
         try:
-            known = recorded_blocks(yosys_version()) if args.reuse else None
+            conflicts = []
+            known = recorded_blocks(yosys_version(), conflicts=conflicts) if args.reuse else None
+            for kind, sources in conflicts:
+                print(f"  {kind}: runs of the same Verilog disagree ("
+                      + "; ".join(f"{each.lut:,d} LUT / {each.ff:,d} FF in the {source}"
+                                  for source, each in sources.items()) + "): mapped again",
+                      file=sys.stderr, flush=True)
             result = synth(verilog.resolve(), TOP, work.resolve(), mode, _progress, args.jobs, known)
         except SynthError as exc:
             if args.work_dir is not None or not exc.log.is_file():
