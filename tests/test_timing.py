@@ -63,6 +63,7 @@ def test_budget_and_engine_names():
 def test_bad_arguments_are_named(capsys):
     for argv, words in ((["timing", "--block", "nope"], "unknown block 'nope'"),
                         (["timing", "--block", "bn_requant", "--mode", "engines"], "--mode engines maps"),
+                        (["timing", "--block", "bn_requant", "--mode", "blocks"], "--mode blocks maps"),
                         (["timing", "--paths", "0"], "--paths 0"),
                         (["timing", "--block", "bn_requant", "--preset", "tiny", "--record"], "--record needs")):
         with pytest.raises(SystemExit) as exc:
@@ -193,7 +194,6 @@ def test_a_net_leaving_an_engine_is_listed_once_with_its_loads_on_both_sides():
 def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_changed(tmp_path, monkeypatch):
     import hw.flow.timing as timing
 
-    parts = [("Conv engine", "top.core.conv", ()), (GLUE, "top", ("top.core.conv",))]
     netlists = {"top.core.conv": {"ports": {"i": {"direction": "input", "bits": [2]}},
                                   "netnames": {"q": {"bits": [3]}},
                                   "cells": {"r": flop(2, 3), "l": cell("LUT1", [3], [4]), "s": flop(4, 5)}},
@@ -207,7 +207,6 @@ def test_engines_mode_maps_again_only_the_parts_whose_verilog_command_or_yosys_c
             (work / output).write_text(json.dumps({"modules": {module: netlists[module]}}))
 
     version = ["Yosys 0.23"]
-    monkeypatch.setattr(timing, "engine_parts", lambda text, top: parts)
     monkeypatch.setattr(timing, "run_in_steps", fake_run)
     monkeypatch.setattr(timing, "yosys_version", lambda: version[0])
     monkeypatch.setattr(timing, "_yosys", lambda work: "yosys")
@@ -247,5 +246,102 @@ def test_reuse_needs_a_work_dir_and_engines_mode(capsys, tmp_path):
         main(["timing", "--reuse"])
     assert exc.value.code == 2 and "--reuse reads the netlists of an earlier run" in capsys.readouterr().err
     from hw.flow.timing import analyse_verilog
-    with pytest.raises(Exception, match="reusing mapped netlists is for engines mode"):
+    with pytest.raises(Exception, match="reusing mapped netlists is for engines or blocks mode"):
         analyse_verilog(tmp_path / "a.v", "top", tmp_path, "whole", reuse=True)
+
+
+def test_blocks_mode_maps_a_repeated_block_once_and_reports_its_worst_copy():
+    # Block B (two copies in engine E, pe1 and pe2): input i -> 2 LUTs -> register r -> LUT -> output o.
+    # E: qa -> LUT -> pe1.i (arrives at 1), qb -> 3 LUTs -> pe2.i (at 3); pe1.o -> register,
+    # pe2.o -> 2 LUTs -> register. Worst: qb -> pe2 -> r, 3 + 2 = 5 levels; out of a copy:
+    # r -> LUT -> pe2.o -> 2 LUTs -> register, 1 + 2 = 3. Mapped flat, E has the same paths.
+    def block(offset=0):
+        o = offset
+        return {"ports": {"i": {"direction": "input", "bits": [2 + o]}, "o": {"direction": "output", "bits": [6 + o]}},
+                "netnames": {"i": {"bits": [2 + o]}, "r": {"bits": [5 + o]}, "o": {"bits": [6 + o]}},
+                "cells": {"l1": cell("LUT1", [2 + o], [3 + o]), "l2": cell("LUT1", [3 + o], [4 + o]),
+                          "r": flop(4 + o, 5 + o), "l3": cell("LUT1", [5 + o], [6 + o])}}
+
+    def box(kind, i, o):
+        return {"type": kind, "connections": {"i": [i], "o": [o]}, "parameters": {},
+                "port_directions": {"i": "input", "o": "output"}}
+
+    engine_cells = {"qa": flop(10, 10), "qb": flop(11, 11), "a1": cell("LUT1", [10], [12]),
+                    "b1": cell("LUT1", [11], [13]), "b2": cell("LUT1", [13], [14]), "b3": cell("LUT1", [14], [15]),
+                    "fa": flop(20, 21), "c1": cell("LUT1", [22], [23]), "c2": cell("LUT1", [23], [24]),
+                    "fb": flop(24, 25)}
+    engine = {"ports": {}, "netnames": {"qa": {"bits": [10]}, "qb": {"bits": [11]}, "fb": {"bits": [25]}},
+              "cells": {**engine_cells, "pe1": box("top.core.conv.pe1", 12, 20), "pe2": box("top.core.conv.pe2", 15, 22)}}
+    glue = {"ports": {}, "netnames": {}, "cells": {"conv": {"type": "top.core.conv", "connections": {},
+                                                             "port_directions": {}, "parameters": {}}}}
+    parts = [("Conv engine: pe1 (one of 2)", "top.core.conv.pe1", (), ("top.core.conv.pe1", "top.core.conv.pe2")),
+             ("Conv engine", "top.core.conv", ("top.core.conv.pe1", "top.core.conv.pe2"), ("top.core.conv",)),
+             (GLUE, "top", ("top.core.conv",), ("top",))]
+    report = compose(parts, [block(), engine, glue], "top", paths=20)
+    assert report.worst[0].levels == 5.0 and report.worst[0].end == "FDRE core.conv.pe1.r"
+    assert "arriving at 3 levels" in report.worst[0].start        # pe2's input, the worse copy
+    assert [p.levels for p in report.worst if p.end == "FDRE core.conv.fb"] == [3.0]   # out of pe2
+    assert report.cells["LUT1"] == 3 * 2 + 6 and report.cells["FDRE"] == 2 + 4   # the block's per copy
+    assert [part.get("copies") for part in report.parts] == [2, None, None]
+    # pe2 naming its input port otherwise (Amaranth's numbered ports): the same report
+    renamed = json.loads(json.dumps(engine))
+    renamed["cells"]["pe2"]["connections"] = {"i$7": [15], "o": [22]}
+    renamed["cells"]["pe2"]["port_directions"] = {"i$7": "input", "o": "output"}
+    again = compose(parts, [block(), renamed, glue], "top", paths=20, renames={"top.core.conv.pe2": {"i$7": "i"}})
+    assert [(p.levels, p.end, p.start) for p in again.worst] == [(p.levels, p.end, p.start) for p in report.worst]
+    # the same engine with both copies inline, mapped whole: the same worst paths
+    flat = {"ports": {}, "netnames": {**engine["netnames"]}, "cells": dict(engine_cells)}
+    for name, (i, o, offset) in {"pe1": (12, 20, 100), "pe2": (15, 22, 200)}.items():
+        copy = block(offset)
+        flat["cells"].update({f"{name}.{cell_name}": c for cell_name, c in copy["cells"].items()})
+        flat["cells"][f"{name}.in"] = cell("LUT1", [i], [2 + offset])      # a LUT1 where the port was,
+        flat["cells"][f"{name}.out"] = {"type": "BUFG", "connections": {"I": [6 + offset], "O": [o]},
+                                        "parameters": {}, "port_directions": {"I": "input", "O": "output"}}
+    whole = analyse(flat, "top", paths=20)
+    # flat, each copy's r ends a path (pe2's 5 + 1 for that LUT1, pe1's 3 + 1); the blocks
+    # report names the one register its block netlist has, at its worst copy's level
+    assert [p.levels for p in whole.worst] == [6.0, 4.0, 3.0, 1.0, 0.0, 0.0]
+    assert [p.levels for p in report.worst] == [5.0, 3.0, 1.0, 0.0, 0.0]
+
+
+def test_blocks_mode_groups_the_copies_of_one_text_and_leaves_a_different_one_in_its_engine():
+    from hw.flow.timing import engine_parts, repeated_blocks
+
+    def pe(name, body="  reg r;\n"):
+        return f"module \\{name} (i);\n  input i;\n{body}endmodule\n"
+
+    verilog = (pe("top.core.conv.pes.pe0", "  reg r;\n  reg handshake;\n") + pe("top.core.conv.pes.pe1")
+               + pe("top.core.conv.pes.pe2") + pe("top.core.conv.bn0")
+               + "module \\top.core.conv.pes (i);\n  input i;\n" + "".join(
+                   f"  \\top.core.conv.pes.pe{n}  pe{n} (\n  );\n" for n in range(3)) + "endmodule\n"
+               + "module \\top.core.conv (i);\n  input i;\n  \\top.core.conv.pes  pes (\n  );\n"
+               + "  \\top.core.conv.bn0  bn0 (\n  );\nendmodule\n"
+               + "module top();\n  \\top.core.conv  conv (\n  );\nendmodule\n")
+    assert repeated_blocks(verilog, "top.core.conv") == [["top.core.conv.pes.pe1", "top.core.conv.pes.pe2"]]
+    pes = ("top.core.conv.pes.pe1", "top.core.conv.pes.pe2")
+    assert engine_parts(verilog, "top", "blocks") == [
+        ("Conv engine: pes.pe1 (one of 2)", "top.core.conv.pes.pe1", (), pes),
+        ("Conv engine", "top.core.conv", pes, ("top.core.conv",)),
+        (GLUE, "top", ("top.core.conv",), ("top",))]
+    assert engine_parts(verilog, "top") == [("Conv engine", "top.core.conv", (), ("top.core.conv",)),
+                                            (GLUE, "top", ("top.core.conv",), ("top",))]
+
+
+def test_copies_of_a_block_are_one_text_but_for_their_numbered_names_and_declaration_order():
+    from hw.flow.timing import canonical_text, copy_ports
+
+    def pe(name, first, second):
+        ports = sorted([f"  input [3:0] \\port$9${first} ;", f"  input [3:0] \\port$9${second} ;"])
+        return (f"module \\{name} (clk, \\port$9${first} , \\port$9${second} , o);\n" + "\n".join(ports)
+                + f"\n  output o;\n  reg \\$auto$verilog_backend.cc:1:dump_module${first} = 0;\n"
+                f"  assign o = \\port$9${first} [0] & \\port$9${second} [1];\nendmodule\n")
+
+    one, two = pe("t.pe1", 4, 8), pe("t.pe2", 16, 100)      # sorted by name: 100 before 16
+    assert one.index("$9$4 ;") < one.index("$9$8 ;") and two.index("$9$100 ;") < two.index("$9$16 ;")
+    assert canonical_text(one, "t.pe1")[0] == canonical_text(two, "t.pe2")[0]
+    assert copy_ports({"t.pe1": one, "t.pe2": two}, ("t.pe1", "t.pe2")) == {"t.pe2": {
+        "port$9$16": "port$9$4", "port$9$100": "port$9$8",
+        "$auto$verilog_backend.cc:1:dump_module$16": "$auto$verilog_backend.cc:1:dump_module$4"}}
+    # the ports swapped in the logic: another block
+    swapped = two.replace("\\port$9$16 [0] & \\port$9$100 [1]", "\\port$9$100 [0] & \\port$9$16 [1]")
+    assert canonical_text(one, "t.pe1")[0] != canonical_text(swapped, "t.pe2")[0]

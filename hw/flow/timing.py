@@ -20,7 +20,11 @@ so that a full-size preset takes minutes per engine instead of one run larger th
 and patience allow. The levels at the engines' ports are carried across them
 (:func:`compose`), so a path that crosses them is counted whole; Yosys optimises each
 engine without its surroundings, so an engine's worst path can differ from ``whole`` by a
-level or two either way (docs/accelerator.md, "Timing without Vivado").
+level or two either way (docs/accelerator.md, "Timing without Vivado"). ``blocks`` is
+``engines`` with each block an engine repeats (its PEs, its BN units: modules of one text
+but their names, :func:`repeated_blocks`) mapped once and blackboxed in the engine, the
+levels carried across their ports as across an engine's; the copies' cells are counted
+once per copy.
 
 Reported: the worst register-to-register paths in levels with the engine that ends them
 (the hierarchy in the path's end net name: ``core.conv...`` is the Conv engine), the
@@ -50,7 +54,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rrm.errors import UserError
@@ -97,7 +101,7 @@ ENGINE_MODULES = tuple((prefix, engine) for prefix, engine in ENGINES
 #: The label of the part ``engines`` mode maps with the engines blackboxed.
 GLUE = "core glue and top"
 #: Ways to map the design (module docstring).
-MODES = ("whole", "engines")
+MODES = ("whole", "engines", "blocks")
 
 
 @dataclass
@@ -215,9 +219,72 @@ def netlist(verilog: Path, top: str, work: Path) -> dict:
     return _module(out, top, verilog)
 
 
-def engine_parts(verilog_text: str, top: str) -> list:
-    """``engines`` mode's parts: (label, module, modules blackboxed in it), each engine of
-    :data:`ENGINE_MODULES` the design has, then the rest (:data:`GLUE`) with those blackboxed."""
+#: An escaped Verilog identifier with a number in it (``\\port$39516$256``, Yosys's
+#: ``dump_module$11``): numbered in the order of the whole netlist, so copies of one block
+#: name them differently.
+NUMBERED = re.compile(r"\\\S*\$[0-9]\S*")
+#: A declaration (one line): Yosys's Verilog backend sorts them by name, numbers and all.
+DECLARATION = re.compile(r"^\s*(input|output|inout|wire|reg)\b[^;]*;\s*$")
+
+
+def canonical_text(text: str, name: str) -> tuple:
+    """A module's text as its copies share it, and what it renamed: its own ``name`` and each
+    :data:`NUMBERED` identifier renamed in the order they first appear (the port list comes
+    first), the one-line declarations sorted (their order means nothing, and follows the
+    numbers). Returns (that text, {identifier as Yosys's netlist names it: its new name})."""
+    renamed: dict = {}
+
+    def rename(match):
+        return renamed.setdefault(match.group(0), f"\\n{len(renamed)}")
+
+    lines, declarations, attributes = [], [], []
+    for line in NUMBERED.sub(rename, text.replace(name, "<name>")).splitlines():
+        if re.match(r"^\s*\(\*.*\*\)\s*$", line):      # an attribute belongs to the next line
+            attributes.append(line)
+            continue
+        (declarations if DECLARATION.match(line) else lines).append("".join(attributes) + line)
+        attributes = []
+    text = "\n".join(lines + sorted(declarations) + attributes)
+    return text, {original.lstrip("\\"): new for original, new in renamed.items()}
+
+
+def repeated_blocks(verilog_text: str, module: str) -> list:
+    """The blocks ``module`` repeats: groups (in name order, two or more each) of the modules
+    under it that instantiate no other module, whose names differ in their instance number
+    alone and whose :func:`canonical_text` is one (the copies of a PE or a BN unit; PE 0 of
+    an array, which also drives the array's handshake, stays out of its siblings' group)."""
+    hierarchy, texts = modules(verilog_text), module_texts(verilog_text)
+    under, stack = [], list(hierarchy.get(module, []))
+    while stack:
+        name = stack.pop()
+        if name not in under:
+            under.append(name)
+            stack.extend(hierarchy[name])
+    groups: dict = {}
+    for name in sorted(under):
+        if not hierarchy[name]:
+            groups.setdefault((re.sub(r"[0-9]+$", "", name), canonical_text(texts[name], name)[0]), []).append(name)
+    return sorted((names for names in groups.values() if len(names) > 1), key=lambda names: names[0])
+
+
+def copy_ports(texts: dict, copies: tuple) -> dict:
+    """For each of a repeated block's ``copies`` but the first: {its port (as Yosys's netlist
+    names it): the first copy's port in its place}, where the names differ
+    (:func:`canonical_text` pairs them)."""
+    first = {new: original for original, new in canonical_text(texts[copies[0]], copies[0])[1].items()}
+    renames = {}
+    for name in copies[1:]:
+        renamed = canonical_text(texts[name], name)[1]
+        renames[name] = {original: first[new] for original, new in renamed.items() if first[new] != original}
+    return renames
+
+
+def engine_parts(verilog_text: str, top: str, mode: str = "engines") -> list:
+    """``engines`` mode's parts: (label, module, modules blackboxed in it, modules its netlist
+    stands for), each engine of :data:`ENGINE_MODULES` the design has, then the rest
+    (:data:`GLUE`) with those blackboxed. In ``blocks`` mode each engine's
+    :func:`repeated_blocks` come before it, one part per group (its first module, standing
+    for them all), blackboxed in the engine. A part comes after every part it blackboxes."""
     known = modules(verilog_text)
     if top not in known:
         raise UserError(f"no module {top!r} in the Verilog")
@@ -225,7 +292,13 @@ def engine_parts(verilog_text: str, top: str) -> list:
     if not engines:
         raise UserError(f"{top} has none of the engines {[prefix for prefix, _ in ENGINE_MODULES]}: "
                         f"map it whole (--mode whole)")
-    return [(label, module, ()) for label, module in engines] + [(GLUE, top, tuple(m for _, m in engines))]
+    parts = []
+    for label, module in engines:
+        groups = repeated_blocks(verilog_text, module) if mode == "blocks" else []
+        for names in groups:
+            parts.append((f"{label}: {names[0][len(module) + 1:]} (one of {len(names)})", names[0], (), tuple(names)))
+        parts.append((label, module, tuple(name for names in groups for name in names), (module,)))
+    return parts + [(GLUE, top, tuple(m for _, m in engines), (top,))]
 
 
 def part_digest(texts: dict, hierarchy: dict, module: str, blackboxed: tuple, yosys: str, commands: list) -> str:
@@ -255,23 +328,24 @@ def part_commands(module: str, blackboxed: tuple) -> list:
 
 
 def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progress=None,
-                    reuse: bool = False) -> TimingReport:
-    """``engines`` mode (module docstring): each engine mapped flat on its own, then the rest
-    with the engines blackboxed (their ports are cut points), in one Yosys process that reads
-    the Verilog once; the parts' reports merged. ``progress(done, total, label)`` is called
-    as parts finish. Each part's netlist is kept in ``work`` under its :func:`part_digest`;
-    with ``reuse``, a part whose netlist an earlier run left there (whole: it parses) is not
+                    reuse: bool = False, mode: str = "engines") -> TimingReport:
+    """``engines`` or ``blocks`` mode (module docstring): each engine (and in ``blocks`` mode
+    each block it repeats, once) mapped flat on its own, then the rest with the engines
+    blackboxed (their ports are cut points), in one Yosys process that reads the Verilog
+    once; the parts' reports merged. ``progress(done, total, label)`` is called as parts
+    finish. Each part's netlist is kept in ``work`` under its :func:`part_digest`; with
+    ``reuse``, a part whose netlist an earlier run left there (whole: it parses) is not
     mapped again (the report's ``reused`` names those parts)."""
     _yosys(work)
-    parts = engine_parts(Path(verilog).read_text(), top)
+    parts = engine_parts(Path(verilog).read_text(), top, mode)
     stripped = _stripped(verilog, work)
     text = stripped.read_text()
     hierarchy, texts, yosys = modules(text), module_texts(text), yosys_version()
-    commands = [part_commands(module, blackboxed) for _label, module, blackboxed in parts]
+    commands = [part_commands(module, blackboxed) for _label, module, blackboxed, _copies in parts]
     files = [f"part-{part_digest(texts, hierarchy, module, blackboxed, yosys, lines)[:32]}.json"
-             for (_label, module, blackboxed), lines in zip(parts, commands)]
+             for (_label, module, blackboxed, _copies), lines in zip(parts, commands)]
     netlists = {}
-    for index, (name, (_, module, _)) in enumerate(zip(files, parts)):
+    for index, (name, (_, module, _, _)) in enumerate(zip(files, parts)):
         if reuse and (work / name).is_file():
             try:
                 netlists[index] = _module(work / name, module, verilog)
@@ -287,51 +361,92 @@ def analyse_engines(verilog: Path, top: str, work: Path, paths: int = 10, progre
                      [parts[index][0] for index in to_map], progress)
         for index in to_map:
             netlists[index] = _module(work / files[index], parts[index][1], verilog)
-    report = compose(parts, [netlists[index] for index in range(len(parts))], top, paths)
+    renames = {copy: ports for _label, _module, _boxed, copies in parts if len(copies) > 1
+               for copy, ports in copy_ports(texts, copies).items()}
+    report = compose(parts, [netlists[index] for index in range(len(parts))], top, paths, renames=renames)
     report.reused = [parts[index][0] for index in reused]
+    report.mode = mode
     return report
 
 
-def compose(parts: list, netlists: list, top: str, paths: int = 10, fanouts: int = 10) -> TimingReport:
-    """``engines`` mode's report from its parts ((label, module, blackboxed), the glue last)
-    and their mapped netlists: each engine analysed with the levels at which its inputs
-    arrive, the glue with each engine's :class:`PortTiming`, repeated until the levels
-    crossing the engines' ports no longer change (a path may pass through several engines),
-    so a path counts its levels on both sides of every port it crosses."""
-    engines, glue = list(zip(parts[:-1], netlists[:-1])), netlists[-1]
-    arriving: dict = {}          # engine module -> input port -> levels
-    leaving: dict = {}           # engine module -> output port -> levels that follow outside
-    for _round in range(2 * len(parts) + 1):
-        reports = [(label, module, analyse(net, module, paths=paths, fanouts=fanouts, prefix=module[len(top) + 1:] + ".",
-                                           inputs=arriving.get(module), ports_end=False,
-                                           outputs=leaving.get(module)))
-                   for (label, module, _), net in engines]
-        timings = {module: report.ports["own"] for _, module, report in reports}
-        glue_report = analyse(glue, top, paths=paths, fanouts=fanouts, boundaries=timings)
-        reaching, following = glue_report.ports["into"], glue_report.ports["from"]
+def _worst_of(into: dict, levels: dict, stands_for: dict, renames: dict) -> None:
+    """Fold ``levels`` (blackboxed module -> port -> levels of each bit) into ``into``, keyed by
+    the part each module's netlist is (``stands_for``) and that netlist's port names
+    (``renames``: copy -> its port -> the part's), bit by bit the worst of its copies."""
+    for kind, ports in levels.items():
+        part = into.setdefault(stands_for.get(kind, kind), {})
+        for port, bits in ports.items():
+            port = renames.get(kind, {}).get(port, port)
+            part[port] = list(bits) if port not in part else [max(a, b) for a, b in zip(part[port], bits)]
+
+
+def _as_copy(timing: PortTiming, renames: dict) -> PortTiming:
+    """A repeated block's :class:`PortTiming` under one copy's port names (``renames``: the
+    copy's port -> the block netlist's)."""
+    back = {mine: own for own, mine in renames.items()}
+    return PortTiming(**{kind.name: {back.get(port, port): bits for port, bits in getattr(timing, kind.name).items()}
+                         for kind in fields(PortTiming)})
+
+
+def compose(parts: list, netlists: list, top: str, paths: int = 10, fanouts: int = 10,
+            renames: dict | None = None) -> TimingReport:
+    """``engines`` (or ``blocks``) mode's report from its parts ((label, module, blackboxed[,
+    modules its netlist stands for]), each after the parts it blackboxes, the glue last) and
+    their mapped netlists: each part analysed with the levels at which its inputs arrive and
+    the :class:`PortTiming` of each part it blackboxes, repeated until the levels crossing
+    the ports no longer change (a path may pass through several engines and blocks), so a
+    path counts its levels on both sides of every port it crosses. A netlist that stands for
+    several copies (a repeated block) is analysed with, at each input bit, the worst level
+    at which it arrives at any copy, and each output bit followed by the worst levels after
+    any copy: its paths are the worst of the copies'; its cells count once per copy. A copy
+    whose ports the netlist names otherwise has them in ``renames`` (:func:`copy_ports`)."""
+    renames = renames or {}
+    parts = [tuple(part) if len(part) == 4 else (*part, (part[1],)) for part in parts]
+    stands_for = {copy: module for _label, module, _boxed, copies in parts for copy in copies}
+    arriving: dict = {}          # part module -> input port -> levels
+    leaving: dict = {}           # part module -> output port -> levels that follow outside
+    rounds = 2 * len(parts) + 1
+    for _round in range(rounds):
+        timings, reports, reaching, following = {}, [], {}, {}
+        for (label, module, boxed, copies), net in zip(parts, netlists):
+            unmapped = [name for name in boxed if stands_for.get(name) not in timings]
+            if unmapped:
+                raise UserError(f"part {label!r} blackboxes {unmapped[0]}, which no part before it maps")
+            bounds = {name: _as_copy(timings[stands_for[name]], renames[name]) if name in renames
+                      else timings[stands_for[name]] for name in boxed}
+            if module == top:
+                report = analyse(net, top, paths=paths, fanouts=fanouts, boundaries=bounds)
+            else:
+                report = analyse(net, module, paths=paths, fanouts=fanouts, prefix=module[len(top) + 1:] + ".",
+                                 inputs=arriving.get(module), ports_end=False, outputs=leaving.get(module),
+                                 boundaries=bounds)
+            timings[module] = report.ports["own"]
+            reports.append((label, module, report, len(copies)))
+            _worst_of(reaching, report.ports["into"], stands_for, renames)
+            _worst_of(following, report.ports["from"], stands_for, renames)
         if reaching == arriving and following == leaving:
-            return merge(reports + [(parts[-1][0], top, glue_report)], top, paths, fanouts)
+            return merge(reports, top, paths, fanouts)
         arriving, leaving = reaching, following
-    raise UserError(f"the levels crossing {top}'s engine ports did not settle after {2 * len(parts) + 1} "
+    raise UserError(f"the levels crossing {top}'s engine ports did not settle after {rounds} "
                     f"rounds: a combinational loop through the engines? Map it whole (--mode whole)")
 
 
 def merge(reports: list, top: str, paths: int = 10, fanouts: int = 10) -> TimingReport:
-    """One report of ``engines`` mode's parts ((label, module, report) each): the worst paths and
-    fan-outs of all, each engine's worst, the cell and pipeline-register counts summed."""
+    """One report of ``engines`` mode's parts ((label, module, report, copies) each): the worst
+    paths and fan-outs of all, each engine's worst, the cell and pipeline-register counts
+    summed (a part's once per copy it stands for)."""
     cells, dsp, bram, by_engine = Counter(), Counter(), Counter(), {}
     worst, fanout, parts = [], [], []
-    for label, module, report in reports:
-        cells.update(report.cells)      # analyse leaves the blackboxed engines out
-        dsp.update(report.dsp)
-        bram.update(report.bram)
+    for label, module, report, copies in reports:
+        for total, counts in ((cells, report.cells), (dsp, report.dsp), (bram, report.bram)):
+            total.update({name: n * copies for name, n in counts.items()})   # blackboxed parts left out
         worst += report.worst
         fanout += report.fanout
         for engine, levels in report.by_engine.items():
             by_engine[engine] = max(by_engine.get(engine, 0.0), levels)
         parts.append({"part": label, "module": module,
                       "worst_levels": report.worst[0].levels if report.worst else 0,
-                      "cells": sum(report.cells.values())})
+                      "cells": sum(report.cells.values()), **({"copies": copies} if copies > 1 else {})})
     worst.sort(key=lambda path: -path.levels)
     fanout.sort(key=lambda net: -net.loads)
     return TimingReport(top, dict(cells), worst[:paths], dict(sorted(by_engine.items(), key=lambda item: -item[1])),
@@ -691,10 +806,10 @@ def analyse_verilog(verilog: Path, top: str, work: Path, mode: str = "whole", pa
     report its levels, fan-out and pipeline registers (``reuse``: :func:`analyse_engines`)."""
     if mode not in MODES:
         raise UserError(f"timing mode {mode!r}: must be one of {', '.join(MODES)}")
-    if reuse and mode != "engines":
-        raise UserError("reusing mapped netlists is for engines mode (a full-size preset); "
+    if reuse and mode == "whole":
+        raise UserError("reusing mapped netlists is for engines or blocks mode (a full-size preset); "
                         f"mode {mode!r} maps the design whole")
     work.mkdir(parents=True, exist_ok=True)
-    if mode == "engines":
-        return analyse_engines(verilog, top, work, paths=paths, progress=progress, reuse=reuse)
+    if mode != "whole":
+        return analyse_engines(verilog, top, work, paths=paths, progress=progress, reuse=reuse, mode=mode)
     return analyse(netlist(verilog, top, work), top, paths=paths)

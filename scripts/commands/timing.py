@@ -1,7 +1,7 @@
 """``rrm timing``: logic levels, fan-out and pipeline registers of the accelerator as Yosys
 maps it, against a level budget for 150 and 300 MHz (no Vivado needed).
 
-    rrm timing [--preset NAME | --spec FILE.json] [--block NAME] [--mode auto|whole|engines]
+    rrm timing [--preset NAME | --spec FILE.json] [--block NAME] [--mode auto|whole|engines|blocks]
                [--work-dir DIR [--reuse]] [--paths N] [--json] [--record]
 
 Writes the block's Verilog (default: the whole accelerator), maps it with Yosys
@@ -10,8 +10,9 @@ RAMs, and prints the worst register-to-register paths in logic levels with the e
 that ends them, the worst path of each engine, the nets of highest fan-out, and how many
 DSP48E2 and block RAMs use their pipeline registers (:mod:`hw.flow.timing`, where the
 budget's assumptions are stated). ``--mode engines`` maps the accelerator engine by engine
-(``auto`` does so above :data:`WHOLE_LINES_MAX` lines of Verilog: a full-size preset),
-carrying the levels across the engines' ports. ``--record`` writes
+carrying the levels across the engines' ports; ``--mode blocks`` also maps each block an
+engine repeats (a PE, a BN unit) once, carrying the levels across its ports too (``auto``
+picks it above :data:`WHOLE_LINES_MAX` lines of Verilog: a full-size preset). ``--record`` writes
 ``results/<preset>/timing.json``.
 """
 
@@ -29,8 +30,9 @@ from ..specio import add_spec_arguments, spec_from_args
 
 NAME = "timing"
 HELP = "logic levels, fan-out and DSP/BRAM pipeline registers after Yosys mapping, against a level budget"
-#: Above this many lines of Verilog, ``--mode auto`` maps the accelerator engine by engine
-#: (tiny's accelerator is about 40,000 lines and maps whole in about two minutes).
+#: Above this many lines of Verilog, ``--mode auto`` maps the accelerator engine by engine,
+#: each repeated block once (blocks; tiny's accelerator is about 40,000 lines and maps whole
+#: in about two minutes).
 WHOLE_LINES_MAX = 60_000
 
 
@@ -38,13 +40,15 @@ def add_arguments(parser) -> None:
     add_spec_arguments(parser, default="tiny")
     parser.add_argument("--block", default="accelerator",
                         help="the block to analyse (rrm verilog --list-blocks; default %(default)s)")
-    parser.add_argument("--mode", choices=("auto", "whole", "engines"), default="auto",
+    parser.add_argument("--mode", choices=("auto", "whole", "engines", "blocks"), default="auto",
                         help="map the block whole, or the accelerator engine by engine (levels carried across "
-                             "the engines' ports); auto: engines above %d lines of Verilog" % WHOLE_LINES_MAX)
+                             "the engines' ports), or engine by engine with each block an engine repeats "
+                             "(PEs, BN units) mapped once (blocks); auto: blocks above %d lines of Verilog"
+                             % WHOLE_LINES_MAX)
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep the Verilog, the Yosys script, log and netlist here (default: a temporary directory)")
     parser.add_argument("--reuse", action="store_true",
-                        help="engines mode: a part (engine, or the glue) whose netlist an earlier run left in "
+                        help="engines or blocks mode: a part (an engine, a repeated block, or the glue) whose netlist an earlier run left in "
                              "--work-dir, mapped from the same Verilog by the same command and Yosys, is "
                              "analysed again instead of mapped again (after an RTL change only the parts it "
                              "touched are mapped)")
@@ -66,8 +70,8 @@ def run(args) -> int:
         raise UserError(f"--paths {args.paths}: must be at least 1")
     if args.record and (not args.preset or args.block != "accelerator"):
         raise UserError("--record needs --preset NAME and the whole accelerator: results are recorded per preset")
-    if args.mode == "engines" and args.block != "accelerator":
-        raise UserError(f"--mode engines maps the accelerator's engines one by one; --block {args.block} "
+    if args.mode in ("engines", "blocks") and args.block != "accelerator":
+        raise UserError(f"--mode {args.mode} maps the accelerator's engines one by one; --block {args.block} "
                         f"is mapped whole (--mode whole or auto)")
     if args.reuse and args.work_dir is None:
         raise UserError("--reuse reads the netlists of an earlier run: name its --work-dir")
@@ -82,7 +86,7 @@ def run(args) -> int:
         verilog_text = verilog.read_text()
         lines = verilog_text.count("\n")
         mode = args.mode if args.mode != "auto" else (
-            "engines" if args.block == "accelerator" and lines > WHOLE_LINES_MAX else "whole")
+            "blocks" if args.block == "accelerator" and lines > WHOLE_LINES_MAX else "whole")
         print(f"Yosys synth_xilinx, {mode} ({lines:,d} lines of Verilog) ...", file=sys.stderr, flush=True)
         started = time.monotonic()
         report = analyse_verilog(verilog, module_name(args.block), work, mode, paths=args.paths,
@@ -100,7 +104,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    cut = " and at the engines' ports (engine by engine)" if report.mode == "engines" else ""
+    cut = {"engines": " and at the engines' ports (engine by engine)",
+           "blocks": " and at the ports of the engines and of each block they repeat, mapped once"}.get(report.mode, "")
     print(f"timing of {args.block} for {spec.network.name} (Yosys synth_xilinx -family xcup, netlist cut at "
           f"flip-flops, DSP48E2 and block RAM{cut})")
     print("\nworst paths, in logic levels (LUT, MUXF 1; CARRY4 0.5):")
