@@ -88,13 +88,14 @@ def _short(result: dict | None) -> str:
 
 
 def _levels(timing: dict | None) -> str:
-    """A timing record's worst levels, marked when over the 150 MHz budget or mapped engine by engine."""
+    """A timing record's worst levels, marked when over the 150 MHz budget or not mapped whole
+    (engine by engine, or that and each repeated block once)."""
     if timing is None:
         return "-"
     cell = f"{timing['worst_levels']:g}"
     if not timing.get("within", {}).get("150 MHz", True):
         cell += " **over 150 MHz**"
-    return cell + (" (by engine)" if timing.get("mode") == "engines" else "")
+    return cell + {"engines": " (by engine)", "blocks": " (by block)"}.get(timing.get("mode"), "")
 
 
 def _mac_per_dsp(preset: str, sim: dict | None, synth: dict | None) -> str:

@@ -62,6 +62,9 @@ def test_record_writes_the_commit_and_the_table_reads_it(tmp_path, monkeypatch):
                                       "fanout": [{"net": "en", "fanout": 70292, "driver": "LUT2",
                                                   "levels_before": 1.0, "levels_after": 0.5}]})
     assert "| 70,292 (LUT2, 1.5 levels through it) |" in results.table()
+    results.record("tiny", "timing", {"worst_levels": 11, "within": {"150 MHz": True}, "mode": "blocks",
+                                      "fanout": [{"net": "en", "fanout": 5}]})
+    assert "| 11 (by block) | 5 |" in results.table()
     with pytest.raises(ValueError, match="kind must be one of"):
         results.record("tiny", "nonsense", {})
 
