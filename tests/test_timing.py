@@ -345,3 +345,50 @@ def test_copies_of_a_block_are_one_text_but_for_their_numbered_names_and_declara
     # the ports swapped in the logic: another block
     swapped = two.replace("\\port$9$16 [0] & \\port$9$100 [1]", "\\port$9$100 [0] & \\port$9$16 [1]")
     assert canonical_text(one, "t.pe1")[0] != canonical_text(swapped, "t.pe2")[0]
+
+
+def test_blocks_mode_maps_a_block_again_when_its_copies_change_and_the_engine_only_when_their_ports_do(
+        tmp_path, monkeypatch):
+    import hw.flow.timing as timing
+
+    block = {"ports": {"i": {"direction": "input", "bits": [2]}}, "netnames": {},
+             "cells": {"l": cell("LUT1", [2], [3]), "r": flop(3, 4)}}
+    engine = {"ports": {}, "netnames": {"q": {"bits": [5]}},
+              "cells": {"q": flop(5, 5), **{f"pe{n}": {"type": f"top.core.conv.pe{n}", "connections": {"i": [5]},
+                                                     "port_directions": {"i": "input"}, "parameters": {}}
+                                        for n in (1, 2)}}}
+    netlists = {"top.core.conv.pe1": block, "top.core.conv": engine, "top": {"ports": {}, "netnames": {}, "cells": {}}}
+    mapped = []
+
+    def fake_run(script, work, name, outputs, labels, progress=None):
+        mapped.append(list(labels))
+        modules = [line.split()[-1].lstrip("\\") for line in script if line.startswith("hierarchy -top")]
+        for output, module in zip(outputs, modules):
+            (work / output).write_text(json.dumps({"modules": {module: netlists[module]}}))
+
+    monkeypatch.setattr(timing, "run_in_steps", fake_run)
+    monkeypatch.setattr(timing, "yosys_version", lambda: "Yosys 0.23")
+    monkeypatch.setattr(timing, "_yosys", lambda work: "yosys")
+    verilog, work = tmp_path / "a.v", tmp_path / "work"
+    work.mkdir()
+
+    def design(body="  reg r;\n", ports="input i;"):
+        pes = "".join(f"module \\top.core.conv.pe{n} (i);\n  {ports}\n{body}endmodule\n" for n in (1, 2))
+        verilog.write_text(pes + "module \\top.core.conv ();\n" + "".join(
+            f"  \\top.core.conv.pe{n}  pe{n} (\n  );\n" for n in (1, 2)) + "endmodule\n"
+            "module top();\n  \\top.core.conv  conv (\n  );\nendmodule\n")
+
+    def run():
+        before = len(mapped)
+        report = timing.analyse_engines(verilog, "top", work, reuse=True, mode="blocks")
+        return (mapped[before] if len(mapped) > before else []), report
+
+    block_part = "Conv engine: pe1 (one of 2)"
+    design()
+    labels, report = run()
+    assert labels == [block_part, "Conv engine", GLUE] and report.mode == "blocks"
+    assert report.worst[0].levels == 1.0 and report.cells["FDRE"] == 1 + 2    # the engine's q, r per copy
+    design(body="  reg r;\n  wire w;\n")                # inside the copies only
+    assert run()[0] == [block_part]
+    design(body="  reg r;\n  wire w;\n", ports="input i; output o;")    # their ports: the engine too
+    assert run()[0] == [block_part, "Conv engine"]
