@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from hw.flow.synth import (Resources, _cells_from_stat, block_digests, block_kinds, module_texts, modules,
-                           share_out, synth, without_memory_init)
+from hw.flow.synth import (Resources, SynthError, _cells_from_stat, block_digests, block_kinds, block_source,
+                           module_texts, modules, synth, without_memory_init)
 from hw.flow.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
 
@@ -52,14 +52,7 @@ def test_blocks_mode_matches_the_whole_top(tmp_path):
     assert top.lut > 0 and abs(blocks.total.lut - top.lut) <= 0.15 * top.lut
 
 
-def test_blocks_are_shared_out_by_size():
-    # the heaviest first, each to the lightest job so far
-    assert share_out([5, 1, 4, 2, 3], 2) == [[0, 1, 3], [2, 4]]
-    assert share_out([5, 1], 4) == [[0], [1]]                 # no empty jobs
-    assert share_out([3, 3, 3], 1) == [[0, 1, 2]]
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="jobs"):
-            share_out([1], bad)
+def test_module_texts_run_from_module_to_endmodule():
     texts = module_texts("module a(\n  x\nendmodule\nmodule \\b.c (\nendmodule\n")
     assert {name: text.count("\n") for name, text in texts.items()} == {"a": 3, "b.c": 2}
 
@@ -72,8 +65,12 @@ def test_blocks_in_two_jobs_count_as_in_one(tmp_path):
     two = synth(verilog, "rrm_conv_pe_array", tmp_path / "two", "blocks",
                 progress=lambda done, total, label: labels.append((done, total, label)), jobs=2)
     assert [(b.kind, b.count, b.each) for b in two.blocks] == [(b.kind, b.count, b.each) for b in one.blocks]
-    assert (tmp_path / "two" / "blocks0.log").is_file() and (tmp_path / "two" / "blocks1.log").is_file()
+    assert sorted(path.name for path in (tmp_path / "two").glob("block*.log")) == ["block0.log", "block1.log"]
     assert labels and labels[0][:2] == (0, 2) and "," in labels[0][2]   # both blocks under way at first
+    singly = []
+    synth(verilog, "rrm_conv_pe_array", tmp_path / "single", "blocks",
+          progress=lambda done, total, label: singly.append(label), jobs=1)
+    assert singly and not any("," in label for label in singly)          # one process at a time
 
 
 TWO_BLOCKS = """module top(a, y);
@@ -103,6 +100,76 @@ def test_a_blocks_digest_follows_its_text_and_its_sub_blocks_ports_only():
     assert ports["leaf"] != base["leaf"] and ports["top"] != base["top"]       # its ports count
     broken = block_digests("module top(a; endmodule garbage\nmodule leaf(a);\n")   # Yosys will say what
     assert set(broken) == {"top", "leaf"}
+
+
+LEAF = """module leaf(a, y);
+  input [3:0] a;
+  output [3:0] y;
+  assign y = a ^ {a[2:0], a[3]} ^ {a[1:0], a[3:2]} ^ (a + 4'd5);
+endmodule
+"""
+ALONE = """module top(a, y);
+  input [3:0] a;
+  output [3:0] y;
+  leaf leaf0 (
+    .a(a),
+    .y(y)
+  );
+endmodule
+""" + LEAF
+BESIDE = """module big(a, z);
+  input [7:0] a;
+  output [15:0] z;
+  assign z = (a * a) ^ {a, a};
+endmodule
+module top(a, y, z);
+  input [7:0] a;
+  output [3:0] y;
+  output [15:0] z;
+  big big0 (
+    .a(a),
+    .z(z)
+  );
+  leaf leaf0 (
+    .a(a[3:0]),
+    .y(y)
+  );
+endmodule
+""" + LEAF
+
+
+def test_a_blocks_source_is_its_text_and_its_sub_blocks_ports():
+    hierarchy, texts = modules(TWO_BLOCKS), module_texts(TWO_BLOCKS)
+    source = block_source(texts, hierarchy, "top")
+    assert source.startswith(texts["top"])
+    assert "(* blackbox *)\nmodule leaf (a, y);\n  input [3:0] a;\n  output [3:0] y;\nendmodule\n" in source
+    assert "~a" not in source                                                  # not the leaf's body
+    assert block_source(texts, hierarchy, "leaf") == texts["leaf"]
+    escaped = module_texts("module \\x.leaf (\\a.b , y);\n  input \\a.b ;\n  output signed [3:0] y;\nendmodule\n")
+    stub = block_source({**escaped, "t": "module t;\nendmodule\n"}, {"t": ["x.leaf"]}, "t")
+    assert "module \\x.leaf (\\a.b , y);" in stub and "  output signed [3:0] y;" in stub
+
+
+@needs_yosys
+def test_a_blocks_count_does_not_depend_on_the_rest_of_the_design(tmp_path):
+    alone, beside = tmp_path / "alone.v", tmp_path / "beside.v"
+    alone.write_text(ALONE)
+    beside.write_text(BESIDE)
+    first = {b.kind: b for b in synth(alone, "top", tmp_path / "a", "blocks").blocks}
+    second = {b.kind: b for b in synth(beside, "top", tmp_path / "b", "blocks", jobs=1).blocks}
+    assert first["leaf"].each.lut > 0 and second["big"].each.lut + second["big"].each.dsp > 0
+    assert first["leaf"].digest == second["leaf"].digest
+    assert first["leaf"].each.cells == second["leaf"].each.cells              # cell for cell
+    files = {path.read_text() for path in (tmp_path / "b").glob("block*.v")}
+    assert LEAF in files                                                       # Yosys read the leaf alone
+
+
+@needs_yosys
+def test_a_failed_block_stops_the_run_and_names_its_log(tmp_path):
+    broken = tmp_path / "broken.v"
+    broken.write_text(TWO_BLOCKS.replace("assign y = ~a;", "assign y = ~;"))
+    with pytest.raises(SynthError, match="block"):
+        synth(broken, "top", tmp_path / "w", "blocks", jobs=1)
 
 
 @needs_yosys

@@ -7,7 +7,11 @@ Two ways, same numbers where both run:
   multiply by its instance count (the full-size top would take far longer than
   15 minutes on 2 cores). Instances of one block differ only in their names,
   except that PE 0 of an array also drives the array's handshake (a few LUTs),
-  so the sum is a slight overestimate.
+  so the sum is a slight overestimate. Each block is mapped in a Yosys process of its
+  own from a file of its own (:func:`block_source`: its text and its sub-blocks'
+  ports), so its count follows from that text alone, not from the rest of the design
+  or what the process mapped before (docs/accelerator.md, "How much a level count
+  varies").
 
 Counts: LUT (LUT1..LUT6, plus the LUTs of LUTRAM and SRL cells), FF (FD*),
 DSP48E2, BRAM18K (RAMB18E2 = 1, RAMB36E2 = 2). Yosys maps every product of 9
@@ -176,16 +180,6 @@ def synth_top(verilog_path: Path, top: str, work: Path) -> Resources:
     return Resources.from_cells(_cells_from_stat((work / "top.stat").read_text()))
 
 
-def _descendants(hierarchy: dict, module: str) -> list:
-    found, stack = [], list(hierarchy[module])
-    while stack:
-        name = stack.pop()
-        if name not in found:
-            found.append(name)
-            stack.extend(hierarchy[name])
-    return found
-
-
 def run_in_steps(script: list, work: Path, name: str, outputs: list, labels: list, progress=None) -> None:
     """Run the Yosys ``script`` (lines) as ``work/<name>.ys``, its log in ``<name>.log``; it
     writes ``outputs`` (file names under ``work``) one step after another, and
@@ -193,42 +187,57 @@ def run_in_steps(script: list, work: Path, name: str, outputs: list, labels: lis
     run_in_parallel([(name, script, outputs, labels)], work, progress)
 
 
-def run_in_parallel(scripts: list, work: Path, progress=None) -> None:
-    """Run Yosys scripts side by side, one process each: ``scripts`` holds (name, lines,
-    outputs, labels) as :func:`run_in_steps` takes them. ``progress(done, total, label)`` is
-    called whenever the count of written outputs changes, ``label`` naming the steps under
-    way. SynthError (the first failed script's) once every process has ended."""
-    processes = []
+def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None = None) -> None:
+    """Run Yosys scripts, one process each, at most ``jobs`` at a time (default: all at
+    once), the next starting as one ends: ``scripts`` holds (name, lines, outputs, labels)
+    as :func:`run_in_steps` takes them. ``progress(done, total, label)`` is called whenever
+    the count of written outputs changes, ``label`` naming the steps under way. SynthError
+    (the first failed script's) once the running processes have ended; none starts after
+    a failure."""
+    jobs = len(scripts) if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
     for name, script, outputs, _labels in scripts:
         (work / f"{name}.ys").write_text("\n".join(script) + "\n")
         for output in outputs:
             (work / output).unlink(missing_ok=True)
-    logs = [open(work / f"{name}.log", "w") for name, _, _, _ in scripts]
+    waiting, running, failed = list(range(len(scripts))), {}, None
+    total, shown = sum(len(outputs) for _, _, outputs, _ in scripts), -1
     try:
-        for (name, _, _, _), log in zip(scripts, logs):
-            processes.append(subprocess.Popen([yosys_path(), "-q", "-s", str(work / f"{name}.ys")], cwd=work,
-                                              stdout=log, stderr=subprocess.STDOUT))
-        total, shown = sum(len(outputs) for _, _, outputs, _ in scripts), -1
-        while any(process.poll() is None for process in processes):
+        while waiting or running:
+            while waiting and len(running) < jobs and failed is None:
+                index = waiting.pop(0)
+                name = scripts[index][0]
+                log = open(work / f"{name}.log", "w")
+                running[index] = (subprocess.Popen([yosys_path(), "-q", "-s", str(work / f"{name}.ys")], cwd=work,
+                                                   stdout=log, stderr=subprocess.STDOUT), log)
+            for index, (process, log) in list(running.items()):
+                if process.poll() is not None:
+                    log.close()
+                    del running[index]
+                    if process.returncode != 0 and failed is None:
+                        failed = index
+            if failed is not None:
+                waiting = []
             under_way, done = [], 0
-            for (_, _, outputs, labels), process in zip(scripts, processes):
+            for index, (_, _, outputs, labels) in enumerate(scripts):
                 written = sum(1 for output in outputs if (work / output).is_file())
                 done += written
-                if process.poll() is None and written < len(outputs):
+                if index in running and written < len(outputs):
                     under_way.append(labels[written])
-            if progress and done != shown and done < total:
+            if progress and done != shown and done < total and running:
                 progress(done, total, ", ".join(under_way))
                 shown = done
-            time.sleep(1)
+            if running:
+                time.sleep(1)
     finally:
-        for process in processes:
+        for process, log in running.values():
             if process.poll() is None:
                 process.kill()
-        for log in logs:
             log.close()
-    for (name, _, _, _), process in zip(scripts, processes):
-        if process.returncode != 0:
-            raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
+    if failed is not None:
+        name = scripts[failed][0]
+        raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
 
 
 def module_texts(verilog: str) -> dict:
@@ -252,18 +261,23 @@ def module_texts(verilog: str) -> dict:
     return texts
 
 
+#: How a block is mapped, part of its digest: a count made another way is not reused as one
+#: of this way (records before this mapped every block of a job in one process, from the
+#: whole design's Verilog, and their counts moved with what the process had read and
+#: mapped before).
+BLOCK_METHOD = "one Yosys process per block, reading block_source alone"
+
+
 def block_digest(texts: dict, hierarchy: dict, module: str) -> str:
     """SHA-256 of everything Yosys's estimate of ``module`` in ``blocks`` mode depends on: the
-    synthesis command, the module's text and the port declarations of the blocks it
-    instantiates (blackboxed, so nothing else of theirs counts). A block whose digest a
-    recorded run already mapped need not be mapped again; but Yosys's count for one text
-    can differ with what its process mapped before (docs/accelerator.md, "How much a level
-    count varies"), so a digest that two runs counted differently is mapped again
+    synthesis command, :data:`BLOCK_METHOD` and the file it maps (:func:`block_source`: the
+    module's text and the port declarations of the blocks it instantiates). A block whose
+    digest a recorded run already mapped need not be mapped again. Yosys maps one file
+    the same way in every fresh process, so one digest gives one count; a digest that two
+    runs counted differently all the same is mapped again
     (``scripts/commands/synth.recorded_blocks``)."""
-    digest = hashlib.sha256(f"{SYNTH}\n".encode())
-    digest.update(texts[module].encode())
-    for child in sorted(set(hierarchy[module])):
-        digest.update(blackbox_text(texts, child).encode())
+    digest = hashlib.sha256(f"{SYNTH}\n{BLOCK_METHOD}\n".encode())
+    digest.update(block_source(texts, hierarchy, module).encode())
     return digest.hexdigest()
 
 
@@ -273,6 +287,24 @@ def blackbox_text(texts: dict, module: str) -> str:
     return "\n".join([f"blackbox {module}"] + ports) + "\n"
 
 
+def blackbox_module(texts: dict, module: str) -> str:
+    """A ``(* blackbox *)`` module with ``module``'s name and port declarations and nothing
+    else (:func:`blackbox_text` as Verilog): the ports are all a block that instantiates
+    it sees of it."""
+    ports = blackbox_text(texts, module).splitlines()[1:]
+    names = [re.sub(r"^(input|output|inout)\s+(signed\s+)?(\[[^\]]*\]\s*)?", "", port).rstrip(";").rstrip()
+             for port in ports]
+    # an escaped identifier ends at white space: one follows each
+    header = f"module {_escape(module)} ({', '.join(name + ' ' if name.startswith(chr(92)) else name for name in names)});"
+    return "\n".join(["(* blackbox *)", header] + [f"  {port}" for port in ports] + ["endmodule"]) + "\n"
+
+
+def block_source(texts: dict, hierarchy: dict, module: str) -> str:
+    """The Verilog Yosys maps for ``module`` in ``blocks`` mode: its text, then a
+    :func:`blackbox_module` for each block it instantiates (their names in order)."""
+    return texts[module] + "".join(blackbox_module(texts, child) for child in sorted(set(hierarchy[module])))
+
+
 def block_digests(verilog: str) -> dict:
     """Kind -> :func:`block_digest` of its representative module, for the synthesis input
     ``verilog`` (as :func:`synth` writes it: :func:`without_memory_init` applied)."""
@@ -280,28 +312,14 @@ def block_digests(verilog: str) -> dict:
     return {kind: block_digest(texts, hierarchy, names[0]) for kind, names in block_kinds(hierarchy).items()}
 
 
-def share_out(weights: list, jobs: int) -> list:
-    """Indices of ``weights`` in ``jobs`` groups of nearly equal total weight (the heaviest
-    first, each to the lightest group so far); each group in index order, empty ones dropped."""
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
-    groups = [[] for _ in range(jobs)]
-    loads = [0] * jobs
-    for index in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
-        lightest = loads.index(min(loads))
-        groups[lightest].append(index)
-        loads[lightest] += weights[index]
-    return [sorted(group) for group in groups if group]
-
-
 def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: int = 1,
                  known: dict | None = None) -> list:
-    """Each distinct block once, its sub-blocks blackboxed; ``jobs`` Yosys processes side by
-    side, each reading the Verilog once and taking a share of the blocks (:func:`share_out`
-    by lines of Verilog). ``known`` maps a :func:`block_digest` to (resources of one, where
-    they were recorded): a block with such a digest is not mapped again, its counts are
-    taken from there. Returns a BlockEstimate per kind; the counts do not depend on
-    ``jobs`` or ``known``."""
+    """Each distinct block once, its sub-blocks blackboxed: a Yosys process per block, reading
+    ``block<N>.v`` (:func:`block_source`) and writing ``block<N>.stat``, at most ``jobs`` side
+    by side, the largest blocks (by lines of Verilog) first. ``known`` maps a
+    :func:`block_digest` to (resources of one, where they were recorded): a block with such
+    a digest is not mapped again, its counts are taken from there. Returns a BlockEstimate
+    per kind; the counts do not depend on ``jobs``, ``known`` or the rest of the design."""
     text = verilog_path.read_text()
     hierarchy = modules(text)
     if top not in hierarchy:
@@ -312,19 +330,14 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: 
     known = known or {}
     todo = [index for index, digest in enumerate(digests) if digest not in known]
     scripts = []
-    for job, shares in enumerate(share_out([texts[kinds[index][1][0]].count("\n") for index in todo], jobs)
-                                 if todo else []):
-        indices = [todo[share] for share in shares]
-        script = [f"read_verilog -sv {verilog_path}", "design -save everything"]
-        for index in indices:
-            module = kinds[index][1][0]
-            script += ["design -load everything", f"hierarchy -top {_escape(module)}"]
-            script += [f"blackbox {_escape(name)}" for name in _descendants(hierarchy, module)]
-            script += [f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
-        scripts.append((f"blocks{job}" if jobs > 1 else "blocks", script,
-                        [f"block{index}.stat" for index in indices], [kinds[index][0] for index in indices]))
+    for index in sorted(todo, key=lambda index: -texts[kinds[index][1][0]].count("\n")):
+        module = kinds[index][1][0]
+        (work / f"block{index}.v").write_text(block_source(texts, hierarchy, module))
+        script = [f"read_verilog -sv block{index}.v", f"hierarchy -top {_escape(module)}",
+                  f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
+        scripts.append((f"block{index}", script, [f"block{index}.stat"], [kinds[index][0]]))
     if scripts:
-        run_in_parallel(scripts, work, progress)
+        run_in_parallel(scripts, work, progress, jobs)
     estimates = []
     for index, (kind, names) in enumerate(kinds):
         if digests[index] in known:

@@ -9,8 +9,10 @@ PATH) and prints the counts beside the paper's Table 1, the device and the
 analytic BRAM18K count of ``rrm analyze``. ``--mode blocks`` synthesises each
 distinct block once and sums by instance count (``auto`` does so when the
 Verilog is larger than :data:`TOP_LINES_MAX` lines: the full-size top would take
-far more than 15 minutes on 2 cores); ``--jobs N`` runs that many Yosys processes side
-by side, the blocks shared out by size (same counts, less wall time). ``--reuse`` takes
+far more than 15 minutes on 2 cores). Each block is mapped by a Yosys process of its own
+from its own text (and its sub-blocks' ports), so its count does not depend on the rest
+of the design; ``--jobs N`` runs up to N such processes side by side, the largest blocks
+first (same counts, less wall time). ``--reuse`` takes
 a block's counts from a recorded run (any preset's ``synth.json``, same Yosys) whose block
 had the same digest (``hw.flow.synth.block_digest``: the same Verilog in, so the same
 counts out) instead of mapping it again; the record names where each reused block's
@@ -94,7 +96,7 @@ def recorded_blocks(yosys: str, root: Path | None = None, conflicts: list | None
 
 
 def run(args) -> int:
-    from hw.flow.synth import SynthError, synth, yosys_path, yosys_version
+    from hw.flow.synth import BLOCK_METHOD, SynthError, synth, yosys_path, yosys_version
 
     from ..paper_figures import PAPER_DESIGN as PAPER
     from rrm.analysis import rtl_memories
@@ -157,13 +159,14 @@ def run(args) -> int:
                  and total.bram18k <= device.bram18k),
         "blocks": [{"kind": b.kind, "count": b.count, "each": b.each.as_dict(), "digest": b.digest,
                     **({"reused_from": b.reused_from} if b.reused_from else {})} for b in result.blocks],
+        **({"block_method": BLOCK_METHOD} if result.mode == "blocks" else {}),
     }
     if args.record:
         from ..results import record
         from ..rtl_identity import verilog_digest
         path = record(spec.preset, "synth", {**{key: report[key] for key in
                                                 ("mode", "yosys", "seconds", "estimate", "analytic_bram18k",
-                                                 "device", "fits", "blocks")},
+                                                 "device", "fits", "blocks", "block_method") if key in report},
                                              "verilog_sha256": verilog_digest(verilog_text)}, commit=started_on)
         print(f"recorded {path}", file=sys.stderr)
     if args.json:
