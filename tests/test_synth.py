@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from hw.flow.synth import (Resources, SynthError, _cells_from_stat, block_digests, block_kinds, block_source,
-                           module_texts, modules, synth, without_memory_init)
+                           module_texts, modules, run_in_parallel, synth, without_memory_init)
 from hw.flow.verilog import MEMORY_INIT, block_verilog, write_block_verilog
 from scripts.cli import main
 
@@ -160,16 +160,39 @@ def test_a_blocks_count_does_not_depend_on_the_rest_of_the_design(tmp_path):
     assert first["leaf"].each.lut > 0 and second["big"].each.lut + second["big"].each.dsp > 0
     assert first["leaf"].digest == second["leaf"].digest
     assert first["leaf"].each.cells == second["leaf"].each.cells              # cell for cell
-    files = {path.read_text() for path in (tmp_path / "b").glob("block*.v")}
+    files = {path.read_text() for path in (tmp_path / "b").glob("*.v") if path.name != "synth_input.v"}
     assert LEAF in files                                                       # Yosys read the leaf alone
 
 
 @needs_yosys
 def test_a_failed_block_stops_the_run_and_names_its_log(tmp_path):
     broken = tmp_path / "broken.v"
-    broken.write_text(TWO_BLOCKS.replace("assign y = ~a;", "assign y = ~;"))
-    with pytest.raises(SynthError, match="block"):
+    broken.write_text(TWO_BLOCKS.replace("  leaf leaf0 (", "  wire w = ;\n  leaf leaf0 ("))   # top's, mapped first
+    with pytest.raises(SynthError) as failed:
         synth(broken, "top", tmp_path / "w", "blocks", jobs=1)
+    assert failed.value.log.name == "block1.log" and "syntax error" in failed.value.why
+    assert not (tmp_path / "w" / "block0.log").exists()                       # the leaf never started
+
+
+def test_a_step_is_started_and_named_as_soon_as_another_ends(tmp_path, monkeypatch):
+    # a stand-in for Yosys that runs its script's lines as shell commands
+    fake = tmp_path / "fake-yosys"
+    fake.write_text('#!/bin/sh\nsh "$3"\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr("hw.flow.synth.yosys_path", lambda: str(fake))
+    scripts = [(name, [f"sleep {seconds}", f"touch {name}.out"], [f"{name}.out"], [name])
+               for name, seconds in (("a", 2.5), ("b", 0.1), ("c", 2.5))]
+    labels = []
+    run_in_parallel(scripts, tmp_path, lambda done, total, label: labels.append((done, total, label)), jobs=2)
+    assert labels[0] == (0, 3, "a, b")
+    assert (1, 3, "a, c") in labels                                # c named the pass it starts in
+    assert all((tmp_path / f"{name}.out").is_file() for name in "abc")
+
+
+def test_jobs_must_be_a_positive_integer(tmp_path):
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs"):
+            run_in_parallel([], tmp_path, jobs=bad)
 
 
 @needs_yosys

@@ -191,10 +191,10 @@ def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None =
     """Run Yosys scripts, one process each, at most ``jobs`` at a time (default: all at
     once), the next starting as one ends: ``scripts`` holds (name, lines, outputs, labels)
     as :func:`run_in_steps` takes them. ``progress(done, total, label)`` is called whenever
-    the count of written outputs changes, ``label`` naming the steps under way. SynthError
-    (the first failed script's) once the running processes have ended; none starts after
-    a failure."""
-    jobs = len(scripts) if jobs is None else jobs
+    the count of written outputs or the steps under way change, ``label`` naming the steps
+    under way. When a script fails, none starts after it and those running are stopped:
+    SynthError, the failed script's."""
+    jobs = max(1, len(scripts)) if jobs is None else jobs
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
     for name, script, outputs, _labels in scripts:
@@ -202,15 +202,9 @@ def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None =
         for output in outputs:
             (work / output).unlink(missing_ok=True)
     waiting, running, failed = list(range(len(scripts))), {}, None
-    total, shown = sum(len(outputs) for _, _, outputs, _ in scripts), -1
+    total, shown = sum(len(outputs) for _, _, outputs, _ in scripts), None
     try:
         while waiting or running:
-            while waiting and len(running) < jobs and failed is None:
-                index = waiting.pop(0)
-                name = scripts[index][0]
-                log = open(work / f"{name}.log", "w")
-                running[index] = (subprocess.Popen([yosys_path(), "-q", "-s", str(work / f"{name}.ys")], cwd=work,
-                                                   stdout=log, stderr=subprocess.STDOUT), log)
             for index, (process, log) in list(running.items()):
                 if process.poll() is not None:
                     log.close()
@@ -218,22 +212,30 @@ def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None =
                     if process.returncode != 0 and failed is None:
                         failed = index
             if failed is not None:
-                waiting = []
+                break
+            while waiting and len(running) < jobs:
+                index = waiting.pop(0)
+                name = scripts[index][0]
+                command = [yosys_path(), "-q", "-s", str(work / f"{name}.ys")]
+                with open(work / f"{name}.log", "w") as log:
+                    process = subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+                running[index] = (process, log)          # the child keeps its own copy open
             under_way, done = [], 0
             for index, (_, _, outputs, labels) in enumerate(scripts):
                 written = sum(1 for output in outputs if (work / output).is_file())
                 done += written
                 if index in running and written < len(outputs):
                     under_way.append(labels[written])
-            if progress and done != shown and done < total and running:
+            if progress and (done, under_way) != shown and done < total:
                 progress(done, total, ", ".join(under_way))
-                shown = done
+                shown = (done, under_way)
             if running:
                 time.sleep(1)
     finally:
         for process, log in running.values():
             if process.poll() is None:
                 process.kill()
+                process.wait()
             log.close()
     if failed is not None:
         name = scripts[failed][0]
@@ -265,7 +267,7 @@ def module_texts(verilog: str) -> dict:
 #: of this way (records before this mapped every block of a job in one process, from the
 #: whole design's Verilog, and their counts moved with what the process had read and
 #: mapped before).
-BLOCK_METHOD = "one Yosys process per block, reading block_source alone"
+BLOCK_METHOD = "one Yosys process per block, reading block_source alone from a file named by its digest"
 
 
 def block_digest(texts: dict, hierarchy: dict, module: str) -> str:
@@ -315,7 +317,7 @@ def block_digests(verilog: str) -> dict:
 def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: int = 1,
                  known: dict | None = None) -> list:
     """Each distinct block once, its sub-blocks blackboxed: a Yosys process per block, reading
-    ``block<N>.v`` (:func:`block_source`) and writing ``block<N>.stat``, at most ``jobs`` side
+    ``<digest>.v`` (:func:`block_source`) and writing ``block<N>.stat``, at most ``jobs`` side
     by side, the largest blocks (by lines of Verilog) first. ``known`` maps a
     :func:`block_digest` to (resources of one, where they were recorded): a block with such
     a digest is not mapped again, its counts are taken from there. Returns a BlockEstimate
@@ -332,8 +334,11 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: 
     scripts = []
     for index in sorted(todo, key=lambda index: -texts[kinds[index][1][0]].count("\n")):
         module = kinds[index][1][0]
-        (work / f"block{index}.v").write_text(block_source(texts, hierarchy, module))
-        script = [f"read_verilog -sv block{index}.v", f"hierarchy -top {_escape(module)}",
+        # named by its digest: Yosys puts the file's name into internal names and
+        # attributes, so the name too follows from the text alone
+        source = f"{digests[index][:16]}.v"
+        (work / source).write_text(block_source(texts, hierarchy, module))
+        script = [f"read_verilog -sv {source}", f"hierarchy -top {_escape(module)}",
                   f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
         scripts.append((f"block{index}", script, [f"block{index}.stat"], [kinds[index][0]]))
     if scripts:
@@ -361,9 +366,9 @@ def without_memory_init(text: str) -> str:
 
 def synth(verilog_path: Path, top: str, work: Path, mode: str, progress=None, jobs: int = 1,
           known: dict | None = None) -> SynthResult:
-    """Run the estimate in ``mode`` ("top" or "blocks", the latter in ``jobs`` Yosys processes,
-    blocks of ``known`` digests not mapped again: :func:`synth_blocks`) with files under
-    ``work``; the memories' initial contents are dropped first (:func:`without_memory_init`)."""
+    """Run the estimate in ``mode`` ("top" or "blocks", the latter a Yosys process per block, up
+    to ``jobs`` at a time, blocks of ``known`` digests not mapped again: :func:`synth_blocks`)
+    with files under ``work``; the memories' initial contents are dropped first (:func:`without_memory_init`)."""
     work.mkdir(parents=True, exist_ok=True)
     stripped = work / "synth_input.v"
     stripped.write_text(without_memory_init(Path(verilog_path).read_text()))

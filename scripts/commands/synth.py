@@ -68,9 +68,11 @@ def recorded_blocks(yosys: str, root: Path | None = None, conflicts: list | None
     reused keeps naming the record that mapped it).
 
     A digest that two runs mapped to different counts is left out, to be mapped again:
-    Yosys's result for one module text can depend on what the same process mapped before
-    it (docs/accelerator.md, "How much a level count varies"), so neither count is the one to
-    copy. Each such digest is appended to ``conflicts`` as (kind, {source: Resources})."""
+    neither count is the one to copy. Since each block is mapped alone, from a file of its
+    own (``hw.flow.synth.block_source``), one digest gives one count; the check is kept as a
+    safeguard (records made the old way, when a block's count moved with what its process
+    mapped before it, have other digests: docs/accelerator.md, "How much a level count
+    varies"). Each such digest is appended to ``conflicts`` as (kind, {source: Resources})."""
     from hw.flow.synth import Resources
 
     from .. import results
