@@ -97,7 +97,7 @@ def _rr_mobilenet_packed() -> Spec:
     first (fewer DSP48E2), but Yosys counted 277,838 LUT with 4, 1.4 % over the device; 2
     taps move about 6K LUT into 128 of the 152 spare DSP48E2 (2,496 of 2,520) at the same
     cycles, and Yosys fitted that on all four resources (271,738 LUT at 817708e). Since the
-    DW wide reader's one-hot select (4612ffb) it is 2.1 % over the LUTs
+    DW wide reader's one-hot select (4612ffb) it is 2.5 % over the LUTs
     (results/rr-mobilenet-packed/synth.json; docs/accelerator.md, Timing)."""
     paper = _rr_mobilenet()
     hardware = HardwareSpec(pe_count=50, lanes=64, dw_pe_count=1, fc_parallel=4, serial_bn=True,
