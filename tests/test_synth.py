@@ -108,15 +108,7 @@ LEAF = """module leaf(a, y);
   assign y = a ^ {a[2:0], a[3]} ^ {a[1:0], a[3:2]} ^ (a + 4'd5);
 endmodule
 """
-ALONE = """module top(a, y);
-  input [3:0] a;
-  output [3:0] y;
-  leaf leaf0 (
-    .a(a),
-    .y(y)
-  );
-endmodule
-""" + LEAF
+ALONE = TWO_BLOCKS[:TWO_BLOCKS.index("module leaf")] + LEAF   # TWO_BLOCKS's top, this leaf
 BESIDE = """module big(a, z);
   input [7:0] a;
   output [15:0] z;

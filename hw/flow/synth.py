@@ -205,9 +205,8 @@ def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None =
     total, shown = sum(len(outputs) for _, _, outputs, _ in scripts), None
     try:
         while waiting or running:
-            for index, (process, log) in list(running.items()):
+            for index, process in list(running.items()):
                 if process.poll() is not None:
-                    log.close()
                     del running[index]
                     if process.returncode != 0 and failed is None:
                         failed = index
@@ -217,9 +216,8 @@ def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None =
                 index = waiting.pop(0)
                 name = scripts[index][0]
                 command = [yosys_path(), "-q", "-s", str(work / f"{name}.ys")]
-                with open(work / f"{name}.log", "w") as log:
-                    process = subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
-                running[index] = (process, log)          # the child keeps its own copy open
+                with open(work / f"{name}.log", "w") as log:   # the child keeps its own copy open
+                    running[index] = subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
             under_way, done = [], 0
             for index, (_, _, outputs, labels) in enumerate(scripts):
                 written = sum(1 for output in outputs if (work / output).is_file())
@@ -232,11 +230,10 @@ def run_in_parallel(scripts: list, work: Path, progress=None, jobs: int | None =
             if running:
                 time.sleep(1)
     finally:
-        for process, log in running.values():
+        for process in running.values():
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            log.close()
     if failed is not None:
         name = scripts[failed][0]
         raise SynthError(name, work / f"{name}.log", (work / f"{name}.log").read_text(errors="replace"))
@@ -278,26 +275,31 @@ def block_digest(texts: dict, hierarchy: dict, module: str) -> str:
     the same way in every fresh process, so one digest gives one count; a digest that two
     runs counted differently all the same is mapped again
     (``scripts/commands/synth.recorded_blocks``)."""
-    digest = hashlib.sha256(f"{SYNTH}\n{BLOCK_METHOD}\n".encode())
-    digest.update(block_source(texts, hierarchy, module).encode())
-    return digest.hexdigest()
+    return source_digest(block_source(texts, hierarchy, module))
+
+
+def source_digest(source: str) -> str:
+    """:func:`block_digest` of a block whose :func:`block_source` is ``source``."""
+    return hashlib.sha256(f"{SYNTH}\n{BLOCK_METHOD}\n{source}".encode()).hexdigest()
+
+
+def port_declarations(texts: dict, module: str) -> list:
+    """``module``'s port declaration lines (``input [3:0] a;``), stripped, in order."""
+    return [line.strip() for line in texts[module].splitlines() if re.match(r"^\s*(input|output|inout)\b", line)]
 
 
 def blackbox_text(texts: dict, module: str) -> str:
     """What a design that blackboxes ``module`` sees of it: its name and port declarations."""
-    ports = [line.strip() for line in texts[module].splitlines() if re.match(r"^\s*(input|output|inout)\b", line)]
-    return "\n".join([f"blackbox {module}"] + ports) + "\n"
+    return "\n".join([f"blackbox {module}"] + port_declarations(texts, module)) + "\n"
 
 
 def blackbox_module(texts: dict, module: str) -> str:
     """A ``(* blackbox *)`` module with ``module``'s name and port declarations and nothing
-    else (:func:`blackbox_text` as Verilog): the ports are all a block that instantiates
-    it sees of it."""
-    ports = blackbox_text(texts, module).splitlines()[1:]
-    names = [re.sub(r"^(input|output|inout)\s+(signed\s+)?(\[[^\]]*\]\s*)?", "", port).rstrip(";").rstrip()
-             for port in ports]
-    # an escaped identifier ends at white space: one follows each
-    header = f"module {_escape(module)} ({', '.join(name + ' ' if name.startswith(chr(92)) else name for name in names)});"
+    else: the ports are all a block that instantiates it sees of it."""
+    ports = port_declarations(texts, module)
+    # each name as declared, up to its ';': an escaped one keeps the white space that ends it
+    names = [re.sub(r"^(input|output|inout)\s+(signed\s+)?(\[[^\]]*\]\s*)?", "", port)[:-1] for port in ports]
+    header = f"module {_escape(module)} ({', '.join(names)});"
     return "\n".join(["(* blackbox *)", header] + [f"  {port}" for port in ports] + ["endmodule"]) + "\n"
 
 
@@ -328,7 +330,8 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: 
         raise UserError(f"{verilog_path}: no module {top!r}")
     kinds = list(block_kinds(hierarchy).items())
     texts = module_texts(text)
-    digests = [block_digest(texts, hierarchy, names[0]) for _, names in kinds]
+    sources = [block_source(texts, hierarchy, names[0]) for _, names in kinds]
+    digests = [source_digest(source) for source in sources]
     known = known or {}
     todo = [index for index, digest in enumerate(digests) if digest not in known]
     scripts = []
@@ -337,7 +340,7 @@ def synth_blocks(verilog_path: Path, top: str, work: Path, progress=None, jobs: 
         # named by its digest: Yosys puts the file's name into internal names and
         # attributes, so the name too follows from the text alone
         source = f"{digests[index][:16]}.v"
-        (work / source).write_text(block_source(texts, hierarchy, module))
+        (work / source).write_text(sources[index])
         script = [f"read_verilog -sv {source}", f"hierarchy -top {_escape(module)}",
                   f"{SYNTH} -top {_escape(module)}", f"tee -q -o block{index}.stat stat -json"]
         scripts.append((f"block{index}", script, [f"block{index}.stat"], [kinds[index][0]]))
