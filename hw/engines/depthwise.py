@@ -289,12 +289,15 @@ class DepthwiseEngine(wiring.Component):
         stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
         landing = fill_d_valid & (fill_d_j == D - 1) & (fill_d_idx == stream_idx)
         wide_pixel = Signal(data.ArrayLayout(slot_layout, D), reset_less=True)
-        slot_hot = stream_hot[:P] | stream_hot[P:]
         for j in range(D):
             pixel = select_one_hot([buffers[idx][j][slot] for idx in range(2) for slot in range(P)],
                                    stream_hot)
             if j == D - 1:
-                pixel = Mux(landing, select_one_hot(fm_rdata, slot_hot).as_value(), pixel.as_value())
+                # The landing word's buffer has not streamed a pixel yet (it becomes full in
+                # this cycle), so its pixel on offer is slot 0: no select over the word's P
+                # slots (at 50 PEs x 64 lanes that select was a third of the DW engine's
+                # LUTs).
+                pixel = Mux(landing, fm_rdata[0].as_value(), pixel.as_value())
             m.d.comb += wide_pixel[j].eq(pixel)
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
                      patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
