@@ -175,7 +175,7 @@ class MemoryMap:
 
     def check_image_fits(self, spec: Spec) -> None:
         """SpecError unless the accelerator can be built: an image pixel fits a feature-map
-        slot, and with ``serial_bn`` every pixel-mode conv/pw layer has at least
+        slot, ``image_pixels`` 2 has a conv1 the pair walk makes, and with ``serial_bn`` every pixel-mode conv/pw layer has at least
         ``ceil(pe_count / serial_bn_units) + 2`` beats per result (the drain of the previous
         result's P sums)."""
         hw = spec.hardware
@@ -201,6 +201,15 @@ class MemoryMap:
                                 f"(the widest conv/pw sum) need {field + spec.quant.act_bits + 1} bits "
                                 f"signed, over the DSP48E2's 27-bit A port (act_bits at most 8 and "
                                 f"field + act_bits at most 26)")
+        if hw.image_pixels == 2:
+            conv1 = spec.layer("conv1")
+            size = spec.network.input_size
+            if conv1.kernel != 3 or conv1.stride != 2 or size % 2 or size < 4:
+                raise SpecError("hardware.image_pixels",
+                                f"2 walks conv1 a pixel pair per cycle with 3 x 3 windows of stride "
+                                f"2 on an even image of at least 4 pixels a side; this conv1 is "
+                                f"{conv1.kernel} x {conv1.kernel}, stride {conv1.stride}, on "
+                                f"{size} x {size}")
         if self.image_bits > self.slot_bits:
             raise SpecError("hardware.lanes",
                             f"an image pixel ({spec.network.input_channels} x {spec.quant.input_bits} "

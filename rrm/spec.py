@@ -271,6 +271,12 @@ class HardwareSpec:
         default 1): a result's P sums leave ``ceil(P / units)`` cycles, units side by side
         on neighbouring slots, so a layer needs ``ceil(P / units) + 2`` beats per result
         instead of ``P + 2``. Group mode needs a single unit.
+    image_pixels : int
+        Image pixels per beat of the image port and per cycle of conv1's walk (1 or 2,
+        default 1). 2 takes the image as pixel pairs and walks conv1 a pair per cycle
+        (:class:`~hw.blocks.pair_patch_buffer.PairPatchBuffer`), halving conv1's cycles;
+        needs a 3 x 3 conv1 of stride 2, an even input size of at least 4 and an even
+        ``pe_count``.
     pw_slices : int
         Slices of ``lanes`` weights per PW RAM row (0: ``pe_count``). Fewer than
         ``pe_count`` makes the PW RAM narrower and deeper (BRAM18K are 512 x 36: a row of
@@ -294,10 +300,11 @@ class HardwareSpec:
     packed_pw: bool = False
     serial_bn_units: int = 1
     pw_slices: int = 0
+    image_pixels: int = 1
 
     #: Fields a spec file may leave out (their defaults keep the paper's design).
     OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_taps", "packed_pw", "serial_bn_units",
-                       "pw_slices")
+                       "pw_slices", "image_pixels")
 
     @property
     def dw_pes(self) -> int:
@@ -343,6 +350,10 @@ class HardwareSpec:
             raise SpecError("hardware.serial_bn", f"must be true or false, not {self.serial_bn!r}")
         _check_int("hardware.dw_lut_taps", self.dw_lut_taps, 0, self.kernel * self.kernel)
         _check_int("hardware.serial_bn_units", self.serial_bn_units, 1, self.pe_count)
+        _check_int("hardware.image_pixels", self.image_pixels, 1, 2)
+        if self.image_pixels == 2 and self.pe_count % 2:
+            raise SpecError("hardware.image_pixels",
+                            f"2 fills a word's slots in pairs: pe_count must be even, not {self.pe_count}")
         if self.serial_bn_units > 1 and not self.serial_bn:
             raise SpecError("hardware.serial_bn_units",
                             f"{self.serial_bn_units} units need serial_bn (without it every PE has its own)")

@@ -9,14 +9,14 @@ edge and then samples every port in the read-only phase. Checks, on every image:
 - the k-th word written goes to address ``k % image_ring`` and holds pixels ``k*P ..``
   (``p - 2**(input_bits-1)``, two's complement, channel c of slot s at bit
   ``s*slot_bits + c*input_bits``; the slots past the image's last pixel are not looked at);
-- a pixel of word w is taken only while ``reader_word >= w - image_ring + 1``, and ``ready``
-  is high on exactly the cycles the loader is inputting, has pixels left and that holds;
+- a beat (``image_pixels`` pixels) of word w is taken only while ``reader_word >= w - image_ring + 1``, and ``ready``
+  is high on exactly the cycles the loader is inputting, has beats left and that holds;
 - ``ring.readable`` after edge e equals the words whose write request was seen by edge e-2;
 - ``inputting`` drops after the final word's write, ``error`` follows ``last``.
 
 Images: (1) reader held at 0 until the loader has stalled with the ring full for 50 cycles
 (``ready`` low, ``valid`` high, exactly ``image_ring`` words written), then moving; pixels
-with random gaps; (2) ``last`` also on pixel 10: ``error`` set; (3) no ``last`` at all:
+with random gaps; (2) ``last`` also on beat 10: ``error`` set; (3) no ``last`` at all:
 ``error`` set; (4) a correct image: ``error`` clear again.
 """
 
@@ -33,7 +33,7 @@ from amaranth.lib import data
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
-from hw.engines.image_loader import pixel_bits
+from hw.engines.image_loader import image_beat_bits, pixel_bits
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
@@ -46,12 +46,14 @@ class Monitor:
     def __init__(self, dut, spec):
         self.dut, self.spec = dut, spec
         mmap = sizing(spec).memories
-        self.P, self.ring, self.pixels = spec.hardware.pe_count, mmap.image_ring, spec.network.input_size ** 2
+        n = spec.hardware.image_pixels
+        self.ring, self.beats = mmap.image_ring, spec.network.input_size ** 2 // n
+        self.per_word = spec.hardware.pe_count // n      # beats per word
         self.hold = False
         self.reader = 0
         self.rng = random.Random(3)
         self.writes = []          # (edge, addr, data)
-        self.taken = []           # (edge, pixel data, last, reader_word at the handshake)
+        self.taken = []           # (edge, beat data, last, reader_word at the handshake)
         self.write_edges = []
         self.errors = []
         self.stalled = 0          # consecutive cycles with valid high, ready low
@@ -84,13 +86,14 @@ class Monitor:
                 if readable != want_readable:
                     self.errors.append(f"edge {edge}: readable {readable}, {want_readable} words written by edge {edge - 2}")
                 count = len(self.taken)
-                want_ready = int(inputting and count < self.pixels and count // self.P <= self.reader + self.ring - 1)
+                want_ready = int(inputting and count < self.beats
+                                 and count // self.per_word <= self.reader + self.ring - 1)
                 if ready != want_ready:
-                    self.errors.append(f"edge {edge}: ready {ready}, expected {want_ready} (pixel {count}, "
+                    self.errors.append(f"edge {edge}: ready {ready}, expected {want_ready} (beat {count}, "
                                        f"reader on word {self.reader}, inputting {inputting})")
             if valid and ready:
                 payload = int(dut.image__payload.value)
-                bits = pixel_bits(self.spec)
+                bits = image_beat_bits(self.spec)
                 self.taken.append((edge, payload & ((1 << bits) - 1), payload >> bits, self.reader))
             self.stalled = self.stalled + 1 if valid and not ready else 0
 
@@ -115,12 +118,14 @@ def expected_words(spec, image: np.ndarray) -> list:
 
 
 def pixel_beats(spec, image, last_at) -> list:
+    """The image's beats (``image_pixels`` pixels each, the first in the low bytes), ``last``
+    on the beats numbered in ``last_at``."""
     byte_bits = pixel_bits(spec) // spec.network.input_channels
-    flat = image.reshape(-1, image.shape[-1])
+    flat = image.reshape(-1, spec.hardware.image_pixels * image.shape[-1])
     beats = []
-    for i, px in enumerate(flat):
+    for i, values in enumerate(flat):
         word = 0
-        for c, p in enumerate(px):
+        for c, p in enumerate(values):
             word |= int(p) << (c * byte_bits)
         beats.append({"data": word, "last": int(i in last_at)})
     return beats
@@ -133,7 +138,8 @@ async def image_ring(dut):
     mmap = sizing(spec).memories
     net = spec.network
     pixels = net.input_size ** 2
-    layout = data.StructLayout({"data": unsigned(pixel_bits(spec)), "last": 1})
+    beats = pixels // spec.hardware.image_pixels
+    layout = data.StructLayout({"data": unsigned(image_beat_bits(spec)), "last": 1})
     rng = np.random.default_rng(config["seed"])
 
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
@@ -148,8 +154,8 @@ async def image_ring(dut):
     cocotb.start_soon(monitor.run())
     source = StreamSource(dut, "image", layout, random_pauses(17, 0.2))
 
-    plans = [("held reader", [pixels - 1]), ("last early", [10, pixels - 1]), ("no last", []),
-             ("correct", [pixels - 1])]
+    plans = [("held reader", [beats - 1]), ("last early", [10, beats - 1]), ("no last", []),
+             ("correct", [beats - 1])]
     figures = []
     for name, last_at in plans:
         image = rng.integers(0, 256, (net.input_size, net.input_size, net.input_channels), dtype=np.uint8)
@@ -177,25 +183,25 @@ async def image_ring(dut):
         for _ in range(40 * pixels):
             await RisingEdge(dut.clk)
             await ReadOnly()
-            if len(monitor.taken) == pixels and not int(dut.inputting.value):
+            if len(monitor.taken) == beats and not int(dut.inputting.value):
                 break
-        assert len(monitor.taken) == pixels, \
-            (f"{name}: {len(monitor.taken)} of {pixels} pixels taken; {len(monitor.writes)} words written, readable "
+        assert len(monitor.taken) == beats, \
+            (f"{name}: {len(monitor.taken)} of {beats} beats taken; {len(monitor.writes)} words written, readable "
              f"{int(dut.ring__readable.value)}, reader on {monitor.reader}, valid {int(dut.image__valid.value)}, "
              f"ready {int(dut.image__ready.value)}, inputting {int(dut.inputting.value)}; "
              f"first mismatches {monitor.errors[:3]}")
         assert not int(dut.inputting.value), f"{name}: still inputting"
         error = int(dut.error.value)
         assert error == (name in ("last early", "no last")), f"{name}: error {error}"
-        # the words, their addresses, the reader's position at each pixel
+        # the words, their addresses, the reader's position at each beat
         want = expected_words(spec, image)
         assert len(monitor.writes) == len(want), f"{name}: {len(monitor.writes)} words written, image has {len(want)}"
         for k, ((edge, addr, word), (golden, mask)) in enumerate(zip(monitor.writes, want)):
             assert addr == k % mmap.image_ring, f"{name}: word {k} written at {addr}"
             assert word & mask == golden, f"{name}: word {k}: {word & mask:#x}, image {golden:#x}"
         for i, (edge, _, _, reader) in enumerate(monitor.taken):
-            w = i // spec.hardware.pe_count
-            assert reader >= w - mmap.image_ring + 1, f"{name}: pixel {i} (word {w}) taken with the reader on {reader}"
+            w = i // monitor.per_word
+            assert reader >= w - mmap.image_ring + 1, f"{name}: beat {i} (word {w}) taken with the reader on {reader}"
         assert monitor.writes[-1][0] < current_cycle(), f"{name}"
         # the slots of the last word past the image's last pixel (not checked): what they hold
         last_word, last_mask = monitor.writes[-1][2], want[-1][1]

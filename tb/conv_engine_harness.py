@@ -47,7 +47,7 @@ from amaranth.lib.wiring import In, Out, connect
 from golden import model
 from golden.random_weights import random_artifact
 from hw.engines.conv import ConvEngine
-from hw.engines.image_loader import ImageLoader, pixel_bits
+from hw.engines.image_loader import ImageLoader, image_beat_bits
 from hw.engines.interfaces import COUNTER_BITS, entry_value, ram_shapes
 from hw.flow.verilog import module_name
 from rrm.param_stream import ram_words
@@ -77,12 +77,14 @@ class ConvCase:
         return self.entry.kind == "conv"
 
     def pixels(self) -> list:
-        """conv1: the image's beats' ``data`` values, row by row, channel c in byte c."""
+        """conv1: the image's beats' ``data`` values, row by row, ``image_pixels`` pixels a
+        beat, channel c of the beat's pixel k in byte ``k * C + c``."""
         spec = self.spec
         byte_bits = 8 * -(-spec.quant.input_bits // 8)
         h, w, c = self.image.shape
-        flat = self.image.reshape(h * w, c)
-        return [sum(int(flat[i, ch]) << (ch * byte_bits) for ch in range(c)) for i in range(h * w)]
+        n = spec.hardware.image_pixels
+        flat = self.image.reshape(h * w // n, n * c)
+        return [sum(int(value) << (b * byte_bits) for b, value in enumerate(beat)) for beat in flat]
 
 
 def conv_case(spec: Spec, layer: str, seed: int = 1) -> ConvCase:
@@ -217,7 +219,7 @@ class ConvHarness(wiring.Component):
 
 def image_layout(spec: Spec):
     """The layout of the ``image`` stream's payload ({data, last})."""
-    return data.StructLayout({"data": unsigned(pixel_bits(spec)), "last": 1})
+    return data.StructLayout({"data": unsigned(image_beat_bits(spec)), "last": 1})
 
 
 def harness_block(layer: str) -> str:

@@ -81,6 +81,12 @@ CASES = {
     # still waits for the ring later (with gaps throughout, even 10 %, it never does)
     "conv1-ring-gaps": (dict(pe_count=2, lanes=4), "conv1",
                         {"pause": 0.3, "pause_cycles": 200, "exact": False}),
+    # the image as pixel pairs (image_pixels 2): conv1's pair walk, the ring half the image ...
+    "conv1-ring-pairs": (dict(pe_count=2, lanes=4, image_pixels=2), "conv1", {}),
+    # ... with random gaps on the image stream
+    "conv1-pairs-gaps": (dict(pe_count=2, lanes=4, image_pixels=2), "conv1", {"pause": 0.3, "exact": False}),
+    # ... on 6 PEs x 7 lanes, 3 pairs a word (the last word of 2), packed: the gather of 6
+    "packed-6pe-conv1-pairs": (dict(pe_count=6, lanes=7, packed_pw=True, image_pixels=2), "conv1", {}),
 }
 
 

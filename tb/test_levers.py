@@ -1,8 +1,8 @@
 """The hardware levers of the faster configurations on tiny, bit for bit against golden and
 cycle for cycle against the cycle model: fewer DW PEs than Conv PEs (``dw_pe_count``), the
 FC on fewer classes at once (``fc_parallel``), the Conv module's results through one BN
-unit (``serial_bn``), two pixels per DSP48E2 (``packed_pw``), and the image streaming through a
-ring in buffer Q smaller than itself. The packed configuration also runs under Icarus."""
+unit (``serial_bn``), two pixels per DSP48E2 (``packed_pw``), the image streaming through a
+ring in buffer Q smaller than itself, and the image as pixel pairs (``image_pixels``). The packed configuration also runs under Icarus."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ VARIANTS = {
     # (the FC: 2 classes at a time, twice per row)
     "6pe-packed-2units-4slices": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
                                       serial_bn_units=2, pw_slices=4, packed_pw=True),
+    # the image as pixel pairs (image_pixels 2): conv1's pair walk behind a ring of half the
+    # image (4 lanes), and on 6 packed PEs (3 pairs a word, the gather of 6 windows)
+    "2pe-4lanes-ring-pairs": dict(pe_count=2, lanes=4, image_pixels=2),
+    "6pe-packed-pairs": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
+                             serial_bn_units=2, pw_slices=4, packed_pw=True, image_pixels=2),
 }
 
 

@@ -32,6 +32,8 @@ IMAGE_SPECS = {
     "tiny": lambda: tiny(),
     # 3 pixels a word: 342 words (the last one of a single pixel) through a ring of 172
     "tiny-3x7": lambda: tiny(pe_count=3, lanes=7),
+    # pixel pairs (image_pixels 2), 3 a word: 171 words (the last one of 2 pairs)
+    "tiny-6-pairs": lambda: tiny(pe_count=6, image_pixels=2),
 }
 
 

@@ -18,3 +18,11 @@ def test_patch_buffer_conv_rgb(run_block):
     spec = tiny()
     spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, input_channels=3))
     run_block("conv_patch_buffer", spec, "tb.cocotb_patch_buffer")
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_pair_patch_buffer(run_block, channels):
+    """conv1's pair patch buffer (two pixels per cycle) for a 32x32 image of 3 and of 1 channel."""
+    spec = tiny()
+    spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, input_channels=channels))
+    run_block("conv_pair_patch_buffer", spec, "tb.cocotb_pair_patch_buffer")

@@ -75,6 +75,8 @@ def test_layer_shapes_follow_padding_rule():
     (lambda: HardwareSpec(serial_bn_units=2), "hardware.serial_bn_units"),
     (lambda: HardwareSpec(serial_bn=True, serial_bn_units=10), "hardware.serial_bn_units"),
     (lambda: HardwareSpec(pw_slices=10), "hardware.pw_slices"),
+    (lambda: HardwareSpec(image_pixels=3), "hardware.image_pixels"),
+    (lambda: HardwareSpec(pe_count=9, image_pixels=2), "hardware.image_pixels"),
     (lambda: HardwareSpec(pe_count=8, pw_slices=4, fc_parallel=8), "hardware.fc_parallel"),
     (lambda: HardwareSpec(pe_count=8, pw_slices=6, fc_parallel=4), "hardware.fc_parallel"),
     (lambda: HardwareSpec(tiling={"conv1": LayerTiling(0, 1, 1, 1)}), "hardware.tiling.conv1.ti"),
@@ -184,3 +186,22 @@ def test_packed_pw_refuses_a_field_wider_than_the_dsp_port():
     with pytest.raises(SpecError, match="27-bit A port") as info:
         memory_map(wide).check_image_fits(wide)
     assert info.value.field == "hardware.packed_pw"
+
+
+@pytest.mark.parametrize("network, kernel, says", [
+    (dict(input_size=30), 3, None),           # an even image: accepted
+    (dict(input_size=31), 3, "on 31 x 31"),   # an odd one has no whole pairs
+    (dict(), 5, "this conv1 is 5 x 5"),       # the pair walk makes 3 x 3 windows only
+])
+def test_image_pairs_need_a_conv1_the_pair_walk_makes(network, kernel, says):
+    """``image_pixels`` 2 walks conv1 a pixel pair per cycle: a 3 x 3 conv1 of stride 2 on an
+    even image; anything else is refused, naming the field and the conv1 it got."""
+    spec = load_preset("tiny")
+    spec = dataclasses.replace(spec, network=dataclasses.replace(spec.network, **network),
+                               hardware=dataclasses.replace(spec.hardware, image_pixels=2, kernel=kernel))
+    if says is None:
+        memory_map(spec).check_image_fits(spec)
+        return
+    with pytest.raises(SpecError, match=says) as info:
+        memory_map(spec).check_image_fits(spec)
+    assert info.value.field == "hardware.image_pixels"

@@ -117,16 +117,22 @@ def test_rrm_vivado_system_writes_the_files(tmp_path, capsys):
 
 
 @needs_tcl
-def test_the_zcu102_design_gathers_three_byte_pixels(tmp_path):
-    """rr-mobilenet (xczu9eg: the ZCU102; 3 channels): the block design alone, stubbed; the
-    DMA's bytes reach the accelerator through the width converter (no Verilog is written)."""
-    from hw.flow.system import build_tcl, system_bd_tcl
+@pytest.mark.parametrize("preset, image_pixels, dma_bytes, beat_bytes",
+                         [("rr-mobilenet", 1, 4, 3), ("rr-mobilenet-packed", 2, 8, 6)])
+def test_the_zcu102_design_streams_a_beat_a_cycle(tmp_path, preset, image_pixels, dma_bytes, beat_bytes):
+    """rr-mobilenet (xczu9eg: the ZCU102; 3 channels) with one and two pixels a beat: the
+    block design alone, stubbed; the DMA streams a power of two bytes a cycle, at least a
+    beat, and the width converter cuts them into beats (no Verilog is written)."""
+    from hw.flow.system import build_tcl, image_dma_bytes, system_bd_tcl
     from rrm.presets import load_preset
-    spec = load_preset("rr-mobilenet")
+    spec = load_preset(preset)
+    assert spec.hardware.image_pixels == image_pixels and image_dma_bytes(spec) == dma_bytes
     script = tmp_path / "system_bd.tcl"
     script.write_text(system_bd_tcl(spec))
     calls = [line[len("CALL "):] for line in run_stubbed(script) if line.startswith("CALL ")]
-    assert any(re.search(r"CONFIG.S_TDATA_NUM_BYTES \{?1\}? CONFIG.M_TDATA_NUM_BYTES \{?3\}?", call) for call in calls)
+    assert any(re.search(rf"CONFIG.S_TDATA_NUM_BYTES \{{?{dma_bytes}\}}? CONFIG.M_TDATA_NUM_BYTES \{{?{beat_bytes}\}}?",
+                         call) for call in calls)
+    assert any(re.search(rf"c_m_axis_mm2s_tdata_width \{{?{8 * dma_bytes}\}}?", call) for call in calls)
     assert any(re.search(rf"{csr_map.IMAGE_DMA}/M_AXIS_MM2S .*pixel_width/S_AXIS", call) for call in calls)
     assert any(re.search(rf"pixel_width/M_AXIS .*{csr_map.IP_CELL}/s_axis$", call) for call in calls)
     assert any(re.search(r"c_m_axis_mm2s_tdata_width \{?128\}?", call) for call in calls)   # the parameter DMA

@@ -37,7 +37,9 @@ from ..blocks.conv_pe import ConvPE
 from ..blocks.cost import Cost, per_unit
 from ..blocks.layouts import window_layout
 from ..blocks.packed_pe import PackedConvPE
-from ..blocks.parameters import bn_parameters, conv_parameters, packed_parameters, patch_parameters
+from ..blocks.pair_patch_buffer import PairPatchBuffer
+from ..blocks.parameters import (bn_parameters, conv_parameters, packed_parameters, pair_patch_parameters,
+                                 patch_parameters)
 from ..blocks.patch_buffer import PatchBuffer
 from ..blocks.pe_array import PackedSharedWeightArray, conv_pe_array
 from ..blocks.select import one_hot, select, select_one_hot
@@ -142,7 +144,7 @@ class ConvEngine(wiring.Component):
             return conv1_cycles(height=entry.in_h, width=entry.in_w, stride=entry.stride,
                                 kernel=hw.kernel, pe_count=P, channels=spec.network.input_channels,
                                 groups=entry.out_groups, passes=ConvEngine.conv1_passes(spec),
-                                tail=pipeline + bn + serial_drain,
+                                tail=pipeline + bn + serial_drain, pixels_per_step=hw.image_pixels,
                                 fifo_depth=size.conv1_window_fifo_depth, ring=size.memories.image_ring)
         if entry.kind_code != LayerKind.pw:
             raise ValueError(f"layer {entry.name}: the Conv engine runs conv and pw, not {entry.kind}")
@@ -327,24 +329,31 @@ class ConvEngine(wiring.Component):
                                                              c.g_slice, c.group)
         next_slice, first_group, next_group = c.next_slice, c.first_group, c.next_group
         # conv1: image reader -> patch buffer -> gather P windows -> serializer
+        n = spec.hardware.image_pixels
         reader = self._image_reader(m, fm_rdata)
         # the FM read address: conv1's reader, or the pw counters' word
         m.d.comb += self.fm_read.addr.eq(Mux(kind == LayerKind.pw, c.n_word, reader["raddr"]))
-        patch = PatchBuffer(**patch_parameters(spec, "conv"))
+        if n == 2:   # a pixel pair per cycle, conv1's windows only (3 x 3, stride 2)
+            patch = PairPatchBuffer(**pair_patch_parameters(spec))
+        else:
+            patch = PatchBuffer(**patch_parameters(spec, "conv"))
         m.submodules.conv_patch = patch
         channels = patch.channels
-        in_bits = spec.quant.input_bits
+        in_bits, slot_bits = spec.quant.input_bits, self.mmap.slot_bits
         window_shape = window_layout(patch.value_shape, K, channels)
         conv_reading = (kind == LayerKind.conv) & run
-        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
-                     patch.stride.eq(entry.stride)]
+        m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w)]
+        if n == 1:
+            m.d.comb += patch.stride.eq(entry.stride)
         m.d.comb += [reader["start"].eq(start & (kind == LayerKind.conv)),
-                     reader["count"].eq(entry.in_pixels),
+                     reader["count"].eq(entry.in_pixels[1:] if n == 2 else entry.in_pixels),
                      reader["ready"].eq(patch.i.ready),
                      patch.i.valid.eq(reader["valid"] & conv_reading)]
-        for channel in range(channels):
-            m.d.comb += patch.i.payload[channel].eq(
-                reader["pixel"][channel * in_bits:(channel + 1) * in_bits].as_signed())
+        for k in range(n):
+            pixel = patch.i.payload[k] if n > 1 else patch.i.payload
+            for channel in range(channels):
+                low = k * slot_bits + channel * in_bits
+                m.d.comb += pixel[channel].eq(reader["pixel"][low:low + in_bits].as_signed())
         gather = Signal(data.ArrayLayout(window_shape, P), reset_less=True)
         serial = Signal(data.ArrayLayout(window_shape, P), reset_less=True)
         gather_slot = Signal(range(P))
@@ -608,32 +617,34 @@ class ConvEngine(wiring.Component):
         return chosen
 
     def _image_reader(self, m, fm_rdata):
-        """conv1's reader: streams the ``count`` pixels of the image from buffer Q, one per
-        cycle, each once its word is readable (the image is still arriving). ``ring.reader_word``
+        """conv1's reader: streams the image from buffer Q, ``count`` steps of ``image_pixels``
+        pixels (neighbouring slots of a word), one per cycle, each once its word is readable
+        (the image is still arriving). ``ring.reader_word``
         is the image word it reads (from 0); the image cycles through ``image_ring`` words of
         Q, so its RAM address is ``word % image_ring``, kept without a divider. The read port
         is addressed one step ahead, so its data always holds the word of the current pixel.
         Returns its control/data signals as a dict."""
-        mmap, P = self.mmap, self.spec.hardware.pe_count
+        mmap, P, n = self.mmap, self.spec.hardware.pe_count, self.spec.hardware.image_pixels
         ring = mmap.image_ring
         word = self.ring.reader_word
         r = {
             "start": Signal(), "count": Signal(range(self.spec.network.input_size ** 2 + 1)),
-            "ready": Signal(), "valid": Signal(), "pixel": Signal(mmap.slot_bits),
+            "ready": Signal(), "valid": Signal(), "pixel": Signal(n * mmap.slot_bits),
             "raddr": Signal(range(self.shapes.fm_depth)),
         }
         active = Signal()
         primed = Signal()
         remaining = Signal.like(r["count"])
-        slot = Signal(range(P))
+        slot = Signal(range(P // n))
         ring_addr = Signal(range(ring))
         fire = r["valid"] & r["ready"]
-        word_ends = slot == P - 1
+        word_ends = slot == P // n - 1
         next_ring = Mux(word_ends, Mux(ring_addr == ring - 1, 0, ring_addr + 1), ring_addr)
         m.d.comb += [
             r["valid"].eq(active & primed & (word < self.ring.readable)),
             r["raddr"].eq(Mux(fire, next_ring, ring_addr)),
-            r["pixel"].eq(select(fm_rdata, slot)),
+            r["pixel"].eq(select(fm_rdata, slot) if n == 1 else
+                          select([Cat(*(fm_rdata[s * n + k] for k in range(n))) for s in range(P // n)], slot)),
         ]
         m.d.sync += primed.eq(active)
         with m.If(~self.control.busy):   # idle: the loader may fill the whole ring for the next image

@@ -12,8 +12,8 @@
   ``s_axis_param`` and ``m_axis``, clock ``aclk``, reset ``aresetn``, interrupt ``irq``;
 - ``system_bd.tcl``: the block design: the Zynq UltraScale+ processing system with the
   board preset, the PL clock at the spec's frequency, a processor system reset, AXI DMA
-  ``dma_image`` (MM2S: images, through a width converter when a pixel is more than one
-  byte; S2MM: results) and ``dma_param`` (MM2S: the parameter stream), a SmartConnect from
+  ``dma_image`` (MM2S: images, a power of two bytes a cycle, through a width converter into
+  image beats when a beat is not; S2MM: results) and ``dma_param`` (MM2S: the parameter stream), a SmartConnect from
   the PS's HPM0 master to the register block and the DMAs' registers, one from the DMAs to
   the PS's HP0 port, the interrupts concatenated onto ``pl_ps_irq0``, and the address map
   of :data:`ADDRESS_MAP`;
@@ -38,6 +38,8 @@ from rrm import csr_map
 from rrm.devices import get_device
 from rrm.errors import UserError
 from rrm.spec import Spec
+
+from ..engines.image_loader import image_beat_bits
 
 from ..top.csr import AXI_LITE_PORTS
 from ..engines.classifier import result_bits as result_bits_of
@@ -137,16 +139,23 @@ close_project
 """
 
 
+def image_dma_bytes(spec: Spec) -> int:
+    """Bytes of the image DMA's stream: a power of two (the AXI DMA's MM2S widths) no
+    narrower than one image beat, so that the image can arrive a beat per cycle."""
+    return 1 << (image_beat_bits(spec) // 8 - 1).bit_length()
+
+
 def system_bd_tcl(spec: Spec) -> str:
-    channels = spec.network.input_channels
+    beat_bytes = image_beat_bits(spec) // 8
+    dma_bytes = image_dma_bytes(spec)
     result_bits = result_bits_of(spec)   # the width of AcceleratorSystem's m_axis_tdata
     param_bits = SYSTEM_PARAM_BEAT_BITS
     image_path = (f"connect_bd_intf_net [get_bd_intf_pins {IMAGE_DMA}/M_AXIS_MM2S] "
                   f"[get_bd_intf_pins {IP_CELL}/s_axis]")
-    if channels > 1:
-        image_path = f"""# a pixel is {channels} bytes: the DMA reads bytes, the converter gathers each pixel
+    if dma_bytes != beat_bytes:
+        image_path = f"""# a beat is {beat_bytes} bytes ({spec.hardware.image_pixels} pixel(s) of {spec.network.input_channels} bytes): the DMA streams {dma_bytes} bytes a cycle, the converter cuts them into beats
 create_bd_cell -type ip -vlnv xilinx.com:ip:axis_dwidth_converter pixel_width
-set_property -dict [list CONFIG.S_TDATA_NUM_BYTES {{1}} CONFIG.M_TDATA_NUM_BYTES {{{channels}}} \\
+set_property -dict [list CONFIG.S_TDATA_NUM_BYTES {{{dma_bytes}}} CONFIG.M_TDATA_NUM_BYTES {{{beat_bytes}}} \\
     CONFIG.HAS_TLAST {{1}} CONFIG.HAS_TKEEP {{1}}] [get_bd_cells pixel_width]
 connect_bd_intf_net [get_bd_intf_pins {IMAGE_DMA}/M_AXIS_MM2S] [get_bd_intf_pins pixel_width/S_AXIS]
 connect_bd_intf_net [get_bd_intf_pins pixel_width/M_AXIS] [get_bd_intf_pins {IP_CELL}/s_axis]
@@ -179,7 +188,7 @@ connect_bd_net -net pl_resetn [get_bd_pins reset/peripheral_aresetn]
 create_bd_cell -type ip -vlnv {VLNV} {IP_CELL}
 create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma {IMAGE_DMA}
 set_property -dict [list CONFIG.c_include_sg {{0}} CONFIG.c_sg_length_width {{26}} \\
-    CONFIG.c_include_mm2s {{1}} CONFIG.c_m_axis_mm2s_tdata_width {{8}} \\
+    CONFIG.c_include_mm2s {{1}} CONFIG.c_m_axis_mm2s_tdata_width {{{8 * dma_bytes}}} \\
     CONFIG.c_include_s2mm {{1}} CONFIG.c_s_axis_s2mm_tdata_width {{{result_bits}}} \\
     CONFIG.c_m_axi_mm2s_data_width {{128}} CONFIG.c_m_axi_s2mm_data_width {{128}} \\
     CONFIG.c_mm2s_burst_size {{64}} CONFIG.c_s2mm_burst_size {{64}}] [get_bd_cells {IMAGE_DMA}]

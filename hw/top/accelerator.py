@@ -8,7 +8,7 @@ through their signatures, in the ``sync`` domain with Amaranth streams;
 
 What runs where, per image (the sequencer walks the layer-table ROM):
 
-1. **input**: pixels (one beat = one pixel, channels-last bytes) are shifted to
+1. **input**: pixels (one beat = ``image_pixels`` pixels, channels-last bytes) are shifted to
    signed (``p - 2**(input_bits-1)``) and written into FM buffer Q,
    ``pe_count`` pixels per word, while conv1 already runs;
 2. **conv1**: the FM reader streams the image into the conv patch buffer as its

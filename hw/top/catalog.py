@@ -35,8 +35,9 @@ from ..blocks.fc import FullyConnected
 from ..blocks.layouts import conv_layout, weights_layout
 from ..blocks.packed_pe import PackedConvPE
 from ..blocks.parameters import (bn_parameters, conv_parameters, conv_value_shape, dw_parameters, fc_parameters,
-                         packed_parameters, patch_parameters)
+                         packed_parameters, pair_patch_parameters, patch_parameters)
 from ..blocks.patch_broadcast import ConvPatchBuffer
+from ..blocks.pair_patch_buffer import PairPatchBuffer
 from ..blocks.patch_buffer import PatchBuffer
 from ..blocks.pe_array import PackedSharedWeightArray, conv_pe_array, depthwise_pe_array
 from ..blocks.ram_join import RamJoin
@@ -70,6 +71,7 @@ def ram_join_block(spec: Spec) -> RamJoin:
 BLOCKS = {
     "bn_requant": lambda spec: BnRequant(**bn_parameters(spec)),
     "conv_patch_buffer": lambda spec: ConvPatchBuffer(**patch_parameters(spec, "conv")),
+    "conv_pair_patch_buffer": lambda spec: PairPatchBuffer(**pair_patch_parameters(spec)),
     "conv_pe": lambda spec: ConvPE(**conv_parameters(spec)),
     "conv_pe_array": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, **conv_parameters(spec)),
     "conv_pe_array_shared": lambda spec: conv_pe_array(pe_count=spec.hardware.pe_count, shared_weight=True,
