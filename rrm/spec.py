@@ -496,6 +496,7 @@ _FIELD_RULES: dict[str, dict] = {
     "hardware.fc_parallel": {"minimum": 0, "maximum": 64},
     "hardware.serial_bn_units": {"minimum": 1, "maximum": 64},
     "hardware.pw_slices": {"minimum": 0, "maximum": 64},
+    "hardware.image_pixels": {"enum": [1, 2]},
     "preset": {"pattern": NAME_PATTERN},
 }
 

@@ -87,6 +87,9 @@ CASES = {
     "conv1-pairs-gaps": (dict(pe_count=2, lanes=4, image_pixels=2), "conv1", {"pause": 0.3, "exact": False}),
     # ... on 6 PEs x 7 lanes, 3 pairs a word (the last word of 2), packed: the gather of 6
     "packed-6pe-conv1-pairs": (dict(pe_count=6, lanes=7, packed_pw=True, image_pixels=2), "conv1", {}),
+    # ... on 14 PEs, 7 pairs a word: bound by the pair walk and the image's arrival, not by
+    # the serializer, as rr-mobilenet-packed's conv1 is
+    "conv1-14pe-pairs": (dict(pe_count=14, image_pixels=2), "conv1", {}),
 }
 
 

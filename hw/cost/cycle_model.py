@@ -17,7 +17,7 @@ the latency.
 
 ``cycles`` of a layer run from the first cycle after the sequencer's START state
 to the cycle its engine reports done (what ``layer_cycles`` counts). The image's
-pixels (one per cycle) arrive while conv1 runs; the logits leave during the FC layer.
+beats (``image_pixels`` pixels each, one per cycle) arrive while conv1 runs; the logits leave during the FC layer.
 
 Lower bound of a layer: its MACs divided by what its module does per cycle
 (Conv: ``pe_count * lanes``; DW: ``dw_pes * lanes * K * K``; FC: ``fc_classes * lanes``;
@@ -135,7 +135,7 @@ def cycle_model(spec: Spec) -> CycleModel:
         layer_macs = int(macs.get(entry.name, 0))
         rows.append(LayerCycles(entry.name, entry.kind, int(cycles), layer_macs,
                                 float(_bound(spec, entry, layer_macs))))
-    input_cycles = spec.network.input_size ** 2      # overlapped with conv1
+    input_cycles = spec.network.input_size ** 2 // spec.hardware.image_pixels   # beats, overlapped with conv1
     sequencer = len(LAYER_STEPS) * len(rows)
     total = sequencer + sum(row.cycles for row in rows) + IMAGE_STEPS
     return CycleModel(spec.network.name, spec.hardware.clock_mhz, input_cycles, sequencer, tuple(rows),

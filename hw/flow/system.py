@@ -190,7 +190,7 @@ create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma {IMAGE_DMA}
 set_property -dict [list CONFIG.c_include_sg {{0}} CONFIG.c_sg_length_width {{26}} \\
     CONFIG.c_include_mm2s {{1}} CONFIG.c_m_axis_mm2s_tdata_width {{{8 * dma_bytes}}} \\
     CONFIG.c_include_s2mm {{1}} CONFIG.c_s_axis_s2mm_tdata_width {{{result_bits}}} \\
-    CONFIG.c_m_axi_mm2s_data_width {{128}} CONFIG.c_m_axi_s2mm_data_width {{128}} \\
+    CONFIG.c_m_axi_mm2s_data_width {{{max(128, 8 * dma_bytes)}}} CONFIG.c_m_axi_s2mm_data_width {{128}} \\
     CONFIG.c_mm2s_burst_size {{64}} CONFIG.c_s2mm_burst_size {{64}}] [get_bd_cells {IMAGE_DMA}]
 create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma {PARAM_DMA}
 set_property -dict [list CONFIG.c_include_sg {{0}} CONFIG.c_sg_length_width {{26}} \\

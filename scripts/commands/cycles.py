@@ -41,7 +41,7 @@ def format_model(model) -> str:
         lines.append(f"{layer.name:10s} {layer.kind:5s} {layer.cycles:10,d} {layer.bound:10,.0f} "
                      f"{layer.utilisation:6.2f}")
     lines += ["-" * 45,
-              f"{'input':10s} {'':5s} {model.input_cycles:10,d}   (one pixel per cycle, while conv1 runs)",
+              f"{'input':10s} {'':5s} {model.input_cycles:10,d}   (image beats, one per cycle, while conv1 runs)",
               f"{'sequencer':10s} {'':5s} {model.sequencer_cycles:10,d}   "
               f"({model.sequencer_cycles // len(model.layers)} cycles per layer)",
               f"{'image':10s} {'':5s} {model.cycles:10,d} {model.bound:10,.0f} "
