@@ -98,8 +98,9 @@ def _rr_mobilenet_packed() -> Spec:
     taps move about 6K LUT into 128 of the 152 spare DSP48E2 (2,496 of 2,520) at the same
     cycles, and Yosys fitted that on all four resources (271,738 LUT at 817708e). The DW
     wide reader's one-hot select (4612ffb) put it 2.5 % over the LUTs until the landing
-    word's select went (6102693). The image arrives as pixel pairs (``image_pixels`` 2), which
-    halves conv1's cycles. Its figures: results/rr-mobilenet-packed/ (docs/accelerator.md)."""
+    word's select went (6102693): 262,619 LUT, 96 % of the device. The image arrives as pixel
+    pairs (``image_pixels`` 2), which halves conv1's cycles: 185,188 in all, bit-exact
+    (results/rr-mobilenet-packed/; docs/accelerator.md)."""
     paper = _rr_mobilenet()
     hardware = HardwareSpec(pe_count=50, lanes=64, dw_pe_count=1, fc_parallel=4, serial_bn=True,
                             serial_bn_units=2, pw_slices=16, dw_lut_taps=2, packed_pw=True,

@@ -99,7 +99,9 @@ SLOW = {'conv1-tiny-gaps', 'tiny-dsc2-pw', 'serial-dsc2-pw', 'conv1-tiny', 'grou
         # packed cases that tb/test_levers.py's packed variants and the four kept here cover
         'packed-dsc2-pw', 'packed-4pe-dsc3-pw', 'packed-dsc13-pw', 'packed-serial-dsc3-pw', 'packed-conv1',
         'packed-serial-conv1-4pe', 'packed-3units-6pe-conv1', 'packed-2units-6pe-conv1',
-        'packed-3units-4pe-dsc3-pw'}
+        'packed-3units-4pe-dsc3-pw',
+        # the pair walk with gaps (conv1-tiny-gaps runs the gaps' path one pixel at a time)
+        'conv1-pairs-gaps'}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name

@@ -48,7 +48,9 @@ VARIANTS = {
 
 
 #: Variants the default run leaves to `pytest -m slow` (the 6-PE packed variant covers this one's paths).
-SLOW = {"4pe-packed-serial"}
+SLOW = {"4pe-packed-serial",
+        # tb/test_conv_engine.py's conv1-ring-pairs runs this ring in pairs on the Conv engine
+        "2pe-4lanes-ring-pairs"}
 
 
 @pytest.mark.parametrize("levers", [pytest.param(v, marks=pytest.mark.slow) if k in SLOW else v
