@@ -33,10 +33,11 @@ from amaranth.lib import data
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
-from hw.engines.image_loader import image_beat_bits, pixel_bits
+from hw.engines.image_loader import image_beat_bits
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
+from .payload import image_beat_values
 from .streams import PERIOD_NS, StreamSource, current_cycle, random_pauses
 
 HOLD_CYCLES = 50
@@ -120,15 +121,8 @@ def expected_words(spec, image: np.ndarray) -> list:
 def pixel_beats(spec, image, last_at) -> list:
     """The image's beats (``image_pixels`` pixels each, the first in the low bytes), ``last``
     on the beats numbered in ``last_at``."""
-    byte_bits = pixel_bits(spec) // spec.network.input_channels
-    flat = image.reshape(-1, spec.hardware.image_pixels * image.shape[-1])
-    beats = []
-    for i, values in enumerate(flat):
-        word = 0
-        for c, p in enumerate(values):
-            word |= int(p) << (c * byte_bits)
-        beats.append({"data": word, "last": int(i in last_at)})
-    return beats
+    return [{"data": value, "last": int(i in last_at)}
+            for i, value in enumerate(image_beat_values(spec, image))]
 
 
 @cocotb.test()

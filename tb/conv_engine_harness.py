@@ -56,6 +56,7 @@ from rrm.spec import Spec
 
 from .engine_harness import initialised_ram
 from .fm_maps import map_words
+from .payload import image_beat_values
 
 
 @dataclass
@@ -77,14 +78,8 @@ class ConvCase:
         return self.entry.kind == "conv"
 
     def pixels(self) -> list:
-        """conv1: the image's beats' ``data`` values, row by row, ``image_pixels`` pixels a
-        beat, channel c of the beat's pixel k in byte ``k * C + c``."""
-        spec = self.spec
-        byte_bits = 8 * -(-spec.quant.input_bits // 8)
-        h, w, c = self.image.shape
-        n = spec.hardware.image_pixels
-        flat = self.image.reshape(h * w // n, n * c)
-        return [sum(int(value) << (b * byte_bits) for b, value in enumerate(beat)) for beat in flat]
+        """conv1: the image's beats' ``data`` values (:func:`tb.payload.image_beat_values`)."""
+        return image_beat_values(self.spec, self.image)
 
 
 def conv_case(spec: Spec, layer: str, seed: int = 1) -> ConvCase:

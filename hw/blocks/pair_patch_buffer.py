@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
 from .layouts import framed_window_layout, pixel_layout, window_layout
+from .patch_buffer import frame_members
 
 #: The only window shape the pair walk makes: 3 x 3 taps, stride 2, one pixel of zero padding.
 KERNEL, STRIDE = 3, 2
@@ -79,8 +80,7 @@ class PairPatchBuffer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(self.pair_layout)),
             "o": Out(stream.Signature(self.out_layout)),
-            "height": In(range(1, max_height + 1)),
-            "width": In(range(1, max_width + 1)),
+            **frame_members(max_height, max_width, stride=False),   # the stride is 2
         })
 
     @staticmethod

@@ -72,9 +72,9 @@ def patch_parameters(spec: Spec, kind: str) -> dict:
 def pair_patch_parameters(spec: Spec) -> dict:
     """PairPatchBuffer parameters for conv1 with ``image_pixels`` 2: the image's channels
     per pixel, the conv1 value shape, the image's size."""
-    size = sizing(spec)
-    return dict(channels=size.conv_patch_channels, value_shape=signed(size.conv_value_bits),
-                max_height=size.conv_patch_max_height, max_width=size.conv_patch_max_width)
+    parameters = patch_parameters(spec, "conv")
+    del parameters["kernel"]   # 3 x 3 (rrm.memory_map.MemoryMap.check_image_fits)
+    return parameters
 
 
 def fc_parameters(spec: Spec) -> dict:

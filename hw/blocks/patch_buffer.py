@@ -11,14 +11,13 @@ from .checks import check_int, check_odd_kernel
 from .layouts import framed_window_layout, pixel_layout, window_layout
 
 
-def frame_members(max_height: int, max_width: int) -> dict:
-    """The frame-shape inputs of a patch buffer: ``height``, ``width`` and ``stride``
-    (1 or 2), read when a frame's first pixel arrives."""
-    return {
-        "height": In(range(1, max_height + 1)),
-        "width": In(range(1, max_width + 1)),
-        "stride": In(range(1, 3)),
-    }
+def frame_members(max_height: int, max_width: int, stride: bool = True) -> dict:
+    """The frame-shape inputs of a patch buffer: ``height``, ``width`` and (with ``stride``)
+    ``stride`` (1 or 2), read when a frame's first pixel arrives."""
+    members = {"height": In(range(1, max_height + 1)), "width": In(range(1, max_width + 1))}
+    if stride:
+        members["stride"] = In(range(1, 3))
+    return members
 
 
 class PatchBuffer(wiring.Component):

@@ -17,7 +17,8 @@ the latency.
 
 ``cycles`` of a layer run from the first cycle after the sequencer's START state
 to the cycle its engine reports done (what ``layer_cycles`` counts). The image's
-beats (``image_pixels`` pixels each, one per cycle) arrive while conv1 runs; the logits leave during the FC layer.
+beats (``image_pixels`` pixels each, one per cycle) arrive while conv1 runs; the logits
+leave during the FC layer.
 
 Lower bound of a layer: its MACs divided by what its module does per cycle
 (Conv: ``pe_count * lanes``; DW: ``dw_pes * lanes * K * K``; FC: ``fc_classes * lanes``;

@@ -39,10 +39,9 @@ from rrm.devices import get_device
 from rrm.errors import UserError
 from rrm.spec import Spec
 
-from ..engines.image_loader import image_beat_bits
-
 from ..top.csr import AXI_LITE_PORTS
 from ..engines.classifier import result_bits as result_bits_of
+from ..engines.image_loader import image_beat_bits
 from ..top.system import SYSTEM_PARAM_BEAT_BITS, AcceleratorSystem
 from .verilog import module_name
 from .vivado import comment_text
