@@ -36,6 +36,8 @@ from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
 from hw.flow.verilog import block_verilog, module_name, verilog_digest
 
+from .verilator_runtime import CLASSES_MK, runtime_archive, same_settings, shared_runtime_make_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
 #: Converted Verilog, kept by what it is made from (hw.flow.verilog.block_verilog's cache).
@@ -141,7 +143,8 @@ def _build_flags(block: str, simulator: str, waves: str | None) -> dict:
     return {"toplevel": module_name(block), "timescale": list(TIMESCALE),
             "args": _build_args(simulator, waves),
             "config": public_top_config(module_name(block)) if simulator == "verilator" else None,
-            "make": list(VERILATOR_MAKE_FLAGS) if simulator == "verilator" else []}
+            "make": list(VERILATOR_MAKE_FLAGS) if simulator == "verilator" else [],
+            "runtime": "shared archive" if simulator == "verilator" else None}
 
 
 def icarus_time_zero(verilog_text: str) -> str:
@@ -179,7 +182,6 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
                  verilog_text: str | None = None) -> Design:
     """Compile block ``block`` of ``spec`` for ``simulator``, reusing a cached build;
     ``verilog_text`` replaces the generated Verilog (e.g. ``rrm vivado``'s, with init files)."""
-    from cocotb_tools.runner import get_runner
     waves = waves_requested()
     setup_verilator()
     start = time.monotonic()
@@ -204,26 +206,34 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
         source = staging / f"{block}.v"   # the name hw.flow.verilog.write_block_verilog gives it
         source.write_text(verilog_text)
         sources = [source]
-        if simulator == "verilator":   # only the top's signals are visible to cocotb (see above)
+        extra_make: list[str] = []
+        runtime = None
+        if simulator == "verilator":
+            # only the top's signals are visible to cocotb (see above)
             config = staging / "public.vlt"
             config.write_text(public_top_config(module_name(block)))
             sources.append(config)
-        runner = get_runner(simulator)
-        makeflags = os.environ.get("MAKEFLAGS", "")
-        if simulator == "verilator":
-            os.environ["MAKEFLAGS"] = " ".join([makeflags, *VERILATOR_MAKE_FLAGS]).strip()
+            # the shared run-time library instead of a copy per design (tb/verilator_runtime.py)
+            runtime = runtime_archive(SIM_DIR, flags, simulator_version(simulator), waves,
+                                      functools.partial(_compile, simulator=simulator, waves=waves))
+            extra_make = shared_runtime_make_flags(runtime) or []
         try:
-            runner.build(sources=sources, hdl_toplevel=module_name(block), build_dir=staging,
-                         always=True, build_args=_build_args(simulator, waves), timescale=TIMESCALE,
-                         waves=waves is not None, log_file=staging / "build.log")
+            try:
+                _compile(sources, module_name(block), staging, simulator, waves, extra_make)
+            except (Exception, SystemExit):   # e.g. the link missed a run-time source
+                if not _needs_own_runtime(staging, runtime, extra_make):
+                    raise
+            if _needs_own_runtime(staging, runtime, extra_make):
+                for path in staging.iterdir():
+                    if path not in sources:
+                        shutil.rmtree(path) if path.is_dir() else path.unlink()
+                _compile(sources, module_name(block), staging, simulator, waves)
         except BaseException:
             failed = SIM_DIR / f"failed-{block}-{key}.log"
             if (staging / "build.log").is_file():
                 shutil.copyfile(staging / "build.log", failed)
             shutil.rmtree(staging, ignore_errors=True)
             raise AssertionError(f"building {block} failed; log: {failed}") from None
-        finally:
-            os.environ["MAKEFLAGS"] = makeflags
         seconds = time.monotonic() - start
         (staging / "build.json").write_text(json.dumps(
             {"block": block, "key": key, "simulator": simulator, "version": simulator_version(simulator),
@@ -231,6 +241,30 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
         return Design(block, spec, simulator, final, seconds, False, waves)
+
+
+def _needs_own_runtime(build_dir: Path, runtime: Path | None, extra_make: list[str]) -> bool:
+    """Whether a build made with the shared run-time archive must be made again with its own:
+    its makefile asks for other run-time sources or VM_* settings than the archive's."""
+    return bool(extra_make) and (build_dir / CLASSES_MK).is_file() and not same_settings(build_dir, runtime)
+
+
+def _compile(sources: list[Path], top: str, build_dir: Path, simulator: str, waves: str | None,
+             extra_make: list[str] | None = None) -> None:
+    """Run cocotb's runner build (Verilator: verilate, then make with
+    VERILATOR_MAKE_FLAGS and ``extra_make``) of ``sources`` with top ``top`` in ``build_dir``;
+    its log is ``build_dir/build.log``."""
+    from cocotb_tools.runner import get_runner
+    runner = get_runner(simulator)
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if simulator == "verilator":
+        os.environ["MAKEFLAGS"] = " ".join([makeflags, *VERILATOR_MAKE_FLAGS, *(extra_make or [])]).strip()
+    try:
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                     always=True, build_args=_build_args(simulator, waves), timescale=TIMESCALE,
+                     waves=waves is not None, log_file=build_dir / "build.log")
+    finally:
+        os.environ["MAKEFLAGS"] = makeflags
 
 
 def run_cocotb(design: Design, test_module: str, test_dir: Path, config: dict | None = None,

@@ -1,10 +1,12 @@
-"""The build cache key: the Verilog text, the simulator and its version, the flags and the waves setting."""
+"""The build cache key (the Verilog text, the simulator and its version, the flags and the waves
+setting) and the run-time library every Verilator build shares."""
 
 import dataclasses
 
 from rrm.presets import load_preset
 
-from . import build
+from . import build, verilator_runtime
+from .specs import tiny
 
 
 def test_key_follows_the_verilog_text_flags_and_waves():
@@ -32,3 +34,65 @@ def test_a_spec_that_changes_the_hardware_changes_the_text():
     tiny = load_preset("tiny")
     wider = tiny.replace(quant=dataclasses.replace(tiny.quant, act_bits=5))
     assert build._verilog_text("bn_requant", tiny.to_json()) != build._verilog_text("bn_requant", wider.to_json())
+
+
+# ---------------------------------------------------------------- the shared run-time library
+
+CLASSES_MK_TEXT = """# Verilated -*- Makefile -*-
+VM_C11 = 1
+VM_TIMING = 0
+VM_PARALLEL_BUILDS = 1
+VM_TRACE = 0
+VM_CLASSES_FAST += \\
+  Vtop \\
+  Vtop___024root__0 \\
+
+VM_GLOBAL_FAST += \\
+  verilated \\
+  verilated_vpi \\
+
+VM_GLOBAL_SLOW += \\
+
+"""
+
+
+def test_build_settings_keep_the_runtime_sources_and_settings(tmp_path):
+    (tmp_path / verilator_runtime.CLASSES_MK).write_text(CLASSES_MK_TEXT)
+    settings = verilator_runtime.build_settings(tmp_path)
+    # the design's classes and its one-file-or-many choice do not change the run-time objects
+    assert settings == {"VM_C11": "1", "VM_TIMING": "0", "VM_TRACE": "0",
+                        "VM_GLOBAL_FAST": ["verilated", "verilated_vpi"], "VM_GLOBAL_SLOW": []}
+    (tmp_path / verilator_runtime.CLASSES_MK).write_text(CLASSES_MK_TEXT.replace("VM_TRACE = 0", "VM_TRACE = 1"))
+    assert verilator_runtime.build_settings(tmp_path)["VM_TRACE"] == "1"
+
+
+def test_an_archive_path_with_white_space_is_not_shared(tmp_path):
+    assert verilator_runtime.shared_runtime_make_flags(tmp_path / "a b") is None
+    flags = verilator_runtime.shared_runtime_make_flags(tmp_path / "ab")
+    assert flags[:2] == ["VM_GLOBAL_FAST=", "VM_GLOBAL_SLOW="]
+    assert flags[2] == f"LOADLIBES={(tmp_path / 'ab' / verilator_runtime.ARCHIVE).resolve()}"
+
+
+def _skid_buffer_build(monkeypatch, tmp_path):
+    """A fresh build of the 1-lane skid buffer into an empty cache, and its cocotb test run."""
+    monkeypatch.setattr(build, "SIM_DIR", tmp_path / "sim")
+    spec = tiny(lanes=1)
+    design = build.build_design("skid_buffer", spec)
+    assert not design.cached
+    build.run_cocotb(design, "tb.cocotb_skid_buffer", tmp_path / "run")
+    return design, (design.build_dir / "build.log").read_text()
+
+
+def test_a_design_links_the_shared_runtime_instead_of_compiling_it(monkeypatch, tmp_path):
+    design, log = _skid_buffer_build(monkeypatch, tmp_path)
+    archives = list((tmp_path / "sim").glob(f"runtime-*/{verilator_runtime.ARCHIVE}"))
+    assert len(archives) == 1
+    assert "verilated.cpp" not in log and "verilated_vpi.cpp" not in log
+    assert str(archives[0].resolve()) in log      # on the link line
+
+
+def test_a_design_asking_for_other_settings_compiles_its_own_runtime(monkeypatch, tmp_path):
+    monkeypatch.setattr(build, "same_settings", lambda build_dir, archive_dir: False)
+    design, log = _skid_buffer_build(monkeypatch, tmp_path)
+    assert "verilated.cpp" in log and "verilated_vpi.cpp" in log
+    assert verilator_runtime.ARCHIVE not in log
