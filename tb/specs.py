@@ -9,6 +9,11 @@ from rrm.presets import load_preset
 from rrm.spec import NetworkSpec
 
 
+#: tiny on 8 PEs (group mode on the small maps), 3 DW PEs and the FC on 4 classes at once:
+#: one build that tb/test_levers.py and tb/test_accelerator.py's group-mode test share.
+EIGHT_PES = dict(pe_count=8, dw_pe_count=3, fc_parallel=4)
+
+
 def tiny(pe_count: int | None = None, lanes: int | None = None, **options):
     """The tiny preset, optionally with ``pe_count`` PEs of ``lanes`` lanes and other
     :class:`rrm.spec.HardwareSpec` fields (``dw_pe_count``, ``fc_parallel``, ``serial_bn``)."""

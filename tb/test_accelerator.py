@@ -31,7 +31,7 @@ from rrm.presets import load_preset
 from .accelerator_sim import compare, first_mismatch, simulate
 from .build import ROOT, SIM_DIR
 from .conftest import simulator
-from .specs import tiny
+from .specs import EIGHT_PES, tiny
 from .test_cycle_model import check_model
 
 SPEC = load_preset("tiny")
@@ -128,8 +128,9 @@ def test_back_to_back_and_extreme_images(tmp_path):
 def test_conv_pes_on_channel_groups_of_small_maps(tmp_path):
     """8 PEs on tiny: the 2x2 and 1x1 maps have fewer pixels than PEs, so their pointwise
     layers put the PEs on 8 output-channel groups of one pixel (several pixels per FM word,
-    each written into its slot) instead of idling; the rest stay on spatial tiles."""
-    spec = tiny(pe_count=8)
+    each written into its slot) instead of idling; the rest stay on spatial tiles. (3 DW PEs
+    and the FC on 4 classes as well: tb/test_levers.py's 8-PE build, built once for both.)"""
+    spec = tiny(**EIGHT_PES)
     entries = memory_map(spec).layers
     grouped = [e for e in entries if e.group_mode]
     assert any(e.out_pixels > 1 for e in grouped) and any(e.out_pixels == 1 for e in grouped)

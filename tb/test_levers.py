@@ -1,8 +1,10 @@
 """The hardware levers of the faster configurations on tiny, bit for bit against golden and
-cycle for cycle against the cycle model: fewer DW PEs than Conv PEs (``dw_pe_count``), the
+cycle for cycle against the cycle model (every layer, the latency, and the interval of two
+images back to back): fewer DW PEs than Conv PEs (``dw_pe_count``), the
 FC on fewer classes at once (``fc_parallel``), the Conv module's results through one BN
 unit (``serial_bn``), two pixels per DSP48E2 (``packed_pw``), the image streaming through a
-ring in buffer Q smaller than itself, and the image as pixel pairs (``image_pixels``). The packed configuration also runs under Icarus."""
+ring in buffer Q smaller than itself, and the image as pixel pairs (``image_pixels``). The
+packed configuration also runs under Icarus."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from golden.random_weights import random_artifact
 from hw.cost.cycle_model import cycle_model
 from rrm.param_stream import pack_parameters
 
-from .accelerator_sim import simulate
+from .accelerator_sim import compare, simulate
 from .conftest import simulator
-from .specs import tiny
+from .specs import EIGHT_PES, tiny
 from .test_accelerator import check_bit_exact
 
 VARIANTS = {
@@ -26,7 +28,8 @@ VARIANTS = {
     # an odd PE count: 2 DW PEs (a partial last row of groups), 3 classes, one BN unit
     "3pe-dw2-fc3-serial": dict(pe_count=3, dw_pe_count=2, fc_parallel=3, serial_bn=True),
     # 8 PEs (group mode on the small maps), 3 DW PEs, 4 classes from each 8-slice PW row
-    "8pe-dw3-fc4": dict(pe_count=8, dw_pe_count=3, fc_parallel=4),
+    # (tb/test_accelerator.py's group-mode test runs on this build too)
+    "8pe-dw3-fc4": EIGHT_PES,
     # 4 lanes: conv1 (2 output groups) reads the image slower than it arrives, and the
     # image's ring in buffer Q (256 words) is half the image: the loader waits for the reader
     "2pe-4lanes-ring": dict(pe_count=2, lanes=4),
@@ -71,6 +74,10 @@ def test_levers_bit_exact_and_cycles_as_modelled(levers, tmp_path):
         measured = dict(zip([layer.name for layer in model.layers], result["layer_cycles"]))
         assert {layer.name: layer.cycles for layer in model.layers} == measured
         assert result["cycles"] == model.cycles
+    # the second image was queued behind the first: its class beat comes one interval later
+    first, second = compare(spec, image_results, np.zeros((2, spec.network.num_classes)))
+    assert first.interval is None
+    assert second.interval == model.interval, ("interval", second.interval, "model", model.interval)
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
