@@ -73,26 +73,25 @@ def test_an_archive_path_with_white_space_is_not_shared(tmp_path):
     assert flags[2] == f"LOADLIBES={(tmp_path / 'ab' / verilator_runtime.ARCHIVE).resolve()}"
 
 
-def _skid_buffer_build(monkeypatch, tmp_path):
-    """A fresh build of the 1-lane skid buffer into an empty cache, and its cocotb test run."""
-    monkeypatch.setattr(build, "SIM_DIR", tmp_path / "sim")
-    spec = tiny(lanes=1)
-    design = build.build_design("skid_buffer", spec)
+def _skid_buffer_build(lanes: int) -> tuple:
+    """A fresh build of the skid buffer on ``lanes`` lanes, its cocotb test run, and its build log."""
+    design = build.build_design("skid_buffer", tiny(lanes=lanes))
     assert not design.cached
-    build.run_cocotb(design, "tb.cocotb_skid_buffer", tmp_path / "run")
+    build.run_cocotb(design, "tb.cocotb_skid_buffer", design.build_dir.parent / f"run-{lanes}")
     return design, (design.build_dir / "build.log").read_text()
 
 
-def test_a_design_links_the_shared_runtime_instead_of_compiling_it(monkeypatch, tmp_path):
-    design, log = _skid_buffer_build(monkeypatch, tmp_path)
+def test_designs_link_the_shared_runtime_unless_they_ask_for_other_settings(monkeypatch, tmp_path):
+    """Into an empty cache: the first design compiles the probe's archive and links it
+    (compiling none of the run-time sources); a design whose makefile does not match the
+    archive's settings compiles its own run-time (and still runs)."""
+    monkeypatch.setattr(build, "SIM_DIR", tmp_path / "sim")
+    design, log = _skid_buffer_build(1)
     archives = list((tmp_path / "sim").glob(f"runtime-*/{verilator_runtime.ARCHIVE}"))
     assert len(archives) == 1
     assert "verilated.cpp" not in log and "verilated_vpi.cpp" not in log
     assert str(archives[0].resolve()) in log      # on the link line
-
-
-def test_a_design_asking_for_other_settings_compiles_its_own_runtime(monkeypatch, tmp_path):
     monkeypatch.setattr(build, "same_settings", lambda build_dir, archive_dir: False)
-    design, log = _skid_buffer_build(monkeypatch, tmp_path)
+    design, log = _skid_buffer_build(8)
     assert "verilated.cpp" in log and "verilated_vpi.cpp" in log
     assert verilator_runtime.ARCHIVE not in log

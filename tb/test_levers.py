@@ -4,7 +4,7 @@ images back to back): fewer DW PEs than Conv PEs (``dw_pe_count``), the
 FC on fewer classes at once (``fc_parallel``), the Conv module's results through one BN
 unit (``serial_bn``), two pixels per DSP48E2 (``packed_pw``), the image streaming through a
 ring in buffer Q smaller than itself, and the image as pixel pairs (``image_pixels``). The
-packed configuration also runs under Icarus."""
+packed configuration also runs under Icarus (`-m slow`)."""
 
 from __future__ import annotations
 
@@ -80,9 +80,12 @@ def test_levers_bit_exact_and_cycles_as_modelled(levers, tmp_path):
     assert second.interval == model.interval, ("interval", second.interval, "model", model.interval)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
 def test_packed_whole_network_under_icarus(tmp_path):
-    """tiny with ``packed_pw`` bit-exact in the second simulator too."""
+    """tiny with ``packed_pw`` bit-exact in the second simulator too (``-m slow``: the
+    default run has tiny under Icarus in tb/test_accelerator.py and the packed datapath in
+    Verilator on three variants above, 45 s of the suite's budget of 15 minutes)."""
     spec = tiny(**VARIANTS["2pe-packed"])
     size, channels = spec.network.input_size, spec.network.input_channels
     images = np.random.default_rng(9).integers(0, 256, size=(1, size, size, channels), dtype=np.uint8)

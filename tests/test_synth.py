@@ -15,6 +15,15 @@ from .specs import TINY
 needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not on the PATH")
 
 
+@pytest.fixture(scope="module")
+def array_blocks(tmp_path_factory):
+    """tiny's Conv PE array (its Verilog) and its block-by-block estimate, made once for the
+    tests that compare other runs with it."""
+    out = tmp_path_factory.mktemp("array")
+    verilog = write_block_verilog("conv_pe_array", TINY, out)
+    return verilog, synth(verilog, "rrm_conv_pe_array", out / "blocks", "blocks")
+
+
 def test_hierarchy_and_block_kinds_of_the_accelerator():
     hierarchy = modules(block_verilog("accelerator", TINY))
     assert hierarchy["rrm_accelerator"] == ["rrm_accelerator.core"]
@@ -42,10 +51,9 @@ def test_statistics_are_read_from_yosys_023_json():
 
 
 @needs_yosys
-def test_blocks_mode_matches_the_whole_top(tmp_path):
-    verilog = write_block_verilog("conv_pe_array", TINY, tmp_path)
+def test_blocks_mode_matches_the_whole_top(array_blocks, tmp_path):
+    verilog, blocks = array_blocks
     top = synth(verilog, "rrm_conv_pe_array", tmp_path / "top", "top").total
-    blocks = synth(verilog, "rrm_conv_pe_array", tmp_path / "blocks", "blocks")
     assert [b.count for b in blocks.blocks] == [1, TINY.hardware.pe_count]
     assert blocks.total.dsp == top.dsp == TINY.hardware.pe_count * TINY.hardware.lanes
     assert top.ff > 0 and abs(blocks.total.ff - top.ff) <= 0.1 * top.ff
@@ -58,9 +66,8 @@ def test_module_texts_run_from_module_to_endmodule():
 
 
 @needs_yosys
-def test_blocks_in_two_jobs_count_as_in_one(tmp_path):
-    verilog = write_block_verilog("conv_pe_array", TINY, tmp_path)
-    one = synth(verilog, "rrm_conv_pe_array", tmp_path / "one", "blocks")
+def test_blocks_in_two_jobs_count_as_in_one(array_blocks, tmp_path):
+    verilog, one = array_blocks
     labels = []
     two = synth(verilog, "rrm_conv_pe_array", tmp_path / "two", "blocks",
                 progress=lambda done, total, label: labels.append((done, total, label)), jobs=2)
@@ -188,9 +195,8 @@ def test_jobs_must_be_a_positive_integer(tmp_path):
 
 
 @needs_yosys
-def test_blocks_of_a_known_digest_are_not_mapped_again(tmp_path):
-    verilog = write_block_verilog("conv_pe_array", TINY, tmp_path)
-    mapped = synth(verilog, "rrm_conv_pe_array", tmp_path / "all", "blocks")
+def test_blocks_of_a_known_digest_are_not_mapped_again(array_blocks, tmp_path):
+    verilog, mapped = array_blocks
     pe = next(block for block in mapped.blocks if block.count > 1)
     assert pe.digest and not pe.reused_from
     known = {pe.digest: (pe.each, "tiny synth record at 0000000")}
