@@ -10,6 +10,9 @@ spec's layers) changes the text, so an unchanged design is never rebuilt and a
 changed one never reuses a stale build. Concurrent pytest-xdist
 workers are safe: a build holds a file lock on ``<dir>.lock``, compiles into a
 temporary sibling directory and renames it into place only when complete.
+A Verilator build links the run-time library that :mod:`tb.verilator_runtime` compiles
+once, and compiles a test-sized design as one C++ translation unit
+(ONE_UNIT_MAX_VERILOG_BYTES).
 
 :func:`run_cocotb` runs a cocotb test module against a build; a failing cocotb
 test fails the calling pytest test (the runner's results file is checked).
@@ -204,6 +207,11 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
     done = final / "build.json"
     if done.is_file():
         return Design(block, spec, simulator, final, 0.0, True, waves)
+    runtime = None     # the shared run-time library, not a copy per design (tb/verilator_runtime.py)
+    if simulator == "verilator":
+        runtime = runtime_archive(SIM_DIR, _build_flags(block, simulator, waves), simulator_version(simulator),
+                                  waves, functools.partial(_compile, simulator=simulator, waves=waves,
+                                                           make_flags=list(VERILATOR_MAKE_FLAGS)))
     SIM_DIR.mkdir(parents=True, exist_ok=True)
     with open(SIM_DIR / f"{block}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -216,18 +224,11 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
         source.write_text(verilog_text)
         sources = [source]
         make_flags = flags["make"]
-        extra_make: list[str] = []
-        runtime = None
-        if simulator == "verilator":
-            # only the top's signals are visible to cocotb (see above)
+        extra_make = (shared_runtime_make_flags(runtime) or []) if runtime else []
+        if simulator == "verilator":   # only the top's signals are visible to cocotb (see above)
             config = staging / "public.vlt"
             config.write_text(public_top_config(module_name(block)))
             sources.append(config)
-            # the shared run-time library instead of a copy per design (tb/verilator_runtime.py)
-            runtime = runtime_archive(SIM_DIR, _build_flags(block, simulator, waves), simulator_version(simulator),
-                                      waves, functools.partial(_compile, simulator=simulator, waves=waves,
-                                                               make_flags=list(VERILATOR_MAKE_FLAGS)))
-            extra_make = shared_runtime_make_flags(runtime) or []
         try:
             try:
                 _compile(sources, module_name(block), staging, simulator, waves, make_flags + extra_make)
