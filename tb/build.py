@@ -8,8 +8,8 @@ version, the build flags and the waveform setting (:func:`design_key`). Whatever
 changes the hardware (an ``hw/`` source, the bounds and sizing in ``rrm/``, the
 spec's layers) changes the text, so an unchanged design is never rebuilt and a
 changed one never reuses a stale build. Concurrent pytest-xdist
-workers are safe: a build holds a file lock on ``<dir>.lock``, compiles into a
-temporary sibling directory and renames it into place only when complete.
+workers are safe (:func:`tb.build_cache.made_once`: a file lock, a staging directory
+renamed into place only when complete).
 A Verilator build links the run-time library that :mod:`tb.verilator_runtime` compiles
 once, and compiles a test-sized design as one C++ translation unit
 (ONE_UNIT_MAX_VERILOG_BYTES).
@@ -24,7 +24,6 @@ headers); ``RRM_WAVES=vcd`` forces VCD.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import json
@@ -39,6 +38,7 @@ from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
 from hw.flow.verilog import block_verilog, module_name, verilog_digest
 
+from .build_cache import made_once
 from .verilator_runtime import CLASSES_MK, runtime_archive, same_settings, shared_runtime_make_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,8 +155,7 @@ def _build_flags(block: str, simulator: str, waves: str | None, one_unit: bool =
             "args": _build_args(simulator, waves),
             "config": public_top_config(module_name(block)) if simulator == "verilator" else None,
             "make": (list(VERILATOR_MAKE_FLAGS) + ([ONE_UNIT_MAKE_FLAG] if one_unit else []))
-            if simulator == "verilator" else [],
-            "runtime": "shared archive" if simulator == "verilator" else None}
+            if simulator == "verilator" else []}
 
 
 def icarus_time_zero(verilog_text: str) -> str:
@@ -203,62 +202,59 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
         verilog_text = icarus_time_zero(verilog_text)
     flags = _build_flags(block, simulator, waves, one_unit=len(verilog_text) < ONE_UNIT_MAX_VERILOG_BYTES)
     key = design_key(verilog_text, simulator, flags, waves)
-    final = SIM_DIR / f"{block}-{key}"
-    done = final / "build.json"
-    if done.is_file():
-        return Design(block, spec, simulator, final, 0.0, True, waves)
-    runtime = None     # the shared run-time library, not a copy per design (tb/verilator_runtime.py)
-    if simulator == "verilator":
-        runtime = runtime_archive(SIM_DIR, _build_flags(block, simulator, waves), simulator_version(simulator),
-                                  waves, functools.partial(_compile, simulator=simulator, waves=waves,
-                                                           make_flags=list(VERILATOR_MAKE_FLAGS)))
-    SIM_DIR.mkdir(parents=True, exist_ok=True)
-    with open(SIM_DIR / f"{block}-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if done.is_file():  # another worker built it while we waited
-            return Design(block, spec, simulator, final, 0.0, True, waves)
-        staging = SIM_DIR / f".{block}-{key}.{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+
+    def make(staging: Path) -> None:
         source = staging / f"{block}.v"   # the name hw.flow.verilog.write_block_verilog gives it
         source.write_text(verilog_text)
         sources = [source]
-        make_flags = flags["make"]
-        extra_make = (shared_runtime_make_flags(runtime) or []) if runtime else []
-        if simulator == "verilator":   # only the top's signals are visible to cocotb (see above)
+        runtime = None
+        if simulator == "verilator":
+            # only the top's signals are visible to cocotb (see above)
             config = staging / "public.vlt"
             config.write_text(public_top_config(module_name(block)))
             sources.append(config)
+            # the shared run-time library, not a copy per design (tb/verilator_runtime.py)
+            probe_flags = _build_flags(block, simulator, waves)   # as a design's, one-unit aside
+            runtime = runtime_archive(SIM_DIR, probe_flags, simulator_version(simulator), waves,
+                                      functools.partial(_compile, simulator=simulator, waves=waves,
+                                                        make_flags=probe_flags["make"]))
         try:
-            try:
-                _compile(sources, module_name(block), staging, simulator, waves, make_flags + extra_make)
-            except (Exception, SystemExit):   # e.g. the link missed a run-time source
-                if not _needs_own_runtime(staging, runtime, extra_make):
-                    raise
-            if _needs_own_runtime(staging, runtime, extra_make):
-                for path in staging.iterdir():
-                    if path not in sources:
-                        shutil.rmtree(path) if path.is_dir() else path.unlink()
-                _compile(sources, module_name(block), staging, simulator, waves, make_flags)
+            _compile_linking(sources, module_name(block), staging, simulator, waves, flags["make"], runtime)
         except BaseException:
             failed = SIM_DIR / f"failed-{block}-{key}.log"
             if (staging / "build.log").is_file():
                 shutil.copyfile(staging / "build.log", failed)
-            shutil.rmtree(staging, ignore_errors=True)
             raise AssertionError(f"building {block} failed; log: {failed}") from None
-        seconds = time.monotonic() - start
         (staging / "build.json").write_text(json.dumps(
             {"block": block, "key": key, "simulator": simulator, "version": simulator_version(simulator),
-             "flags": flags, "waves": waves, "build_seconds": round(seconds, 2)}))
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
-        return Design(block, spec, simulator, final, seconds, False, waves)
+             "flags": flags, "waves": waves, "build_seconds": round(time.monotonic() - start, 2)}))
+
+    final, made = made_once(SIM_DIR, f"{block}-{key}", "build.json", make)
+    seconds = time.monotonic() - start if made else 0.0
+    return Design(block, spec, simulator, final, seconds, not made, waves)
 
 
-def _needs_own_runtime(build_dir: Path, runtime: Path | None, extra_make: list[str]) -> bool:
-    """Whether a build made with the shared run-time archive must be made again with its own:
-    its makefile asks for other run-time sources or VM_* settings than the archive's."""
-    return bool(extra_make) and (build_dir / CLASSES_MK).is_file() and not same_settings(build_dir, runtime)
+def _compile_linking(sources: list[Path], top: str, build_dir: Path, simulator: str, waves: str | None,
+                     make_flags: list[str], runtime: Path | None) -> None:
+    """:func:`_compile`, linking the shared run-time archive in ``runtime`` (None: none); a
+    build whose makefile asks for other run-time sources or VM_* settings than the archive's
+    is made again with its own copy."""
+    shared = shared_runtime_make_flags(runtime) if runtime else None
+    if shared is None:
+        _compile(sources, top, build_dir, simulator, waves, make_flags)
+        return
+    try:
+        _compile(sources, top, build_dir, simulator, waves, make_flags + shared)
+        matches = same_settings(build_dir, runtime)
+    except (Exception, SystemExit):   # e.g. the link missed a run-time source the archive lacks
+        if not (build_dir / CLASSES_MK).is_file() or same_settings(build_dir, runtime):
+            raise
+        matches = False
+    if not matches:
+        for path in build_dir.iterdir():
+            if path not in sources:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        _compile(sources, top, build_dir, simulator, waves, make_flags)
 
 
 def _compile(sources: list[Path], top: str, build_dir: Path, simulator: str, waves: str | None,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
+from hw.engines.image_loader import pixel_bits
+
 
 def width(shape) -> int:
     """Bits of a shape or layout."""
@@ -74,7 +76,6 @@ def image_beat_values(spec, image) -> list:
     """The ``data`` value of each beat of an (H, W, C) image on the ``image`` stream, raster
     order: ``image_pixels`` pixels a beat, channel c of the beat's pixel k in byte
     ``k * C + c`` (whole bytes per value: :func:`hw.engines.image_loader.pixel_bits`)."""
-    from hw.engines.image_loader import pixel_bits
     byte_bits = pixel_bits(spec) // spec.network.input_channels
     beats = image.reshape(-1, spec.hardware.image_pixels * image.shape[-1])
     return [sum(int(value) << (b * byte_bits) for b, value in enumerate(beat)) for beat in beats]

@@ -3,9 +3,11 @@ setting) and the run-time library every Verilator build shares."""
 
 import dataclasses
 
+import pytest
+
 from rrm.presets import load_preset
 
-from . import build, verilator_runtime
+from . import build, build_cache, verilator_runtime
 from .specs import tiny
 
 
@@ -95,3 +97,35 @@ def test_designs_link_the_shared_runtime_unless_they_ask_for_other_settings(monk
     design, log = _skid_buffer_build(8)
     assert "verilated.cpp" in log and "verilated_vpi.cpp" in log
     assert verilator_runtime.ARCHIVE not in log
+
+
+def test_a_directory_is_made_once_and_a_failure_leaves_none(tmp_path):
+    calls = []
+
+    def make(staging):
+        calls.append(staging)
+        (staging / "done").write_text("x")
+
+    first = build_cache.made_once(tmp_path, "d", "done", make)
+    assert first == (tmp_path / "d", True) and (tmp_path / "d" / "done").is_file()
+    assert build_cache.made_once(tmp_path, "d", "done", make) == (tmp_path / "d", False)
+    assert len(calls) == 1
+
+    def broken(staging):
+        (staging / "half").write_text("x")
+        raise ValueError("stopped")
+
+    with pytest.raises(ValueError, match="stopped"):
+        build_cache.made_once(tmp_path, "e", "done", broken)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["d", "d.lock", "e.lock"]
+
+
+def test_a_failed_build_keeps_its_log_and_leaves_no_directory(monkeypatch, tmp_path):
+    monkeypatch.setattr(build, "SIM_DIR", tmp_path / "sim")
+    with pytest.raises(AssertionError, match="building skid_buffer failed; log: .*failed-skid_buffer-"):
+        build.build_design("skid_buffer", tiny(lanes=1),
+                           verilog_text="module rrm_skid_buffer(input clk);\n  wire x = ;\nendmodule\n")
+    logs = list((tmp_path / "sim").glob("failed-skid_buffer-*.log"))
+    assert len(logs) == 1 and "syntax error" in logs[0].read_text().lower()
+    assert not [path for path in (tmp_path / "sim").iterdir() if path.name.startswith((".skid", "skid"))
+                and not path.name.endswith(".lock")]

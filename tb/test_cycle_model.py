@@ -29,6 +29,15 @@ def check_model(spec, image_result):
     assert abs(model.cycles - image_result["cycles"]) <= TOLERANCE * image_result["cycles"]
 
 
+def check_interval(spec, image_results):
+    """Two images sent back to back: the second's class beat comes the model's interval after
+    the first's."""
+    model = cycle_model(spec)
+    first, second = compare(spec, image_results, np.zeros((2, spec.network.num_classes)))
+    assert first.interval is None
+    assert second.interval == model.interval, ("interval", second.interval, "model", model.interval)
+
+
 def test_cycle_model_predicts_every_layer(tmp_path):
     spec = tiny()
     size, channels = spec.network.input_size, spec.network.input_channels
@@ -38,8 +47,4 @@ def test_cycle_model_predicts_every_layer(tmp_path):
     image_results = results["steps"][1]["images"]
     for image_result in image_results:
         check_model(spec, image_result)
-    # the second image was queued behind the first: its class beat comes one interval later
-    model = cycle_model(spec)
-    first, second = compare(spec, image_results, np.zeros((2, spec.network.num_classes)))
-    assert first.interval is None
-    assert second.interval == model.interval, ("interval", second.interval, "model", model.interval)
+    check_interval(spec, image_results)

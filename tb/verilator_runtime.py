@@ -16,14 +16,13 @@ copy (``build.build_design`` does that), so sharing never changes what a build l
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
+
+from .build_cache import made_once
 
 #: The probe design: one module, no logic; its build compiles only the run-time sources.
 PROBE_TOP = "rrm_runtime_probe"
@@ -41,30 +40,13 @@ def build_settings(build_dir: Path) -> dict:
     run-time objects depend on: the scalar settings (``VM_TRACE = 0``, ...) and the lists of
     run-time sources (``VM_GLOBAL_FAST``, ``VM_GLOBAL_SLOW``); the design's own class lists
     and DESIGN_ONLY_SETTINGS are left out."""
-    text = (build_dir / CLASSES_MK).read_text()
+    text = (build_dir / CLASSES_MK).read_text().replace("\\\n", " ")   # continuation lines joined
     settings: dict[str, object] = {}
-    current = None
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            current = None
-            continue
-        match = re.match(r"(VM_\w+)\s*(\+?=)\s*(.*?)\s*\\?$", line)
-        if match:
-            name, _, value = match.groups()
-            current = name if line.rstrip().endswith("\\") else None
-            if name.startswith("VM_GLOBAL_"):
-                settings.setdefault(name, [])
-                if value:
-                    settings[name].append(value)
-            elif not (name.startswith(("VM_CLASSES_", "VM_SUPPORT_")) or name in DESIGN_ONLY_SETTINGS):
-                settings[name] = value
-            continue
-        if current and current.startswith("VM_GLOBAL_"):
-            value = line.strip().rstrip("\\").strip()
-            if value:
-                settings[current].append(value)
-            if not line.rstrip().endswith("\\"):
-                current = None
+    for name, values in re.findall(r"^(VM_\w+)\s*\+?=(.*)$", text, re.MULTILINE):
+        if name.startswith("VM_GLOBAL_"):
+            settings[name] = settings.get(name, []) + values.split()
+        elif not (name.startswith(("VM_CLASSES_", "VM_SUPPORT_")) or name in DESIGN_ONLY_SETTINGS):
+            settings[name] = values.strip()
     return settings
 
 
@@ -86,46 +68,30 @@ def runtime_key(build_flags: dict, version: str, waves: str | None) -> str:
 def runtime_archive(sim_dir: Path, build_flags: dict, version: str, waves: str | None,
                     build_probe) -> Path:
     """The directory of the shared run-time archive for these flags, compiling it on first
-    use (under a file lock, so that pytest-xdist workers build it once).
+    use (:func:`tb.build_cache.made_once`, so that pytest-xdist workers build it once).
 
     ``build_probe(verilog_path, top, build_dir)`` builds a design as the designs are built
     (same runner, arguments, make variables and waves); the run-time objects it compiled
     are archived with ``ar``, and the probe's settings kept beside them in runtime.json.
     """
     key = runtime_key(build_flags, version, waves)
-    final = sim_dir / f"runtime-{key}"
-    done = final / "runtime.json"
-    if done.is_file():
-        return final
-    sim_dir.mkdir(parents=True, exist_ok=True)
-    with open(sim_dir / f"runtime-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if done.is_file():
-            return final
-        staging = sim_dir / f".runtime-{key}.{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            source = staging / f"{PROBE_TOP}.v"
-            source.write_text(PROBE_VERILOG)
-            build_probe([source], PROBE_TOP, staging)
-            settings = build_settings(staging)
-            objects = [f"{name}.o" for name in settings.get("VM_GLOBAL_FAST", []) + settings.get("VM_GLOBAL_SLOW", [])]
-            missing = [name for name in objects if not (staging / name).is_file()]
-            if not objects or missing:
-                raise RuntimeError(f"the run-time probe in {staging} compiled no "
-                                   f"{', '.join(missing) or 'run-time objects'}")
-            subprocess.run(["ar", "rcs", ARCHIVE, *objects], cwd=staging, check=True,
-                           capture_output=True)
-            (staging / "runtime.json").write_text(json.dumps(
-                {"key": key, "version": version, "waves": waves, "objects": objects,
-                 "settings": settings}, indent=1))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
-        return final
+
+    def make(staging: Path) -> None:
+        source = staging / f"{PROBE_TOP}.v"
+        source.write_text(PROBE_VERILOG)
+        build_probe([source], PROBE_TOP, staging)
+        settings = build_settings(staging)
+        objects = [f"{name}.o" for name in settings.get("VM_GLOBAL_FAST", []) + settings.get("VM_GLOBAL_SLOW", [])]
+        missing = [name for name in objects if not (staging / name).is_file()]
+        if not objects or missing:
+            raise RuntimeError(f"the run-time probe in {staging} compiled no "
+                               f"{', '.join(missing) or 'run-time objects'}")
+        subprocess.run(["ar", "rcs", ARCHIVE, *objects], cwd=staging, check=True, capture_output=True)
+        (staging / "runtime.json").write_text(json.dumps(
+            {"key": key, "version": version, "waves": waves, "objects": objects, "settings": settings},
+            indent=1))
+
+    return made_once(sim_dir, f"runtime-{key}", "runtime.json", make)[0]
 
 
 def shared_runtime_make_flags(archive_dir: Path) -> list[str] | None:

@@ -1,7 +1,8 @@
 """conv1's layer cycles, stepped cycle by cycle: the image arriving, the reader, the patch
 buffer (a pixel per cycle, or a pair with ``image_pixels`` 2), the window FIFO, the gather
 and the serializer of the Conv engine interact in a way no closed form captures, so
-:func:`conv1_cycles` steps them (a few lines of Python, no RTL) with the same rules as :mod:`hw.engines.conv` and :mod:`hw.engines.image_loader`.
+:func:`conv1_cycles` steps them (a few lines of Python, no RTL) with the same rules as
+:mod:`hw.engines.conv` and :mod:`hw.engines.image_loader`.
 """
 
 from __future__ import annotations
