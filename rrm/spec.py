@@ -277,6 +277,14 @@ class HardwareSpec:
         (:class:`~hw.blocks.pair_patch_buffer.PairPatchBuffer`), halving conv1's cycles;
         needs a 3 x 3 conv1 of stride 2, an even input size of at least 4 and an even
         ``pe_count``.
+    dw_pairs : bool
+        Stride-2 dw layers walk their map a pixel pair per cycle
+        (:class:`~hw.blocks.pair_patch_buffer.PairPatchBuffer`, beside the one-pixel walk of
+        the stride-1 layers), which halves their cycles: the H x W map in H * W / 2 steps
+        instead of the (H + 2)(W + 2) padded positions. A stride-2 layer on an odd map or
+        one narrower than 4 keeps the one-pixel walk. Needs 3 x 3 kernels and an even
+        ``pe_count`` of at least twice the DW PEs (the wide reader then refills a word's
+        P / 2 pairs in time).
     pw_slices : int
         Slices of ``lanes`` weights per PW RAM row (0: ``pe_count``). Fewer than
         ``pe_count`` makes the PW RAM narrower and deeper (BRAM18K are 512 x 36: a row of
@@ -301,10 +309,11 @@ class HardwareSpec:
     serial_bn_units: int = 1
     pw_slices: int = 0
     image_pixels: int = 1
+    dw_pairs: bool = False
 
     #: Fields a spec file may leave out (their defaults keep the paper's design).
     OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_taps", "packed_pw", "serial_bn_units",
-                       "pw_slices", "image_pixels")
+                       "pw_slices", "image_pixels", "dw_pairs")
 
     @property
     def dw_pes(self) -> int:
@@ -362,6 +371,13 @@ class HardwareSpec:
         if self.packed_pw and self.pe_count % 2:
             raise SpecError("hardware.packed_pw",
                             f"packs pixels in pairs: pe_count must be even, not {self.pe_count}")
+        if not isinstance(self.dw_pairs, bool):
+            raise SpecError("hardware.dw_pairs", f"must be true or false, not {self.dw_pairs!r}")
+        if self.dw_pairs and (self.kernel != 3 or self.pe_count % 2 or self.pe_count < 2 * self.dw_pes):
+            raise SpecError("hardware.dw_pairs",
+                            f"the pair walk needs 3 x 3 kernels and an even pe_count of at least twice "
+                            f"the DW PEs; this is kernel {self.kernel}, pe_count {self.pe_count}, "
+                            f"{self.dw_pes} DW PEs")
         beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
         if not 0.0 < beta <= 1.0:
             raise SpecError("hardware.fm_on_chip", f"{beta} is out of range (allowed: 0 < value <= 1)")

@@ -27,6 +27,17 @@ CASES = {
     # ... and ``late`` (stride 2 on 16x16 with D = 1: two rows of groups, the padding walked
     # after the last window outlasts a row's overhead by 3 cycles)
     "late-dsc3": (dict(pe_count=3, dw_pe_count=1), "dsc3.dw"),
+    # dw_pairs: stride 2 walked a pixel pair per cycle. 16x16 -> 8x8 with P = 6 (256 input
+    # and 64 output pixels: a partial block each, ``held`` on the pair walk), 16 channels in
+    # 7 lanes (3 groups) on D = 3 DW PEs, the most that P = 6 allows
+    "pairs-dsc3": (dict(pe_count=6, lanes=7, dw_pe_count=3, dw_pairs=True), "dsc3.dw"),
+    # ... 8x8 -> 4x4 with P = 2 and D = 1 (a buffer is one pair: the reader refills it in
+    # time at the limit) over 8 rows of groups
+    "pairs-2pe-dsc5": (dict(pe_count=2, lanes=4, dw_pe_count=1, dw_pairs=True), "dsc5.dw"),
+    # ... and with dw_pairs the layers that keep the one-pixel walk, through the pair select:
+    # stride 1, and stride 2 on a map 2 wide
+    "pairs-stride1-dsc4": (dict(pe_count=6, lanes=7, dw_pe_count=3, dw_pairs=True), "dsc4.dw"),
+    "pairs-narrow-dsc13": (dict(pe_count=4, lanes=8, dw_pe_count=2, dw_pairs=True), "dsc13.dw"),
 }
 
 

@@ -3,7 +3,8 @@
 PE j takes channel group g0 + j of the same pixels, for rows of groups g0 = 0, D, 2D, ...:
 per row, the kernels and BN words are read into registers; a wide reader turns D FM words
 (one per group, P pixels each) into P pixels of D groups; one patch buffer of D x lanes
-channels gives the K x K windows, each PE takes its ``lanes`` channels of a window per
+channels gives the K x K windows (with ``dw_pairs``, a stride-2 layer's come from a
+:class:`PairPatchBuffer` fed a pixel pair per cycle, :func:`walks_pairs`), each PE takes its ``lanes`` channels of a window per
 cycle; the D BN outputs are gathered into one word per group (P pixels) and written one
 per cycle.
 
@@ -29,6 +30,7 @@ from ..blocks.cost import Cost, per_unit
 from ..blocks.dw_pe import DepthwisePE
 from ..blocks.layouts import pack_struct
 from ..blocks.parameters import bn_parameters, dw_parameters, patch_parameters
+from ..blocks.pair_patch_buffer import PairPatchBuffer
 from ..blocks.patch_buffer import PatchBuffer
 from ..blocks.pe_array import depthwise_pe_array
 from ..blocks.select import select, select_one_hot
@@ -50,6 +52,28 @@ def dw_patch_parameters(spec: Spec) -> dict:
     """The DW engine's patch buffer: the DW patch buffer widened to D x lanes channels."""
     params = patch_parameters(spec, "dw")
     params["channels"] = spec.hardware.dw_pes * spec.hardware.lanes
+    return params
+
+
+def walks_pairs(spec: Spec, layer) -> bool:
+    """Whether dw ``layer`` (anything with ``stride``, ``in_h`` and ``in_w``) walks its map a
+    pixel pair per cycle: with ``dw_pairs``, a stride-2 layer on an even map at least 4 wide
+    (the frames :class:`PairPatchBuffer` takes); the RTL makes the same choice from the layer
+    table's entry."""
+    return (spec.hardware.dw_pairs and layer.stride == 2 and layer.in_h % 2 == 0
+            and layer.in_w % 2 == 0 and layer.in_w >= 4)
+
+
+def dw_pair_patch_parameters(spec: Spec) -> dict | None:
+    """The DW engine's pair patch buffer (D x lanes channels, sized for the largest map of a
+    layer that :func:`walks_pairs`), or None when no layer does."""
+    layers = [layer for layer in spec.layers() if layer.kind == "dw" and walks_pairs(spec, layer)]
+    if not layers:
+        return None
+    params = dw_patch_parameters(spec)
+    del params["kernel"]   # 3 x 3 (rrm.spec: dw_pairs needs kernel 3)
+    params.update(max_height=max(layer.in_h for layer in layers),
+                  max_width=max(layer.in_w for layer in layers))
     return params
 
 
@@ -109,8 +133,9 @@ class DepthwiseEngine(wiring.Component):
     def layer_cycles(spec: Spec, entry) -> int:
         """Cycles of dw layer ``entry`` from the first cycle after ``start`` to ``done``: per row
         of D groups, load the kernels and BN words (D cycles), fill the wide reader (D cycles),
-        walk the padded map up to the last window (one position per cycle), drain the PE, BN
-        and the D writes."""
+        walk the padded map up to the last window (one position per cycle; a layer that
+        :func:`walks_pairs` walks its unpadded map a pair per cycle, the last window
+        completing with the last pair), drain the PE, BN and the D writes."""
         if entry.kind_code != LayerKind.dw:
             raise ValueError(f"layer {entry.name}: the DW engine runs dw, not {entry.kind}")
         hw = spec.hardware
@@ -120,10 +145,19 @@ class DepthwiseEngine(wiring.Component):
         patch = latency_of(PatchBuffer, dw_patch_parameters(spec))
         pad = K // 2
         padded_h, padded_w = entry.in_h + 2 * pad, entry.in_w + 2 * pad
-        last_row = K - 1 + entry.stride * (entry.out_h - 1)
-        last_col = K - 1 + entry.stride * (entry.out_w - 1)
-        last_window = last_row * padded_w + last_col      # padded positions before the last window
-        leftover = padded_h * padded_w - 1 - last_window  # padding walked after it
+        pairs = walks_pairs(spec, entry)
+
+        def position(index):
+            """Steps of the walk before the one that completes output ``index``'s window."""
+            y, x = divmod(index, entry.out_w)
+            if pairs:   # window (y, x) completes with pair x of row 2y + 1
+                return (2 * y + 1) * (entry.in_w // 2) + x
+            return (K - 1 + entry.stride * y) * padded_w + K - 1 + entry.stride * x
+
+        outputs = entry.out_h * entry.out_w
+        last_window = position(outputs - 1)
+        # padding walked after the last window (none in the pair walk)
+        leftover = 0 if pairs else padded_h * padded_w - 1 - last_window
         kernel_load = wide_fill = writes = D    # one group per cycle in each
         row_overhead = kernel_load + wide_fill + writes + ROW_STEPS + patch + pe + bn
         rows = -(-entry.out_groups // D)
@@ -132,12 +166,8 @@ class DepthwiseEngine(wiring.Component):
         # A last, partial block of r < P outputs completes d cycles after the block before it;
         # its words wait (BN and the PEs stall) until that block's D writes are out.
         held = 0
-        outputs = entry.out_h * entry.out_w
         partial = outputs % P
         if partial and outputs > P:
-            def position(index):
-                y, x = divmod(index, entry.out_w)
-                return (K - 1 + entry.stride * y) * padded_w + K - 1 + entry.stride * x
             held = max(0, D - (position(outputs - 1) - position(outputs - 1 - partial)))
         return rows * (last_window + row_overhead + held) + (rows - 1) * late + DONE
 
@@ -160,6 +190,11 @@ class DepthwiseEngine(wiring.Component):
         depth = self.shapes.fm_depth
         patch = PatchBuffer(**dw_patch_parameters(spec))
         m.submodules.dw_patch = patch
+        pair_params = dw_pair_patch_parameters(spec)
+        pair_patch = None
+        if pair_params is not None:
+            pair_patch = PairPatchBuffer(**pair_params)
+            m.submodules.dw_pair_patch = pair_patch
         array = depthwise_pe_array(pe_count=D, **dw_parameters(spec))
         m.submodules.dw_pes = array
         bns = bn_units(m, spec, "dw_bn", D)
@@ -168,7 +203,8 @@ class DepthwiseEngine(wiring.Component):
         m.d.comb += wr.slots.eq((1 << P) - 1)
         s = self._s = SimpleNamespace(entry=entry, shift=shift, start=start, active=active, wr=wr,
                                       fm_rdata=fm_rdata, slot_layout=slot_layout, depth=depth,
-                                      patch=patch, array=array, bns=bns, dw_rd=dw_rd, bn_rd=bn_rd)
+                                      patch=patch, pair_patch=pair_patch, array=array, bns=bns,
+                                      dw_rd=dw_rd, bn_rd=bn_rd)
         self._rows(m)
         self._wide_reader(m)
         self._windows_to_bn(m)
@@ -204,6 +240,14 @@ class DepthwiseEngine(wiring.Component):
                 with m.If(load_d == j):
                     m.d.sync += [dw_regs[j].eq(dw_rd.data), bn_regs[j].eq(bn_rd.data)]
         row_done = Signal()
+        # this layer walks pixel pairs (walks_pairs), held for the layer: a register, so that
+        # the walk's selects start at one flip-flop
+        pairs = Signal()
+        if s.pair_patch is not None:
+            even = ~entry.in_h[0] & ~entry.in_w[0]
+            with m.If(start):
+                m.d.sync += pairs.eq((entry.stride == 2) & even & (entry.in_w >= 4))
+        s.pairs = pairs
         with m.If(start):
             m.d.sync += [g0.eq(0), loading.eq(kind == LayerKind.dw), load_j.eq(0), running.eq(0)]
         with m.Elif(loading):
@@ -222,10 +266,12 @@ class DepthwiseEngine(wiring.Component):
 
     def _wide_reader(self, m):
         """The wide reader: D FM words (groups g0..g0+D-1 of one block of P pixels), double
-        buffered, streamed into the patch buffer as P pixels of D groups, one per cycle."""
+        buffered, streamed into the patch buffer as P pixels of D groups, one per cycle (into
+        the pair patch buffer, a pair per cycle, on a layer that walks pairs)."""
         spec, s = self.spec, self._s
         P, D = spec.hardware.pe_count, spec.hardware.dw_pes
         entry, fm_rdata, patch, depth, slot_layout = s.entry, s.fm_rdata, s.patch, s.depth, s.slot_layout
+        pair_patch, pairs = s.pair_patch, s.pairs
         g0, running, row_start = s.g0, s.running, s.row_start
         buffers = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(slot_layout, P), D), 2),
                          reset_less=True)
@@ -243,8 +289,10 @@ class DepthwiseEngine(wiring.Component):
         # (stream_idx, stream_slot) one-hot, bit idx * P + slot, kept beside them so that the
         # pixel's select is an AND-OR of registers (select_one_hot), not the 2 x P-way
         # multiplexer trees that were the DW engine's longest path (12 levels on
-        # rr-mobilenet-max and -packed; docs/accelerator.md, Timing)
-        stream_hot = Signal(2 * P, init=1)
+        # rr-mobilenet-max and -packed; docs/accelerator.md, Timing). With a pair patch
+        # buffer it is (stream_idx, stream_slot // 2), bit idx * P/2 + slot // 2: the select
+        # takes a pair, the single pixel is one of its two.
+        stream_hot = Signal(2 * P if pair_patch is None else P, init=1)
         pixels_left = Signal.like(entry.in_pixels)
         m.d.comb += self.fm_read.addr.eq(fill_base + g0 + Mux(g0 + fill_j < entry.in_groups, fill_j, 0))
         m.d.sync += [fill_d_valid.eq(filling), fill_d_j.eq(fill_j), fill_d_idx.eq(fill_idx)]
@@ -256,10 +304,14 @@ class DepthwiseEngine(wiring.Component):
         # A buffer is full from the cycle its last word is on the RAM's output (the
         # streamer takes that word from there), and free again once its last pixel
         # has been streamed: fills and streams follow each other without a gap cycle.
-        stream_fire = patch.i.valid & patch.i.ready
+        stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
+        if pair_patch is None:
+            stream_fire = patch.i.valid & patch.i.ready
+        else:
+            stream_fire = stream_valid & Mux(pairs, pair_patch.i.ready, patch.i.ready)
         # Whether the pixel on offer is its buffer's last ((stream_slot == P - 1) |
-        # (pixels_left == 1)), kept in a register so that the fill logic is one gate behind
-        # the patch buffer's ready, not behind two comparisons as well.
+        # (pixels_left == 1); a pair: P - 2 and 2), kept in a register so that the fill logic
+        # is one gate behind the patch buffer's ready, not behind two comparisons as well.
         stream_last = Signal(init=P == 1)
         stream_ends = stream_fire & stream_last
         free = [~full[idx] | (stream_ends & (stream_idx == idx)) for idx in range(2)]
@@ -269,13 +321,16 @@ class DepthwiseEngine(wiring.Component):
             return [filling.eq(1), fill_j.eq(0), fill_idx.eq(idx),
                     blocks_left.eq(Mux(blocks_left > P, blocks_left - P, 0))]
 
+        first_last = (P == 1) | (entry.in_pixels == 1)
+        if pair_patch is not None:
+            first_last = Mux(pairs, (P == 2) | (entry.in_pixels == 2), first_last)
         with m.If(stream_ends):
             m.d.sync += full.bit_select(stream_idx, 1).eq(0)
         with m.If(row_start):
             m.d.sync += [fill_base.eq(0), blocks_left.eq(entry.in_pixels), fill_j.eq(0),
                          filling.eq(0), fill_idx.eq(0), full.eq(0), stream_idx.eq(0),
                          stream_slot.eq(0), stream_hot.eq(1), pixels_left.eq(entry.in_pixels),
-                         stream_last.eq((P == 1) | (entry.in_pixels == 1))]
+                         stream_last.eq(first_last)]
         with m.Elif(filling):
             m.d.sync += fill_j.eq(fill_j + 1)
             with m.If(fill_j == D - 1):
@@ -286,30 +341,60 @@ class DepthwiseEngine(wiring.Component):
                     m.d.sync += begin_fill(~fill_idx)
         with m.Elif(can_fill & Mux(fill_idx, free[1], free[0])):
             m.d.sync += begin_fill(fill_idx)
-        stream_valid = running & full.bit_select(stream_idx, 1) & (pixels_left != 0)
         landing = fill_d_valid & (fill_d_j == D - 1) & (fill_d_idx == stream_idx)
         wide_pixel = Signal(data.ArrayLayout(slot_layout, D), reset_less=True)
-        for j in range(D):
-            pixel = select_one_hot([buffers[idx][j][slot] for idx in range(2) for slot in range(P)],
-                                   stream_hot)
-            if j == D - 1:
-                # The landing word's buffer has not streamed a pixel yet (it becomes full in
-                # this cycle), so its pixel on offer is slot 0: no select over the word's P
-                # slots (at 50 PEs x 64 lanes that select was a third of the DW engine's
-                # LUTs).
-                pixel = Mux(landing, fm_rdata[0].as_value(), pixel.as_value())
-            m.d.comb += wide_pixel[j].eq(pixel)
+        if pair_patch is None:
+            for j in range(D):
+                pixel = select_one_hot([buffers[idx][j][slot] for idx in range(2) for slot in range(P)],
+                                       stream_hot)
+                if j == D - 1:
+                    # The landing word's buffer has not streamed a pixel yet (it becomes full in
+                    # this cycle), so its pixel on offer is slot 0: no select over the word's P
+                    # slots (at 50 PEs x 64 lanes that select was a third of the DW engine's
+                    # LUTs).
+                    pixel = Mux(landing, fm_rdata[0].as_value(), pixel.as_value())
+                m.d.comb += wide_pixel[j].eq(pixel)
+        else:
+            wide_pair = Signal(data.ArrayLayout(data.ArrayLayout(slot_layout, D), 2), reset_less=True)
+            for j in range(D):
+                for k in range(2):   # the pair's columns: even and odd slots
+                    pixel = select_one_hot([buffers[idx][j][2 * q + k] for idx in range(2)
+                                            for q in range(P // 2)], stream_hot)
+                    if j == D - 1:   # the landing word's pair on offer is its first (as above)
+                        pixel = Mux(landing, fm_rdata[k].as_value(), pixel.as_value())
+                    m.d.comb += wide_pair[k][j].eq(pixel)
+                m.d.comb += wide_pixel[j].eq(Mux(stream_slot[0], wide_pair[1][j], wide_pair[0][j]))
+            m.d.comb += [pair_patch.height.eq(entry.in_h), pair_patch.width.eq(entry.in_w),
+                         pair_patch.i.valid.eq(stream_valid & pairs)]
+            for k in range(2):
+                m.d.comb += pair_patch.i.payload[k].eq(wide_pair[k].as_value())
         m.d.comb += [patch.height.eq(entry.in_h), patch.width.eq(entry.in_w),
-                     patch.stride.eq(entry.stride), patch.i.valid.eq(stream_valid),
+                     patch.stride.eq(entry.stride),
+                     patch.i.valid.eq(stream_valid if pair_patch is None else stream_valid & ~pairs),
                      patch.i.payload.eq(wide_pixel)]
-        next_slot_last = Mux(stream_ends, P == 1, stream_slot == P - 2) if P > 1 else 1
+        if pair_patch is None:
+            next_slot_last = Mux(stream_ends, P == 1, stream_slot == P - 2) if P > 1 else 1
+            with m.If(stream_fire):
+                m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1),
+                             stream_last.eq(next_slot_last | (pixels_left == 2))]
+                m.d.sync += stream_hot.eq(stream_hot.rotate_left(1))
+                with m.If(stream_ends):
+                    m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx),
+                                 stream_hot.eq(Mux(stream_idx, 1, 1 << P))]
+            return
+        # P is even (rrm.spec: dw_pairs): a buffer holds P / 2 whole pairs
+        half = P // 2
+        one_last = Mux(stream_ends, 0, stream_slot == P - 2) | (pixels_left == 2)
+        pair_last = (Mux(stream_ends, P == 2, stream_slot == P - 4) if P >= 4 else 1) | (pixels_left == 4)
         with m.If(stream_fire):
-            m.d.sync += [pixels_left.eq(pixels_left - 1), stream_slot.eq(stream_slot + 1),
-                         stream_last.eq(next_slot_last | (pixels_left == 2))]
-            m.d.sync += stream_hot.eq(stream_hot.rotate_left(1))
+            m.d.sync += [pixels_left.eq(pixels_left - Mux(pairs, 2, 1)),
+                         stream_slot.eq(stream_slot + Mux(pairs, 2, 1)),
+                         stream_last.eq(Mux(pairs, pair_last, one_last))]
+            with m.If(pairs | stream_slot[0]):   # the pair on offer has been taken
+                m.d.sync += stream_hot.eq(stream_hot.rotate_left(1))
             with m.If(stream_ends):
                 m.d.sync += [stream_slot.eq(0), stream_idx.eq(~stream_idx),
-                             stream_hot.eq(Mux(stream_idx, 1, 1 << P))]
+                             stream_hot.eq(Mux(stream_idx, 1, 1 << half))]
 
     def _windows_to_bn(self, m):
         """The windows into the DW PEs (PE j: lanes j*L .. j*L+L-1), their sums into BN."""
@@ -322,12 +407,18 @@ class DepthwiseEngine(wiring.Component):
         # PE j's lanes are one contiguous slice of each tap; the array's input is driven
         # by one assignment (see layouts.pack_struct)
         window = patch.o.payload.window
+        window_valid = patch.o.valid
+        if s.pair_patch is not None:   # one of the two walks at a time (s.pairs)
+            window = Mux(s.pairs, s.pair_patch.o.payload.window, window)
+            window = patch.o.payload.window.shape()(window)
+            window_valid = patch.o.valid | s.pair_patch.o.valid
+            m.d.comb += s.pair_patch.o.ready.eq(array.i.ready & active)
         m.d.comb += array.i.payload.eq(Cat(*(
             pack_struct(array.pe_in_layout, weight=dw_regs[j],
                         window=Cat(*(window[tap].as_value()[j * chunk:(j + 1) * chunk]
                                      for tap in range(K * K))))
             for j in range(D))))
-        m.d.comb += [array.i.valid.eq(patch.o.valid & active),
+        m.d.comb += [array.i.valid.eq(window_valid & active),
                      patch.o.ready.eq(array.i.ready & active)]
         hold = Signal()     # the write queue cannot take the block this output completes yet
         for j, bn in enumerate(bns):
