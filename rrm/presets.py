@@ -99,12 +99,13 @@ def _rr_mobilenet_packed() -> Spec:
     cycles, and Yosys fitted that on all four resources (271,738 LUT at 817708e). The DW
     wide reader's one-hot select (4612ffb) put it 2.5 % over the LUTs until the landing
     word's select went (6102693): 262,619 LUT, 96 % of the device. The image arrives as pixel
-    pairs (``image_pixels`` 2), which halves conv1's cycles: 185,188 in all, bit-exact
-    (results/rr-mobilenet-packed/; docs/accelerator.md)."""
+    pairs (``image_pixels`` 2), which halves conv1's cycles, and the stride-2 DW layers walk
+    their maps a pair per cycle too (``dw_pairs``), which halves theirs: results/rr-mobilenet-packed/
+    holds its cycles, resources and levels (docs/accelerator.md)."""
     paper = _rr_mobilenet()
     hardware = HardwareSpec(pe_count=50, lanes=64, dw_pe_count=1, fc_parallel=4, serial_bn=True,
                             serial_bn_units=2, pw_slices=16, dw_lut_taps=2, packed_pw=True,
-                            image_pixels=2)
+                            image_pixels=2, dw_pairs=True)
     return Spec(network=paper.network, quant=paper.quant, hardware=hardware, preset="rr-mobilenet-packed")
 
 

@@ -1,4 +1,5 @@
-"""Pair patch buffer: conv1's 3 x 3, stride-2 windows from a map arriving two pixels per cycle."""
+"""Pair patch buffer: 3 x 3, stride-2 windows (conv1's, and with ``dw_pairs`` the stride-2 dw
+layers') from a map arriving two pixels per cycle."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class PairPatchBuffer(wiring.Component):
     Parameters
     ----------
     channels : int
-        Values per pixel (1..64).
+        Values per pixel (conv1: the image's channels; the DW engine: D x lanes; 1..4096).
     value_shape : Shape
         Shape of one value.
     max_height, max_width : int
@@ -68,7 +69,7 @@ class PairPatchBuffer(wiring.Component):
     kernel = KERNEL
 
     def __init__(self, *, channels: int, value_shape, max_height: int, max_width: int):
-        self.channels = check_int("channels", channels, 1, 64)
+        self.channels = check_int("channels", channels, 1, 4096)
         self.value_shape = Shape.cast(value_shape)
         self.max_height = check_int("max_height", max_height, 2, 4096)
         self.max_width = check_int("max_width", max_width, 4, 4096)
