@@ -3,7 +3,8 @@ cycle for cycle against the cycle model (every layer, the latency, and the inter
 images back to back): fewer DW PEs than Conv PEs (``dw_pe_count``), the
 FC on fewer classes at once (``fc_parallel``), the Conv module's results through one BN
 unit (``serial_bn``), two pixels per DSP48E2 (``packed_pw``), the image streaming through a
-ring in buffer Q smaller than itself, and the image as pixel pairs (``image_pixels``). The
+ring in buffer Q smaller than itself, the image as pixel pairs (``image_pixels``) and the
+stride-2 DW layers walked in pairs (``dw_pairs``). The
 packed configuration also runs under Icarus (`-m slow`)."""
 
 from __future__ import annotations
@@ -44,10 +45,13 @@ VARIANTS = {
     "6pe-packed-2units-4slices": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
                                       serial_bn_units=2, pw_slices=4, packed_pw=True),
     # the image as pixel pairs (image_pixels 2): conv1's pair walk behind a ring of half the
-    # image (4 lanes), and on 6 packed PEs (3 pairs a word, the gather of 6 windows)
+    # image (4 lanes), and on 6 packed PEs (3 pairs a word, the gather of 6 windows) with the
+    # stride-2 DW layers on 16, 8 and 4 wide maps walked in pairs too (dw_pairs; dsc13's map,
+    # 2 wide, keeps the one-pixel walk), as in rr-mobilenet-packed
     "2pe-4lanes-ring-pairs": dict(pe_count=2, lanes=4, image_pixels=2),
     "6pe-packed-pairs": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
-                             serial_bn_units=2, pw_slices=4, packed_pw=True, image_pixels=2),
+                             serial_bn_units=2, pw_slices=4, packed_pw=True, image_pixels=2,
+                             dw_pairs=True),
 }
 
 

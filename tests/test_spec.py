@@ -77,6 +77,10 @@ def test_layer_shapes_follow_padding_rule():
     (lambda: HardwareSpec(pw_slices=10), "hardware.pw_slices"),
     (lambda: HardwareSpec(image_pixels=3), "hardware.image_pixels"),
     (lambda: HardwareSpec(pe_count=9, image_pixels=2), "hardware.image_pixels"),
+    (lambda: HardwareSpec(dw_pairs=1), "hardware.dw_pairs"),
+    (lambda: HardwareSpec(pe_count=8, dw_pe_count=5, dw_pairs=True), "hardware.dw_pairs"),  # P < 2D
+    (lambda: HardwareSpec(pe_count=9, dw_pe_count=1, dw_pairs=True), "hardware.dw_pairs"),  # odd P
+    (lambda: HardwareSpec(kernel=5, pe_count=8, dw_pe_count=1, dw_pairs=True), "hardware.dw_pairs"),
     (lambda: HardwareSpec(pe_count=8, pw_slices=4, fc_parallel=8), "hardware.fc_parallel"),
     (lambda: HardwareSpec(pe_count=8, pw_slices=6, fc_parallel=4), "hardware.fc_parallel"),
     (lambda: HardwareSpec(tiling={"conv1": LayerTiling(0, 1, 1, 1)}), "hardware.tiling.conv1.ti"),

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rrm.analysis import LUTRAM_MAX_DEPTH
+from rrm.devices import bram18k_blocks
+from rrm.memory_map import ceil_div
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -42,3 +46,18 @@ def total(costs) -> Cost:
     for cost in costs:
         result = result + cost
     return result
+
+
+def lutram_luts(width: int, depth: int) -> int:
+    """LUTs of a RAM of at most 64 words built from LUT RAM (``RAM64M8``: 7 bits x 64 words
+    in 8 LUTs, as Yosys maps it); 0 for a RAM that goes to block RAM."""
+    if depth > LUTRAM_MAX_DEPTH:
+        return 0
+    return ceil_div(width, 7) * 8
+
+
+def memory_cost(width: int, depth: int) -> Cost:
+    """A ``width``-bit x ``depth``-word RAM: LUT RAM up to 64 words, else BRAM18K."""
+    if depth <= LUTRAM_MAX_DEPTH:
+        return Cost(lut=lutram_luts(width, depth))
+    return Cost(bram18k=bram18k_blocks(width, depth))

@@ -67,6 +67,11 @@ class PairPatchBuffer(wiring.Component):
 
     latency = 1
     kernel = KERNEL
+    #: LUT and FF per channel outside the line buffer, as Yosys 0.23 ``synth_xilinx`` maps it:
+    #: the slope between the ``dw_pair_patch_buffer`` blocks of two tiny variants, 16 and 32
+    #: channels of 4 bits, 16 x 16 maps (350 and 670 LUT besides their LUT RAM, 1,045 and 2,069 FF; an
+    #: estimate, compared with Yosys at 64 channels in docs/accelerator.md).
+    CHANNEL_LUT_FF = (20.0, 64.0)
 
     def __init__(self, *, channels: int, value_shape, max_height: int, max_width: int):
         self.channels = check_int("channels", channels, 1, 4096)

@@ -26,7 +26,7 @@ from rrm.sizing import sizing
 from rrm.spec import Spec
 
 from ..blocks.bn_requant import BnRequant
-from ..blocks.cost import Cost, per_unit
+from ..blocks.cost import Cost, memory_cost, per_unit
 from ..blocks.dw_pe import DepthwisePE
 from ..blocks.layouts import pack_struct
 from ..blocks.parameters import bn_parameters, dw_parameters, patch_parameters
@@ -55,19 +55,24 @@ def dw_patch_parameters(spec: Spec) -> dict:
     return params
 
 
+def pair_walk_fits(layer) -> bool:
+    """Whether dw ``layer`` (anything with ``stride``, ``in_h`` and ``in_w``) is one the pair
+    walk takes: stride 2 on an even map at least 4 wide (the frames of :class:`PairPatchBuffer`)."""
+    return layer.stride == 2 and layer.in_h % 2 == 0 and layer.in_w % 2 == 0 and layer.in_w >= 4
+
+
 def walks_pairs(spec: Spec, layer) -> bool:
-    """Whether dw ``layer`` (anything with ``stride``, ``in_h`` and ``in_w``) walks its map a
-    pixel pair per cycle: with ``dw_pairs``, a stride-2 layer on an even map at least 4 wide
-    (the frames :class:`PairPatchBuffer` takes); the RTL makes the same choice from the layer
-    table's entry."""
-    return (spec.hardware.dw_pairs and layer.stride == 2 and layer.in_h % 2 == 0
-            and layer.in_w % 2 == 0 and layer.in_w >= 4)
+    """Whether dw ``layer`` walks its map a pixel pair per cycle: with ``dw_pairs``, when
+    :func:`pair_walk_fits`; the RTL makes the same choice from the layer table's entry."""
+    return spec.hardware.dw_pairs and pair_walk_fits(layer)
 
 
-def dw_pair_patch_parameters(spec: Spec) -> dict | None:
+def dw_pair_patch_parameters(spec: Spec, enabled: bool = True) -> dict | None:
     """The DW engine's pair patch buffer (D x lanes channels, sized for the largest map of a
-    layer that :func:`walks_pairs`), or None when no layer does."""
-    layers = [layer for layer in spec.layers() if layer.kind == "dw" and walks_pairs(spec, layer)]
+    layer that :func:`walks_pairs`, or with ``enabled`` False that would with ``dw_pairs``), or
+    None when no layer does."""
+    layers = [layer for layer in spec.layers()
+              if layer.kind == "dw" and pair_walk_fits(layer) and (spec.hardware.dw_pairs or not enabled)]
     if not layers:
         return None
     params = dw_patch_parameters(spec)
@@ -107,8 +112,9 @@ class DepthwiseEngine(wiring.Component):
 
     @staticmethod
     def resources(spec: Spec) -> Cost:
-        """DW PEs, BN units, the patch buffer (its K - 1 line buffers in BRAM18K) and the
-        engine's registers: DSP48E2 and BRAM18K exact, LUT/FF from unit costs."""
+        """DW PEs, BN units, the patch buffer (its K - 1 line buffers in BRAM18K), the pair
+        patch buffer (``dw_pairs``) and the engine's registers: DSP48E2 and BRAM18K exact,
+        LUT/FF from unit costs."""
         hw, quant = spec.hardware, spec.quant
         channels = hw.dw_pes * hw.lanes
         pe = asked(DepthwisePE, dw_parameters(spec))
@@ -117,7 +123,16 @@ class DepthwiseEngine(wiring.Component):
         registers = DepthwiseEngine.register_bits(spec) * per_unit(*REGISTER_BIT_LUT_FF)
         line_buffers = (hw.kernel - 1) * bram18k_blocks(channels * quant.act_bits,
                                                         sizing(spec).dw_patch_max_width + hw.kernel - 1)
-        return lanes + registers + Cost(dsp=DepthwiseEngine.dsp48e2(spec), bram18k=line_buffers)
+        cost = lanes + registers + Cost(dsp=DepthwiseEngine.dsp48e2(spec), bram18k=line_buffers)
+        pair = dw_pair_patch_parameters(spec)
+        if pair is not None:
+            # the pair patch buffer, its line buffer (a word of two rows of a pair per pair
+            # column), and the engine's two selects between the walks: the window into the
+            # PEs (K x K values a channel) and the one pixel out of the pair (one a channel)
+            selects = channels * (hw.kernel ** 2 + 1) * quant.act_bits * per_unit(1, 0)
+            cost = (cost + channels * per_unit(*PairPatchBuffer.CHANNEL_LUT_FF) + selects
+                    + memory_cost(4 * channels * quant.act_bits, pair["max_width"] // 2))
+        return cost
 
     @staticmethod
     def register_bits(spec: Spec) -> int:

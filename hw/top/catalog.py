@@ -22,7 +22,7 @@ from rrm.spec import Spec
 
 from ..engines.classifier import Classifier
 from ..engines.conv import ConvEngine
-from ..engines.depthwise import DepthwiseEngine
+from ..engines.depthwise import DepthwiseEngine, dw_pair_patch_parameters
 from ..engines.image_loader import ImageLoader
 from ..engines.param_loader import ParamLoader
 from ..engines.sequencer import Sequencer
@@ -49,6 +49,16 @@ def skid_buffer_block(spec: Spec) -> SkidBuffer:
     parameters = conv_parameters(spec)
     return SkidBuffer(conv_layout(parameters["value_shape"], parameters["weight_width"],
                                   parameters["lanes"]))
+
+
+def dw_pair_patch_buffer_block(spec: Spec) -> PairPatchBuffer:
+    """The DW engine's pair patch buffer as ``dw_pairs`` would build it (whether or not the
+    spec turns it on); UserError for a network without a stride-2 dw layer the pair walk takes."""
+    parameters = dw_pair_patch_parameters(spec, enabled=False)
+    if parameters is None:
+        raise UserError("dw_pair_patch_buffer: this network has no dw layer the pair walk takes "
+                        "(stride 2 on an even map at least 4 wide)")
+    return PairPatchBuffer(**parameters)
 
 
 def ram_join_block(spec: Spec) -> RamJoin:
@@ -79,6 +89,7 @@ BLOCKS = {
     "conv_pe_packed": lambda spec: PackedConvPE(**packed_parameters(spec)),
     "conv_pe_array_packed": lambda spec: PackedSharedWeightArray(pe_count=spec.hardware.pe_count,
                                                                  **packed_parameters(spec)),
+    "dw_pair_patch_buffer": dw_pair_patch_buffer_block,
     "dw_pe": lambda spec: DepthwisePE(**dw_parameters(spec)),
     "dw_pe_array": lambda spec: depthwise_pe_array(pe_count=spec.hardware.dw_pes, **dw_parameters(spec)),
     "fc": lambda spec: FullyConnected(**fc_parameters(spec)),

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from rrm.analysis import LUTRAM_MAX_DEPTH, rtl_memories
 from rrm.devices import bram18k_layout, get_device
-from rrm.memory_map import ceil_div
 from rrm.sizing import sizing
 from rrm.spec import Spec
 
-from ..blocks.cost import Cost, per_unit
+from ..blocks.cost import Cost, lutram_luts, per_unit
 
 #: LUT and FF per bit of a feature-map word: the core's multiplexers and registers of FM
 #: words, calibrated on the core blocks of ``rrm synth --mode blocks`` of rr-mobilenet-fit
@@ -20,14 +19,6 @@ from ..blocks.cost import Cost, per_unit
 FM_WORD_BIT_LUT_FF = (7.56, 14.2)
 #: The patch buffers' and FIFOs' fixed parts: LUT, FF and BRAM18K.
 SMALL_BLOCKS = Cost(lut=202.0, ff=305.0, bram18k=12)
-
-
-def lutram_luts(width: int, depth: int) -> int:
-    """LUTs of a RAM of at most 64 words built from LUT RAM (``RAM64M8``: 7 bits x 64 words
-    in 8 LUTs, as Yosys maps it); 0 for a RAM that goes to block RAM."""
-    if depth > LUTRAM_MAX_DEPTH:
-        return 0
-    return ceil_div(width, 7) * 8
 
 
 def ram_mux_luts(width: int, depth: int) -> int:
