@@ -4,9 +4,9 @@ PE j takes channel group g0 + j of the same pixels, for rows of groups g0 = 0, D
 per row, the kernels and BN words are read into registers; a wide reader turns D FM words
 (one per group, P pixels each) into P pixels of D groups; one patch buffer of D x lanes
 channels gives the K x K windows (with ``dw_pairs``, a stride-2 layer's come from a
-:class:`PairPatchBuffer` fed a pixel pair per cycle, :func:`walks_pairs`), each PE takes its ``lanes`` channels of a window per
-cycle; the D BN outputs are gathered into one word per group (P pixels) and written one
-per cycle.
+:class:`PairPatchBuffer` fed a pixel pair per cycle, :func:`walks_pairs`), each PE takes
+its ``lanes`` channels of a window per cycle; the D BN outputs are gathered into one word
+per group (P pixels) and written one per cycle.
 
 Latency of a layer: :meth:`DepthwiseEngine.layer_cycles`, from the first cycle after
 ``start`` to ``done``, built from the blocks' own latencies.
@@ -157,10 +157,11 @@ class DepthwiseEngine(wiring.Component):
         P, K, D = hw.pe_count, hw.kernel, hw.dw_pes
         pe = latency_of(DepthwisePE, dw_parameters(spec))
         bn = latency_of(BnRequant, bn_parameters(spec))
-        patch = latency_of(PatchBuffer, dw_patch_parameters(spec))
+        pairs = walks_pairs(spec, entry)
+        patch = (latency_of(PairPatchBuffer, dw_pair_patch_parameters(spec)) if pairs
+                 else latency_of(PatchBuffer, dw_patch_parameters(spec)))
         pad = K // 2
         padded_h, padded_w = entry.in_h + 2 * pad, entry.in_w + 2 * pad
-        pairs = walks_pairs(spec, entry)
 
         def position(index):
             """Steps of the walk before the one that completes output ``index``'s window."""
