@@ -89,3 +89,19 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     text = (tmp_path / "sweep.md").read_text()
     assert "| latency (cycles) | ms | interval (cycles) |" in text
     assert "Pareto front" in text and (tmp_path / "sweep.png").stat().st_size > 10_000
+
+
+def test_the_dw_pair_walk_costs_its_buffer_and_selects_but_no_dsp():
+    """dw_pairs adds the pair patch buffer (per channel, and its line buffer of 4 pixels a pair
+    column: LUT RAM for packed's 56 columns) and the selects between the walks; no DSP48E2."""
+    from hw.blocks.cost import lutram_luts, memory_cost
+    from hw.blocks.pair_patch_buffer import PairPatchBuffer
+    from hw.engines.depthwise import DepthwiseEngine
+    assert memory_cost(1024, 56).lut == lutram_luts(1024, 56) == 147 * 8 and memory_cost(1024, 56).bram18k == 0
+    assert memory_cost(1024, 65).lut == 0 and memory_cost(1024, 65).bram18k > 0
+    packed = load_preset("rr-mobilenet-packed")
+    single = with_hardware(packed, dw_pairs=False)
+    added = DepthwiseEngine.resources(packed).lut - DepthwiseEngine.resources(single).lut
+    channels, bits = 64, packed.quant.act_bits
+    assert added == channels * (PairPatchBuffer.CHANNEL_LUT_FF[0] + 10 * bits) + 147 * 8
+    assert estimate_resources(packed).dsp == estimate_resources(single).dsp
