@@ -30,7 +30,7 @@ from ..blocks.cost import Cost, memory_cost, per_unit
 from ..blocks.dw_pe import DepthwisePE
 from ..blocks.layouts import pack_struct
 from ..blocks.parameters import bn_parameters, dw_parameters, patch_parameters
-from ..blocks.pair_patch_buffer import PairPatchBuffer
+from ..blocks.pair_patch_buffer import PairPatchBuffer, check_pair_frame
 from ..blocks.patch_buffer import PatchBuffer
 from ..blocks.pe_array import depthwise_pe_array
 from ..blocks.select import select, select_one_hot
@@ -57,8 +57,15 @@ def dw_patch_parameters(spec: Spec) -> dict:
 
 def pair_walk_fits(layer) -> bool:
     """Whether dw ``layer`` (anything with ``stride``, ``in_h`` and ``in_w``) is one the pair
-    walk takes: stride 2 on an even map at least 4 wide (the frames of :class:`PairPatchBuffer`)."""
-    return layer.stride == 2 and layer.in_h % 2 == 0 and layer.in_w % 2 == 0 and layer.in_w >= 4
+    walk takes: stride 2 on a frame :class:`PairPatchBuffer` takes (:func:`check_pair_frame`:
+    an even map at least 4 wide; the RTL tests the same on the layer table's entry)."""
+    if layer.stride != 2:
+        return False
+    try:
+        check_pair_frame("dw", layer.in_h, layer.in_w)
+    except ValueError:
+        return False
+    return True
 
 
 def walks_pairs(spec: Spec, layer) -> bool:
