@@ -2,7 +2,9 @@
 interval of images back to back) against LUT,
 FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
 serial BN x DW products in LUTs, and with two pixels per DSP48E2 (``packed_pw``, even PE
-counts up to 64, one or two serial BN units, PW rows of P or 16 slices), on one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
+counts up to 64, one or two serial BN units, PW rows of P or 16 slices), each with and
+without the pair walks (``image_pixels`` 2 and ``dw_pairs``) where the spec allows them, on
+one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
 
 Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configurations
 that fit the device and are Pareto-optimal in cycles and DSP48E2, and the marked presets)
@@ -34,26 +36,37 @@ PACKED_PE_COUNTS = (8, 12, 16, 20, 24, 28, 32, 40, 48, 50, 52, 56, 64)
 #: ``pw_slices`` tried with ``packed_pw``: rows of P slices, or of 16 (a narrower, deeper
 #: PW RAM: fewer BRAM18K where a row of P slices is just over 512 rows deep).
 PACKED_PW_SLICES = (0, 16)
+#: (``image_pixels``, ``dw_pairs``) tried on every configuration the spec allows them on
+#: (an even PE count, at least twice the DW PEs): one pixel a cycle, or the image port and
+#: the stride-2 DW layers in pixel pairs (conv1's and those layers' cycles halved for a pair
+#: patch buffer each; no DSP48E2).
+PAIR_WALKS = ((1, False), (2, True))
 
 
 def configurations(base):
-    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_taps) of the
-    grid, unpacked, and with ``packed_pw`` its (serial_bn_units, pw_slices) too, as specs."""
+    """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_taps, pair walks)
+    of the grid, unpacked, and with ``packed_pw`` its (serial_bn_units, pw_slices) too, as
+    specs; a combination the spec refuses (e.g. pair walks on an odd PE count) is left out."""
+    from rrm.errors import SpecError
     taps = sorted({min(value, base.hardware.kernel ** 2) for value in DW_LUT_TAPS})
     unpacked = [(p, False, 1, 0) for p in PE_COUNTS]
     packed = [(p, True, units, slices) for p in PACKED_PE_COUNTS for units in (1, 2)
               for slices in PACKED_PW_SLICES if slices < p]
-    for (pe_count, pack, units, slices), lanes, dw_pes, serial, lut in itertools.product(
-            unpacked + packed, LANES, DW_PES, (False, True), taps):
+    for (pe_count, pack, units, slices), lanes, dw_pes, serial, lut, (pixels, dw_pairs) in itertools.product(
+            unpacked + packed, LANES, DW_PES, (False, True), taps, PAIR_WALKS):
         if dw_pes > pe_count or (units > 1 and not serial):
             continue
         row = slices or pe_count
         for fc_parallel in sorted({1, row} | {q for q in (2, 3, 4) if row % q == 0}):
-            hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
-                                           dw_pe_count=0 if dw_pes == pe_count else dw_pes,
-                                           fc_parallel=0 if fc_parallel == row else fc_parallel,
-                                           serial_bn=serial, dw_lut_taps=lut, packed_pw=pack,
-                                           serial_bn_units=units, pw_slices=slices)
+            try:
+                hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
+                                               dw_pe_count=0 if dw_pes == pe_count else dw_pes,
+                                               fc_parallel=0 if fc_parallel == row else fc_parallel,
+                                               serial_bn=serial, dw_lut_taps=lut, packed_pw=pack,
+                                               serial_bn_units=units, pw_slices=slices,
+                                               image_pixels=pixels, dw_pairs=dw_pairs)
+            except SpecError:
+                continue
             yield dataclasses.replace(base, hardware=hardware)
 
 
@@ -70,7 +83,8 @@ def evaluate(spec) -> dict | None:
     hw = spec.hardware
     return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
             "serial_bn": hw.serial_bn, "dw_lut_taps": hw.dw_lut_taps, "packed_pw": hw.packed_pw,
-            "serial_bn_units": hw.serial_bn_units, "pw_slices": hw.pw_row_slices, "cycles": model.cycles,
+            "serial_bn_units": hw.serial_bn_units, "pw_slices": hw.pw_row_slices,
+            "image_pixels": hw.image_pixels, "dw_pairs": hw.dw_pairs, "cycles": model.cycles,
             "interval": model.interval,
             "bound_ratio": model.bound / model.cycles,
             "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
@@ -93,7 +107,9 @@ def describe(row) -> str:
             f"{' x' + str(row['serial_bn_units']) if row.get('serial_bn_units', 1) > 1 else ''}"
             f"{', DW LUT taps ' + str(row['dw_lut_taps']) if row.get('dw_lut_taps') else ''}"
             f"{', packed' if row.get('packed_pw') else ''}"
-            f"{', PW rows of ' + str(row['pw_slices']) if row.get('pw_slices', row['pe_count']) != row['pe_count'] else ''}")
+            f"{', PW rows of ' + str(row['pw_slices']) if row.get('pw_slices', row['pe_count']) != row['pe_count'] else ''}"
+            f"{', image pairs' if row.get('image_pixels', 1) == 2 else ''}"
+            f"{', DW pairs' if row.get('dw_pairs') else ''}")
 
 
 def table(rows: list, title: str) -> list:
@@ -138,19 +154,33 @@ def plot(rows: list, marked: list, path: Path, device) -> None:
     plt.close(fig)
 
 
-def sweep(preset: str, out: Path, mark: list[str] | None = None) -> None:
+def evaluate_all(specs: list, jobs: int = 1) -> list:
+    """:func:`evaluate` on every spec (in order, with a progress bar), in ``jobs`` processes
+    side by side; the configurations the RTL cannot be built for are left out."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    progress = dict(total=len(specs), desc="configurations", unit="config")
+    if jobs == 1:
+        rows = list(tqdm(map(evaluate, specs), **progress))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(jobs) as pool:
+            rows = list(tqdm(pool.map(evaluate, specs, chunksize=64), **progress))
+    return [row for row in rows if row is not None]
+
+
+def sweep(preset: str, out: Path, mark: list[str] | None = None, jobs: int = 1) -> None:
     """Evaluate the grid on ``preset``'s network, write sweep.json/.md/.png into ``out`` and print the tables.
 
     ``mark``: presets to mark in the table and the plot (None: every preset whose name
-    starts with ``preset``'s).
+    starts with ``preset``'s). ``jobs``: processes evaluating side by side.
     """
     from rrm.devices import get_device
     from rrm.presets import PRESETS, load_preset
     base = load_preset(preset)
     device = get_device(base.hardware.device)
     specs = list(configurations(base))
-    rows = [row for row in (evaluate(spec) for spec in tqdm(specs, desc="configurations", unit="config"))
-            if row is not None]
+    rows = evaluate_all(specs, jobs)
     names = mark if mark is not None else [n for n in PRESETS if n.startswith(preset)]
     marked = []
     for name in names:

@@ -47,6 +47,7 @@ def test_registered_with_one_line_help(capsys):
     (["sim-full", "--preset", "tiny", "--seed", "-1"], ["--seed -1", ">= 0"]),
     (["sweep", "--preset", "nope"], ["unknown preset 'nope'"]),
     (["sweep", "--preset", "tiny", "--mark", "tiny", "nope"], ["--mark nope", "unknown preset"]),
+    (["sweep", "--preset", "tiny", "--jobs", "0"], ["--jobs 0", "at least 1"]),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(args, words, tmp_path, capsys):
     out = tmp_path / "out"

@@ -62,16 +62,26 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     monkeypatch.setattr(sweep, "DW_PES", (1, 2))
     monkeypatch.setattr(sweep, "DW_LUT_TAPS", (0, 4, 9))
     monkeypatch.setattr(sweep, "PACKED_PE_COUNTS", (2, 4))
-    assert rrm(["sweep", "--preset", "tiny", "--out", str(tmp_path)]) == 0
+    assert rrm(["sweep", "--preset", "tiny", "--out", str(tmp_path), "--jobs", "2"]) == 0
     rows = json.loads((tmp_path / "sweep.json").read_text())
     assert {(r["pe_count"], r["dw_pes"]) for r in rows} >= {(2, 1), (2, 2), (3, 1), (3, 2)}
     # every configuration with 0, 4 and 9 of its DW products in LUTs: fewer DSPs, more LUTs
-    pairs = {}
+    pairs, walks = {}, {}
     for r in rows:
         if "label" not in r:
             key = (r["pe_count"], r["lanes"], r["dw_pes"], r["fc_classes"], r["serial_bn"], r["packed_pw"],
                    r["serial_bn_units"], r["pw_slices"])
-            pairs.setdefault(key, {})[r["dw_lut_taps"]] = r
+            walks.setdefault(key + (r["dw_lut_taps"],), {})[(r["image_pixels"], r["dw_pairs"])] = r
+            if not r["dw_pairs"]:
+                pairs.setdefault(key, {})[r["dw_lut_taps"]] = r
+    # the pair walks where the spec allows them (an even PE count, at least twice the DW
+    # PEs): fewer cycles (conv1 and the stride-2 DW layers), more LUTs, the same DSP48E2
+    assert all(set(w) == ({(1, False), (2, True)} if k[0] % 2 == 0 and k[0] >= 2 * k[2] else {(1, False)})
+               for k, w in walks.items())
+    walked = [w for w in walks.values() if len(w) == 2]
+    assert walked and all(w[(2, True)]["cycles"] < w[(1, False)]["cycles"] and
+                          w[(2, True)]["lut"] > w[(1, False)]["lut"] and
+                          w[(2, True)]["dsp"] == w[(1, False)]["dsp"] for w in walked)
     assert pairs and all(set(p) == {0, 4, 9} for p in pairs.values())
     assert all(p[9]["dsp"] < p[4]["dsp"] < p[0]["dsp"] and p[9]["lut"] > p[4]["lut"] > p[0]["lut"]
                for p in pairs.values())

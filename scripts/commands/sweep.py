@@ -1,8 +1,9 @@
 """``rrm sweep``: the design-space sweep of the accelerator (cycle model against resource model).
 
-    rrm sweep [--preset NAME] [--out DIR] [--mark NAME ...]
+    rrm sweep [--preset NAME] [--out DIR] [--mark NAME ...] [--jobs N]
 
-Evaluates PEs x lanes x DW PEs x FC classes x serial BN on the preset's network:
+Evaluates PEs x lanes x DW PEs x FC classes x serial BN x DW LUT taps x packing x pair
+walks on the preset's network, in ``--jobs`` processes:
 cycles per image (the cycle model, exact for the RTL) against LUT, FF, DSP48E2 and
 BRAM18K (the block model of :mod:`hw.cost.resource_model`). Writes ``DIR/sweep.json``
 (every configuration), ``DIR/sweep.md`` (the marked presets and the Pareto front of
@@ -12,6 +13,7 @@ the configurations that fit the device, cycles against DSP48E2) and ``DIR/sweep.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rrm.errors import UserError
@@ -29,6 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mark", nargs="*", default=None, metavar="NAME",
                         help="presets to mark in the table and plot (default: every preset whose name "
                              "starts with --preset's)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="processes evaluating configurations side by side (default: the CPUs, %(default)s)")
 
 
 def run(args) -> int:
@@ -37,8 +41,10 @@ def run(args) -> int:
     from ..sweep import sweep
 
     load_preset(args.preset)   # an unknown preset: one line, before the sweep starts
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: must be at least 1")
     for name in args.mark or []:
         if name not in PRESETS:
             raise UserError(f"--mark {name}: unknown preset (allowed: {', '.join(PRESETS)})")
-    sweep(args.preset, args.out, args.mark)
+    sweep(args.preset, args.out, args.mark, args.jobs)
     return 0
