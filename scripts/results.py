@@ -87,6 +87,13 @@ def _short(result: dict | None) -> str:
     return result["commit"][:7] + ("+" if result.get("dirty") else "")
 
 
+def _shares(cycles: dict | None) -> str:
+    """A cycle record's shares of the latency by layer kind, in percent, in layer order."""
+    if not cycles or "kinds" not in cycles:
+        return "-"
+    return " / ".join(f"{100 * part['share']:.1f}" for part in cycles["kinds"].values())
+
+
 def _levels(timing: dict | None) -> str:
     """A timing record's worst levels, marked when over the 150 MHz budget or not mapped whole
     (engine by engine, or that and each repeated block once)."""
@@ -138,7 +145,8 @@ def _on_rtl(rtl: dict | None, records: dict) -> str:
 def table(root: Path | None = None) -> str:
     """The Markdown table of every preset's recorded results, and the paper's Table 1 below them."""
     from .paper_figures import PAPER_DESIGN
-    rows = [("preset", "latency, cycles (model)", "interval, cycles (model)", "latency, cycles (RTL, Verilator)", "bit-exact", "every layer as the model",
+    rows = [("preset", "latency, cycles (model)", "interval, cycles (model)",
+             "latency by kind, % (conv / dw / pw / pool / fc)", "latency, cycles (RTL, Verilator)", "bit-exact", "every layer as the model",
              "LUT", "FF", "DSP48E2", "BRAM18K", "fits", "MAC per DSP48E2 per cycle", "worst logic levels",
              "highest fan-out", "records (commit)", "records on the RTL of")]
     for preset in presets(root):
@@ -148,6 +156,7 @@ def table(root: Path | None = None) -> str:
             f"`{preset}`",
             f"{cycles['cycles']:,d}" if cycles else "-",
             f"{cycles['interval']:,d}" if cycles and "interval" in cycles else "-",
+            _shares(cycles),
             f"{sim['cycles']:,d}" if sim else "not run",
             ("yes" if sim["bit_exact"] else "**no**") if sim else "-",
             ("yes" if sim["layers_as_model"] else "**no**") if sim else "-",
@@ -162,7 +171,7 @@ def table(root: Path | None = None) -> str:
             _on_rtl(rtl, {"sim": sim, "synth": synth, "timing": timing}),
         ))
     paper = PAPER_DESIGN
-    rows.append(("paper, Table 1", f"{paper['cycles']:,d} ({paper['ms']} ms)", "-", "-", "-", "-",
+    rows.append(("paper, Table 1", f"{paper['cycles']:,d} ({paper['ms']} ms)", "-", "-", "-", "-", "-",
                  *(f"{paper[key]:,d}" for key in ("lut", "ff", "dsp", "bram18k")),
                  f"yes ({paper['device'].upper()})", "-", "-", "-", "Su et al., ARC 2018 (Vivado)", "-"))
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" if i in (0, len(rows[0]) - 1) else "---:"

@@ -8,6 +8,7 @@ import pytest
 
 from hw.cost.cycle_model import cycle_model
 from hw.engines.conv1_timing import conv1_cycles
+from hw.engines.sequencer import IMAGE_STEPS
 from rrm.memory_map import memory_map
 from rrm.presets import PRESETS, load_preset
 from scripts.cli import main
@@ -32,6 +33,15 @@ def test_every_layer_takes_at_least_its_bound(preset):
     assert model.latency == model.cycles and model.interval == model.cycles + 1
     assert model.fps == pytest.approx(model.clock_mhz * 1e6 / model.interval)
     assert model.gops == pytest.approx(2 * model.macs * model.fps / 1e9)
+    # by kind: each layer counted once, the sequencer's steps in no kind, no kind below its bound
+    kinds = model.kinds()
+    assert list(kinds) == list(dict.fromkeys(layer.kind for layer in model.layers))
+    assert sum(kind["cycles"] for kind in kinds.values()) == sum(layer.cycles for layer in model.layers)
+    assert sum(kind["share"] for kind in kinds.values()) == pytest.approx(
+        1 - (model.sequencer_cycles + IMAGE_STEPS) / model.cycles)
+    for name, kind in kinds.items():
+        layers = [layer for layer in model.layers if layer.kind == name]
+        assert kind["bound"] == round(sum(layer.bound for layer in layers)) <= kind["cycles"]
 
 
 def test_pointwise_layers_keep_the_lanes_busy():
@@ -66,6 +76,11 @@ def test_cli_prints_layers_and_totals(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["cycles"] == data["latency"] == model.cycles and data["interval"] == model.interval
     assert [layer["name"] for layer in data["layers"]] == [layer.name for layer in model.layers]
+    assert data["kinds"] == model.kinds() and set(data["kinds"]) == {"conv", "dw", "pw", "pool", "fc"}
+    pw = model.kinds()["pw"]
+    assert main(["cycles", "--preset", "tiny"]) == 0
+    assert (f"{'pw':10s} {pw['cycles']:10,d} {100 * pw['share']:6.1f}% {pw['bound']:10,d}"
+            in capsys.readouterr().out)
 
 
 def test_cli_unknown_preset_is_a_user_error(capsys):

@@ -34,6 +34,7 @@ def test_every_record_names_its_commit_and_the_model_records_are_current(preset)
     if cycles is not None:
         assert cycles["cycles"] == cycles["latency"] == model.cycles and cycles["interval"] == model.interval
         assert cycles["layers"] == {layer.name: layer.cycles for layer in model.layers}
+        assert cycles["kinds"] == model.kinds()
     sim = results.load(preset, "sim")
     if sim is not None:
         assert sim["bit_exact"] and sim["layers_as_model"], f"{preset}: the recorded RTL run failed"

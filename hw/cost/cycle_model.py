@@ -94,6 +94,19 @@ class CycleModel:
         """Operations (2 x MACs) per second, in GOP/s, at the spec's clock."""
         return 2 * self.macs * self.fps / 1e9
 
+    def kinds(self) -> dict:
+        """Where the latency goes, by layer kind (in layer order: conv, dw, pw, pool, fc):
+        each kind's cycles, its share of the latency (the sequencer's steps between layers
+        belong to none), and its lower bound (the kind's MACs over what its engine does per
+        cycle: cycles no walk or drain could go below)."""
+        kinds = {}
+        for layer in self.layers:
+            kind = kinds.setdefault(layer.kind, {"cycles": 0, "bound": 0.0})
+            kind["cycles"] += layer.cycles
+            kind["bound"] += layer.bound
+        return {name: {"cycles": kind["cycles"], "share": kind["cycles"] / self.cycles,
+                       "bound": round(kind["bound"])} for name, kind in kinds.items()}
+
     def layer(self, name: str) -> LayerCycles:
         for layer in self.layers:
             if layer.name == name:
@@ -108,6 +121,7 @@ class CycleModel:
             "cycles": self.cycles, "latency": self.latency, "interval": self.interval,
             "bound": self.bound, "utilisation": self.bound / self.cycles,
             "ms": self.ms, "fps": self.fps, "gops": self.gops, "macs": self.macs,
+            "kinds": self.kinds(),
         }
 
 

@@ -7,7 +7,7 @@ cycles, the lower bound (MACs over what the layer's module does per cycle) and
 the lane utilisation (bound / cycles); then the image's latency (first pixel in to
 class beat out) and ms at the spec's clock, the interval (cycles between class beats
 with images back to back), frames per second and GOPS at that interval, beside the
-paper's figures. ``--record``
+paper's figures; then the latency by layer kind (cycles, share, bound). ``--record``
 writes the model into ``results/<preset>/cycles.json`` (:mod:`scripts.results`).
 """
 
@@ -52,7 +52,13 @@ def format_model(model) -> str:
               f"interval {model.interval:,d} cycles (class beat to class beat, images back to back): "
               f"{model.fps:.1f} fps, {model.gops:.1f} GOPS ({2 * model.macs / 1e9:.3f} GOP per image)",
               f"paper (XCZU9EG, 150 MHz): {PAPER['ms']} ms = {PAPER['cycles']:,d} cycles; "
-              f"ours / paper = {model.cycles / PAPER['cycles']:.3f}"]
+              f"ours / paper = {model.cycles / PAPER['cycles']:.3f}",
+              "",
+              "where the latency goes, by layer kind (bound: the kind's MACs over its engine's per cycle)",
+              f"{'kind':10s} {'cycles':>10s} {'share':>7s} {'bound':>10s} {'util.':>6s}"]
+    for kind, part in model.kinds().items():
+        lines.append(f"{kind:10s} {part['cycles']:10,d} {100 * part['share']:6.1f}% {part['bound']:10,d} "
+                     f"{part['bound'] / part['cycles']:6.2f}")
     return "\n".join(lines)
 
 
@@ -67,7 +73,8 @@ def run(args) -> int:
         path = record(spec.preset, "cycles", {"cycles": model.cycles, "latency": model.latency,
                                               "interval": model.interval, "ms": model.ms,
                                               "clock_mhz": model.clock_mhz,
-                                              "layers": {layer.name: layer.cycles for layer in model.layers}})
+                                              "layers": {layer.name: layer.cycles for layer in model.layers},
+                                              "kinds": model.kinds()})
         print(f"recorded {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(model.to_dict(), indent=2))
