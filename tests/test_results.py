@@ -45,11 +45,15 @@ def test_record_writes_the_commit_and_the_table_reads_it(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
     results.record("tiny", "cycles", {"cycles": 123, "interval": 124, "layers": {}})
     results.record("tiny", "sim", {"cycles": 125, "bit_exact": True, "layers_as_model": False})
+    table_without_kinds = results.table()
     data = json.loads((tmp_path / "tiny" / "cycles.json").read_text())
     assert data["cycles"] == 123 and "commit" in data and "recorded" in data
-    table = results.table()
-    assert "| `tiny` | 123 | 124 | 125 | yes | **no** |" in table
-    assert "| paper, Table 1 | 1,177,500 (7.85 ms) | - | - |" in table and "| 139,000 | 55,000 | 1,452 | 1,729 |" in table
+    table = table_without_kinds
+    assert "| `tiny` | 123 | 124 | - | 125 | yes | **no** |" in table   # a record without kinds: no shares
+    assert "| paper, Table 1 | 1,177,500 (7.85 ms) | - | - | - |" in table and "| 139,000 | 55,000 | 1,452 | 1,729 |" in table
+    results.record("tiny", "cycles", {"cycles": 123, "interval": 124, "layers": {},
+                                      "kinds": {"conv": {"share": 0.25}, "pw": {"share": 0.7449}}})
+    assert "| `tiny` | 123 | 124 | 25.0 / 74.5 | 125 | yes | **no** |" in results.table()
     results.record("tiny", "synth", {"estimate": {"lut": 9, "ff": 8, "dsp": 7, "bram18k": 6},
                                      "device": {"name": "xczu3eg"}, "fits": False})
     results.record("tiny", "timing", {"worst_levels": 13.5, "within": {"150 MHz": False}, "mode": "engines",
