@@ -42,6 +42,8 @@ def test_every_layer_takes_at_least_its_bound(preset):
     for name, kind in kinds.items():
         layers = [layer for layer in model.layers if layer.kind == name]
         assert kind["bound"] == round(sum(layer.bound for layer in layers)) <= kind["cycles"]
+        assert kind["macs"] == sum(layer.macs for layer in layers)
+    assert sum(kind["macs"] for kind in kinds.values()) == model.macs
 
 
 def test_pointwise_layers_keep_the_lanes_busy():

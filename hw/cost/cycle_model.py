@@ -97,15 +97,16 @@ class CycleModel:
     def kinds(self) -> dict:
         """Where the latency goes, by layer kind (in layer order: conv, dw, pw, pool, fc):
         each kind's cycles, its share of the latency (the sequencer's steps between layers
-        belong to none), and its lower bound (the kind's MACs over what its engine does per
-        cycle: cycles no walk or drain could go below)."""
+        belong to none), its MACs (pool: none) and its lower bound (the MACs over what its
+        engine does per cycle: cycles no walk or drain could go below)."""
         kinds = {}
         for layer in self.layers:
-            kind = kinds.setdefault(layer.kind, {"cycles": 0, "bound": 0.0})
+            kind = kinds.setdefault(layer.kind, {"cycles": 0, "bound": 0.0, "macs": 0})
             kind["cycles"] += layer.cycles
             kind["bound"] += layer.bound
+            kind["macs"] += layer.macs
         return {name: {"cycles": kind["cycles"], "share": kind["cycles"] / self.cycles,
-                       "bound": round(kind["bound"])} for name, kind in kinds.items()}
+                       "macs": kind["macs"], "bound": round(kind["bound"])} for name, kind in kinds.items()}
 
     def layer(self, name: str) -> LayerCycles:
         for layer in self.layers:
