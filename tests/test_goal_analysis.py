@@ -15,9 +15,9 @@ GOAL_CYCLES = 78_500
 PRODUCTS_PER_DSP = 2   # packed_pw: two pixels per DSP48E2
 
 
-def paragraph() -> str:
+def paragraph(opening: str = "**What 78,500 cycles per image needs**") -> str:
     text = (ROOT / "docs" / "accelerator.md").read_text(encoding="utf-8")
-    start = text.index("**What 78,500 cycles per image needs**")
+    start = text.index(opening)
     end = text.find("\n\n", start)
     return " ".join(text[start:end if end >= 0 else len(text)].split())
 
@@ -65,3 +65,13 @@ def test_the_conclusion_follows_from_the_figures():
     f = figures()
     assert f["pw_bound"] > GOAL_CYCLES
     assert f["left"] < f["others"]
+
+
+def test_the_lut_paragraph_quotes_the_synth_record():
+    synth = results.load("rr-mobilenet-packed", "synth")
+    pes = next(block for block in synth["blocks"] if block["kind"] == "rrm_accelerator.core.conv.conv_pes.pe#")
+    total = synth["estimate"]
+    text = paragraph("**LUT, not DSP48E2, is what packed runs out of")
+    sentence = (f"Its {pes['count']} packed Conv PE blocks are {pes['each']['lut'] * pes['count']:,d} of its "
+                f"{total['lut']:,d} LUT and {pes['each']['ff'] * pes['count']:,d} of its {total['ff']:,d} FF")
+    assert sentence in text, sentence
