@@ -285,6 +285,11 @@ class HardwareSpec:
         one narrower than 4 keeps the one-pixel walk. Needs 3 x 3 kernels and an even
         ``pe_count`` of at least twice the DW PEs (the wide reader then refills a word's
         P / 2 pairs in time).
+    dsp_macc : bool
+        The packed Conv PEs accumulate inside their DSP48E2 (its P register and ALU, instanced
+        as the primitive: :class:`~hw.blocks.dsp48e2.DspMac`) instead of beside it in fabric,
+        where Yosys leaves an inferred accumulator; the same cycles and sums, a DSP48E2 and a
+        2F-bit output register per lane and no adder. Needs ``packed_pw``.
     pw_slices : int
         Slices of ``lanes`` weights per PW RAM row (0: ``pe_count``). Fewer than
         ``pe_count`` makes the PW RAM narrower and deeper (BRAM18K are 512 x 36: a row of
@@ -310,10 +315,11 @@ class HardwareSpec:
     pw_slices: int = 0
     image_pixels: int = 1
     dw_pairs: bool = False
+    dsp_macc: bool = False
 
     #: Fields a spec file may leave out (their defaults keep the paper's design).
     OPTIONAL_FIELDS = ("dw_pe_count", "fc_parallel", "serial_bn", "dw_lut_taps", "packed_pw", "serial_bn_units",
-                       "pw_slices", "image_pixels", "dw_pairs")
+                       "pw_slices", "image_pixels", "dw_pairs", "dsp_macc")
 
     @property
     def dw_pes(self) -> int:
@@ -378,6 +384,11 @@ class HardwareSpec:
                             f"the pair walk needs 3 x 3 kernels and an even pe_count of at least twice "
                             f"the DW PEs; this is kernel {self.kernel}, pe_count {self.pe_count}, "
                             f"{self.dw_pes} DW PEs")
+        if not isinstance(self.dsp_macc, bool):
+            raise SpecError("hardware.dsp_macc", f"must be true or false, not {self.dsp_macc!r}")
+        if self.dsp_macc and not self.packed_pw:
+            raise SpecError("hardware.dsp_macc", "accumulates the packed Conv PEs in their DSP48E2: "
+                            "it needs packed_pw")
         beta = _check_number("hardware.fm_on_chip", self.fm_on_chip)
         if not 0.0 < beta <= 1.0:
             raise SpecError("hardware.fm_on_chip", f"{beta} is out of range (allowed: 0 < value <= 1)")

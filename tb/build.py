@@ -36,6 +36,7 @@ from pathlib import Path
 
 from rrm.spec import Spec
 from rrm.toolchain import setup_verilator
+from hw.blocks.dsp48e2 import simulation_models
 from hw.flow.verilog import block_verilog, module_name, verilog_digest
 
 from .build_cache import made_once
@@ -201,12 +202,13 @@ def build_design(block: str, spec: Spec, simulator: str = "verilator",
     if simulator == "icarus":
         verilog_text = icarus_time_zero(verilog_text)
     flags = _build_flags(block, simulator, waves, one_unit=len(verilog_text) < ONE_UNIT_MAX_VERILOG_BYTES)
-    key = design_key(verilog_text, simulator, flags, waves)
+    models = simulation_models(verilog_text)   # the DSP48E2 model where the design instances it
+    key = design_key(verilog_text + "".join(model.read_text() for model in models), simulator, flags, waves)
 
     def make(staging: Path) -> None:
         source = staging / f"{block}.v"   # the name hw.flow.verilog.write_block_verilog gives it
         source.write_text(verilog_text)
-        sources = [source]
+        sources = [source, *models]
         runtime = None
         if simulator == "verilator":
             # only the top's signals are visible to cocotb (see above)

@@ -30,15 +30,15 @@ RND = (1 << 20) + 12345
 class BothForms(wiring.Component):
     """The instance and the Amaranth form on the same inputs."""
 
-    def __init__(self, rnd: int):
-        self.rnd = rnd
+    def __init__(self, rnd: int, multiply_register: bool = True):
+        self.rnd, self.multiply_register = rnd, multiply_register
         super().__init__({"a": In(signed(A_BITS)), "b": In(signed(B_BITS)), "ce_m": In(1), "ce_p": In(1),
                           "restart": In(1), "p_primitive": Out(signed(P_BITS)), "p_amaranth": Out(signed(P_BITS))})
 
     def elaborate(self, platform):
         m = Module()
         for name, primitive in (("primitive", True), ("amaranth", False)):
-            mac = DspMac(rnd=self.rnd, primitive=primitive)
+            mac = DspMac(rnd=self.rnd, primitive=primitive, multiply_register=self.multiply_register)
             m.submodules[name] = mac
             m.d.comb += [mac.a.eq(self.a), mac.b.eq(self.b), mac.ce_m.eq(self.ce_m), mac.ce_p.eq(self.ce_p),
                          mac.restart.eq(self.restart), getattr(self, f"p_{name}").eq(mac.p)]
@@ -60,14 +60,16 @@ def stimulus(cycles: int, seed: int) -> list:
     return rows
 
 
-def expected(rows: list, rnd: int) -> list:
-    """P after each cycle: M takes a * b on ce_m, P takes (restart ? RND : P) + M on ce_p,
-    both 0 on reset; P wraps at 48 bits, signed."""
+def expected(rows: list, rnd: int, multiply_register: bool = True) -> list:
+    """P after each cycle: M takes a * b on ce_m, P takes (restart ? RND : P) + M on ce_p
+    (without the M register: + a * b of the same cycle), both 0 on reset; P wraps at 48 bits,
+    signed."""
     m = p = 0
     out = []
     for rst, a, b, ce_m, ce_p, restart in rows:
         m_next = 0 if rst else (a * b if ce_m else m)
-        p_next = 0 if rst else ((rnd if restart else p) + m if ce_p else p)
+        product = m if multiply_register else a * b
+        p_next = 0 if rst else ((rnd if restart else p) + product if ce_p else p)
         m = m_next
         p = (p_next + (1 << (P_BITS - 1))) % (1 << P_BITS) - (1 << (P_BITS - 1))
         out.append(p)
@@ -100,12 +102,13 @@ def run_icarus(tmp_path: Path, design: str, bench: str) -> str:
 
 
 @needs_iverilog
-@pytest.mark.parametrize("seed", [1, 2])
-def test_the_instance_and_the_amaranth_form_agree_cycle_for_cycle(tmp_path, seed):
+@pytest.mark.parametrize("seed, multiply_register", [(1, True), (2, False)])
+def test_the_instance_and_the_amaranth_form_agree_cycle_for_cycle(tmp_path, seed, multiply_register):
     rows = [(1, 0, 0, 0, 0, 0)] + stimulus(3000, seed)
-    out = run_icarus(tmp_path, verilog.convert(BothForms(RND), name="both"), bench_source(rows))
+    design = verilog.convert(BothForms(RND, multiply_register), name="both")
+    out = run_icarus(tmp_path, design, bench_source(rows))
     got = [tuple(int(v) for v in line.split()[1:]) for line in out.splitlines() if line.startswith("P ")]
-    want = expected(rows, RND)
+    want = expected(rows, RND, multiply_register)
     # the first line is the edge before the first stimulus (reset held from time 0)
     assert len(got) == len(want) + 1, out[-2000:]
     assert [primitive for primitive, _ in got[1:]] == want
@@ -122,8 +125,10 @@ def test_the_model_refuses_a_configuration_outside_its_subset(tmp_path):
 
 
 @needs_yosys
-def test_yosys_maps_the_instance_to_one_dsp48e2_and_nothing_else(tmp_path):
-    (tmp_path / "mac.v").write_text(verilog.convert(DspMac(rnd=RND, primitive=True), name="mac"))
+@pytest.mark.parametrize("multiply_register", [True, False])
+def test_yosys_maps_the_instance_to_one_dsp48e2_and_nothing_else(tmp_path, multiply_register):
+    mac = DspMac(rnd=RND, primitive=True, multiply_register=multiply_register)
+    (tmp_path / "mac.v").write_text(verilog.convert(mac, name="mac"))
     subprocess.run(["yosys", "-q", "-p", "read_verilog mac.v; synth_xilinx -family xcup -top mac; "
                     "tee -q -o mac.stat stat"], cwd=tmp_path, check=True, capture_output=True)
     cells = dict((name, int(count)) for name, count in

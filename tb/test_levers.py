@@ -41,9 +41,10 @@ VARIANTS = {
     # ... on 4 PEs with one BN unit (the drain skips the other pass's slots), 1 DW PE
     "4pe-packed-serial": dict(pe_count=4, dw_pe_count=1, fc_parallel=2, serial_bn=True, packed_pw=True),
     # ... on 6 PEs, two BN units sharing the drain (3 steps per result), PW rows of 4 slices
-    # (the FC: 2 classes at a time, twice per row)
-    "6pe-packed-2units-4slices": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
-                                      serial_bn_units=2, pw_slices=4, packed_pw=True),
+    # (the FC: 2 classes at a time, twice per row), the packed PEs accumulating in their
+    # DSP48E2 instances (dsp_macc; simulated on hw/blocks/dsp48e2_model.v)
+    "6pe-packed-2units-4slices-dsp": dict(pe_count=6, dw_pe_count=2, fc_parallel=2, serial_bn=True,
+                                          serial_bn_units=2, pw_slices=4, packed_pw=True, dsp_macc=True),
     # the image as pixel pairs (image_pixels 2): conv1's pair walk behind a ring of half the
     # image (4 lanes), and on 6 packed PEs (3 pairs a word, the gather of 6 windows) with the
     # stride-2 DW layers on 16, 8 and 4 wide maps walked in pairs too (dw_pairs; dsc13's map,

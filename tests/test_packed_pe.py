@@ -59,6 +59,11 @@ def _outputs(block):
     return 2, [block.o], lambda p: block.o.payload[p]
 
 
+#: The PE's two accumulator forms: in fabric, and in the DSP48E2 (``dsp_macc``, its registers
+#: in Amaranth for Amaranth's simulator; tb/test_dsp48e2.py checks the primitive against them).
+FORMS = {"fabric": {}, "dsp_macc": {"dsp_macc": True, "primitive": False}}
+
+
 def exact(sequence, lanes):
     """Every pixel's sums of one sequence by integer arithmetic."""
     pixels = len(sequence[0][0])
@@ -85,14 +90,16 @@ def test_split_recovers_both_fields_at_their_edges():
     assert split_packed(-half + (3 << (field - 1)), field - 1) != (-half, 3)
 
 
-def test_every_activation_pair_times_every_weight_is_exact():
+@pytest.mark.parametrize("form", ["fabric", pytest.param("dsp_macc", marks=pytest.mark.slow)])
+def test_every_activation_pair_times_every_weight_is_exact(form):
     """All 16 x 16 activation pairs x all 256 8-bit weights (one weight per lane), each
     pair as the first beat of a two-beat sequence whose second beat (another pair, the
     weights reversed) moves the sums across zero: 65,536 packed products, both pixels
-    checked, at rr-mobilenet's pointwise field width."""
+    checked, at rr-mobilenet's pointwise field width. The DSP48E2 form runs it with ``-m slow``
+    (its split is driven to the accumulator bounds by the tests below in the default run)."""
     _, field, _ = worst_pointwise("rr-mobilenet")
     weights = list(range(-128, 128))
-    pe = PackedConvPE(lanes=len(weights), act_bits=4, weight_width=8, acc_width=field)
+    pe = PackedConvPE(lanes=len(weights), act_bits=4, weight_width=8, acc_width=field, **FORMS[form])
     sequences = [[((x0, x1), weights), ((x1, 15 - x0), weights[::-1])]
                  for x0, x1 in itertools.product(range(16), repeat=2)]
     got = run_sequences(pe, sequences)
@@ -101,8 +108,9 @@ def test_every_activation_pair_times_every_weight_is_exact():
     assert not wrong, f"{len(wrong)} wrong sequences, first pair {wrong[0][0]}"
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("preset", ["tiny", "rr-mobilenet"])
-def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
+def test_long_accumulations_reach_the_worst_pointwise_bound(preset, form):
     """Sequences as long as the worst pw layer's taps, every tap at a corner of the weight
     and activation ranges, so the sums reach the layer's exact accumulator bound at both
     signs (in one pixel, the other, and both at once); plus random sequences; the consumer
@@ -114,7 +122,7 @@ def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
     top = spec.quant.act_max
     lanes = [wlo, whi, 0, -1]
     pe = PackedConvPE(lanes=len(lanes), act_bits=spec.quant.act_bits, weight_width=spec.quant.weight_bits,
-                      acc_width=field)
+                      acc_width=field, **FORMS[form])
     rng = random.Random(24)
     corners = [[(pair, lanes)] * taps for pair in [(top, top), (top, 0), (0, top)]]
     mixed = [[((top, top), [wlo, whi, whi, wlo])] * (taps - 1) + [((0, 1), [whi, wlo, -1, 1])]]
@@ -128,8 +136,9 @@ def test_long_accumulations_reach_the_worst_pointwise_bound(preset):
     assert lo >= -2 ** (field - 1) and hi < 2 ** (field - 1)
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("preset", ["tiny", "rr-mobilenet"])
-def test_single_mode_reaches_conv1s_bound_between_packed_sequences(preset):
+def test_single_mode_reaches_conv1s_bound_between_packed_sequences(preset, form):
     """Single mode (conv1's signed image values, one pixel per product) with the engine's
     parameters: sequences of conv1's taps at the corners of the value and weight ranges
     reach conv1's exact accumulator bound at both signs, output as both pixels' sums;
@@ -140,7 +149,7 @@ def test_single_mode_reaches_conv1s_bound_between_packed_sequences(preset):
     spec = load_preset(preset)
     params = packed_parameters(spec)
     lanes = [*bounds.weight_range(spec), 0, -1]
-    pe = PackedConvPE(**{**params, "lanes": len(lanes)})
+    pe = PackedConvPE(**{**params, "lanes": len(lanes), **FORMS[form]})
     taps = bounds.taps(spec, "conv1")
     xlo, xhi = bounds.input_range(spec, "conv1")
     assert xlo < 0 and pe.single_bits >= xhi.bit_length() + 1
@@ -176,6 +185,7 @@ def test_single_mode_reaches_conv1s_bound_between_packed_sequences(preset):
 
 @pytest.mark.parametrize("make", [
     lambda: PackedConvPE(lanes=2, act_bits=4, weight_width=8, acc_width=19),
+    lambda: PackedConvPE(lanes=2, act_bits=4, weight_width=8, acc_width=19, dsp_macc=True, primitive=False),
     lambda: PackedSharedWeightArray(pe_count=3, lanes=2, act_bits=4, weight_width=8, acc_width=19),
 ])
 def test_latency_is_counted_in_handshake_cycles(make):
@@ -283,3 +293,25 @@ def test_yosys_maps_the_packed_array_to_half_the_shared_arrays_dsps(tmp_path):
     hw = spec.hardware
     assert figures["conv_pe_array_shared"].dsp == hw.pe_count * hw.lanes
     assert figures["conv_pe_array_packed"].dsp == -(-hw.pe_count // 2) * hw.lanes, figures
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not on the PATH")
+def test_yosys_maps_the_dsp_macc_pe_to_its_dsp48e2s_and_the_output_register(tmp_path):
+    """With ``dsp_macc`` (rr-mobilenet-packed's PE, 64 lanes): one DSP48E2 per lane and in
+    fabric only the 2F-bit output register per lane and the PE's few control bits; no adder
+    (the fabric accumulator's 44 LUT a lane are gone), as ``DSP_MACC_LANE_LUT_FF`` says."""
+    import dataclasses
+
+    from hw.flow.synth import synth
+    from hw.flow.verilog import write_block_verilog
+    from hw.top.catalog import build_block
+    packed = load_preset("rr-mobilenet-packed")
+    spec = dataclasses.replace(packed, hardware=dataclasses.replace(packed.hardware, dsp_macc=True))
+    pe = build_block("conv_pe_packed", spec)
+    result = synth(write_block_verilog("conv_pe_packed", spec, tmp_path), "rrm_conv_pe_packed",
+                   tmp_path / "synth", "top").total
+    assert result.dsp == pe.dsp48e2 == pe.lanes, result.as_dict()
+    assert result.lut < pe.lanes, result.as_dict()                      # under one LUT a lane
+    assert pe.lane_lut_ff == PackedConvPE.DSP_MACC_LANE_LUT_FF
+    assert 2 * pe.field_width * pe.lanes <= result.ff <= 2 * pe.field_width * pe.lanes + 16, result.as_dict()
+    assert abs(result.ff / pe.lanes - PackedConvPE.DSP_MACC_LANE_LUT_FF[1]) <= 0.1 * PackedConvPE.DSP_MACC_LANE_LUT_FF[1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from hw.cost.resource_model import estimate_resources
 from hw.top.ram_cost import lutram_luts, ram_mux_luts
 from rrm.analysis import rtl_memories
@@ -115,3 +117,20 @@ def test_the_dw_pair_walk_costs_its_buffer_and_selects_but_no_dsp():
     channels, bits = 64, packed.quant.act_bits
     assert added == channels * (PairPatchBuffer.CHANNEL_LUT_FF[0] + 10 * bits) + 147 * 8
     assert estimate_resources(packed).dsp == estimate_resources(single).dsp
+
+
+def test_dsp_macc_takes_the_packed_accumulators_out_of_the_fabric_count():
+    """dsp_macc: the same DSP48E2 and block RAM, and per packed PE lane the fabric
+    accumulator's LUT and FF (PackedConvPE.LANE_LUT_FF) replaced by the output register's
+    (DSP_MACC_LANE_LUT_FF); the cycles do not change."""
+    from hw.blocks.packed_pe import PackedConvPE
+    from hw.cost.cycle_model import cycle_model
+    packed = load_preset("rr-mobilenet-packed")
+    macc = with_hardware(packed, dsp_macc=True)
+    fabric, inside = estimate_resources(packed), estimate_resources(macc)
+    lanes = packed.hardware.pe_count // 2 * packed.hardware.lanes
+    (lut, ff), (macc_lut, macc_ff) = PackedConvPE.LANE_LUT_FF, PackedConvPE.DSP_MACC_LANE_LUT_FF
+    assert (inside.dsp, inside.bram18k) == (fabric.dsp, fabric.bram18k)
+    assert fabric.lut - inside.lut == pytest.approx(lanes * (lut - macc_lut), abs=1)
+    assert fabric.ff - inside.ff == pytest.approx(lanes * (ff - macc_ff), abs=1)
+    assert cycle_model(macc).cycles == cycle_model(packed).cycles

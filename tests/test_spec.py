@@ -81,6 +81,8 @@ def test_layer_shapes_follow_padding_rule():
     (lambda: HardwareSpec(pe_count=8, dw_pe_count=5, dw_pairs=True), "hardware.dw_pairs"),  # P < 2D
     (lambda: HardwareSpec(pe_count=9, dw_pe_count=1, dw_pairs=True), "hardware.dw_pairs"),  # odd P
     (lambda: HardwareSpec(kernel=5, pe_count=8, dw_pe_count=1, dw_pairs=True), "hardware.dw_pairs"),
+    (lambda: HardwareSpec(dsp_macc=1), "hardware.dsp_macc"),
+    (lambda: HardwareSpec(pe_count=8, dsp_macc=True), "hardware.dsp_macc"),   # without packed_pw
     (lambda: HardwareSpec(pe_count=8, pw_slices=4, fc_parallel=8), "hardware.fc_parallel"),
     (lambda: HardwareSpec(pe_count=8, pw_slices=6, fc_parallel=4), "hardware.fc_parallel"),
     (lambda: HardwareSpec(tiling={"conv1": LayerTiling(0, 1, 1, 1)}), "hardware.tiling.conv1.ti"),

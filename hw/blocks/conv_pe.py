@@ -60,6 +60,11 @@ class ConvPE(wiring.Component):
     #: ``rrm synth --mode blocks`` of rr-mobilenet-fast and -max; an estimate).
     LANE_LUT_FF = (21.0, 58.0)
 
+    @property
+    def lane_lut_ff(self) -> tuple[float, float]:
+        """LUT and FF per lane (an estimate): :data:`LANE_LUT_FF`."""
+        return self.LANE_LUT_FF
+
     def __init__(self, *, lanes: int, value_shape, weight_width: int, acc_width: int):
         self.lanes = check_int("lanes", lanes, 1, 256)
         self.value_shape = Shape.cast(value_shape)

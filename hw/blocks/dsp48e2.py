@@ -1,5 +1,5 @@
-"""One DSP48E2 as a multiply-accumulate: ``P <= (restart ? RND : P) + A * B`` through its own M
-and P registers, so that synthesis counts one DSP48E2 and nothing around it.
+"""One DSP48E2 as a multiply-accumulate: ``P <= (restart ? RND : P) + A * B`` through its own
+(optional) M and its P register, so that synthesis counts one DSP48E2 and nothing around it.
 
 Yosys 0.23 (``synth_xilinx -family xcup``) maps a product to a DSP48E2 but leaves the
 accumulator's adder and every register of a multiply-accumulate in fabric
@@ -12,7 +12,8 @@ configuration. ``tb/test_dsp48e2.py`` runs both forms side by side on it, cycle 
 
 The subset (UltraScale Architecture DSP Slice User Guide, UG579): A and B straight into the
 multiplier (AREG = BREG = 0, INMODE = 0, no pre-adder), the M register (MREG = 1, enable
-CEM), the P register (PREG = 1, enable CEP), OPMODE and ALUMODE unregistered: OPMODE
+CEM) or none (MREG = 0), the P register (PREG = 1, enable CEP), OPMODE and ALUMODE
+unregistered: OPMODE
 selects X = Y = M (the two partial products) and either Z = P, W = 0 (accumulate) or Z = 0,
 W = RND (restart from the constant RND); ALUMODE = 0 (add). RSTM and RSTP are the
 domain's synchronous reset.
@@ -20,34 +21,48 @@ domain's synchronous reset.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
 
+#: The Verilog model of the subset, for simulators and lint (never for synthesis).
+MODEL = Path(__file__).with_name("dsp48e2_model.v")
+_INSTANCE = re.compile(r"^\s*DSP48E2\s", re.M)
 #: The DSP48E2's multiplier operands (signed) and its accumulator.
 A_BITS, B_BITS, P_BITS = 27, 18, 48
 #: OPMODE ({W[8:7], Z[6:4], Y[3:2], X[1:0]}, UG579): X = Y = M; Z = P, W = 0 to accumulate.
 OPMODE_ACCUMULATE = 0b00_010_01_01
 #: Z = 0, W = RND: the product added to the constant RND, a sequence's first step.
 OPMODE_RESTART = 0b10_000_01_01
-#: The primitive's attributes the subset fixes (RND, the one free one, comes from ``rnd``).
+#: The primitive's attributes the subset fixes (MREG and RND come from the parameters).
 ATTRIBUTES = {
     "AREG": 0, "BREG": 0, "ACASCREG": 0, "BCASCREG": 0, "CREG": 0, "DREG": 0, "ADREG": 0,
-    "MREG": 1, "PREG": 1, "INMODEREG": 0, "OPMODEREG": 0, "ALUMODEREG": 0, "CARRYINREG": 0,
+    "PREG": 1, "INMODEREG": 0, "OPMODEREG": 0, "ALUMODEREG": 0, "CARRYINREG": 0,
     "CARRYINSELREG": 0, "A_INPUT": "DIRECT", "B_INPUT": "DIRECT", "AMULTSEL": "A",
     "BMULTSEL": "B", "PREADDINSEL": "A", "USE_MULT": "MULTIPLY", "USE_SIMD": "ONE48",
     "USE_PATTERN_DETECT": "NO_PATDET", "AUTORESET_PATDET": "NO_RESET",
 }
 
 
+def simulation_models(verilog_text: str) -> list:
+    """The model files a simulator (or lint) of ``verilog_text`` needs besides it: the DSP48E2
+    model where the text instantiates the primitive, else none."""
+    return [MODEL] if _INSTANCE.search(verilog_text) else []
+
+
 class DspMac(wiring.Component):
     """``p``: the P register. On a cycle with ``ce_m`` the M register takes ``a * b``; on a
     cycle with ``ce_p`` the P register takes ``M + RND`` when ``restart`` is set, else
-    ``M + P`` (48-bit two's complement: exact while every partial sum fits 48 bits signed).
+    ``M + P`` (48-bit two's complement, wrapping as the DSP48E2 does). Without the M register
+    (``multiply_register`` False) ``M`` is ``a * b`` of the same cycle and ``ce_m`` is unused.
 
-    Latency: 2 cycles from ``a``, ``b`` to ``p`` (M, then P) when both enables are set.
+    Latency: 2 cycles from ``a``, ``b`` to ``p`` (M, then P) when both enables are set; 1
+    without the M register.
 
     Parameters
     ----------
@@ -56,6 +71,9 @@ class DspMac(wiring.Component):
     primitive : bool
         True: an instance of the DSP48E2 primitive (synthesis, and simulators of the Verilog
         with ``dsp48e2_model.v``); False: the same registers in Amaranth.
+    multiply_register : bool
+        Whether the product passes the M register (MREG = 1, default) or goes straight into
+        the ALU (MREG = 0).
 
     Members
     -------
@@ -67,13 +85,13 @@ class DspMac(wiring.Component):
         The P register.
     """
 
-    latency = 2
-
-    def __init__(self, *, rnd: int = 0, primitive: bool = False):
+    def __init__(self, *, rnd: int = 0, primitive: bool = False, multiply_register: bool = True):
         self.rnd = check_int("rnd", rnd, 0, (1 << (P_BITS - 1)) - 1)
-        if not isinstance(primitive, bool):
-            raise TypeError(f"primitive must be True or False, not {primitive!r}")
-        self.primitive = primitive
+        for name, flag in (("primitive", primitive), ("multiply_register", multiply_register)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, not {flag!r}")
+        self.primitive, self.multiply_register = primitive, multiply_register
+        self.latency = 2 if multiply_register else 1
         super().__init__({
             "a": In(signed(A_BITS)), "b": In(signed(B_BITS)),
             "ce_m": In(1), "ce_p": In(1), "restart": In(1),
@@ -99,15 +117,18 @@ class DspMac(wiring.Component):
             m.submodules.dsp = Instance(
                 "DSP48E2",
                 **{f"p_{name}": value for name, value in ATTRIBUTES.items()},
-                p_RND=Const(self.rnd, P_BITS),
+                p_MREG=int(self.multiply_register), p_RND=Const(self.rnd, P_BITS),
                 i_CLK=ClockSignal(), i_RSTM=ResetSignal(), i_RSTP=ResetSignal(),
                 i_A=a_port, i_B=self.b, i_OPMODE=opmode, i_CEM=self.ce_m, i_CEP=self.ce_p,
                 **{f"i_{name}": Const(0, width) for name, width in zero.items()},
                 o_P=self.p)
             return m
         product = Signal(signed(A_BITS + B_BITS))
-        with m.If(self.ce_m):
-            m.d.sync += product.eq(self.a * self.b)
+        if self.multiply_register:
+            with m.If(self.ce_m):
+                m.d.sync += product.eq(self.a * self.b)
+        else:
+            m.d.comb += product.eq(self.a * self.b)
         with m.If(self.ce_p):
             m.d.sync += self.p.eq(Mux(self.restart, self.rnd, self.p) + product)
         return m

@@ -2,7 +2,8 @@
 // simulators of the project's Verilog (Verilator, Icarus). Synthesis uses the primitive
 // itself: never give this file to Yosys or Vivado.
 //
-// The subset (UG579): A[26:0] x B into the M register (MREG = 1, CEM, RSTM), the P register
+// The subset (UG579): A[26:0] x B into the M register (MREG = 1, CEM, RSTM) or straight
+// into the ALU (MREG = 0), the P register
 // (PREG = 1, CEP, RSTP) taking W + Z + M with OPMODE unregistered: X = Y = M (OPMODE[3:0]
 // = 0101), Z = P (OPMODE[6:4] = 010) or 0 (000), W = 0 (OPMODE[8:7] = 00) or RND (10);
 // ALUMODE 0 (add), INMODE 0, no carry in. Any other attribute or control value stops the
@@ -31,9 +32,9 @@ module DSP48E2 #(
 );
     initial begin
         if (AREG != 0 || BREG != 0 || ACASCREG != 0 || BCASCREG != 0 || CREG != 0 || DREG != 0
-                || ADREG != 0 || MREG != 1 || PREG != 1 || INMODEREG != 0 || OPMODEREG != 0
+                || ADREG != 0 || (MREG != 0 && MREG != 1) || PREG != 1 || INMODEREG != 0 || OPMODEREG != 0
                 || ALUMODEREG != 0 || CARRYINREG != 0 || CARRYINSELREG != 0) begin
-            $display("DSP48E2 model %m: a register attribute outside the modelled subset (MREG = PREG = 1, the others 0)");
+            $display("DSP48E2 model %m: a register attribute outside the modelled subset (MREG 0 or 1, PREG = 1, the others 0)");
             $finish;
         end
         if (A_INPUT != "DIRECT" || B_INPUT != "DIRECT" || AMULTSEL != "A" || BMULTSEL != "B"
@@ -48,7 +49,9 @@ module DSP48E2 #(
     wire signed [17:0] b_mul = B;
     reg signed [44:0] m_reg = 45'sd0;
     reg [47:0] p_reg = 48'd0;
-    wire [47:0] m_wide = {{3{m_reg[44]}}, m_reg};
+    wire signed [44:0] product = a_mul * b_mul;
+    wire signed [44:0] m_out = MREG ? m_reg : product;
+    wire [47:0] m_wide = {{3{m_out[44]}}, m_out};
     wire [47:0] w_mux = OPMODE[8:7] == 2'b10 ? RND : 48'd0;
     wire [47:0] z_mux = OPMODE[6:4] == 3'b010 ? p_reg : 48'd0;
 
@@ -60,7 +63,7 @@ module DSP48E2 #(
             $finish;
         end
         if (RSTM) m_reg <= 45'sd0;
-        else if (CEM) m_reg <= a_mul * b_mul;
+        else if (CEM) m_reg <= product;
         if (RSTP) p_reg <= 48'd0;
         else if (CEP) p_reg <= w_mux + z_mux + m_wide;
     end

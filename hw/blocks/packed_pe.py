@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int
+from .dsp48e2 import DspMac
 from .layouts import sums_layout, weights_layout
 from .pipeline import stall_all_advance
 
@@ -71,6 +72,14 @@ class PackedConvPE(wiring.Component):
     F bits signed, output as pixel 0's (pixel 1's is then 0). A sequence is all single or
     all packed.
 
+    With ``dsp_macc``, each lane is a :class:`~hw.blocks.dsp48e2.DspMac`: the product goes
+    straight into the DSP48E2's ALU and P accumulates it there (the P register is the
+    accumulator; no product register), and a sequence starts from ``RND = 2**(F-1)`` instead
+    of 0: ``P = 2**(F-1) + S0 + S1 * 2**F``, whose low F bits ``S0 + 2**(F-1)`` are never
+    negative, so ``S1 = P >> F`` and ``S0`` is the low F bits with the top one inverted. No
+    adder is left in fabric, only the output register (2F bits). The same cycles, the same
+    sums; synthesis counts one DSP48E2 per lane and that register.
+
     Latency: 2 cycles from the handshake of a ``last`` beat to ``o.valid``.
     Throughput: one beat (``2 * lanes`` MACs, ``lanes`` products) per cycle; a sequence of
     L beats gives two pixels' outputs every L cycles.
@@ -88,6 +97,11 @@ class PackedConvPE(wiring.Component):
         (2..``26 - act_bits``: the packed operand must fit the 27-bit signed A port).
     single_bits : int
         Width of the signed single-mode value (0: no single mode; else 2..27, the A port).
+    dsp_macc : bool
+        Accumulate inside the DSP48E2 (above); default False, the accumulator in fabric.
+    primitive : bool
+        With ``dsp_macc``: the DSP48E2 primitive (default; Verilog simulators need
+        ``hw/blocks/dsp48e2_model.v``) or its registers in Amaranth (Amaranth's simulator).
 
     Members
     -------
@@ -119,9 +133,13 @@ class PackedConvPE(wiring.Component):
     #: accumulate stay in fabric (Yosys packs no register or adder into the DSP48E2); per
     #: product that is the Conv PE's ``LANE_LUT_FF`` (21, 58) again. An estimate.
     LANE_LUT_FF = (44.0, 118.0)
+    #: With ``dsp_macc``: per lane only the 2F-bit output register in fabric; the slope between
+    #: the block at 16 and 32 lanes, acc_width 21 (17 LUT at both, 675 and 1,347 FF; 16 and
+    #: 32 DSP48E2), Yosys 0.23 as above.
+    DSP_MACC_LANE_LUT_FF = (0.0, 42.0)
 
     def __init__(self, *, lanes: int, act_bits: int, weight_width: int, acc_width: int,
-                 single_bits: int = 0):
+                 single_bits: int = 0, dsp_macc: bool = False, primitive: bool = True):
         self.lanes = check_int("lanes", lanes, 1, 256)
         self.act_bits = check_int("act_bits", act_bits, 1, 8)
         self.weight_width = check_int("weight_width", weight_width, 2, DSP_B_BITS)
@@ -129,6 +147,10 @@ class PackedConvPE(wiring.Component):
         self.single_bits = check_int("single_bits", single_bits, 0, DSP_A_BITS)
         if single_bits == 1:
             raise ValueError("single_bits must be 0 (no single mode) or 2..27, not 1")
+        for name, flag in (("dsp_macc", dsp_macc), ("primitive", primitive)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, not {flag!r}")
+        self.dsp_macc, self.primitive = dsp_macc, primitive
         self.field_width = acc_width
         self.in_layout = packed_input_layout(act_bits, weight_width, lanes, single_bits)
         self.out_layout = packed_output_layout(acc_width, lanes)
@@ -141,6 +163,12 @@ class PackedConvPE(wiring.Component):
     def dsp48e2(self) -> int:
         """DSP48E2 as Yosys maps this block: one per lane, each forming two pixels' products."""
         return self.lanes
+
+    @property
+    def lane_lut_ff(self) -> tuple[float, float]:
+        """LUT and FF per lane (an estimate): :data:`LANE_LUT_FF`, or with ``dsp_macc``
+        :data:`DSP_MACC_LANE_LUT_FF`."""
+        return self.DSP_MACC_LANE_LUT_FF if self.dsp_macc else self.LANE_LUT_FF
 
     def elaborate(self, platform):
         m = Module()
@@ -155,6 +183,9 @@ class PackedConvPE(wiring.Component):
             m.d.comb += packed.eq(Mux(self.i.payload.single, self.i.payload.wide, pair))
         else:
             m.d.comb += packed.eq(pair)
+        if self.dsp_macc:
+            self._dsp_lanes(m, advance, packed)
+            return m
         # S0 + S1 * 2**F with both sums in F bits signed lies in 2F + 1 bits signed (one more
         # than 2F: S1 = -2**(F-1) with S0 < 0 is below -2**(2F-1)).
         packed_width = 2 * field + 1
@@ -187,3 +218,29 @@ class PackedConvPE(wiring.Component):
                 self.o.payload[1][lane].eq(out[field:].as_signed() + low_sign),
             ]
         return m
+
+    def _dsp_lanes(self, m, advance, packed):
+        """The lanes on DSP48E2s (``dsp_macc``): a beat goes into P on its handshake (the
+        sequence's first from RND), the finished P into the output register with the next
+        advance, in the cycle the fabric accumulator would have written it."""
+        field = self.field_width
+        valid1, last1 = Signal(), Signal()
+        fresh = Signal(init=1)  # the next beat starts a new sequence
+        take = advance & self.i.valid
+        with m.If(advance):
+            m.d.sync += [valid1.eq(self.i.valid), last1.eq(self.i.payload.last),
+                         self.o.valid.eq(valid1 & last1)]
+        with m.If(take):
+            m.d.sync += fresh.eq(self.i.payload.last)
+        for lane in range(self.lanes):
+            mac = DspMac(rnd=1 << (field - 1), primitive=self.primitive, multiply_register=False)
+            m.submodules[f"dsp{lane}"] = mac
+            # 2**(F-1) + S0 + S1 * 2**F with both sums in F bits signed: 2F bits signed
+            out = Signal(2 * field, name=f"out{lane}")
+            m.d.comb += [mac.a.eq(packed), mac.b.eq(self.i.payload.weight[lane]),
+                         mac.ce_m.eq(0), mac.ce_p.eq(take), mac.restart.eq(fresh)]
+            with m.If(advance & valid1 & last1):
+                m.d.sync += out.eq(mac.p[:2 * field])
+            low = Cat(out[:field - 1], ~out[field - 1])   # S0 + 2**(F-1), the top bit inverted
+            m.d.comb += [self.o.payload[0][lane].eq(low.as_signed()),
+                         self.o.payload[1][lane].eq(out[field:].as_signed())]

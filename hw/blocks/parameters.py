@@ -37,11 +37,12 @@ def packed_parameters(spec: Spec) -> dict:
     """PackedConvPE parameters as the Conv engine builds them with ``packed_pw``: two
     pointwise pixels per product, conv1 in single mode (its values, ``conv_value_bits``
     signed, do not pack); each pixel's sum and the packing field sized for the widest
-    conv/pw layer, so conv1's single-mode sums fit the field too."""
+    conv/pw layer, so conv1's single-mode sums fit the field too; the accumulators in the
+    DSP48E2 with ``dsp_macc``."""
     size = sizing(spec)
     return dict(lanes=spec.hardware.lanes, act_bits=spec.quant.act_bits,
                 weight_width=spec.quant.weight_bits, acc_width=size.conv_acc_width,
-                single_bits=size.conv_value_bits)
+                single_bits=size.conv_value_bits, dsp_macc=spec.hardware.dsp_macc)
 
 
 def bn_parameters(spec: Spec) -> dict:

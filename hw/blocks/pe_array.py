@@ -186,6 +186,8 @@ class PackedSharedWeightArray(wiring.Component):
         Pixels in parallel (1..64).
     lanes, act_bits, weight_width, acc_width, single_bits : int
         As :class:`~hw.blocks.packed_pe.PackedConvPE`.
+    dsp_macc, primitive : bool
+        As :class:`~hw.blocks.packed_pe.PackedConvPE`.
 
     Members
     -------
@@ -208,11 +210,12 @@ class PackedSharedWeightArray(wiring.Component):
     """
 
     def __init__(self, *, pe_count: int, lanes: int, act_bits: int, weight_width: int, acc_width: int,
-                 single_bits: int = 0):
+                 single_bits: int = 0, dsp_macc: bool = False, primitive: bool = True):
         self.pe_count = check_int("pe_count", pe_count, 1, 64)
         self.packed_pes = -(-pe_count // 2)
         self.pes = [PackedConvPE(lanes=lanes, act_bits=act_bits, weight_width=weight_width,
-                                 acc_width=acc_width, single_bits=single_bits)
+                                 acc_width=acc_width, single_bits=single_bits, dsp_macc=dsp_macc,
+                                 primitive=primitive)
                     for _ in range(self.packed_pes)]
         self.pe = self.pes[0]
         self.single_bits = single_bits

@@ -111,8 +111,8 @@ class ConvEngine(wiring.Component):
         """The Conv PEs, BN units and the operand register: DSP48E2 exact, LUT/FF from their
         lanes' unit costs, one FF per operand register bit."""
         L = spec.hardware.lanes
-        pe, _, count = ConvEngine.pe_units(spec)
-        lanes = (count * L * per_unit(*pe.LANE_LUT_FF)
+        pe, parameters, count = ConvEngine.pe_units(spec)
+        lanes = (count * L * per_unit(*asked(pe, parameters).lane_lut_ff)
                  + ConvEngine.bn_unit_count(spec) * L * per_unit(*BnRequant.LANE_LUT_FF))
         return lanes + ConvEngine.operand_register_bits(spec) * per_unit(0, 1) + Cost(dsp=ConvEngine.dsp48e2(spec))
 

@@ -27,6 +27,7 @@ from rrm.errors import UserError
 from rrm.spec import Spec
 from rrm.toolchain import verilator_executable
 
+from ..blocks.dsp48e2 import simulation_models
 from ..top.catalog import build_block
 
 #: Verilator lint warnings switched off for Amaranth's Verilog, with the reason.
@@ -166,9 +167,11 @@ def write_block_verilog(block: str, spec: Spec, out_dir: Path, cache_dir: Path |
 
 
 def lint_command(path: Path, top: str) -> list[str]:
-    """The Verilator lint command line for ``path`` with the documented waivers."""
+    """The Verilator lint command line for ``path`` with the documented waivers (and the
+    DSP48E2 model where ``path`` instances the primitive)."""
+    models = simulation_models(Path(path).read_text())
     return ([verilator_executable(), "--lint-only", "-Wall", "--top-module", top]
-            + [f"-Wno-{name}" for name in LINT_WAIVERS] + [str(path)])
+            + [f"-Wno-{name}" for name in LINT_WAIVERS] + [str(path)] + [str(model) for model in models])
 
 
 def lint(path: Path, top: str) -> str:
