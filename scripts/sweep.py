@@ -2,8 +2,8 @@
 interval of images back to back) against LUT,
 FF, DSP48E2 and BRAM18K (the resource model) over PEs x lanes x DW PEs x FC classes x
 serial BN x DW products in LUTs, and with two pixels per DSP48E2 (``packed_pw``, even PE
-counts up to 64, one or two serial BN units, PW rows of P or 16 slices), each with and
-without the pair walks (``image_pixels`` 2 and ``dw_pairs``) where the spec allows them, on
+counts up to 64, one or two serial BN units, PW rows of P or 16 slices, the accumulators
+beside or inside the DSP48E2 ``dsp_macc``), each with and without the pair walks (``image_pixels`` 2 and ``dw_pairs``) where the spec allows them, on
 one network (``rrm sweep``, ``make sweep``; :mod:`scripts.commands.sweep`).
 
 Writes ``DIR/sweep.json`` (every configuration), ``DIR/sweep.md`` (the configurations
@@ -45,26 +45,28 @@ PAIR_WALKS = ((1, False), (2, True))
 
 def configurations(base):
     """Every (pe_count, lanes, dw_pe_count, fc_parallel, serial_bn, dw_lut_taps, pair walks)
-    of the grid, unpacked, and with ``packed_pw`` its (serial_bn_units, pw_slices) too, as
-    specs; a combination the spec refuses (e.g. pair walks on an odd PE count) is left out."""
+    of the grid, unpacked, and with ``packed_pw`` its (serial_bn_units, pw_slices, dsp_macc)
+    too, as specs; a combination the spec refuses (e.g. pair walks on an odd PE count) is left out."""
     from rrm.errors import SpecError
     taps = sorted({min(value, base.hardware.kernel ** 2) for value in DW_LUT_TAPS})
     unpacked = [(p, False, 1, 0) for p in PE_COUNTS]
     packed = [(p, True, units, slices) for p in PACKED_PE_COUNTS for units in (1, 2)
               for slices in PACKED_PW_SLICES if slices < p]
+    macc_of = {False: (False,), True: (False, True)}      # dsp_macc: packed PEs only
     for (pe_count, pack, units, slices), lanes, dw_pes, serial, lut, (pixels, dw_pairs) in itertools.product(
             unpacked + packed, LANES, DW_PES, (False, True), taps, PAIR_WALKS):
         if dw_pes > pe_count or (units > 1 and not serial):
             continue
         row = slices or pe_count
-        for fc_parallel in sorted({1, row} | {q for q in (2, 3, 4) if row % q == 0}):
+        for fc_parallel, macc in itertools.product(sorted({1, row} | {q for q in (2, 3, 4) if row % q == 0}),
+                                                   macc_of[pack]):
             try:
                 hardware = dataclasses.replace(base.hardware, pe_count=pe_count, lanes=lanes,
                                                dw_pe_count=0 if dw_pes == pe_count else dw_pes,
                                                fc_parallel=0 if fc_parallel == row else fc_parallel,
                                                serial_bn=serial, dw_lut_taps=lut, packed_pw=pack,
                                                serial_bn_units=units, pw_slices=slices,
-                                               image_pixels=pixels, dw_pairs=dw_pairs)
+                                               image_pixels=pixels, dw_pairs=dw_pairs, dsp_macc=macc)
             except SpecError:
                 continue
             yield dataclasses.replace(base, hardware=hardware)
@@ -84,7 +86,8 @@ def evaluate(spec) -> dict | None:
     return {"pe_count": hw.pe_count, "lanes": hw.lanes, "dw_pes": hw.dw_pes, "fc_classes": hw.fc_classes,
             "serial_bn": hw.serial_bn, "dw_lut_taps": hw.dw_lut_taps, "packed_pw": hw.packed_pw,
             "serial_bn_units": hw.serial_bn_units, "pw_slices": hw.pw_row_slices,
-            "image_pixels": hw.image_pixels, "dw_pairs": hw.dw_pairs, "cycles": model.cycles,
+            "image_pixels": hw.image_pixels, "dw_pairs": hw.dw_pairs, "dsp_macc": hw.dsp_macc,
+            "cycles": model.cycles,
             "interval": model.interval,
             "bound_ratio": model.bound / model.cycles,
             "ms": model.ms, "fps": model.fps, "gops": model.gops, "lut": res.lut, "ff": res.ff,
@@ -109,7 +112,8 @@ def describe(row) -> str:
             f"{', packed' if row.get('packed_pw') else ''}"
             f"{', PW rows of ' + str(row['pw_slices']) if row.get('pw_slices', row['pe_count']) != row['pe_count'] else ''}"
             f"{', image pairs' if row.get('image_pixels', 1) == 2 else ''}"
-            f"{', DW pairs' if row.get('dw_pairs') else ''}")
+            f"{', DW pairs' if row.get('dw_pairs') else ''}"
+            f"{', DSP accumulators' if row.get('dsp_macc') else ''}")
 
 
 def table(rows: list, title: str) -> list:

@@ -68,18 +68,25 @@ def test_sweep_writes_a_pareto_front_of_fitting_configurations(tmp_path, monkeyp
     rows = json.loads((tmp_path / "sweep.json").read_text())
     assert {(r["pe_count"], r["dw_pes"]) for r in rows} >= {(2, 1), (2, 2), (3, 1), (3, 2)}
     # every configuration with 0, 4 and 9 of its DW products in LUTs: fewer DSPs, more LUTs
-    pairs, walks = {}, {}
+    pairs, walks, maccs = {}, {}, {}
     for r in rows:
         if "label" not in r:
             key = (r["pe_count"], r["lanes"], r["dw_pes"], r["fc_classes"], r["serial_bn"], r["packed_pw"],
                    r["serial_bn_units"], r["pw_slices"])
-            walks.setdefault(key + (r["dw_lut_taps"],), {})[(r["image_pixels"], r["dw_pairs"])] = r
-            if not r["dw_pairs"]:
-                pairs.setdefault(key, {})[r["dw_lut_taps"]] = r
+            if not r["dsp_macc"]:
+                walks.setdefault(key + (r["dw_lut_taps"],), {})[(r["image_pixels"], r["dw_pairs"])] = r
+                if not r["dw_pairs"]:
+                    pairs.setdefault(key, {})[r["dw_lut_taps"]] = r
+            maccs.setdefault(key + (r["dw_lut_taps"], r["dw_pairs"]), {})[r["dsp_macc"]] = r
     # the pair walks where the spec allows them (an even PE count, at least twice the DW
     # PEs): fewer cycles (conv1 and the stride-2 DW layers), more LUTs, the same DSP48E2
     assert all(set(w) == ({(1, False), (2, True)} if k[0] % 2 == 0 and k[0] >= 2 * k[2] else {(1, False)})
                for k, w in walks.items())
+    # dsp_macc on every packed configuration (only there): the same cycles and DSP48E2, fewer LUT
+    assert all(set(m) == ({False, True} if k[5] else {False}) for k, m in maccs.items())
+    both = [m for m in maccs.values() if len(m) == 2]
+    assert both and all(m[True]["cycles"] == m[False]["cycles"] and m[True]["dsp"] == m[False]["dsp"]
+                        and m[True]["lut"] < m[False]["lut"] for m in both)
     walked = [w for w in walks.values() if len(w) == 2]
     assert walked and all(w[(2, True)]["cycles"] < w[(1, False)]["cycles"] and
                           w[(2, True)]["lut"] > w[(1, False)]["lut"] and
