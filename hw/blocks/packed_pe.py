@@ -241,6 +241,6 @@ class PackedConvPE(wiring.Component):
                          mac.ce_m.eq(0), mac.ce_p.eq(take), mac.restart.eq(fresh)]
             with m.If(advance & valid1 & last1):
                 m.d.sync += out.eq(mac.p[:2 * field])
-            low = Cat(out[:field - 1], ~out[field - 1])   # S0 + 2**(F-1), the top bit inverted
+            low = Cat(out[:field - 1], ~out[field - 1])   # S0: the low field (S0 + 2**(F-1)), top bit inverted
             m.d.comb += [self.o.payload[0][lane].eq(low.as_signed()),
                          self.o.payload[1][lane].eq(out[field:].as_signed())]
