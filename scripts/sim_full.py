@@ -19,24 +19,26 @@ from pathlib import Path
 import numpy as np
 
 
-def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> int:
-    """Export, simulate and compare ``preset`` on one random image; 0 if bit-exact and every
-    layer's cycles are the model's, else 1."""
+def sim_full(spec, out_root: Path, seed: int, *, name: str, spec_arguments: list, record: bool = False) -> int:
+    """Export, simulate and compare ``spec`` on one random image; 0 if bit-exact and every
+    layer's cycles are the model's, else 1. ``name``: the run's directory under ``out_root``
+    (and, with ``record``, the preset whose record it writes); ``spec_arguments``: how
+    ``rrm export`` and ``rrm sim`` are told the spec (``--preset NAME`` or ``--spec FILE``)."""
     from hw.cost.cycle_model import cycle_model
     from rrm.memory_map import memory_map
     from rrm.param_stream import stream_length
-    from rrm.presets import load_preset
     from scripts.cli import main as rrm
     from scripts.paper_figures import PAPER_DESIGN as PAPER
 
     from .results import commit_info
     started_on = commit_info()     # the commit the run is of, whatever changes meanwhile
-    spec = load_preset(preset)
-    out = out_root / preset
+    if record and spec.preset != name:
+        raise ValueError(f"a record is a preset's: {name!r} is not the spec's preset {spec.preset!r}")
+    out = out_root / name
     out.mkdir(parents=True, exist_ok=True)
     artifact = out / f"artifact-seed{seed}"
     if not (artifact / "manifest.json").is_file():
-        code = rrm(["export", "--preset", preset, "--random", "--seed", str(seed),
+        code = rrm(["export", *spec_arguments, "--random", "--seed", str(seed),
                     "--out", str(artifact)])
         if code:
             return code
@@ -45,7 +47,7 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
     np.save(images, np.random.default_rng(seed).integers(0, 256, size=(1, size, size, channels),
                                                           dtype=np.uint8))
     result_path = out / "result.json"
-    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), "--preset", preset,
+    code = rrm(["sim", str(artifact), str(images), "--out", str(result_path), *spec_arguments,
                 "--force"])   # the run directory is sim-full's own: a rerun replaces its result
     if code:
         return code
@@ -73,7 +75,7 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
     build = "cached" if result["build_cached"] else f"{result['build_seconds']:,.0f} s"
     print(f"Verilator build: {build}; simulation {result['run_seconds']:,.0f} s for {simulated:,d} cycles "
           f"(parameter stream and image): {rate:,.0f} cycles/s")
-    summary = {"spec": preset, "cycles": cycles, "model_cycles": model.cycles, "ms": ms,
+    summary = {"spec": name, "cycles": cycles, "model_cycles": model.cycles, "ms": ms,
                "paper_cycles": PAPER["cycles"], "match_golden": image["match_golden"],
                "largest_layer_error": worst, "layers": rows, "build_seconds": result["build_seconds"],
                "build_cached": result["build_cached"], "run_seconds": result["run_seconds"],
@@ -89,7 +91,7 @@ def sim_full(preset: str, out_root: Path, seed: int, record: bool = False) -> in
         from tb.build import design_verilog
 
         from .rtl_identity import verilog_digest
-        path = write_record(preset, "sim", {
+        path = write_record(name, "sim", {
             "cycles": cycles, "model_cycles": model.cycles, "bit_exact": bool(image["match_golden"]),
             "layers_as_model": not differing, "seed": seed,
             "layers": {row["layer"]: {"rtl": row["rtl"], "model": row["model"]} for row in rows},

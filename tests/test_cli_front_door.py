@@ -88,10 +88,18 @@ def test_sim_full_passes_its_arguments_on(tmp_path, monkeypatch):
     import scripts.sim_full
     calls = []
     monkeypatch.setattr(scripts.sim_full, "sim_full", lambda *a, **k: calls.append((*a, k)) or 0)
+    from rrm.presets import load_preset
     assert main(["sim-full", "--preset", "tiny", "--out", str(tmp_path), "--seed", "3", "--no-record"]) == 0
     assert main(["sim-full"]) == 0
-    assert calls == [("tiny", tmp_path, 3, {"record": False}),
-                     ("rr-mobilenet", Path("build/sim-full"), 1, {"record": True})]
+    spec_file = tmp_path / "mine.json"
+    spec_file.write_text(load_preset("tiny").to_json())
+    assert main(["sim-full", "--spec", str(spec_file)]) == 0   # a spec file's run writes no record
+    assert calls == [
+        (load_preset("tiny"), tmp_path, 3, {"name": "tiny", "spec_arguments": ["--preset", "tiny"], "record": False}),
+        (load_preset("rr-mobilenet"), Path("build/sim-full"), 1,
+         {"name": "rr-mobilenet", "spec_arguments": ["--preset", "rr-mobilenet"], "record": True}),
+        (load_preset("tiny"), Path("build/sim-full"), 1,
+         {"name": "mine", "spec_arguments": ["--spec", str(spec_file.resolve())], "record": False})]
 
 
 def test_sim_full_on_tiny_with_a_stand_in_simulator(tmp_path, monkeypatch, capsys):
