@@ -141,3 +141,24 @@ def test_dsp_macc_takes_the_packed_accumulators_out_of_the_fabric_count():
     assert fabric.lut - inside.lut == pytest.approx(lanes * (lut - macc_lut), abs=1)
     assert fabric.ff - inside.ff == pytest.approx(lanes * (ff - macc_ff), abs=1)
     assert cycle_model(macc).cycles == cycle_model(packed).cycles
+
+
+def test_the_pair_buffer_figures_in_the_docs_are_the_model_and_the_record():
+    """docs/accelerator.md's dw_pairs row quotes the model's pair-buffer cost at packed's 64
+    channels and the Yosys block of packed's synth record."""
+    from pathlib import Path
+
+    from hw.blocks.cost import memory_cost
+    from hw.blocks.pair_patch_buffer import PairPatchBuffer
+    from scripts import results
+    packed = load_preset("rr-mobilenet-packed")
+    channels = packed.hardware.dw_pes * packed.hardware.lanes
+    width = packed.network.input_size // 2                   # dsc3's map, the widest walked in pairs
+    lut = channels * PairPatchBuffer.CHANNEL_LUT_FF[0] + memory_cost(4 * channels * packed.quant.act_bits,
+                                                                       width // 2).lut
+    ff = channels * PairPatchBuffer.CHANNEL_LUT_FF[1]
+    block = next(b for b in results.load("rr-mobilenet-packed", "synth")["blocks"]
+                 if b["kind"] == "rrm_accelerator.core.dw.dw_pair_patch")
+    text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "accelerator.md").read_text().split())
+    assert (f"the model's {lut:,.0f} LUT and {ff:,.0f} FF at packed's {channels} channels, where Yosys mapped "
+            f"{block['each']['lut']:,d} and {block['each']['ff']:,d}") in text
