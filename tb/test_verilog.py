@@ -15,6 +15,16 @@ def test_lint_uses_only_documented_waivers(tmp_path):
     assert all(len(reason) > 20 for reason in LINT_WAIVERS.values())
 
 
+def test_lint_takes_the_dsp48e2_model_where_the_verilog_instances_the_primitive(tmp_path):
+    from hw.blocks.dsp48e2 import MODEL
+    plain, instancing = tmp_path / "plain.v", tmp_path / "mac.v"
+    plain.write_text("module top(input a, output y);\n  assign y = a;\nendmodule\n")
+    instancing.write_text("module top(input clk, output [47:0] p);\n  DSP48E2 #(.MREG(0)) dsp (.CLK(clk), .P(p));\n"
+                          "endmodule\n")
+    assert str(MODEL) not in lint_command(plain, "top")
+    assert lint_command(instancing, "top")[-1] == str(MODEL)
+
+
 def test_lint_reports_a_warning_that_is_not_waived(tmp_path):
     from hw.flow.verilog import lint
     from rrm.errors import UserError

@@ -168,8 +168,8 @@ def write_block_verilog(block: str, spec: Spec, out_dir: Path, cache_dir: Path |
 
 def lint_command(path: Path, top: str) -> list[str]:
     """The Verilator lint command line for ``path`` with the documented waivers (and the
-    DSP48E2 model where ``path`` instances the primitive)."""
-    models = simulation_models(Path(path).read_text())
+    DSP48E2 model where the file at ``path`` instances the primitive)."""
+    models = simulation_models(Path(path).read_text()) if Path(path).is_file() else []
     return ([verilator_executable(), "--lint-only", "-Wall", "--top-module", top]
             + [f"-Wno-{name}" for name in LINT_WAIVERS] + [str(path)] + [str(model) for model in models])
 
