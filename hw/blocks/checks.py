@@ -13,6 +13,13 @@ def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is True or False, else raise TypeError naming it."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
 def check_odd_kernel(name: str, value) -> int:
     """A kernel size: an odd integer 1..15."""
     check_int(name, value, 1, 15)

@@ -28,7 +28,7 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, ResetSignal,
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .checks import check_int
+from .checks import check_bool, check_int
 
 #: The Verilog model of the subset, for simulators and lint (never for synthesis).
 MODEL = Path(__file__).with_name("dsp48e2_model.v")
@@ -87,10 +87,8 @@ class DspMac(wiring.Component):
 
     def __init__(self, *, rnd: int = 0, primitive: bool = False, multiply_register: bool = True):
         self.rnd = check_int("rnd", rnd, 0, (1 << (P_BITS - 1)) - 1)
-        for name, flag in (("primitive", primitive), ("multiply_register", multiply_register)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, not {flag!r}")
-        self.primitive, self.multiply_register = primitive, multiply_register
+        self.primitive = check_bool("primitive", primitive)
+        self.multiply_register = check_bool("multiply_register", multiply_register)
         self.latency = 2 if multiply_register else 1
         super().__init__({
             "a": In(signed(A_BITS)), "b": In(signed(B_BITS)),

@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .checks import check_int
+from .checks import check_bool, check_int
 from .dsp48e2 import DspMac
 from .layouts import sums_layout, weights_layout
 from .pipeline import stall_all_advance
@@ -147,10 +147,8 @@ class PackedConvPE(wiring.Component):
         self.single_bits = check_int("single_bits", single_bits, 0, DSP_A_BITS)
         if single_bits == 1:
             raise ValueError("single_bits must be 0 (no single mode) or 2..27, not 1")
-        for name, flag in (("dsp_macc", dsp_macc), ("primitive", primitive)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, not {flag!r}")
-        self.dsp_macc, self.primitive = dsp_macc, primitive
+        self.dsp_macc = check_bool("dsp_macc", dsp_macc)
+        self.primitive = check_bool("primitive", primitive)
         self.field_width = acc_width
         self.in_layout = packed_input_layout(act_bits, weight_width, lanes, single_bits)
         self.out_layout = packed_output_layout(acc_width, lanes)
